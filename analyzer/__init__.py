@@ -1,0 +1,1 @@
+"""Customer Session Analyzer: load customer sessions and answer an analyst's questions."""

@@ -1,0 +1,138 @@
+"""Settings read once from the environment."""
+
+import os
+import re
+from dataclasses import dataclass
+from urllib.parse import urlsplit, urlunsplit
+
+from analyzer.errors import ConfigError
+
+ENVIRONMENTS = ("development", "test", "production")
+DEFAULT_DATABASE_URL = "sqlite:///analyzer.db"
+DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the app and the CLI read from the environment."""
+
+    app_env: str = "development"
+    database_url: str = DEFAULT_DATABASE_URL
+    secret_key: str = "dev-insecure-secret-key"
+    port: int = 8080
+    lock_timeout_s: float = 60.0
+    pg_lock_timeout: str = "5s"
+    pg_statement_timeout: str = "15min"
+
+    @property
+    def is_production(self):
+        """Tell whether this is the production environment."""
+        return self.app_env == "production"
+
+    @property
+    def masked_database_url(self):
+        """Return the database URL with its password hidden."""
+        return mask_url(self.database_url)
+
+
+def load_settings(environ=None):
+    """Read and validate the settings from the environment (os.environ by default)."""
+    env = os.environ if environ is None else environ
+    app_env = _app_env(env)
+    production = app_env == "production"
+
+    database_url = env.get("DATABASE_URL", "").strip()
+    if not database_url:
+        if production:
+            raise ConfigError(
+                "DATABASE_URL is not set: production needs it (e.g. postgresql://user:pass@host:5432/db); "
+                "it never falls back to SQLite."
+            )
+        database_url = DEFAULT_DATABASE_URL
+    _check_database_url(database_url)
+
+    secret_key = env.get("SECRET_KEY", "").strip()
+    if not secret_key:
+        if production:
+            raise ConfigError(
+                'SECRET_KEY is not set: production needs a long random value, e.g. '
+                'python -c "import secrets; print(secrets.token_hex(32))".'
+            )
+        secret_key = Settings.secret_key
+
+    return Settings(
+        app_env=app_env,
+        database_url=database_url,
+        secret_key=secret_key,
+        port=_number(env, "PORT", 8080, int, 1, 65535),
+        lock_timeout_s=_number(env, "MIGRATE_LOCK_TIMEOUT", 60.0, float, 0, 86400),
+        pg_lock_timeout=_duration(env, "MIGRATE_PG_LOCK_TIMEOUT", "5s"),
+        pg_statement_timeout=_duration(env, "MIGRATE_PG_STATEMENT_TIMEOUT", "15min"),
+    )
+
+
+def mask_url(url):
+    """Hide the password of a URL so it can be printed or logged."""
+    try:
+        parts = urlsplit(url)
+    except ValueError:
+        return "<unparseable URL>"
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.rsplit("@", 1)
+    user = parts.username or ""
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+
+
+def _app_env(env):
+    value = env.get("APP_ENV", "").strip().lower()
+    if not value:
+        railway = env.get("RAILWAY_ENVIRONMENT_NAME") or env.get("RAILWAY_ENVIRONMENT") or ""
+        return "production" if railway.strip().lower() == "production" else "development"
+    if value not in ENVIRONMENTS:
+        raise ConfigError(f"APP_ENV={value!r} is not valid: use one of {', '.join(ENVIRONMENTS)}.")
+    return value
+
+
+def _check_database_url(url):
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in DATABASE_SCHEMES:
+        raise ConfigError(
+            f"DATABASE_URL={mask_url(url)!r} is not valid: use sqlite:///path/to/file.db or "
+            "postgresql://user:password@host:5432/dbname."
+        )
+    if scheme != "sqlite":
+        parts = urlsplit(url)
+        try:
+            parts.port
+        except ValueError:
+            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: the port is not a number.") from None
+        if not parts.hostname or not parts.path.strip("/"):
+            raise ConfigError(
+                f"DATABASE_URL={mask_url(url)!r} is not valid: it needs a host and a database name "
+                "(postgresql://user:password@host:5432/dbname)."
+            )
+    elif re.fullmatch(r"sqlite:/*", url, re.I):
+        raise ConfigError(f"DATABASE_URL={url!r} is not valid: it names no file (sqlite:///analyzer.db).")
+
+
+def _number(env, name, default, kind, low, high):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    try:
+        value = kind(raw)
+    except ValueError:
+        value = None
+    if value is None or not low <= value <= high:
+        raise ConfigError(f"{name}={raw!r} is not valid: use a number from {low} to {high}.")
+    return value
+
+
+def _duration(env, name, default):
+    raw = env.get(name, "").strip()
+    if not raw:
+        return default
+    if not re.fullmatch(r"\d+\s*(ms|s|min|h)?", raw):
+        raise ConfigError(f"{name}={raw!r} is not valid: use a PostgreSQL duration such as 500ms, 5s, 10min or 1h (0 = no limit).")
+    return raw

@@ -1,0 +1,44 @@
+"""The one database handle and how it is opened."""
+
+import peewee as pw
+from playhouse.db_url import connect
+
+from analyzer.config import mask_url
+from analyzer.errors import AppError
+
+database = pw.DatabaseProxy()
+
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+
+
+def open_database(url):
+    """Create a Peewee database for a URL (sqlite:///file, postgres:// or postgresql://)."""
+    if url.startswith("sqlite:"):
+        # Peewee keeps one connection per thread; the importer's writer thread shares its caller's on purpose.
+        return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
+    return connect(url, unquote_password=True, unquote_user=True, connect_timeout=10)
+
+
+def init_database(settings):
+    """Point the shared handle at the database of these settings and return it."""
+    db = open_database(settings.database_url)
+    database.initialize(db)
+    return db
+
+
+def check_connection(db, url):
+    """Connect once, turning a failure into a message that names the database."""
+    try:
+        db.connect(reuse_if_open=True)
+    except pw.OperationalError as exc:
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise AppError(
+            f"Cannot connect to the database {mask_url(url)}: {reason}. "
+            "Check DATABASE_URL and that the server is running.",
+            exit_code=2,
+        ) from None
+
+
+def is_sqlite(db):
+    """Tell whether a database is SQLite."""
+    return isinstance(getattr(db, "obj", db), pw.SqliteDatabase)

@@ -1,0 +1,202 @@
+"""Fixtures: databases (SQLite file and a fresh PostgreSQL database per test), CLI runners, project copies."""
+
+import os
+import shutil
+import subprocess
+import sys
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+import psycopg2
+import pytest
+
+from analyzer.config import Settings
+from analyzer.db import open_database
+from analyzer.migrate import commands
+
+ROOT = Path(__file__).resolve().parents[1]
+PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
+REQUIRE_POSTGRES = os.environ.get("REQUIRE_POSTGRES") == "1"
+_pg_status = {}
+
+
+def _postgres_reachable():
+    if "ok" not in _pg_status:
+        try:
+            psycopg2.connect(PG_ADMIN_URL, connect_timeout=3).close()
+            _pg_status.update(ok=True, reason="")
+        except psycopg2.Error as exc:
+            _pg_status.update(ok=False, reason=f"PostgreSQL at {PG_ADMIN_URL} is unreachable: {str(exc).strip()}")
+    return _pg_status["ok"], _pg_status["reason"]
+
+
+@pytest.fixture
+def pg_url():
+    """Create a fresh PostgreSQL database for one test and drop it afterwards."""
+    ok, reason = _postgres_reachable()
+    if not ok:
+        if REQUIRE_POSTGRES:
+            pytest.fail(reason + " (REQUIRE_POSTGRES=1)")
+        pytest.skip(reason)
+    name = f"analyzer_test_{uuid.uuid4().hex[:12]}"
+    admin = psycopg2.connect(PG_ADMIN_URL)
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    yield urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}"))
+    with admin.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    admin.close()
+
+
+@pytest.fixture
+def sqlite_url(tmp_path):
+    """Return the URL of a new SQLite file."""
+    return f"sqlite:///{tmp_path / 'test.db'}"
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def db_url(request, tmp_path):
+    """Run the test once on SQLite and once on PostgreSQL."""
+    if request.param == "sqlite":
+        return request.getfixturevalue("sqlite_url")
+    return request.getfixturevalue("pg_url")
+
+
+@pytest.fixture
+def db(db_url):
+    """Open the test's database."""
+    database = open_database(db_url)
+    database.connect()
+    yield database
+    if not database.is_closed():
+        database.close()
+
+
+class FakeTerminal:
+    """A stdin that claims to be a terminal and answers prompts from a list."""
+
+    def __init__(self, *answers):
+        self.answers = list(answers)
+        self.asked = 0
+
+    def isatty(self):
+        return True
+
+    def readline(self):
+        self.asked += 1
+        return (self.answers.pop(0) if self.answers else "") + "\n"
+
+
+class NoTerminal:
+    """A stdin with no terminal behind it (a deploy pipeline)."""
+
+    def isatty(self):
+        return False
+
+    def readline(self):
+        raise AssertionError("prompted with no terminal")
+
+
+@dataclass
+class Console:
+    """Collect what a command prints."""
+
+    lines: list = field(default_factory=list)
+
+    def __call__(self, text=""):
+        self.lines.append(str(text))
+
+    @property
+    def text(self):
+        return "\n".join(self.lines)
+
+
+@pytest.fixture
+def migrations_dir(tmp_path):
+    """An empty migrations directory."""
+    path = tmp_path / "migrations"
+    path.mkdir()
+    return path
+
+
+@pytest.fixture
+def make_ctx(db_url, migrations_dir):
+    """Build a migrate command context on the test's database and migrations directory."""
+    made = []
+
+    def make(app_env="development", yes=False, stdin=None, models_module="analyzer.models", directory=None):
+        ctx = commands.Context(
+            settings=Settings(app_env=app_env, database_url=db_url, secret_key="x"),
+            directory=directory or migrations_dir,
+            models_module=models_module,
+            yes=yes,
+            out=Console(),
+            stdin=stdin or NoTerminal(),
+        )
+        made.append(ctx)
+        return ctx
+
+    yield make
+    for ctx in made:
+        ctx.close()
+
+
+CREATE_ITEMS = '''
+@migrator.create_model
+class Item(pw.Model):
+    name = pw.CharField(max_length=50)
+    price = pw.IntegerField(null=True)
+
+    class Meta:
+        table_name = "items"
+'''
+
+
+def write_migration(directory, name, migrate_body, rollback_body="pass", header=""):
+    """Write a hand-made migration file: bodies are the indented lines of migrate() and rollback()."""
+    def indent(body):
+        return "\n".join("    " + line if line.strip() else "" for line in body.strip("\n").splitlines())
+
+    path = Path(directory) / f"{name}.py"
+    path.write_text(
+        f'"""Test migration {name}."""\n\nimport peewee as pw\n{header}\n\n'
+        f"def migrate(migrator, database, *, fake=False):\n{indent(migrate_body)}\n\n\n"
+        f"def rollback(migrator, database, *, fake=False):\n{indent(rollback_body)}\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@dataclass
+class Result:
+    """What a command-line run returned."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture
+def project(tmp_path):
+    """A copy of the project (code, migrations, manage.py, app.py) that a test may change."""
+    target = tmp_path / "project"
+    target.mkdir()
+    for name in ("analyzer", "migrations"):
+        shutil.copytree(ROOT / name, target / name, ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("manage.py", "app.py"):
+        shutil.copy(ROOT / name, target / name)
+    return target
+
+
+def run_cli(cwd, *args, env=None, stdin=None, timeout=60):
+    """Run python manage.py ARGS in CWD and return its exit code and output."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "SECRET_KEY")}
+    environment.update(env or {})
+    done = subprocess.run(
+        [sys.executable, "manage.py", *args], cwd=cwd, env=environment, input=stdin,
+        capture_output=True, text=True, timeout=timeout,
+    )
+    return Result(done.returncode, done.stdout, done.stderr)

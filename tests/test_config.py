@@ -1,0 +1,90 @@
+"""Settings from the environment: defaults, production requirements, clear errors."""
+
+import pytest
+
+from analyzer.config import load_settings, mask_url
+from analyzer.db import open_database
+from analyzer.errors import ConfigError
+from tests.conftest import ROOT, run_cli
+
+PROD = {"APP_ENV": "production", "SECRET_KEY": "s" * 32, "DATABASE_URL": "postgresql://u:p@db.internal:5432/app"}
+
+
+def test_development_defaults_to_a_local_sqlite_file():
+    settings = load_settings({})
+    assert (settings.app_env, settings.database_url, settings.port) == ("development", "sqlite:///analyzer.db", 8080)
+    assert not settings.is_production
+
+
+def test_production_requires_database_url():
+    with pytest.raises(ConfigError, match=r"^DATABASE_URL is not set: production needs it") as error:
+        load_settings({**PROD, "DATABASE_URL": ""})
+    assert error.value.exit_code == 2
+
+
+def test_production_requires_secret_key():
+    with pytest.raises(ConfigError, match=r"^SECRET_KEY is not set: production needs"):
+        load_settings({**PROD, "SECRET_KEY": ""})
+
+
+def test_railway_production_environment_counts_as_production():
+    settings = load_settings({"RAILWAY_ENVIRONMENT_NAME": "production", "SECRET_KEY": "k",
+                              "DATABASE_URL": "postgres://u:p@h:5432/d"})
+    assert settings.is_production
+
+
+def test_app_env_wins_over_railway_environment():
+    assert load_settings({"APP_ENV": "development", "RAILWAY_ENVIRONMENT_NAME": "production"}).app_env == "development"
+
+
+@pytest.mark.parametrize("name,value,message", [
+    ("APP_ENV", "prod", "APP_ENV='prod' is not valid: use one of development, test, production."),
+    ("PORT", "eighty", "PORT='eighty' is not valid: use a number from 1 to 65535."),
+    ("PORT", "70000", "PORT='70000' is not valid: use a number from 1 to 65535."),
+    ("DATABASE_URL", "mysql://u:pw@h/d", "DATABASE_URL='mysql://u:***@h/d' is not valid"),
+    ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the port is not a number"),
+    ("DATABASE_URL", "postgresql://u:pw@h:5432", "it needs a host and a database name"),
+])
+def test_malformed_setting_names_the_variable(name, value, message):
+    with pytest.raises(ConfigError) as error:
+        load_settings({name: value})
+    assert message in str(error.value)
+    assert "pw@" not in str(error.value)
+
+
+def test_mask_url_hides_only_the_password():
+    assert mask_url("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
+    assert mask_url("postgres://user@host/db") == "postgres://user@host/db"
+    assert mask_url("sqlite:///analyzer.db") == "sqlite:///analyzer.db"
+
+
+@pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
+def test_both_railway_url_forms_connect(pg_url, scheme):
+    db = open_database(scheme + pg_url[pg_url.index(":"):])
+    assert db.execute_sql("SELECT 1").fetchone() == (1,)
+    db.close()
+
+
+def test_sqlite_gets_wal_foreign_keys_and_busy_timeout(sqlite_url):
+    db = open_database(sqlite_url)
+    assert db.execute_sql("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone() == (10000,)
+    db.close()
+
+
+def test_cli_missing_setting_is_one_line_and_exit_2():
+    result = run_cli(ROOT, "migrate", "status", env={"APP_ENV": "production", "SECRET_KEY": "k"})
+    assert result.code == 2
+    assert result.err.strip().splitlines() == [
+        "Error: DATABASE_URL is not set: production needs it (e.g. postgresql://user:pass@host:5432/db); "
+        "it never falls back to SQLite."
+    ]
+
+
+def test_cli_cannot_connect_masks_the_password():
+    result = run_cli(ROOT, "migrate", "run", env={"DATABASE_URL": "postgresql://u:topsecret@127.0.0.1:1/db"})
+    assert result.code == 2
+    assert "Cannot connect to the database postgresql://u:***@127.0.0.1:1/db" in result.err
+    assert "topsecret" not in result.out + result.err
+    assert "Traceback" not in result.err
