@@ -1,0 +1,102 @@
+"""Consistent backups and restores: SQLite through its online backup API, PostgreSQL through pg_dump."""
+
+import datetime as dt
+import os
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from analyzer.config import mask_url
+from analyzer.errors import AppError
+
+RAILWAY_HINT = (
+    "On Railway, use the PostgreSQL service's Backups tab, or run pg_dump from a machine that has it: "
+    'pg_dump --format=custom "$DATABASE_URL" > backup.dump'
+)
+
+
+def backup(database_url, out=None, now=None):
+    """Write a consistent backup of the database and return its path."""
+    stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+    if _is_sqlite(database_url):
+        source = _sqlite_path(database_url)
+        if not source.exists():
+            raise AppError(f"Cannot back up {database_url}: the file does not exist.")
+        path = _target(out, f"{source.stem}-{stamp}.sqlite3")
+        _sqlite_copy(source, path)
+        return path
+    path = _target(out, f"{_pg_parts(database_url)['dbname']}-{stamp}.dump")
+    _pg_tool("pg_dump", database_url, ["--format=custom", "--no-owner", "--file", str(path)], cleanup=path)
+    return path
+
+
+def restore(database_url, path):
+    """Replace the database's contents with a backup made by backup()."""
+    path = Path(path)
+    if not path.exists():
+        raise AppError(f"Cannot restore {path}: the file does not exist.")
+    if _is_sqlite(database_url):
+        _sqlite_copy(path, _sqlite_path(database_url))
+        return
+    _pg_tool("pg_restore", database_url, ["--clean", "--if-exists", "--no-owner", "--single-transaction", str(path)])
+
+
+def restore_command(database_url, path):
+    """Return the command a person runs to restore PATH by hand."""
+    if _is_sqlite(database_url):
+        return f"stop the app, then: cp {path} {_sqlite_path(database_url)} (or python manage.py db restore {path})"
+    return f'pg_restore --clean --if-exists --no-owner --single-transaction --dbname "$DATABASE_URL" {path}'
+
+
+def _target(out, default_name):
+    path = Path(out) if out else Path("backups") / default_name
+    if path.exists():
+        raise AppError(f"{path} already exists; nothing was written. Choose another --out.")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _sqlite_copy(source, target):
+    src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
+    dst = sqlite3.connect(target)
+    try:
+        src.backup(dst)
+    finally:
+        dst.close()
+        src.close()
+
+
+def _pg_tool(tool, database_url, arguments, cleanup=None):
+    executable = shutil.which(tool)
+    if executable is None:
+        raise AppError(f"{tool} is not installed on this machine, so the backup cannot be made here. {RAILWAY_HINT}")
+    parts = _pg_parts(database_url)
+    env = {**os.environ, "PGPASSWORD": parts.pop("password")}
+    command = [executable, *[f"--{k}={v}" for k, v in parts.items() if v], *arguments]
+    done = subprocess.run(command, env=env, capture_output=True, text=True)
+    if done.returncode != 0:
+        if cleanup is not None:
+            Path(cleanup).unlink(missing_ok=True)
+        lines = [line for line in done.stderr.splitlines() if line.strip()] or ["no message"]
+        raise AppError(f"{tool} failed for {mask_url(database_url)}: {lines[0]}")
+
+
+def _pg_parts(database_url):
+    parts = urlsplit(database_url)
+    return {
+        "host": parts.hostname or "",
+        "port": str(parts.port or 5432),
+        "username": unquote(parts.username or ""),
+        "dbname": parts.path.strip("/"),
+        "password": unquote(parts.password or ""),
+    }
+
+
+def _is_sqlite(database_url):
+    return database_url.startswith("sqlite:")
+
+
+def _sqlite_path(database_url):
+    return Path(database_url.split(":///", 1)[-1])

@@ -1,0 +1,203 @@
+"""Write a new migration from the difference between the models and the migration files."""
+
+import datetime as dt
+import importlib
+import re
+from contextlib import contextmanager
+
+import peewee as pw
+from peewee_migrate import auto
+from peewee_migrate.router import compile_migrations
+
+from analyzer.errors import AppError
+from analyzer.migrate import files as mfiles
+from analyzer.migrate import integrity
+from analyzer.migrate.runner import no_queries, replay
+
+TEMPLATE = '''"""{title}
+
+Created {created} by "python manage.py migrate create".
+Review before you commit: README.md, "Review the file".
+"""
+
+{imports}import peewee as pw
+from peewee_migrate import Migrator
+
+
+def migrate(migrator: Migrator, database: pw.Database, *, fake=False):
+    """Apply this migration."""{migrate}
+
+
+def rollback(migrator: Migrator, database: pw.Database, *, fake=False):
+    """Revert this migration."""{rollback}
+'''
+
+EMPTY_BODY = """
+    # Write the change here, for example:
+    #   migrator.add_fields("customer_sessions", referrer=pw.CharField(max_length=255, null=True))
+    #   migrator.add_index("customer_sessions", "referrer")
+    #   migrator.run(backfill_referrer, database)   # a data step: a function defined in this file
+    #   migrator.sql("UPDATE customer_sessions SET referrer = source")
+    pass"""
+
+EMPTY_ROLLBACK = """
+    # Undo exactly what migrate() does, in reverse order, for example:
+    #   migrator.remove_fields("customer_sessions", "referrer")
+    pass"""
+
+
+def discover_models(module_name):
+    """Return the concrete models a module defines, leaving out abstract bases."""
+    module = importlib.import_module(module_name)
+    models = [
+        obj for obj in vars(module).values()
+        if isinstance(obj, type) and issubclass(obj, pw.Model) and obj is not pw.Model
+        and obj.__module__ == module.__name__
+    ]
+    return [m for m in models if not _is_abstract(m, models)]
+
+
+def diff(db, on_disk, models_module="analyzer.models"):
+    """Return (migrate code, rollback code, imports) that take the migrations to the models; empty code when equal."""
+    migrator = replay(db, on_disk)
+    models = discover_models(models_module)
+    with _callable_defaults() as imports:
+        forward = compile_migrations(migrator, models)
+        if not forward:
+            return "", "", set()
+        backward = compile_migrations(migrator, models, reverse=True)
+    return forward, backward, imports | _value_imports(forward + backward)
+
+
+def describe(db, on_disk, text):
+    """Return the Calls that a migration file's text would make, without touching the database."""
+    namespace = {}
+    exec(compile(text, "<generated>", "exec"), namespace)
+    migrator = replay(db, on_disk)
+    migrator.calls = []
+    with no_queries(db):
+        namespace["migrate"](migrator, db, fake=True)
+    return migrator.calls
+
+
+def render(description, forward, backward, imports):
+    """Return the text of a migration file."""
+    return TEMPLATE.format(
+        title=description.strip().rstrip(".").capitalize() + ".",
+        created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        imports="".join(f"{line}\n" for line in sorted(imports)) + ("\n" if imports else ""),
+        migrate=forward,
+        rollback=backward,
+    )
+
+
+def create(db, directory, description, models_module="analyzer.models", empty=False):
+    """Write the next migration file and return (file, calls), or None when nothing changed."""
+    on_disk = mfiles.scan(directory)
+    duplicates = mfiles.duplicate_numbers(on_disk)
+    if duplicates:
+        names = "; ".join(", ".join(v) for v in duplicates.values())
+        raise AppError(f"Cannot create a migration while numbers are shared ({names}): renumber the unapplied file first.")
+    slug = mfiles.slugify(description)
+    if empty:
+        forward, backward, imports = EMPTY_BODY, EMPTY_ROLLBACK, set()
+    else:
+        forward, backward, imports = diff(db, on_disk, models_module)
+        if not forward:
+            return None
+    text = render(description, forward, backward, imports)
+    try:
+        calls = describe(db, on_disk, text)
+    except Exception as exc:
+        raise AppError(
+            f"The generated migration does not run ({type(exc).__name__}: {exc}); nothing was written. "
+            'Write this change by hand with "python manage.py migrate create --empty".'
+        ) from exc
+    number = mfiles.next_number(on_disk)
+    path = directory / f"{number:03d}_{slug}.py"
+    try:
+        with open(path, "x", encoding="utf-8") as handle:
+            handle.write(text)
+    except FileExistsError:
+        raise AppError(f"{path} already exists; nothing was written. Choose another name.") from None
+    created = mfiles.MigrationFile(number, path.stem, path)
+    integrity.add(directory, created)
+    return created, calls
+
+
+def _is_abstract(model, models):
+    own = getattr(model._meta, "abstract", False) and not any(
+        getattr(getattr(base, "_meta", None), "abstract", False) for base in model.__bases__
+    )
+    fieldless = [f.name for f in model._meta.sorted_fields] == ["id"]
+    return own or (fieldless and any(m is not model and issubclass(m, model) for m in models))
+
+
+def _value_imports(code):
+    imports = set()
+    decimal_names = sorted(set(re.findall(r"\b(Decimal|ROUND_[A-Z_]+)\b", code)))
+    if decimal_names:
+        imports.add(f"from decimal import {', '.join(decimal_names)}")
+    if re.search(r"\bdatetime\.(datetime|date|time|timedelta)\(", code):
+        imports.add("import datetime")
+    if "UUID(" in code:
+        imports.add("from uuid import UUID")
+    return imports
+
+
+def _reference(function):
+    """Return (module, dotted name) for a callable a migration file can import, else None."""
+    owner = getattr(function, "__self__", None)
+    if isinstance(owner, type):
+        module, name = owner.__module__, f"{owner.__qualname__}.{function.__name__}"
+    else:
+        module, name = getattr(function, "__module__", None), getattr(function, "__qualname__", "")
+    if not module or "<" in name or module.split(".")[0] in ("analyzer", "__main__", "tests"):
+        return None
+    return module, name
+
+
+@contextmanager
+def _callable_defaults():
+    """Keep callable defaults (datetime.datetime.now, uuid.uuid4…) in generated fields."""
+    imports = set()
+    adding = []
+    original_params = auto.Column.get_field_parameters
+    original_create_fields = auto.create_fields
+
+    def get_field_parameters(self, *, change=False):
+        params = original_params(self, change=change)
+        default = self.field.default
+        if change or not callable(default):
+            return params
+        ref = _reference(default)
+        if ref is None:
+            if adding and not self.field.null:
+                table = self.field.model._meta.table_name
+                raise AppError(
+                    f"{table}.{self.field.name} is NOT NULL with a default a migration cannot import "
+                    f"({getattr(default, '__qualname__', default)}); existing rows need a value. Use a "
+                    "module-level function from the standard library (e.g. datetime.datetime.now), or add "
+                    "the column with null=True first and fill it (README: \"Adding a non-nullable field\")."
+                )
+            return params
+        module, name = ref
+        params["default"] = name if module == "builtins" else f"{module}.{name}"
+        if module != "builtins":
+            imports.add(f"import {module}")
+        return params
+
+    def create_fields(*args, **kwargs):
+        adding.append(True)
+        try:
+            return original_create_fields(*args, **kwargs)
+        finally:
+            adding.pop()
+
+    auto.Column.get_field_parameters = get_field_parameters
+    auto.create_fields = create_fields
+    try:
+        yield imports
+    finally:
+        auto.Column.get_field_parameters = original_params
+        auto.create_fields = original_create_fields

@@ -1,0 +1,358 @@
+"""The verbs of "python manage.py migrate": each prints what it did and returns an exit code."""
+
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from importlib import import_module
+
+from analyzer.db import check_connection, init_database
+from analyzer.errors import AppError
+from analyzer import guard
+from analyzer.migrate import MIGRATIONS_DIR, archive, integrity, plan
+from analyzer.migrate import history as history_table
+from analyzer.migrate import files as mfiles
+from analyzer.migrate.lock import migration_lock
+
+
+def _load(name):
+    """Import a heavy module only when a verb needs it: status and an up-to-date run must start fast."""
+    return import_module("analyzer.backup" if name == "backup" else f"analyzer.migrate.{name}")
+
+
+@dataclass
+class Context:
+    """What every verb needs: settings, where the files are, how to talk to the user."""
+
+    settings: object
+    directory: Path = MIGRATIONS_DIR
+    models_module: str = "analyzer.models"
+    yes: bool = False
+    lock_timeout: float | None = None
+    out: object = print
+    stdin: object = field(default_factory=lambda: sys.stdin)
+    _db: object = None
+
+    @property
+    def db(self):
+        """Open the configured database once, with a clear error when it cannot be reached."""
+        if self._db is None:
+            db = init_database(self.settings)
+            check_connection(db, self.settings.database_url)
+            self._db = db
+        return self._db
+
+    @property
+    def interactive(self):
+        """Tell whether a person can answer a prompt."""
+        isatty = getattr(self.stdin, "isatty", None)
+        return bool(isatty and isatty())
+
+    def read_line(self):
+        """Read one answer from the terminal."""
+        return self.stdin.readline()
+
+    @property
+    def timeouts(self):
+        """Return the PostgreSQL lock and statement timeouts for each migration."""
+        return _load("runner").Timeouts(self.settings.pg_lock_timeout, self.settings.pg_statement_timeout)
+
+    def locked(self):
+        """Hold the migration lock of the database (others wait up to the lock timeout)."""
+        wait = self.settings.lock_timeout_s if self.lock_timeout is None else self.lock_timeout
+        return migration_lock(self.db, wait, on_wait=self.out)
+
+    def close(self):
+        """Close the database connection if one was opened."""
+        if self._db is not None and not self._db.is_closed():
+            self._db.close()
+
+
+def create(ctx, description, empty=False):
+    """Write the next numbered migration from the model changes."""
+    result = _load("autogen").create(ctx.db, ctx.directory, description, ctx.models_module, empty=empty)
+    if result is None:
+        ctx.out("No changes: the models match the migrations. Nothing was written.")
+        return 0
+    created, calls = result
+    ctx.out(f"Created {created.display}" + (" (empty template: write migrate() and rollback())" if empty else ":"))
+    for call in calls:
+        ctx.out(f"  - {call.describe()}")
+    ctx.out(
+        "Review it before you commit: each operation, the rollback(), and what happens to existing rows. "
+        'Then test it: "python manage.py migrate run", "migrate rollback", "migrate run".'
+    )
+    if not empty:
+        findings = _load("lint").lint(ctx.db, mfiles.scan(ctx.directory), [created])
+        if findings:
+            _load("review").print_findings(ctx, findings, 1)
+    return 0
+
+
+def list_(ctx):
+    """Show every migration as applied or pending, and flag problems."""
+    state = plan.read_state(ctx.db, ctx.directory)
+    ctx.out(f"Migrations in {ctx.directory.name}/ for {ctx.settings.masked_database_url}:")
+    applied = {r.name: r for r in state.applied}
+    duplicated = {name for names in state.duplicates.values() for name in names}
+    rows = [(f.name, applied.get(f.name)) for f in state.files]
+    rows += [(name, applied[name]) for name in state.missing]
+    if not rows:
+        ctx.out("  (none yet: create the first with python manage.py migrate create \"initial\")")
+    for name, row in sorted(rows, key=lambda r: r[0]):
+        mark = f"applied {_when(row)}" if row else "pending"
+        flags = []
+        if name in state.missing:
+            flags.append("FILE MISSING")
+        if name in state.edited:
+            flags.append("EDITED AFTER IT WAS APPLIED")
+        if name in duplicated:
+            flags.append("DUPLICATE NUMBER")
+        ctx.out(f"  {mark:<28} {name}" + (f"  [{'; '.join(flags)}]" if flags else ""))
+    ctx.out(f"{len(state.applied)} applied, {len(state.pending)} pending.")
+    for line in state.problems():
+        ctx.out(f"Problem: {line}.")
+    return 0
+
+
+def status(ctx):
+    """Say where the database stands: 0 up to date, 1 pending, 2 problem."""
+    try:
+        db = ctx.db
+    except AppError as exc:
+        ctx.out(f"Database: {ctx.settings.masked_database_url}")
+        ctx.out(str(exc))
+        return 2
+    state = plan.read_state(db, ctx.directory)
+    ctx.out(f"Database: {ctx.settings.masked_database_url}")
+    ctx.out(f"Current:  {state.current or '(none: no migration applied)'}")
+    ctx.out(f"Pending:  {len(state.pending)}")
+    for f in state.pending:
+        ctx.out(f"  {f.name}")
+    for name in state.edited:
+        ctx.out(f"Warning: {name} was edited after it was applied; add a new migration instead of editing it.")
+    problems = state.problems() + [
+        f"invalid index {name} left by an interrupted CREATE INDEX CONCURRENTLY: drop it with DROP INDEX "
+        f"CONCURRENTLY {name} and run the migration again" for name in plan.invalid_indexes(db)]
+    for line in problems:
+        ctx.out(f"Problem: {line}.")
+    if problems:
+        return 2
+    if state.pending:
+        ctx.out('Run "python manage.py migrate run" to apply them.')
+        return 1
+    ctx.out("Up to date.")
+    return 0
+
+
+def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup=False):
+    """Apply pending migrations, each in its own transaction, holding the migration lock."""
+    if dry_run:
+        state = plan.read_state(ctx.db, ctx.directory)
+        plan.require_clean(state)
+        todo = plan.to_apply(state, to)
+        if not todo:
+            ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
+            return 0
+        return _load("review").print_preview(ctx, state, todo, "migrate")
+    with ctx.locked():
+        return _run(ctx, to, fake, allow_destructive, backup)
+
+
+def _run(ctx, to, fake, allow_destructive, backup):
+    db = ctx.db
+    state = plan.read_state(db, ctx.directory)
+    plan.require_clean(state)
+    todo = plan.to_apply(state, to)
+    if not todo:
+        ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
+        return 0
+    if ctx.settings.is_production and not fake:
+        _refuse_destructive(ctx, state, todo, allow_destructive)
+    verb = "Recording (without running)" if fake else "Applying"
+    ctx.out(f"{verb} {len(todo)} migration{'s' if len(todo) > 1 else ''} to {guard.describe_target(ctx.settings)}:")
+    for f in todo:
+        ctx.out(f"  {f.name}")
+    if ctx.settings.is_production:
+        ctx.out(guard.BACKUP_REMINDER)
+    action = "record these migrations as applied without running them" if fake else "apply these migrations"
+    guard.confirm(ctx, action, destructive=fake)
+    if backup:
+        path = _load("backup").backup(ctx.settings.database_url)
+        ctx.out(f"Backed up the database to {path}")
+    migrator = _load("runner").replay(db, state.applied_files())
+    for f in todo:
+        seconds = _load("runner").apply(db, migrator, f, fake=fake, timeouts=ctx.timeouts)
+        ctx.out(f"{'Recorded' if fake else 'Applied'} {f.name} in {seconds:.2f} s")
+    ctx.out(f"Database is now at {todo[-1].name}.")
+    return 0
+
+
+def rollback(ctx, steps=None, to=None, dry_run=False):
+    """Revert the last migration, the last N, or every one after NAME, holding the migration lock."""
+    if dry_run:
+        state = plan.read_state(ctx.db, ctx.directory)
+        plan.require_clean(state)
+        if not state.applied:
+            ctx.out("Nothing to roll back: no migration is applied.")
+            return 0
+        return _load("review").print_preview(ctx, state, plan.to_revert(state, steps=steps, to=to), "rollback")
+    with ctx.locked():
+        return _rollback(ctx, steps, to)
+
+
+def _rollback(ctx, steps, to):
+    db = ctx.db
+    state = plan.read_state(db, ctx.directory)
+    plan.require_clean(state)
+    if not state.applied:
+        ctx.out("Nothing to roll back: no migration is applied.")
+        return 0
+    todo = plan.to_revert(state, steps=steps, to=to)
+    if not todo:
+        ctx.out(f"Nothing to roll back: the database is at {state.current}.")
+        return 0
+    ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
+    for f in todo:
+        ctx.out(f"  {f.name}")
+    ctx.out("Rolling back removes what these migrations added (the data of columns and tables they dropped "
+            "comes back from their archives).")
+    if ctx.settings.is_production:
+        ctx.out(guard.BACKUP_REMINDER)
+    guard.confirm(ctx, "roll back these migrations", destructive=True)
+    migrator = _load("runner").replay(db, state.applied_files())
+    for f in todo:
+        seconds, notes = _load("runner").revert(db, migrator, f, timeouts=ctx.timeouts)
+        ctx.out(f"Rolled back {f.name} in {seconds:.2f} s")
+        for note in notes:
+            ctx.out(f"  {note}")
+    remaining = plan.read_state(db, ctx.directory).current
+    ctx.out(f"Database is now at {remaining or 'zero (no migration applied)'}.")
+    return 0
+
+
+def history(ctx):
+    """List applied migrations, oldest first, with when they were applied."""
+    state = plan.read_state(ctx.db, ctx.directory)
+    if not state.applied:
+        ctx.out("No migration has been applied to this database.")
+        return 0
+    ctx.out(f"Applied migrations on {ctx.settings.masked_database_url}, oldest first:")
+    for row in state.applied:
+        took = f"{row.duration_ms} ms" if row.duration_ms is not None else ""
+        ctx.out(f"  {_when(row)}  {row.name:<48} {took}")
+    return 0
+
+
+def _when(row):
+    value = row.migrated_at
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M:%S UTC")
+    return str(value or "(time unknown)")[:19]
+
+
+def stamp(ctx, name=None, prune_missing=False):
+    """Mark the database as at NAME without running anything, or drop history rows whose file is gone."""
+    with ctx.locked():
+        db = ctx.db
+        state = plan.read_state(db, ctx.directory)
+        if prune_missing:
+            return _prune_missing(ctx, state)
+        if name is None:
+            raise AppError('Name the migration to stamp (or "zero"), or pass --prune-missing.')
+        plan.require_clean(state)
+        applied = [r.name for r in state.applied]
+        if name == "zero":
+            keep = []
+        else:
+            target = mfiles.resolve(state.files, name)
+            if target is None:
+                raise AppError(f"No migration named {name!r}; nothing was recorded. "
+                               f"Known migrations: {', '.join(f.name for f in state.files)}.")
+            keep = [f.name for f in state.files if (f.number, f.name) <= (target.number, target.name)]
+        add = [f for f in state.files if f.name in keep and f.name not in applied]
+        remove = [n for n in applied if n not in keep]
+        if not add and not remove:
+            ctx.out(f"Nothing to stamp: the history already ends at {state.current or 'zero'}.")
+            return 0
+        ctx.out(f"Stamping {guard.describe_target(ctx.settings)} as at {name} — the schema is not touched:")
+        for f in add:
+            ctx.out(f"  record as applied: {f.name}")
+        for n in remove:
+            ctx.out(f"  remove from history: {n}")
+        guard.confirm(ctx, "change the migration history", destructive=True)
+        model = history_table.ensure(db)
+        with db.atomic():
+            for f in add:
+                model.create(name=f.name, checksum=f.checksum, duration_ms=0)
+            if remove:
+                model.delete().where(model.name.in_(remove)).execute()
+        ctx.out(f"History now ends at {keep[-1] if keep else 'zero'}.")
+        return 0
+
+
+def _prune_missing(ctx, state):
+    if not state.missing:
+        ctx.out("No history row lacks its file; nothing to prune.")
+        return 0
+    ctx.out(f"History rows on {guard.describe_target(ctx.settings)} whose file is missing:")
+    for name in state.missing:
+        ctx.out(f"  {name}")
+    ctx.out("Pruning forgets that they ran; their schema changes stay in the database.")
+    guard.confirm(ctx, "remove these history rows", destructive=True)
+    model = history_table.bind(ctx.db)
+    model.delete().where(model.name.in_(state.missing)).execute()
+    ctx.out(f"Removed {len(state.missing)} history row(s).")
+    return 0
+
+
+def archives(ctx):
+    """List the archives of dropped columns and tables."""
+    found = archive.entries(ctx.db)
+    if not found:
+        ctx.out("No archives: no applied migration has dropped a column or a table.")
+        return 0
+    ctx.out(f"Archives of dropped data on {ctx.settings.masked_database_url} (restored by rolling back their migration):")
+    for e in found:
+        what = f"{e.table_name}.{e.column_name}" if e.column_name else f"table {e.table_name}"
+        ctx.out(f"  {e.archive_table:<40} {what}, {e.rows} rows, dropped by {e.migration} on {e.archived_at:%Y-%m-%d}")
+    return 0
+
+
+def purge_archives(ctx, older_than_days=None):
+    """Drop archive tables for good (all, or those older than N days)."""
+    with ctx.locked():
+        archives(ctx)
+        if not archive.entries(ctx.db):
+            return 0
+        scope = f"older than {older_than_days} days" if older_than_days is not None else "all"
+        ctx.out(f"Purging ({scope}) deletes this data for good: rolling back those migrations will then "
+                "re-create the columns and tables empty.")
+        guard.confirm(ctx, "purge these archives", destructive=True)
+        dropped = archive.purge(ctx.db, older_than_days)
+        ctx.out(f"Purged {len(dropped)} archive(s).")
+        return 0
+
+
+def write_sum(ctx):
+    """Rewrite migrations/migrations.sum from the files on disk."""
+    changed = integrity.write(ctx.directory, mfiles.scan(ctx.directory))
+    ctx.out(f"Wrote {ctx.directory.name}/{integrity.SUM_FILE}" + (f"; changed: {', '.join(changed)}." if changed else "; no change."))
+    return 0
+
+
+def _refuse_destructive(ctx, state, todo, allow_destructive):
+    lint = _load("lint")
+    findings = [f for f in lint.lint(ctx.db, state.files, todo) if f.rule in lint.DESTRUCTIVE and not f.overridden]
+    if not findings:
+        return
+    for finding in findings:
+        ctx.out(finding.format())
+    if allow_destructive:
+        ctx.out(f"--allow-destructive: going ahead with {len(findings)} destructive change(s).")
+        return
+    raise AppError(
+        f"Refusing to run {len(findings)} destructive change(s) in production; nothing was applied. Review them, "
+        "take a backup, then run again with --allow-destructive (or mark each in its file: # lint: allow <rule> -- <reason>).",
+        exit_code=2,
+    )

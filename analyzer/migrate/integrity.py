@@ -1,0 +1,60 @@
+"""migrations/migrations.sum: the SHA-256 of every migration file, so an edit to history is caught."""
+
+from analyzer.migrate.files import scan
+
+SUM_FILE = "migrations.sum"
+HEADER = ("# SHA-256 of each migration file: written by \"migrate create\" and \"migrate sum\", "
+          "checked by \"migrate check\". Do not edit by hand.\n")
+
+
+def read(directory):
+    """Return {file name: hash} from the sum file, or None when there is no sum file."""
+    path = directory / SUM_FILE
+    if not path.exists():
+        return None
+    entries = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            digest, _, name = line.partition("  ")
+            entries[name.strip()] = digest.strip()
+    return entries
+
+
+def write(directory, migration_files):
+    """Rewrite the sum file from the files on disk; return the names whose entry changed."""
+    before = read(directory) or {}
+    after = {f.path.name: f.checksum for f in migration_files}
+    lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(after.items()))
+    (directory / SUM_FILE).write_text(HEADER + lines, encoding="utf-8")
+    changed = {n for n in after if before.get(n) != after[n]} | (set(before) - set(after))
+    return sorted(changed)
+
+
+def add(directory, migration):
+    """Record a new file in the sum file (creating it with every file when missing)."""
+    entries = read(directory)
+    if entries is None:
+        write(directory, scan(directory))
+        return
+    with open(directory / SUM_FILE, "a", encoding="utf-8") as handle:
+        handle.write(f"{migration.checksum}  {migration.path.name}\n")
+
+
+def mismatches(directory, migration_files):
+    """Return one line per file whose hash differs from, or is missing in, the sum file."""
+    entries = read(directory)
+    if entries is None:
+        return [f'migrations/{SUM_FILE} is missing: create it with "python manage.py migrate sum"']
+    problems = []
+    on_disk = {f.path.name: f for f in migration_files}
+    for name, f in on_disk.items():
+        if name not in entries:
+            problems.append(f'migrations/{name} is not in {SUM_FILE}: files come from "migrate create"; '
+                            'if you wrote or renamed it on purpose, run "python manage.py migrate sum"')
+        elif entries[name] != f.checksum:
+            problems.append(f"migrations/{name} does not match {SUM_FILE}: it was edited after it was created; "
+                            "add a new migration instead (or, for a file not yet on main, run "
+                            '"python manage.py migrate sum")')
+    for name in sorted(set(entries) - set(on_disk)):
+        problems.append(f"{SUM_FILE} lists {name} but the file is gone: restore it from version control")
+    return problems

@@ -1,0 +1,168 @@
+"""Find the operations in migration files that lose data, lock tables or break the running code."""
+
+import re
+from dataclasses import dataclass
+
+import peewee as pw
+
+from analyzer.migrate import files as mfiles
+from analyzer.migrate.runner import replay
+
+DESTRUCTIVE = frozenset({"drop-table", "drop-column", "probable-rename", "type-change", "rename-table", "rename-column"})
+MARKER_RE = re.compile(r"#\s*lint:\s*(allow|allow-file)\s+([a-z-]+)\s*(?:--\s*(.*))?$")
+INDEX_SQL_RE = re.compile(r"\bCREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
+TYPE_ATTRS = ("max_length", "max_digits", "decimal_places")
+
+RULES = {
+    "drop-table": ("the table and all its rows are deleted",
+                   "stop using the model first and deploy; drop it in a later migration (its rows are archived "
+                   "for rollback until purged)"),
+    "drop-column": ("the column's values are deleted",
+                    "stop reading and writing the field first and deploy; drop it in a later migration (the values "
+                    "are archived for rollback until purged)"),
+    "rename-table": ("the running old code still queries the old name during the deploy",
+                     "create the new table, copy and write to both, switch readers, then drop the old one"),
+    "rename-column": ("the running old code still queries the old name during the deploy",
+                      "add the new column, backfill and write to both, switch readers, then drop the old one"),
+    "probable-rename": ("a column of the same type is added and another removed: probably a rename, "
+                        "generated as add plus remove, which loses the values",
+                        'replace the pair with migrator.rename_field("table", "old", "new")'),
+    "type-change": ("changing a column's type may rewrite the whole table under a lock or fail on existing data",
+                    "add a new column of the new type, backfill it, switch the code, then drop the old one"),
+    "not-null-without-default": ("existing rows have no value for a NOT NULL column, so it fails on a non-empty "
+                                 "table", "give it a default, or add it with null=True, backfill, then set NOT NULL"),
+    "set-not-null": ("it fails if any row is NULL and scans the table under a lock",
+                     "backfill first, then set NOT NULL in a later migration (README: the two-step way)"),
+    "index-not-concurrent": ("building an index on an existing table blocks writes until it is done",
+                             "build it in its own migration with TRANSACTION = False and "
+                             "migrator.sql(\"CREATE INDEX CONCURRENTLY …\")"),
+    "raw-sql": ("raw SQL cannot be checked", "review the statement by hand"),
+    "override-without-reason": ("a lint marker must give a reason after --", "write # lint: allow <rule> -- <why>"),
+}
+
+
+@dataclass
+class Finding:
+    """One dangerous operation in one migration file."""
+
+    rule: str
+    severity: str
+    path: str
+    line: int
+    operation: str
+    why: str
+    fix: str
+    overridden: bool = False
+    reason: str = ""
+
+    def format(self):
+        """Return the finding as one line: file:line: severity rule: operation — why. Safe alternative: fix."""
+        text = (f"{self.path}:{self.line}: {self.severity} {self.rule}: {self.operation} — {self.why}. "
+                f"Safe alternative: {self.fix}.")
+        return text + (f" [allowed: {self.reason}]" if self.overridden else "")
+
+
+def lint(db, all_files, targets):
+    """Return the findings of each target file, with the model state that the earlier files build."""
+    postgres = isinstance(db, pw.PostgresqlDatabase)
+    findings = []
+    for target in targets:
+        earlier = [f for f in all_files if (f.number, f.name) < (target.number, target.name)]
+        migrator = replay(db, earlier)
+        existing = {m._meta.table_name for m in migrator.orm}
+        migrator.calls = []
+        replay(db, [target], migrator)
+        namespace = mfiles.load(target)
+        concurrent_ok = namespace.get("TRANSACTION", True) is False
+        raw = [_finding(rule, target, call.line, call.describe())
+               for call in migrator.calls for rule in _rules(call, existing, postgres, concurrent_ok)]
+        raw += _renames(target, migrator.calls)
+        findings += _apply_markers(target, raw)
+    return findings
+
+
+def _rules(call, existing, postgres, concurrent_ok):
+    op, table, kw = call.op, call.table, call.kwargs
+    fields = {k: v for k, v in kw.items() if isinstance(v, pw.Field)}
+    if op == "remove_model":
+        yield "drop-table"
+    elif op == "remove_fields":
+        yield "drop-column"
+    elif op == "rename_table":
+        yield "rename-table"
+    elif op == "rename_field":
+        yield "rename-column"
+    elif op == "change_fields" and any(_type_changed(call.before.get(n), f) for n, f in fields.items()):
+        yield "type-change"
+    elif op == "add_not_null":
+        yield "set-not-null"
+    elif op == "add_fields":
+        if any(not f.null and f.default is None for f in fields.values()):
+            yield "not-null-without-default"
+        if postgres and table in existing and any(f.index or f.unique for f in fields.values()):
+            yield "index-not-concurrent"
+    elif op == "add_index" and postgres and table in existing:
+        yield "index-not-concurrent"
+    elif op == "sql":
+        statement = str(call.args[0]) if call.args else ""
+        if postgres and INDEX_SQL_RE.search(statement) and not (concurrent_ok and "CONCURRENTLY" in statement.upper()):
+            yield "index-not-concurrent"
+        yield "raw-sql"
+
+
+def _type_changed(old, new):
+    if old is None:
+        return False
+    if type(old) is not type(new):
+        return True
+    return any(getattr(old, a, None) != getattr(new, a, None) for a in TYPE_ATTRS)
+
+
+def _renames(target, calls):
+    added = {(c.table, type(f)): (c, n) for c in calls if c.op == "add_fields"
+             for n, f in c.kwargs.items() if isinstance(f, pw.Field)}
+    found = []
+    for call in calls:
+        if call.op != "remove_fields":
+            continue
+        for name in call.args:
+            field = call.before.get(name)
+            match = added.get((call.table, type(field))) if field is not None else None
+            if match:
+                found.append(_finding("probable-rename", target, call.line,
+                                      f"add {call.table}.{match[1]} + drop {call.table}.{name}"))
+    return found
+
+
+def _finding(rule, target, line, operation):
+    why, fix = RULES[rule]
+    severity = "warning" if rule == "raw-sql" else "error"
+    return Finding(rule, severity, target.display, line, operation, why, fix)
+
+
+def _apply_markers(target, findings):
+    lines = target.path.read_text(encoding="utf-8").splitlines()
+    file_wide, extra = {}, []
+    for number, text in enumerate(lines, 1):
+        match = MARKER_RE.search(text)
+        if not match:
+            continue
+        kind, rule, reason = match.group(1), match.group(2), (match.group(3) or "").strip()
+        if not reason:
+            extra.append(_finding("override-without-reason", target, number, f"lint marker for {rule}"))
+        elif kind == "allow-file":
+            file_wide[rule] = reason
+    for finding in findings:
+        reason = file_wide.get(finding.rule) or _line_marker(lines, finding)
+        if reason:
+            finding.overridden, finding.reason = True, reason
+    return findings + extra
+
+
+def _line_marker(lines, finding):
+    if finding.line < 2:
+        return ""
+    match = MARKER_RE.search(lines[finding.line - 2])
+    if match and match.group(1) == "allow" and match.group(2) == finding.rule:
+        return (match.group(3) or "").strip()
+    return ""

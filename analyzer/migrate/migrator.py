@@ -1,0 +1,229 @@
+"""peewee-migrate's Migrator, made to record what each migration asks for and to drop columns safely."""
+
+import sys
+from dataclasses import dataclass, field
+
+import peewee as pw
+from peewee_migrate import migrator as pm
+from playhouse.migrate import SQL, operation
+
+from analyzer.migrate import archive
+
+OPERATIONS = (
+    "create_model", "remove_model", "add_fields", "change_fields", "remove_fields", "rename_field",
+    "rename_table", "add_index", "drop_index", "add_not_null", "drop_not_null", "add_default",
+    "add_constraint", "drop_constraints", "sql", "run",
+)
+
+
+@dataclass
+class Call:
+    """One operation a migration file asked for, with the line that asked."""
+
+    op: str
+    table: str
+    args: tuple
+    kwargs: dict = field(default_factory=dict)
+    line: int = 0
+    before: dict = field(default_factory=dict)
+
+    def describe(self):
+        """Say in a few words what the operation does."""
+        t, a, kw = self.table, self.args, self.kwargs
+        fields = [k for k in kw if k != "allow_not_null"]
+        text = {
+            "create_model": lambda: f"create table {t} ({len(a[0]._meta.sorted_fields)} columns)",
+            "remove_model": lambda: f"drop table {t}",
+            "add_fields": lambda: "add column " + ", ".join(f"{t}.{f}" for f in fields),
+            "change_fields": lambda: "change column " + ", ".join(f"{t}.{f}" for f in fields),
+            "remove_fields": lambda: "drop column " + ", ".join(f"{t}.{f}" for f in a),
+            "rename_field": lambda: f"rename column {t}.{a[0]} to {a[1]}",
+            "rename_table": lambda: f"rename table {t} to {a[0]}",
+            "add_index": lambda: f"add {'unique ' if kw.get('unique') else ''}index on {t} ({', '.join(a)})",
+            "drop_index": lambda: f"drop index on {t} ({', '.join(a)})",
+            "add_not_null": lambda: "set NOT NULL on " + ", ".join(f"{t}.{f}" for f in a),
+            "drop_not_null": lambda: "drop NOT NULL on " + ", ".join(f"{t}.{f}" for f in a),
+            "add_default": lambda: f"set default of {t}.{a[0]}",
+            "add_constraint": lambda: f"add constraint {a[0]} on {t}",
+            "drop_constraints": lambda: f"drop constraint {', '.join(a)} on {t}",
+            "sql": lambda: "run SQL: " + " ".join(str(a[0]).split())[:70],
+            "run": lambda: f"run Python function {getattr(a[0], '__name__', a[0])}",
+        }[self.op]
+        return text()
+
+
+def _literal(db, field, value):
+    """Write a constant default as SQL: DDL cannot take bound parameters."""
+    value = field.db_value(value)
+    if isinstance(value, bool):
+        return ("TRUE" if value else "FALSE") if isinstance(db, pw.PostgresqlDatabase) else str(int(value))
+    if isinstance(value, (int, float)):
+        return repr(value)
+    if hasattr(value, "is_finite"):
+        return str(value)
+    text = value.isoformat(" ") if hasattr(value, "isoformat") and not isinstance(value, str) else str(value)
+    return "'" + text.replace("'", "''") + "'"
+
+
+@operation
+def add_column_with_default(migrator, table, column_name, field):
+    """Add a column with a constant default in one statement (metadata-only on PostgreSQL 11+)."""
+    ctx = migrator.make_context()
+    migrator._alter_table(ctx, table).literal(" ADD COLUMN ").sql(field.ddl(ctx))
+    ctx.literal(" DEFAULT " + _literal(migrator.database, field, field.default))
+    steps = [ctx]
+    if field.index or field.unique:
+        steps.append(migrator.add_index(table, (column_name,), field.unique))
+    return steps
+
+
+class SqliteMigrator(pm.SqliteMigrator):
+    """SQLite schema changes that also work on indexed and unique columns."""
+
+    @operation
+    def drop_column(self, table, column_name, cascade=True, legacy=False):
+        """Drop the column's indexes first; rebuild the table when SQLite cannot drop it in place."""
+        indexes = [i for i in self.database.get_indexes(table) if column_name in i.columns]
+        steps = [SQL(f'DROP INDEX IF EXISTS "{i.name}"') for i in indexes if i.sql]
+        in_place = not legacy and not any(not i.sql for i in indexes) and not any(
+            fk.column == column_name for fk in self.database.get_foreign_keys(table)
+        )
+        return steps + [pm.SqliteMigrator.drop_column(self, table, column_name, cascade, legacy=not in_place)]
+
+
+def schema_migrator(db):
+    """Return the schema migrator for a database."""
+    if isinstance(db, pw.SqliteDatabase):
+        return SqliteMigrator(db)
+    return pm.SchemaMigrator.from_database(db)
+
+
+class Migrator(pm.Migrator):
+    """A Migrator that remembers each call and runs its operations inside the caller's transaction."""
+
+    def __init__(self, database):
+        super().__init__(database)
+        self.__migrator__ = schema_migrator(self.__database__)
+        self.calls = []
+        self.source = None
+        self.current = None
+        self.migration_name = "000_unknown"
+        self.archiving = True
+        self._queued_by = []
+
+    def apply(self):
+        """Run the queued operations in order, then forget them."""
+        ops, callers = self.__ops__, self._queued_by
+        self.discard()
+        for op, caller in zip(ops, callers + [None] * (len(ops) - len(callers))):
+            self.current = caller
+            if isinstance(op, pm.Operation):
+                op.run()
+            else:
+                op()
+        self.current = None
+
+    def discard(self):
+        """Forget the queued operations without running them."""
+        self.__ops__ = []
+        self._queued_by = []
+
+    def add_fields(self, model, *, allow_not_null=False, **fields):
+        """Add columns; a constant default goes into the ADD COLUMN itself instead of an UPDATE of every row."""
+        model = self.__get_model__(model)
+        meta = model._meta
+        others = {}
+        for name, field in fields.items():
+            if field.default is None or callable(field.default) or isinstance(field, pw.ForeignKeyField):
+                others[name] = field
+                continue
+            meta.add_field(name, field)
+            self.__ops__.append(add_column_with_default(self.__migrator__, meta.table_name, field.column_name, field))
+        if others:
+            super().add_fields(model, allow_not_null=allow_not_null, **others)
+        return model
+
+    def remove_fields(self, model, *names, cascade=True, **params):
+        """Archive each column's values, then drop the columns."""
+        meta = self.__get_model__(model)._meta
+        keys = _key_columns(meta)
+        for name in names:
+            field = meta.fields.get(name)
+            if self.archiving and field is not None and keys and field.column_name not in keys:
+                self.__ops__.append(self._archiving(archive.archive_column, meta.table_name, field.column_name, keys))
+        return super().remove_fields(model, *names, cascade=cascade, **params)
+
+    def remove_model(self, model, *, cascade=True):
+        """Archive the table's rows, then drop the table."""
+        meta = self.__get_model__(model)._meta
+        keys = _key_columns(meta)
+        if self.archiving and keys:
+            self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
+        return super().remove_model(model, cascade=cascade)
+
+    def _archiving(self, function, *args):
+        def archive_step():
+            function(self.__database__, self.migration_name, *args)
+
+        archive_step.__name__ = function.__name__
+        return archive_step
+
+
+def _key_columns(meta):
+    """Return the primary key's column names, or [] when the table has none."""
+    pk = meta.primary_key
+    if pk is False or pk is None:
+        return []
+    if isinstance(pk, pw.CompositeKey):
+        return [meta.fields[name].column_name for name in pk.field_names]
+    return [pk.column_name]
+
+
+def _table_name(migrator, model):
+    if isinstance(model, str):
+        try:
+            return migrator.__get_model__(model)._meta.table_name
+        except (ValueError, KeyError):
+            return model
+    meta = getattr(model, "_meta", None)
+    return meta.table_name if meta else str(model)
+
+
+def _fields_before(migrator, name, args, kwargs):
+    """Return copies of the fields a change_fields or remove_fields call is about to replace or drop."""
+    if name not in ("change_fields", "remove_fields"):
+        return {}
+    try:
+        meta = migrator.__get_model__(args[0])._meta
+    except (ValueError, KeyError):
+        return {}
+    names = kwargs if name == "change_fields" else args[1:]
+    return {key: meta.fields[key].clone() for key in names if key in meta.fields}
+
+
+def _recorded(name):
+    method = Migrator.__dict__.get(name) or getattr(pm.Migrator, name)
+
+    def wrapper(self, *args, **kwargs):
+        caller = sys._getframe(1)
+        line = caller.f_lineno if caller.f_code.co_filename == self.source else 0
+        if name in ("sql", "run"):
+            table, rest = "", args
+        elif name == "create_model":
+            table, rest = _table_name(self, args[0]), args
+        else:
+            table, rest = _table_name(self, args[0]), args[1:]
+        call = Call(name, table, rest, dict(kwargs), line, _fields_before(self, name, args, kwargs))
+        self.calls.append(call)
+        queued = len(self.__ops__)
+        result = method(self, *args, **kwargs)
+        self._queued_by.extend([call] * (len(self.__ops__) - queued))
+        return result
+
+    wrapper.__name__ = name
+    wrapper.__doc__ = method.__doc__
+    return wrapper
+
+
+for _name in OPERATIONS:
+    setattr(Migrator, _name, _recorded(_name))

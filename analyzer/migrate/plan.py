@@ -1,0 +1,122 @@
+"""Where the database stands against the migration files, and what a command would do about it."""
+
+from dataclasses import dataclass, field
+
+from analyzer.db import is_sqlite
+from analyzer.errors import AppError
+from analyzer.migrate import files as mfiles
+from analyzer.migrate import history
+
+
+@dataclass
+class State:
+    """What is on disk and what the database says was applied."""
+
+    files: list
+    applied: list
+    pending: list = field(default_factory=list)
+    missing: list = field(default_factory=list)
+    duplicates: dict = field(default_factory=dict)
+    edited: list = field(default_factory=list)
+
+    def applied_files(self):
+        """Return the files of the applied migrations, in the order they were applied."""
+        by_name = {f.name: f for f in self.files}
+        return [by_name[r.name] for r in self.applied if r.name in by_name]
+
+    @property
+    def current(self):
+        """Return the name of the last applied migration, or None."""
+        return self.applied[-1].name if self.applied else None
+
+    def problems(self):
+        """Return one line per problem that makes running migrations unsafe."""
+        lines = [
+            f"history lists {name} but migrations/{name}.py is missing: restore the file from version "
+            f'control, or remove the row with "python manage.py migrate stamp --prune-missing"'
+            for name in self.missing
+        ]
+        lines += [
+            f"migration number {n:03d} is used by {len(names)} files ({', '.join(names)}): "
+            "renumber the newer, unapplied one"
+            for n, names in sorted(self.duplicates.items())
+        ]
+        return lines
+
+
+def read_state(db, directory):
+    """Compare the migration files with the history table; runs no migration code."""
+    on_disk = mfiles.scan(directory)
+    rows = history.applied(db)
+    by_name = {f.name: f for f in on_disk}
+    done = {r.name for r in rows}
+    state = State(files=on_disk, applied=rows)
+    state.pending = [f for f in on_disk if f.name not in done]
+    state.missing = [r.name for r in rows if r.name not in by_name]
+    state.duplicates = mfiles.duplicate_numbers(on_disk)
+    state.edited = [
+        r.name for r in rows if r.name in by_name and r.checksum and r.checksum != by_name[r.name].checksum
+    ]
+    return state
+
+
+def require_clean(state):
+    """Refuse to go on while the files and the history disagree."""
+    problems = state.problems()
+    if problems:
+        raise AppError("Cannot migrate: " + "; ".join(problems) + ".", exit_code=2)
+
+
+def to_apply(state, to=None):
+    """Return the pending files to apply, up to and including TO."""
+    if to is None:
+        return list(state.pending)
+    target = mfiles.resolve(state.files, to)
+    if target is None:
+        raise AppError(f"No migration named {to!r}; nothing was applied. {_known(state.files)}")
+    if target not in state.pending:
+        return []
+    return [f for f in state.pending if (f.number, f.name) <= (target.number, target.name)]
+
+
+def to_revert(state, steps=None, to=None):
+    """Return the applied files to revert, newest first."""
+    applied = [r.name for r in state.applied]
+    by_name = {f.name: f for f in state.files}
+    if to is not None:
+        if to == "zero":
+            names = applied
+        else:
+            target = mfiles.resolve(state.files, to)
+            if target is None or target.name not in applied:
+                raise AppError(
+                    f"No applied migration named {to!r}; nothing was reverted. "
+                    f"Applied: {', '.join(applied) or 'none'} (or use --to zero)."
+                )
+            names = applied[applied.index(target.name) + 1:]
+    else:
+        steps = 1 if steps is None else steps
+        if steps < 1:
+            raise AppError("--steps must be 1 or more; nothing was reverted.")
+        if steps > len(applied):
+            raise AppError(
+                f"Cannot revert {steps} migrations: only {len(applied)} applied; nothing was reverted."
+            )
+        names = applied[len(applied) - steps:]
+    return [by_name[n] for n in reversed(names)]
+
+
+def _known(migration_files):
+    names = [f.name for f in migration_files]
+    return f"Known migrations: {', '.join(names)}." if names else "There are no migration files."
+
+
+def invalid_indexes(db):
+    """Return the invalid indexes an interrupted CREATE INDEX CONCURRENTLY left (PostgreSQL)."""
+    if is_sqlite(db):
+        return []
+    rows = db.execute_sql(
+        "SELECT c.relname FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+        "JOIN pg_namespace n ON n.oid = c.relnamespace WHERE NOT i.indisvalid AND n.nspname = current_schema()"
+    ).fetchall()
+    return sorted(r[0] for r in rows)

@@ -1,0 +1,282 @@
+"""Apply and revert migration files, each in its own transaction, and report exactly what failed."""
+
+import time
+import traceback
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+
+from analyzer.db import is_sqlite
+from analyzer.errors import AppError
+from analyzer.migrate import archive
+from analyzer.migrate import files as mfiles
+from analyzer.migrate import history, plan
+from analyzer.migrate.migrator import Migrator
+
+RERUN_HINT = 'fix the file and run "python manage.py migrate run" again'
+
+
+class MigrationError(AppError):
+    """A migration that failed and was rolled back."""
+
+
+def replay(db, migration_files, migrator=None):
+    """Build the model state that these files describe without touching the database."""
+    migrator = migrator or Migrator(db)
+    with no_queries(db):
+        for f in migration_files:
+            _call(migrator, f, mfiles.load(f), "migrate", fake=True)
+            migrator.discard()
+    return migrator
+
+
+@dataclass(frozen=True)
+class Timeouts:
+    """PostgreSQL limits for each migration: how long to wait for a lock, how long a statement may run."""
+
+    lock: str = "5s"
+    statement: str = "15min"
+
+
+def apply(db, migrator, migration, *, fake=False, timeouts=Timeouts()):
+    """Apply one migration in its own transaction and record it; return seconds taken."""
+    return _step(db, migrator, migration, "migrate", fake, timeouts)
+
+
+def revert(db, migrator, migration, *, timeouts=Timeouts()):
+    """Revert one applied migration in its own transaction and drop its record; return (seconds, notes)."""
+    return _step(db, migrator, migration, "rollback", False, timeouts)
+
+
+def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
+    """Return [(file, transactional, statements)] that applying or reverting would run; change nothing."""
+    results = []
+    with _foreign_keys_off(db), db.atomic() as transaction:
+        _set_timeouts(db, timeouts, True)
+        for migration in migrations:
+            namespace = mfiles.load(migration)
+            transactional = is_transactional(namespace)
+            migrator.migration_name = migration.name
+            migrator.archiving = direction == "migrate"
+            recorder = _Recorder(db, dry=not transactional)
+            with recorder:
+                try:
+                    _call(migrator, migration, namespace, direction, fake=False)
+                    migrator.apply()
+                    if direction == "rollback":
+                        archive.restore(db, migration.name)
+                except Exception as exc:
+                    transaction.rollback()
+                    raise _failure(db, migration, direction, recorder, exc, migrator.current, True) from exc
+            results.append((migration, transactional, [s for s in recorder.statements if not _is_read(s)]))
+        transaction.rollback()
+    return results
+
+
+def is_transactional(namespace):
+    """Tell whether a loaded migration runs inside a transaction (TRANSACTION = False opts out)."""
+    return namespace.get("TRANSACTION", True) is not False
+
+
+def _step(db, migrator, migration, direction, fake, timeouts):
+    model = history.ensure(db)
+    namespace = mfiles.load(migration)
+    transactional = is_transactional(namespace)
+    started = time.perf_counter()
+    recorder = _Recorder(db)
+    migrator.migration_name = migration.name
+    migrator.archiving = direction == "migrate"
+    notes = []
+    with _foreign_keys_off(db), recorder:
+        try:
+            with db.atomic() if transactional else nullcontext():
+                _set_timeouts(db, timeouts, transactional)
+                if fake:
+                    with no_queries(db):
+                        _call(migrator, migration, namespace, direction, fake=True)
+                        migrator.discard()
+                else:
+                    _call(migrator, migration, namespace, direction, fake=False)
+                    migrator.apply()
+                    if direction == "rollback":
+                        notes = archive.restore(db, migration.name)
+                    _check_foreign_keys(db)
+                elapsed = time.perf_counter() - started
+                if direction == "migrate":
+                    model.create(name=migration.name, checksum=migration.checksum, duration_ms=round(elapsed * 1000))
+                else:
+                    model.delete().where(model.name == migration.name).execute()
+        except AppError:
+            raise
+        except Exception as exc:
+            raise _failure(db, migration, direction, recorder, exc, migrator.current, transactional) from exc
+        finally:
+            if not transactional:
+                _reset_timeouts(db)
+    return (elapsed, notes) if direction == "rollback" else elapsed
+
+
+def _call(migrator, migration, namespace, direction, fake):
+    function = namespace.get(direction)
+    if function is None:
+        raise AppError(f"{migration.display} has no {direction}() function; add one and try again.")
+    migrator.source = str(migration.path)
+    function(migrator, migrator.__database__, fake=fake)
+
+
+def _set_timeouts(db, timeouts, transactional):
+    if is_sqlite(db) or timeouts is None:
+        return
+    scope = "LOCAL " if transactional else ""
+    db.execute_sql(f"SET {scope}lock_timeout = %s", (timeouts.lock,))
+    db.execute_sql(f"SET {scope}statement_timeout = %s", (timeouts.statement,))
+
+
+def _reset_timeouts(db):
+    if not is_sqlite(db):
+        db.execute_sql("RESET lock_timeout")
+        db.execute_sql("RESET statement_timeout")
+
+
+def _check_foreign_keys(db):
+    if not is_sqlite(db):
+        return
+    broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
+    if broken:
+        tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
+        raise AppError(f"it would leave {len(broken)} rows pointing at missing rows ({', '.join(tables)})")
+
+
+def _failure(db, migration, direction, recorder, exc, call, transactional):
+    reason = " ".join(str(exc).split()) or type(exc).__name__
+    line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__))
+                 if f.filename == str(migration.path)), None) or (call.line if call else None)
+    where = f"{migration.display}" + (f" line {line}" if line else "")
+    verb = "failed" if direction == "migrate" else "failed to roll back"
+    at = f" at: {recorder.failed}" if recorder.failed else ""
+    hint = RERUN_HINT if direction == "migrate" else 'fix its rollback() and run "python manage.py migrate rollback" again'
+    code = _pgcode(exc)
+    if code in ("55P03", "57014"):
+        what = "waiting for a lock" if code == "55P03" else "running"
+        return MigrationError(
+            f"{where} timed out {what}{at} (another session holds a lock on the table, or the statement is "
+            f"too slow). Nothing of {migration.name} was changed and it is safe to retry: run the command "
+            "again at a quieter moment, or raise MIGRATE_PG_LOCK_TIMEOUT / MIGRATE_PG_STATEMENT_TIMEOUT."
+        )
+    if not transactional:
+        done = [s for s in recorder.statements if not _is_read(s) and s != recorder.failed]
+        invalid = plan.invalid_indexes(db)
+        return MigrationError(
+            f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
+            f"{len(done)} earlier statement(s) stayed applied"
+            + (f" ({'; '.join(done)})" if done else "")
+            + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
+            + f". It is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and {hint}."
+        )
+    return MigrationError(
+        f"{where} {verb}{at} — {type(exc).__name__}: {reason}. "
+        f"Nothing of {migration.name} was changed; {hint}."
+    )
+
+
+def _pgcode(exc):
+    for candidate in (exc, *exc.args[:1], exc.__cause__, exc.__context__):
+        code = getattr(candidate, "pgcode", None)
+        if code:
+            return code
+    return None
+
+
+def _is_read(statement):
+    head = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    return head == "SELECT" or (head == "PRAGMA" and "=" not in statement) or head in ("SET", "RESET")
+
+
+class _FakeCursor:
+    description = ()
+    rowcount = 0
+    lastrowid = None
+
+    def fetchone(self):
+        return None
+
+    def fetchall(self):
+        return []
+
+    def __iter__(self):
+        return iter(())
+
+
+@contextmanager
+def _patched_execute(db, execute_sql):
+    """Route a database's statements through EXECUTE_SQL for the duration of the block."""
+    saved = db.__dict__.get("execute_sql")
+    db.execute_sql = execute_sql
+    try:
+        yield
+    finally:
+        if saved is None:
+            del db.execute_sql
+        else:
+            db.execute_sql = saved
+
+
+def no_queries(db):
+    """Answer every statement with an empty result instead of running it."""
+    return _patched_execute(db, lambda sql, params=None: _FakeCursor())
+
+
+class _Recorder:
+    """Remember the statements a database runs, to name the one that fails."""
+
+    def __init__(self, db, dry=False):
+        self.db = db
+        self.dry = dry
+        self.statements = []
+        self.failed = None
+        self._patch = None
+
+    def __enter__(self):
+        original = self.db.execute_sql
+
+        def execute_sql(sql, params=None):
+            self.statements.append(_inline(self.db, sql, params))
+            if self.dry and not _is_read(self.statements[-1]):
+                return _FakeCursor()
+            try:
+                return original(sql, params)
+            except Exception:
+                self.failed = self.statements[-1]
+                raise
+
+        self._patch = _patched_execute(self.db, execute_sql)
+        self._patch.__enter__()
+        return self
+
+    def __exit__(self, *exc):
+        self._patch.__exit__(*exc)
+
+
+def _inline(db, sql, params):
+    """Return SQL with its parameters written in, for people to read (never executed)."""
+    text = " ".join(str(sql).split())
+    if not params:
+        return text
+    marker = db.param
+    for value in params:
+        literal = "NULL" if value is None else str(value) if isinstance(value, (int, float)) else "'" + str(value).replace("'", "''") + "'"
+        text = text.replace(marker, literal, 1)
+    return text
+
+
+@contextmanager
+def _foreign_keys_off(db):
+    """Turn SQLite's foreign keys off around a migration: a table rebuild must not cascade."""
+    if not is_sqlite(db):
+        yield
+        return
+    db.pragma("foreign_keys", 0)
+    try:
+        yield
+    finally:
+        db.pragma("foreign_keys", 1)
+

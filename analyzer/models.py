@@ -1,0 +1,94 @@
+"""Every Peewee model: the single source of truth for the schema."""
+
+import peewee as pw
+
+from analyzer.db import database
+
+
+class BaseModel(pw.Model):
+    """Shared settings of every model; never a table of its own."""
+
+    class Meta:
+        abstract = True
+        database = database
+
+
+class CustomerSession(BaseModel):
+    """One visit of one customer."""
+
+    session_key = pw.CharField(max_length=128, unique=True)
+    customer_id = pw.CharField(max_length=128, index=True)
+    started_at = pw.DateTimeField(index=True)
+    ended_at = pw.DateTimeField(null=True)
+    duration_s = pw.IntegerField(default=0)
+    channel = pw.CharField(max_length=32, default="direct", index=True)
+    source = pw.CharField(max_length=255, null=True)
+    medium = pw.CharField(max_length=255, null=True)
+    campaign = pw.CharField(max_length=255, null=True)
+    device = pw.CharField(max_length=16, default="unknown", index=True)
+    country = pw.CharField(max_length=2, null=True, index=True)
+    landing_page = pw.TextField(null=True)
+    exit_page = pw.TextField(null=True)
+    page_views = pw.IntegerField(default=0)
+    events = pw.IntegerField(default=0)
+    converted = pw.BooleanField(default=False)
+    revenue = pw.DecimalField(max_digits=14, decimal_places=2, default=0)
+    import_id = pw.IntegerField(null=True, index=True)
+
+    class Meta:
+        table_name = "customer_sessions"
+        indexes = ((("started_at", "channel"), False),)
+
+
+class Import(BaseModel):
+    """One imported file: what it was, what it wrote, who ran it, and whether it was undone."""
+
+    file_name = pw.CharField(max_length=255)
+    checksum = pw.CharField(max_length=64, index=True)
+    kind = pw.CharField(max_length=16)
+    file_format = pw.CharField(max_length=16)
+    status = pw.CharField(max_length=16, default="running")
+    rows_read = pw.IntegerField(default=0)
+    sessions_written = pw.IntegerField(default=0)
+    events_written = pw.IntegerField(default=0)
+    duplicates = pw.IntegerField(default=0)
+    created_by = pw.CharField(max_length=255, null=True)
+    started_at = pw.DateTimeField()
+    finished_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "imports"
+
+
+class SessionEvent(BaseModel):
+    """One page view or event of a session, for funnels and the session timeline."""
+
+    session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="timeline")
+    occurred_at = pw.DateTimeField()
+    event_type = pw.CharField(max_length=64)
+    page = pw.TextField(null=True)
+    revenue = pw.DecimalField(max_digits=14, decimal_places=2, default=0)
+    import_id = pw.IntegerField(null=True, index=True)
+
+    class Meta:
+        table_name = "session_events"
+        indexes = ((("session", "occurred_at"), False), (("event_type", "occurred_at"), False))
+
+
+class DailyRollup(BaseModel):
+    """Sessions per day, channel, device and country, kept up to date by every import and undo."""
+
+    day = pw.DateField()
+    channel = pw.CharField(max_length=32)
+    device = pw.CharField(max_length=16)
+    country = pw.CharField(max_length=2, default="")
+    sessions = pw.IntegerField(default=0)
+    bounces = pw.IntegerField(default=0)
+    conversions = pw.IntegerField(default=0)
+    revenue = pw.DecimalField(max_digits=16, decimal_places=2, default=0)
+    page_views = pw.IntegerField(default=0)
+    duration_s = pw.BigIntegerField(default=0)
+
+    class Meta:
+        table_name = "daily_rollups"
+        indexes = ((("day", "channel", "device", "country"), True),)

@@ -1,0 +1,197 @@
+"""Command line: python manage.py migrate …  (run with --help for the list)."""
+
+import argparse
+import os
+import sys
+from importlib import import_module
+
+from analyzer.config import load_settings
+from analyzer.errors import AppError
+from analyzer.migrate import commands as migrate_commands
+from analyzer import guard
+
+DEBUG_VARIABLE = "ANALYZER_DEBUG"
+
+
+def build_parser():
+    """Describe every command and flag."""
+    parser = argparse.ArgumentParser(prog="python manage.py", description="Customer Session Analyzer")
+    areas = parser.add_subparsers(dest="area", required=True, metavar="COMMAND")
+
+    migrate = areas.add_parser("migrate", help="create, inspect, apply and roll back schema migrations")
+    verbs = migrate.add_subparsers(dest="verb", required=True, metavar="VERB")
+
+    create = verbs.add_parser("create", help="write the next migration from the model changes")
+    create.add_argument("name", help='what the migration does, e.g. "add referrer to sessions"')
+    create.add_argument("--empty", action="store_true", help="write a hand-editable template instead")
+
+    verbs.add_parser("list", help="every migration, applied or pending")
+    verbs.add_parser("status", help="exit 0 up to date, 1 pending, 2 problem")
+    verbs.add_parser("history", help="applied migrations with when they were applied")
+
+    run = verbs.add_parser("run", help="apply pending migrations")
+    run.add_argument("--to", metavar="NAME", help="stop after this migration (name or number)")
+    run.add_argument("--fake", action="store_true", help="record as applied without running")
+    run.add_argument("--dry-run", action="store_true", help="print the SQL it would run; change nothing")
+    run.add_argument("--allow-destructive", action="store_true", help="let production drop or rewrite data")
+    run.add_argument("--backup", action="store_true", help="back up the database first")
+    _guarded(run)
+
+    rollback = verbs.add_parser("rollback", help="revert applied migrations")
+    which = rollback.add_mutually_exclusive_group()
+    which.add_argument("--steps", type=int, metavar="N", help="revert the last N (default 1)")
+    which.add_argument("--to", metavar="NAME", help='revert every migration after NAME ("zero": all)')
+    rollback.add_argument("--dry-run", action="store_true", help="print the SQL it would run; change nothing")
+    _guarded(rollback)
+
+    sql = verbs.add_parser("sql", help="print the SQL of pending migrations (or NAME); change nothing")
+    sql.add_argument("name", nargs="?", help="a migration name or number")
+    sql.add_argument("--rollback", action="store_true", help="the SQL of reverting it instead")
+
+    lint = verbs.add_parser("lint", help="report dangerous operations (default: pending migrations)")
+    lint.add_argument("names", nargs="*", metavar="NAME")
+    verbs.add_parser("check", help="CI gate: drift, numbering, integrity, lint; exit 1 on a problem")
+
+    stamp = verbs.add_parser("stamp", help="mark the database as at NAME without running anything")
+    stamp.add_argument("name", nargs="?", help='a migration name or number, or "zero"')
+    stamp.add_argument("--prune-missing", action="store_true", help="remove history rows whose file is gone")
+    _guarded(stamp)
+
+    verbs.add_parser("archives", help="list the archives of dropped columns and tables")
+    purge = verbs.add_parser("purge-archives", help="drop archives of dropped data for good")
+    purge.add_argument("--older-than", type=int, metavar="DAYS", help="only archives older than DAYS")
+    _guarded(purge)
+    verbs.add_parser("sum", help="rewrite migrations/migrations.sum from the files")
+
+    load = areas.add_parser("import", help="load a session or event export (CSV or NDJSON, gzip too)")
+    load.add_argument("file", nargs="?", metavar="FILE")
+    load.add_argument("--format", choices=["csv", "ndjson"], help="default: from the name and content")
+    load.add_argument("--kind", choices=["sessions", "events"], help="default: from the columns")
+    load.add_argument("--timezone", default="UTC", metavar="TZ", help="zone of times without an offset (IANA name)")
+    load.add_argument("--gap-minutes", type=int, default=30, metavar="N", help="inactivity that ends a session")
+    load.add_argument("--year", type=int, help="for files that have a month but no date")
+    load.add_argument("--split-by-gap", action="store_true", help="ignore the file's session ids; split by inactivity")
+    load.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
+    load.add_argument("--undo", type=int, metavar="ID", help="remove exactly what import ID wrote")
+    load.add_argument("--list", action="store_true", help="list the imports")
+    load.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
+
+    dump = areas.add_parser("export", help="write every session as CSV (imports back exactly)")
+    dump.add_argument("--out", required=True, metavar="FILE")
+
+    sample = areas.add_parser("demo", help="load realistic, reproducible demo sessions and events")
+    sample.add_argument("--sessions", type=int, default=5000, metavar="N")
+    sample.add_argument("--days", type=int, default=90, metavar="D")
+    sample.add_argument("--seed", type=int, default=7, metavar="S")
+    sample.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
+
+    database = areas.add_parser("db", help="back up and restore the database")
+    db_verbs = database.add_subparsers(dest="verb", required=True, metavar="VERB")
+    backup = db_verbs.add_parser("backup", help="write a consistent backup of the database")
+    backup.add_argument("--out", metavar="PATH", help="where to write it (default backups/NAME-TIME)")
+    restore = db_verbs.add_parser("restore", help="replace the database's contents with a backup")
+    restore.add_argument("path", metavar="PATH")
+    restore.add_argument("--yes", action="store_true", help="confirm without a prompt")
+    return parser
+
+
+def _guarded(parser):
+    parser.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
+    parser.add_argument("--lock-timeout", type=float, metavar="SECONDS",
+                        help="how long to wait for another migration command (default MIGRATE_LOCK_TIMEOUT or 60)")
+
+
+def dispatch(args, settings, stdin, out):
+    """Run the chosen command and return its exit code."""
+    ctx = migrate_commands.Context(settings=settings, yes=getattr(args, "yes", False),
+                                   lock_timeout=getattr(args, "lock_timeout", None), stdin=stdin, out=out)
+    try:
+        if args.area == "db":
+            return database_command(ctx, args)
+        if args.area in ("import", "demo", "export"):
+            return ingest_command(ctx, args)
+        return migrate_command(ctx, args)
+    finally:
+        ctx.close()
+
+
+def migrate_command(ctx, args):
+    """Run one "migrate" verb."""
+    verb = args.verb
+    if verb in ("sql", "lint", "check"):
+        review = import_module("analyzer.migrate.review")
+        return {"sql": lambda: review.sql(ctx, args.name, rollback=args.rollback),
+                "lint": lambda: review.lint_files(ctx, args.names),
+                "check": lambda: review.check(ctx)}[verb]()
+    if verb == "create":
+        return migrate_commands.create(ctx, args.name, empty=args.empty)
+    if verb == "run":
+        return migrate_commands.run(ctx, to=args.to, fake=args.fake, dry_run=args.dry_run,
+                                    allow_destructive=args.allow_destructive, backup=args.backup)
+    if verb == "rollback":
+        return migrate_commands.rollback(ctx, steps=args.steps, to=args.to, dry_run=args.dry_run)
+    if verb == "stamp":
+        return migrate_commands.stamp(ctx, args.name, prune_missing=args.prune_missing)
+    if verb == "purge-archives":
+        return migrate_commands.purge_archives(ctx, args.older_than)
+    simple = {"list": migrate_commands.list_, "status": migrate_commands.status, "history": migrate_commands.history,
+              "archives": migrate_commands.archives, "sum": migrate_commands.write_sum}
+    return simple[verb](ctx)
+
+
+def ingest_command(ctx, args):
+    """Run "import" or "demo"."""
+    ingest = import_module("analyzer.ingest.commands")
+    if args.area == "export":
+        return ingest.export_sessions(ctx, args.out)
+    if args.area == "demo":
+        return ingest.load_demo(ctx, sessions=args.sessions, days=args.days, seed=args.seed)
+    if args.list:
+        return ingest.list_imports(ctx)
+    if args.undo is not None:
+        return ingest.undo_import(ctx, args.undo)
+    if not args.file:
+        raise AppError("Name the file to import: python manage.py import FILE (or --list, or --undo ID).")
+    return ingest.run_import(ctx, args.file, kind=args.kind, fmt=args.format, tz=args.timezone, dry_run=args.dry_run,
+                             gap_minutes=args.gap_minutes, year=args.year, created_by=os.environ.get("USER"),
+                             by_gap=args.split_by_gap)
+
+
+def database_command(ctx, args):
+    """Run one "db" verb."""
+    backup = import_module("analyzer.backup")
+    if args.verb == "backup":
+        path = backup.backup(ctx.settings.database_url, out=args.out)
+        ctx.out(f"Backed up {ctx.settings.masked_database_url} to {path}")
+        ctx.out(f"Restore it with: {backup.restore_command(ctx.settings.database_url, path)}")
+        return 0
+    ctx.out(f"Restoring {args.path} over {guard.describe_target(ctx.settings)}: its current contents are replaced.")
+    guard.confirm(ctx, "replace the database with this backup", destructive=True)
+    backup.restore(ctx.settings.database_url, args.path)
+    ctx.out(f"Restored {args.path}.")
+    return 0
+
+
+def main(argv=None, environ=None, stdin=None, out=print):
+    """Parse the arguments, run the command, and turn expected errors into one clear line."""
+    args = build_parser().parse_args(argv)
+    environ = os.environ if environ is None else environ
+    try:
+        settings = load_settings(environ)
+        return dispatch(args, settings, stdin or sys.stdin, out)
+    except AppError as exc:
+        print(f"Error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("Interrupted.", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if environ.get(DEBUG_VARIABLE):
+            raise
+        print(f"Unexpected error: {type(exc).__name__}: {exc}. Run again with {DEBUG_VARIABLE}=1 "
+              "to see the details.", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

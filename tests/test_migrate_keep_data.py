@@ -1,0 +1,106 @@
+"""Dropped columns and tables keep their data in archives, and a rollback brings the values back."""
+
+import pytest
+
+from analyzer.errors import AppError
+from analyzer.migrate import archive, commands
+from tests.conftest import CREATE_ITEMS, FakeTerminal, write_migration
+
+
+
+def items_with_rows(directory, make_ctx, db):
+    write_migration(directory, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    for name, price in (("a", 10), ("b", 20), ("c", None)):
+        db.execute_sql(f"INSERT INTO items (name, price) VALUES ('{name}', {price if price is not None else 'NULL'})")
+
+
+def test_dropped_column_comes_back_with_its_values(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True))')
+    commands.run(make_ctx())
+    assert [c.name for c in db.get_columns("items")] == ["id", "name"]
+    (entry,) = archive.entries(db)
+    assert (entry.table_name, entry.column_name, entry.rows, entry.migration) == ("items", "price", 3, "002_drop_price")
+    ctx = make_ctx()
+    commands.rollback(ctx)
+    assert db.execute_sql("SELECT name, price FROM items ORDER BY id").fetchall() == [("a", 10), ("b", 20), ("c", None)]
+    assert "restored 3 rows of items.price from _archive_002_items__price" in ctx.out.text
+    assert archive.entries(db) == []
+    assert not db.table_exists("_archive_002_items__price")
+
+
+def test_dropped_table_comes_back_with_its_rows(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_items", 'migrator.remove_model("items")', CREATE_ITEMS)
+    commands.run(make_ctx())
+    assert not db.table_exists("items")
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT id, name, price FROM items ORDER BY id").fetchall() == [
+        (1, "a", 10), (2, "b", 20), (3, "c", None)]
+    db.execute_sql("INSERT INTO items (name) VALUES ('d')")
+    assert db.execute_sql("SELECT id FROM items WHERE name = 'd'").fetchone() == (4,)
+
+
+def test_rows_added_after_the_drop_keep_the_columns_default(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True, default=0))')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name) VALUES ('new')")
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT name, price FROM items ORDER BY id").fetchall() == [
+        ("a", 10), ("b", 20), ("c", None), ("new", 0)]
+
+
+def test_generated_drop_and_rollback_round_trip_keeps_values(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True))')
+    commands.run(make_ctx())
+    commands.rollback(make_ctx())
+    commands.run(make_ctx())
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT price FROM items ORDER BY id").fetchall() == [(10,), (20,), (None,)]
+
+
+def test_archives_are_listed_and_purged(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True))')
+    commands.run(make_ctx())
+    listing = make_ctx()
+    commands.archives(listing)
+    assert "_archive_002_items__price" in listing.out.text and "items.price, 3 rows, dropped by 002_drop_price" in listing.out.text
+    assert commands.purge_archives(make_ctx()) == 0
+    assert archive.entries(db) == []
+    assert not db.table_exists("_archive_002_items__price")
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT price FROM items").fetchall() == [(None,), (None,), (None,)]
+
+
+def test_purge_in_production_needs_confirmation(make_ctx, migrations_dir, db, db_url):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")')
+    commands.run(make_ctx())
+    with pytest.raises(AppError, match="Pass --yes to confirm"):
+        commands.purge_archives(make_ctx(app_env="production"))
+    assert len(archive.entries(db)) == 1
+    name = db_url.rsplit("/", 1)[1]
+    assert commands.purge_archives(make_ctx(app_env="production", stdin=FakeTerminal(name))) == 0
+    assert archive.entries(db) == []
+
+
+def test_older_than_keeps_recent_archives(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")')
+    commands.run(make_ctx())
+    commands.purge_archives(make_ctx(), older_than_days=7)
+    assert len(archive.entries(db)) == 1
+
+
+def test_archive_names_fit_postgres_identifiers():
+    name = archive.archive_name("012_x", "t" * 40, "c" * 40)
+    assert len(name) <= 63 and name.startswith("_archive_012_")
+    assert name != archive.archive_name("012_x", "t" * 40, "c" * 39 + "d")

@@ -1,0 +1,191 @@
+"""SQL preview, dry runs, stamp, integrity and the CI check, on SQLite and PostgreSQL."""
+
+import pytest
+
+from analyzer.errors import AppError
+from analyzer.migrate import commands, history, integrity, review
+from analyzer.migrate.files import scan
+from tests.conftest import CREATE_ITEMS, write_migration
+
+
+
+def two_migrations(directory):
+    write_migration(directory, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(directory, "002_items_note", 'migrator.add_fields("items", note=pw.TextField(null=True))',
+                    'migrator.remove_fields("items", "note")')
+
+
+def snapshot(db):
+    """Tables, their columns, the history and the rows: what a preview must not change."""
+    tables = sorted(db.get_tables())
+    return (
+        tables,
+        {t: [c.name for c in db.get_columns(t)] for t in tables},
+        [r.name for r in history.applied(db)],
+        db.execute_sql("SELECT * FROM items ORDER BY id").fetchall() if "items" in tables else None,
+    )
+
+
+def test_sql_shows_pending_statements_and_changes_nothing(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx(), to="001_items")
+    db.execute_sql("INSERT INTO items (name) VALUES ('kept')")
+    before = snapshot(db)
+    ctx = make_ctx()
+    assert review.sql(ctx) == 0
+    assert ctx.out.lines[0] == "-- migrations/002_items_note.py: apply, in a transaction"
+    assert 'ALTER TABLE "items" ADD COLUMN "note" TEXT;' in ctx.out.lines
+    assert ctx.out.lines[-1].startswith("-- Preview only: nothing was changed")
+    assert snapshot(db) == before
+
+
+def test_sql_rollback_shows_the_revert_and_changes_nothing(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    before = snapshot(db)
+    ctx = make_ctx()
+    assert review.sql(ctx, "002_items_note", rollback=True) == 0
+    assert ctx.out.lines[0] == "-- migrations/002_items_note.py: roll back, in a transaction"
+    assert any(line.startswith('ALTER TABLE "items" DROP COLUMN "note"') for line in ctx.out.lines)
+    assert any(line.startswith('CREATE TABLE "_archive_002_items__note"') for line in ctx.out.lines) is False
+    assert snapshot(db) == before
+
+
+def test_sql_of_a_drop_shows_the_archive_copy(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    write_migration(migrations_dir, "003_drop_note", 'migrator.remove_fields("items", "note")',
+                    'migrator.add_fields("items", note=pw.TextField(null=True))')
+    before = snapshot(db)
+    ctx = make_ctx()
+    review.sql(ctx)
+    assert 'CREATE TABLE "_archive_003_items__note" AS SELECT "id", "note" FROM "items";' in ctx.out.lines
+    assert snapshot(db) == before
+
+
+def test_run_dry_run_applies_nothing(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    ctx = make_ctx()
+    assert commands.run(ctx, dry_run=True) == 0
+    assert "-- migrations/001_items.py: apply, in a transaction" in ctx.out.lines
+    assert any(line.startswith('CREATE TABLE IF NOT EXISTS "items"') for line in ctx.out.lines)
+    assert not db.table_exists("items")
+    assert history.applied(db) == []
+
+
+def test_rollback_dry_run_reverts_nothing(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    ctx = make_ctx()
+    assert commands.rollback(ctx, to="zero", dry_run=True) == 0
+    assert ctx.out.lines[0] == "-- migrations/002_items_note.py: roll back, in a transaction"
+    assert 'DROP TABLE IF EXISTS "items";' in ctx.out.lines or 'DROP TABLE "items";' in ctx.out.lines \
+        or any(line.startswith('DROP TABLE "items"') for line in ctx.out.lines)
+    assert [r.name for r in history.applied(db)] == ["001_items", "002_items_note"]
+    assert db.table_exists("items")
+
+
+def test_sql_of_an_applied_migration_points_to_rollback(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    with pytest.raises(AppError, match="001_items is already applied; see what reverting it runs with --rollback"):
+        review.sql(make_ctx(), "001_items")
+
+
+def test_stamp_records_without_running(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    ctx = make_ctx()
+    assert commands.stamp(ctx, "001_items") == 0
+    assert [r.name for r in history.applied(db)] == ["001_items"]
+    assert not db.table_exists("items")
+    assert "record as applied: 001_items" in ctx.out.text
+
+
+def test_stamp_back_removes_later_history_rows_only(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    assert commands.stamp(make_ctx(), "1") == 0
+    assert [r.name for r in history.applied(db)] == ["001_items"]
+    assert "note" in [c.name for c in db.get_columns("items")]
+
+
+def test_stamp_unknown_name_records_nothing(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    with pytest.raises(AppError, match="No migration named '009'; nothing was recorded"):
+        commands.stamp(make_ctx(), "009")
+    assert history.applied(db) == []
+
+
+def test_stamp_in_production_without_yes_refuses(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    with pytest.raises(AppError, match="Pass --yes"):
+        commands.stamp(make_ctx(app_env="production"), "002")
+    assert history.applied(db) == []
+    assert commands.stamp(make_ctx(app_env="production", yes=True), "002") == 0
+
+
+def test_prune_missing_shows_then_removes_rows_without_file(make_ctx, migrations_dir, db):
+    two_migrations(migrations_dir)
+    commands.run(make_ctx())
+    (migrations_dir / "002_items_note.py").unlink()
+    ctx = make_ctx()
+    assert commands.stamp(ctx, prune_missing=True) == 0
+    assert ctx.out.lines[1] == "  002_items_note"
+    assert [r.name for r in history.applied(db)] == ["001_items"]
+    assert commands.status(make_ctx()) == 0
+
+
+def test_check_passes_on_a_clean_project(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 0, ctx.out.text
+    assert ctx.out.lines[-1].startswith("migrate check: OK (2 migrations, models match, 2 pending")
+
+
+def test_check_reports_drift_between_models_and_migrations(make_ctx, migrations_dir):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    integrity.write(migrations_dir, scan(migrations_dir))
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "FAIL the models differ from the migrations (add column items.note)" in ctx.out.text
+
+
+def test_check_reports_edited_and_unlisted_files(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    path = migrations_dir / "001_items.py"
+    path.write_text(path.read_text() + "# edited\n")
+    write_migration(migrations_dir, "003_extra", "pass")
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "FAIL migrations/001_items.py does not match migrations.sum" in ctx.out.text
+    assert "FAIL migrations/003_extra.py is not in migrations.sum" in ctx.out.text
+
+
+def test_check_reports_pending_numbered_below_applied(make_ctx, migrations_dir):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "003_items_note", 'migrator.add_fields("items", note=pw.TextField(null=True))')
+    commands.run(make_ctx())
+    write_migration(migrations_dir, "002_late", "pass")
+    integrity.write(migrations_dir, scan(migrations_dir))
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "FAIL 002_late is pending but numbered below the applied 003" in ctx.out.text
+
+
+def test_check_reports_duplicate_numbers(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    write_migration(migrations_dir, "002_other", "pass")
+    integrity.write(migrations_dir, scan(migrations_dir))
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "FAIL migration number 002 is used by 2 files" in ctx.out.text
+
+
+def test_create_records_the_new_file_in_the_sum(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True)
+    assert integrity.mismatches(migrations_dir, scan(migrations_dir)) == []
+    assert "003_nothing.py" in integrity.read(migrations_dir)

@@ -1,0 +1,313 @@
+"""run, rollback, status, list and history on hand-written migrations, on SQLite and PostgreSQL."""
+
+import pytest
+
+from analyzer.errors import AppError
+from analyzer.migrate import commands, history
+from tests.conftest import write_migration
+
+CREATE_PARENT = '''
+@migrator.create_model
+class Parent(pw.Model):
+    name = pw.CharField(max_length=50)
+
+    class Meta:
+        table_name = "parent"
+'''
+
+
+def three_migrations(directory):
+    """Write 001 (table parent), 002 (column parent.note) and 003 (table child)."""
+    write_migration(directory, "001_parent", CREATE_PARENT, 'migrator.remove_model("parent")')
+    write_migration(directory, "002_parent_note",
+                    'migrator.add_fields("parent", note=pw.CharField(max_length=20, null=True))',
+                    'migrator.remove_fields("parent", "note")')
+    write_migration(directory, "003_child", '''
+@migrator.create_model
+class Child(pw.Model):
+    parent = pw.ForeignKeyField(migrator.orm["parent"], on_delete="CASCADE")
+
+    class Meta:
+        table_name = "child"
+''', 'migrator.remove_model("child")')
+
+
+def columns(db, table):
+    return [c.name for c in db.get_columns(table)]
+
+
+def applied_names(db):
+    return [row.name for row in history.applied(db)]
+
+
+def test_run_applies_every_pending_migration_in_order(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    ctx = make_ctx()
+    assert commands.run(ctx) == 0
+    assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
+    assert columns(db, "parent") == ["id", "name", "note"]
+    assert "Applied 003_child in" in ctx.out.text
+    assert "Database is now at 003_child." in ctx.out.text
+
+
+def test_run_with_nothing_pending_says_so(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    ctx = make_ctx()
+    assert commands.run(ctx) == 0
+    assert ctx.out.text == "Nothing to migrate: the database is at 003_child."
+
+
+def test_run_to_name_applies_up_to_and_including_it(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    assert commands.run(make_ctx(), to="002_parent_note") == 0
+    assert applied_names(db) == ["001_parent", "002_parent_note"]
+    assert not db.table_exists("child")
+
+
+def test_run_to_number_is_accepted(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    assert commands.run(make_ctx(), to="1") == 0
+    assert applied_names(db) == ["001_parent"]
+
+
+def test_run_to_unknown_name_applies_nothing_and_lists_names(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    with pytest.raises(AppError) as failure:
+        commands.run(make_ctx(), to="004_nope")
+    message = str(failure.value)
+    assert "No migration named '004_nope'; nothing was applied." in message
+    assert "001_parent, 002_parent_note, 003_child" in message
+    assert not db.table_exists("parent")
+    assert applied_names(db) == []
+
+
+def test_run_fake_records_without_running(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    ctx = make_ctx()
+    assert commands.run(ctx, to="001_parent", fake=True) == 0
+    assert applied_names(db) == ["001_parent"]
+    assert not db.table_exists("parent")
+    assert "Recorded 001_parent" in ctx.out.text
+
+
+def test_fake_then_real_run_builds_on_the_faked_state(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    db.execute_sql('CREATE TABLE parent (id INTEGER PRIMARY KEY, name VARCHAR(50) NOT NULL)')
+    commands.run(make_ctx(), to="001_parent", fake=True)
+    assert commands.run(make_ctx()) == 0
+    assert columns(db, "parent") == ["id", "name", "note"]
+    assert db.table_exists("child")
+
+
+def test_rollback_reverts_the_last_migration(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    ctx = make_ctx()
+    assert commands.rollback(ctx) == 0
+    assert applied_names(db) == ["001_parent", "002_parent_note"]
+    assert not db.table_exists("child")
+    assert "Database is now at 002_parent_note." in ctx.out.text
+
+
+def test_rollback_steps_reverts_the_last_n(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    assert commands.rollback(make_ctx(), steps=2) == 0
+    assert applied_names(db) == ["001_parent"]
+    assert columns(db, "parent") == ["id", "name"]
+
+
+def test_rollback_to_named_migration_reverts_later_ones(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    assert commands.rollback(make_ctx(), to="001_parent") == 0
+    assert applied_names(db) == ["001_parent"]
+    assert not db.table_exists("child")
+
+
+def test_rollback_to_zero_reverts_everything(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    assert commands.rollback(make_ctx(), to="zero") == 0
+    assert applied_names(db) == []
+    assert not db.table_exists("parent")
+
+
+def test_rollback_to_unknown_name_reverts_nothing(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    with pytest.raises(AppError, match="No applied migration named '009_x'; nothing was reverted"):
+        commands.rollback(make_ctx(), to="009_x")
+    assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
+
+
+def test_rollback_more_steps_than_applied_reverts_nothing(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    with pytest.raises(AppError, match="Cannot revert 4 migrations: only 3 applied; nothing was reverted"):
+        commands.rollback(make_ctx(), steps=4)
+    assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
+
+
+def test_rollback_with_nothing_applied_says_so(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    ctx = make_ctx()
+    assert commands.rollback(ctx) == 0
+    assert ctx.out.text == "Nothing to roll back: no migration is applied."
+
+
+def test_run_rollback_run_round_trip_keeps_schema(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    before = {t: columns(db, t) for t in ("parent", "child")}
+    commands.rollback(make_ctx(), to="zero")
+    commands.run(make_ctx())
+    assert {t: columns(db, t) for t in ("parent", "child")} == before
+
+
+def test_failed_migration_leaves_database_as_after_the_previous_one(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO parent (name, note) VALUES ('kept', 'n')")
+    write_migration(migrations_dir, "004_broken", '''
+migrator.add_fields("parent", extra=pw.IntegerField(null=True))
+migrator.sql("UPDATE parent SET extra = 1")
+migrator.sql("UPDATE no_such_table SET x = 1")
+''')
+    with pytest.raises(AppError) as failure:
+        commands.run(make_ctx())
+    message = str(failure.value)
+    assert message.startswith("migrations/004_broken.py line 9 failed at: UPDATE no_such_table SET x = 1")
+    assert "Nothing of 004_broken was changed" in message
+    assert 'run "python manage.py migrate run" again' in message
+    assert columns(db, "parent") == ["id", "name", "note"]
+    assert db.execute_sql("SELECT name, note FROM parent").fetchall() == [("kept", "n")]
+    assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
+
+
+def test_failure_stops_the_run_after_the_last_good_migration(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    write_migration(migrations_dir, "004_broken", 'migrator.sql("SELECT * FROM missing_table")')
+    write_migration(migrations_dir, "005_after", 'migrator.sql("CREATE TABLE after_broken (id INTEGER)")')
+    with pytest.raises(AppError, match="004_broken"):
+        commands.run(make_ctx())
+    assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
+    assert not db.table_exists("after_broken")
+
+
+def test_python_error_in_migration_names_file_and_line(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_typo", 'migrator.add_fields("nowhere", x=pw.IntegerField(null=True))')
+    with pytest.raises(AppError) as failure:
+        commands.run(make_ctx())
+    assert str(failure.value).startswith("migrations/001_typo.py line 7 failed — ValueError: Model nowhere not found")
+    assert applied_names(db) == []
+
+
+def test_file_that_does_not_load_is_named(make_ctx, migrations_dir):
+    (migrations_dir / "001_syntax.py").write_text("def migrate(:\n")
+    with pytest.raises(AppError, match="migrations/001_syntax.py cannot be loaded: SyntaxError"):
+        commands.run(make_ctx())
+
+
+def test_status_exit_codes_follow_the_state(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    pending = make_ctx()
+    assert commands.status(pending) == 1
+    assert "Pending:  3" in pending.out.text and "  003_child" in pending.out.text
+    commands.run(make_ctx())
+    current = make_ctx()
+    assert commands.status(current) == 0
+    assert "Current:  003_child" in current.out.text
+    assert "Up to date." in current.out.text
+
+
+def test_status_masks_the_password(pg_url, migrations_dir):
+    from analyzer.config import Settings
+    from tests.conftest import Console
+
+    with_password = pg_url.replace("postgres@", "postgres:s3cret@")
+    ctx = commands.Context(settings=Settings(database_url=with_password), directory=migrations_dir, out=Console())
+    assert commands.status(ctx) == 0
+    ctx.close()
+    assert ctx.out.lines[0] == "Database: " + pg_url.replace("postgres@", "postgres:***@")
+    assert "s3cret" not in ctx.out.text
+
+
+def test_status_cannot_connect_exits_2(migrations_dir):
+    from analyzer.config import Settings
+    from tests.conftest import Console
+
+    ctx = commands.Context(settings=Settings(database_url="postgresql://u:secret@127.0.0.1:1/nope"),
+                           directory=migrations_dir, out=Console())
+    assert commands.status(ctx) == 2
+    assert "Cannot connect to the database postgresql://u:***@127.0.0.1:1/nope" in ctx.out.text
+    assert "secret" not in ctx.out.text
+
+
+def test_history_row_without_file_is_a_clear_problem(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    (migrations_dir / "002_parent_note.py").unlink()
+    status = make_ctx()
+    assert commands.status(status) == 2
+    assert ("history lists 002_parent_note but migrations/002_parent_note.py is missing: restore the file "
+            "from version control") in status.out.text
+    listing = make_ctx()
+    assert commands.list_(listing) == 0
+    assert "002_parent_note  [FILE MISSING]" in listing.out.text
+    with pytest.raises(AppError, match="Cannot migrate: history lists 002_parent_note"):
+        commands.run(make_ctx())
+    with pytest.raises(AppError, match="Cannot migrate: history lists 002_parent_note"):
+        commands.rollback(make_ctx())
+
+
+def test_files_sharing_a_number_are_flagged_and_block_runs(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    write_migration(migrations_dir, "003_other", "pass")
+    listing = make_ctx()
+    commands.list_(listing)
+    assert "003_child  [DUPLICATE NUMBER]" in listing.out.text
+    assert "003_other  [DUPLICATE NUMBER]" in listing.out.text
+    assert commands.status(make_ctx()) == 2
+    with pytest.raises(AppError, match=r"migration number 003 is used by 2 files \(003_child, 003_other\)"):
+        commands.run(make_ctx())
+    assert applied_names(db) == []
+
+
+def test_list_shows_applied_with_time_and_pending(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx(), to="001_parent")
+    ctx = make_ctx()
+    assert commands.list_(ctx) == 0
+    lines = ctx.out.lines
+    assert lines[1].strip().startswith("applied 20") and lines[1].endswith("001_parent")
+    assert lines[2].split() == ["pending", "002_parent_note"]
+    assert lines[-1] == "1 applied, 2 pending."
+
+
+def test_list_flags_a_file_edited_after_it_was_applied(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    path = migrations_dir / "001_parent.py"
+    path.write_text(path.read_text() + "\n# edited\n")
+    ctx = make_ctx()
+    commands.list_(ctx)
+    assert "001_parent  [EDITED AFTER IT WAS APPLIED]" in ctx.out.text
+
+
+def test_history_lists_applied_oldest_first(make_ctx, migrations_dir):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    ctx = make_ctx()
+    assert commands.history(ctx) == 0
+    names = [line.split()[3] for line in ctx.out.lines[1:]]
+    assert names == ["001_parent", "002_parent_note", "003_child"]
+    assert all(" UTC " in line for line in ctx.out.lines[1:])
+
+
+def test_history_table_records_checksum_and_duration(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    rows = history.applied(db)
+    assert all(len(r.checksum) == 64 and r.duration_ms >= 0 for r in rows)

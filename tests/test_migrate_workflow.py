@@ -1,0 +1,278 @@
+"""The developer's workflow through the real command line, in a copy of the project, on SQLite and PostgreSQL."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from analyzer.db import open_database
+from analyzer.migrate.files import next_number, scan
+from tests.conftest import ROOT, run_cli
+
+NEXT = next_number(scan(ROOT / "migrations"))
+SESSION_META = '    class Meta:\n        table_name = "customer_sessions"'
+
+
+def add_fields(project, *lines):
+    """Add field lines to CustomerSession in the project's models.py."""
+    path = project / "analyzer" / "models.py"
+    text = path.read_text()
+    assert SESSION_META in text
+    path.write_text(text.replace(SESSION_META, "".join(f"    {line}\n" for line in lines) + "\n" + SESSION_META))
+
+
+def append_models(project, code):
+    path = project / "analyzer" / "models.py"
+    path.write_text(path.read_text() + "\n\n" + code.strip() + "\n")
+
+
+def migrate(project, db_url, *args, **kwargs):
+    return run_cli(project, "migrate", *args, env={"DATABASE_URL": db_url}, **kwargs)
+
+
+def columns(db_url, table):
+    db = open_database(db_url)
+    try:
+        return [c.name for c in db.get_columns(table)]
+    finally:
+        db.close()
+
+
+def query(db_url, sql):
+    db = open_database(db_url)
+    try:
+        return db.execute_sql(sql).fetchall()
+    finally:
+        db.close()
+
+
+def insert_session(db_url, key="s1"):
+    db = open_database(db_url)
+    try:
+        db.execute_sql(
+            "INSERT INTO customer_sessions (session_key, customer_id, started_at, duration_s, channel, device, "
+            "page_views, events, converted, revenue) VALUES (%s, 'c1', %s, 60, 'direct', 'mobile', 3, 4, %s, 10)"
+            .replace("%s", db.param), (key, dt.datetime(2026, 1, 1, 12, 0), False))
+    finally:
+        db.close()
+
+
+def test_model_change_goes_through_create_run_rollback_run(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    add_fields(project, "referrer = pw.CharField(max_length=255, null=True)")
+
+    created = migrate(project, db_url, "create", "add referrer to sessions")
+    assert created.code == 0, created.err
+    path = project / "migrations" / f"{NEXT:03d}_add_referrer_to_sessions.py"
+    assert created.out.splitlines()[:2] == [
+        f"Created migrations/{NEXT:03d}_add_referrer_to_sessions.py:",
+        "  - add column customer_sessions.referrer",
+    ]
+    assert "Review it before you commit" in created.out
+    text = path.read_text()
+    assert "migrator.add_fields(\n        'customer_sessions',\n\n        referrer=pw.CharField(max_length=255, null=True))" in text
+    assert "migrator.remove_fields('customer_sessions', 'referrer')" in text
+
+    assert migrate(project, db_url, "run").code == 0
+    assert "referrer" in columns(db_url, "customer_sessions")
+    assert migrate(project, db_url, "rollback").code == 0
+    assert "referrer" not in columns(db_url, "customer_sessions")
+    assert migrate(project, db_url, "run").code == 0
+    assert "referrer" in columns(db_url, "customer_sessions")
+    assert migrate(project, db_url, "status").code == 0
+
+
+def test_create_without_model_changes_writes_nothing(project, db_url):
+    result = migrate(project, db_url, "create", "nothing here")
+    assert (result.code, result.out.strip()) == (0, "No changes: the models match the migrations. Nothing was written.")
+    assert sorted(p.name for p in (project / "migrations").glob("*.py")) == [f.path.name for f in scan(ROOT / "migrations")]
+
+
+def test_create_numbers_after_the_highest_file_not_by_count(project, db_url):
+    (project / "migrations" / f"{NEXT + 3:03d}_hand_written.py").write_text(
+        "def migrate(migrator, database, *, fake=False):\n    pass\n\n\n"
+        "def rollback(migrator, database, *, fake=False):\n    pass\n")
+    result = migrate(project, db_url, "create", "--empty", "Backfill Referrers!")
+    assert result.code == 0, result.err
+    assert result.out.startswith(f"Created migrations/{NEXT + 4:03d}_backfill_referrers.py (empty template")
+    second = migrate(project, db_url, "create", "--empty", "backfill referrers")
+    assert second.out.startswith(f"Created migrations/{NEXT + 5:03d}_backfill_referrers.py")
+    assert migrate(project, db_url, "run").code == 0
+
+
+def test_create_never_overwrites_an_existing_file(project, db_url):
+    first = migrate(project, db_url, "create", "--empty", "one")
+    assert first.code == 0
+    path = project / "migrations" / f"{NEXT:03d}_one.py"
+    before = path.read_text()
+    (project / "migrations" / f"{NEXT + 1:03d}_two.py").write_text(before)
+    result = migrate(project, db_url, "create", "--empty", "two")
+    assert result.out.startswith(f"Created migrations/{NEXT + 2:03d}_two.py")
+    assert path.read_text() == before
+
+
+def test_merge_is_not_offered(project, db_url):
+    result = migrate(project, db_url, "merge")
+    assert result.code == 2
+    assert "invalid choice: 'merge'" in result.err
+    assert (project / "migrations" / "001_initial_customer_sessions.py").exists()
+
+
+def test_callable_default_migration_runs_on_a_table_with_rows(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    path = project / "analyzer" / "models.py"
+    path.write_text("import datetime\n" + path.read_text())
+    add_fields(project, "seen_at = pw.DateTimeField(default=datetime.datetime.now)")
+    created = migrate(project, db_url, "create", "add seen at")
+    assert created.code == 0, created.err
+    text = (project / "migrations" / f"{NEXT:03d}_add_seen_at.py").read_text()
+    assert "import datetime\n" in text
+    assert "seen_at=pw.DateTimeField(default=datetime.datetime.now)" in text
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    (seen_at,), = query(db_url, "SELECT seen_at FROM customer_sessions")
+    assert seen_at is not None
+
+
+def test_lambda_default_on_not_null_column_is_refused_with_a_fix(project, db_url):
+    add_fields(project, "seen_at = pw.DateTimeField(default=lambda: None)")
+    result = migrate(project, db_url, "create", "add seen at")
+    assert result.code == 1
+    assert "customer_sessions.seen_at is NOT NULL with a default a migration cannot import" in result.err
+    assert "Traceback" not in result.err
+    assert not (project / "migrations" / f"{NEXT:03d}_add_seen_at.py").exists()
+
+
+def test_decimal_default_migration_imports_decimal_and_runs(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    add_fields(project, "refunds = pw.DecimalField(max_digits=12, decimal_places=2, default=0)")
+    assert migrate(project, db_url, "create", "add refunds").code == 0
+    text = (project / "migrations" / f"{NEXT:03d}_add_refunds.py").read_text()
+    assert "from decimal import Decimal, ROUND_HALF_EVEN\n" in text
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert query(db_url, "SELECT refunds FROM customer_sessions") in ([(Decimal("0"),)], [(0,)])
+
+
+def test_abstract_and_fieldless_base_models_are_not_tables(project, db_url):
+    append_models(project, '''
+class Audited(BaseModel):
+    """A fieldless base of other models."""
+
+
+class Note(Audited):
+    """A note on a session."""
+
+    text = pw.TextField()
+
+    class Meta:
+        table_name = "notes"
+''')
+    created = migrate(project, db_url, "create", "add notes")
+    assert created.code == 0, created.err
+    assert created.out.splitlines()[1] == "  - create table notes (2 columns)"
+    assert migrate(project, db_url, "run").code == 0
+    db = open_database(db_url)
+    tables = db.get_tables()
+    db.close()
+    assert "notes" in tables
+    assert not {"audited", "basemodel"} & set(tables)
+
+
+def test_table_rebuild_keeps_child_rows_and_foreign_keys(project, db_url):
+    append_models(project, '''
+class PageView(BaseModel):
+    """One page seen in a session."""
+
+    session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="views")
+    path = pw.TextField()
+
+    class Meta:
+        table_name = "page_views"
+''')
+    assert migrate(project, db_url, "create", "add page views").code == 0
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    db = open_database(db_url)
+    (session_id,), = db.execute_sql("SELECT id FROM customer_sessions").fetchall()
+    for path in ("/", "/cart", "/checkout"):
+        db.execute_sql(f"INSERT INTO page_views (session_id, path) VALUES ({session_id}, '{path}')")
+    db.close()
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace(
+        'device = pw.CharField(max_length=16, default="unknown", index=True)',
+        'device = pw.CharField(max_length=40, default="unknown", index=True)').replace(
+        "ended_at = pw.DateTimeField(null=True)", "ended_at = pw.DateTimeField(null=True, index=True)"))
+    created = migrate(project, db_url, "create", "widen device")
+    assert created.code == 0, created.err
+    assert "change column customer_sessions.device" in created.out
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert query(db_url, "SELECT COUNT(*) FROM page_views") == [(3,)]
+    assert query(db_url, "SELECT COUNT(*) FROM customer_sessions") == [(1,)]
+    if db_url.startswith("sqlite"):
+        assert query(db_url, "PRAGMA foreign_key_check") == []
+    assert migrate(project, db_url, "rollback").code == 0
+    assert query(db_url, "SELECT COUNT(*) FROM page_views") == [(3,)]
+
+
+def test_add_not_null_rebuild_keeps_child_rows(project, db_url):
+    append_models(project, '''
+class PageView(BaseModel):
+    """One page seen in a session."""
+
+    session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="views")
+
+    class Meta:
+        table_name = "page_views"
+''')
+    assert migrate(project, db_url, "create", "add page views").code == 0
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    db = open_database(db_url)
+    db.execute_sql("UPDATE customer_sessions SET source = 'google'")
+    (session_id,), = db.execute_sql("SELECT id FROM customer_sessions").fetchall()
+    db.execute_sql(f"INSERT INTO page_views (session_id) VALUES ({session_id})")
+    db.close()
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace(
+        "source = pw.CharField(max_length=255, null=True)", "source = pw.CharField(max_length=255)"))
+    created = migrate(project, db_url, "create", "source required")
+    assert "set NOT NULL on customer_sessions.source" in created.out
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert query(db_url, "SELECT COUNT(*) FROM page_views") == [(1,)]
+
+
+def test_removing_an_indexed_column_drops_its_index_first(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace(
+        '    device = pw.CharField(max_length=16, default="unknown", index=True)\n', ""))
+    created = migrate(project, db_url, "create", "drop device")
+    assert created.code == 0, created.err
+    assert "drop column customer_sessions.device" in created.out
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert "device" not in columns(db_url, "customer_sessions")
+    back = migrate(project, db_url, "rollback")
+    assert back.code == 0, back.err
+    assert "device" in columns(db_url, "customer_sessions")
+
+
+@pytest.mark.parametrize("verb", ["status", "list", "history", "run", "rollback"])
+def test_history_row_without_file_gives_a_clear_error(project, db_url, verb):
+    assert migrate(project, db_url, "run").code == 0
+    (project / "migrations" / "001_initial_customer_sessions.py").rename(project / "kept.py")
+    result = migrate(project, db_url, verb)
+    assert "Traceback" not in result.err
+    if verb in ("status", "run", "rollback"):
+        assert result.code == 2
+        assert "history lists 001_initial_customer_sessions but migrations/001_initial_customer_sessions.py is missing" \
+            in result.out + result.err
+    else:
+        assert result.code == 0
+        assert "001_initial_customer_sessions" in result.out
