@@ -1,0 +1,1 @@
+"""The questions an analyst asks, as queries: no HTTP here."""

@@ -1,0 +1,67 @@
+"""The Bottle app factory."""
+
+import logging
+
+import bottle
+import peewee as pw
+
+from analyzer.config import load_settings
+from analyzer.db import init_database
+from analyzer.web import routes
+
+log = logging.getLogger("analyzer.web")
+
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "DENY",
+    "Referrer-Policy": "same-origin",
+}
+
+
+def create_app(settings=None, migrations_dir=None):
+    """Create and configure an instance of the application."""
+    settings = settings or load_settings()
+    db = init_database(settings)
+    app = bottle.Bottle()
+    app.config["analyzer.settings"] = settings
+    app.config["analyzer.db"] = db
+    if migrations_dir is not None:
+        app.config["analyzer.migrations_dir"] = migrations_dir
+
+    @app.hook("before_request")
+    def open_connection():
+        bottle.request.environ["analyzer.db_error"] = None
+        try:
+            db.connect(reuse_if_open=True)
+        except pw.OperationalError as exc:
+            bottle.request.environ["analyzer.db_error"] = str(exc).strip().splitlines()[0] if str(exc).strip() else "unreachable"
+
+    def add_security_headers():
+        for name, value in SECURITY_HEADERS.items():
+            bottle.response.set_header(name, value)
+        if settings.is_production:
+            bottle.response.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+
+    @app.hook("after_request")
+    def close_connection():
+        if not db.is_closed():
+            db.close()
+        add_security_headers()
+
+    routes.register(app)
+    # An uncaught exception reaches Bottle after the after_request hook, and its 500 response
+    # replaces the headers that hook set: the error pages set them again.
+    for code, handler in list(app.error_handler.items()):
+        app.error_handler[code] = _with_headers(handler, add_security_headers)
+    if settings.is_production:
+        routes.log_schema_state(app)
+    return app
+
+
+def _with_headers(handler, add_headers):
+    def error_page(error):
+        add_headers()
+        return handler(error)
+    return error_page

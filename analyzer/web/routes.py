@@ -1,0 +1,113 @@
+"""Pages and endpoints: the sessions list, the health check, static files and error pages."""
+
+import json
+import logging
+from pathlib import Path
+
+import bottle
+import peewee as pw
+
+from analyzer.analytics import sessions
+from analyzer.migrate import MIGRATIONS_DIR, plan
+
+HERE = Path(__file__).resolve().parent
+TEMPLATES = [str(HERE / "templates")]
+STATIC = HERE / "static"
+log = logging.getLogger("analyzer.web")
+
+
+def render(name, **values):
+    """Render a template from this package's templates folder."""
+    return bottle.template(name, template_lookup=TEMPLATES, **values)
+
+
+def schema_state(app):
+    """Return (current, pending names) for the app's database."""
+    directory = app.config.get("analyzer.migrations_dir", MIGRATIONS_DIR)
+    state = plan.read_state(app.config["analyzer.db"], directory)
+    return state.current, [f.name for f in state.pending], state.problems()
+
+
+def log_schema_state(app):
+    """Log at start whether the database schema is behind the migrations on disk."""
+    db = app.config["analyzer.db"]
+    try:
+        with db.connection_context():
+            current, pending, problems = schema_state(app)
+    except pw.OperationalError as exc:
+        log.warning("database unreachable at start: %s", str(exc).strip())
+        return
+    if pending or problems:
+        log.warning("schema is behind: current=%s pending=%s %s", current, pending, "; ".join(problems))
+    else:
+        log.info("schema is up to date at %s", current)
+
+
+def register(app):
+    """Attach every route and error page to APP."""
+
+    @app.get("/healthz")
+    def healthz():
+        bottle.response.content_type = "application/json"
+        error = bottle.request.environ.get("analyzer.db_error")
+        if error:
+            bottle.response.status = 503
+            return json.dumps({"status": "unavailable", "database": "unreachable", "error": error})
+        try:
+            current, pending, problems = schema_state(app)
+        except pw.DatabaseError as exc:
+            bottle.response.status = 503
+            return json.dumps({"status": "unavailable", "database": "error", "error": str(exc).strip()})
+        healthy = not pending and not problems
+        bottle.response.status = 200 if healthy else 503
+        body = {
+            "status": "ok" if healthy else "migrations pending" if pending else "schema problem",
+            "database": "ok",
+            "schema": {"current": current, "pending": pending},
+        }
+        if problems:
+            body["problems"] = problems
+        return json.dumps(body)
+
+    @app.get("/")
+    def index():
+        unavailable = _unavailable_page(app)
+        if unavailable:
+            return unavailable
+        page = sessions.recent_sessions(bottle.request.query.get("after"))
+        return render("sessions", page=page, total=sessions.count_sessions(),
+                      first_page=not bottle.request.query.get("after"))
+
+    @app.get("/static/<path:path>")
+    def static(path):
+        return bottle.static_file(path, root=str(STATIC))
+
+    @app.error(404)
+    def not_found(error):
+        return render("error", code=404, title="Not found", message="There is no page at this address.")
+
+    @app.error(500)
+    def server_error(error):
+        log.error("500 on %s %s: %s\n%s", bottle.request.method, bottle.request.path,
+                  error.exception, error.traceback or "")
+        return render("error", code=500, title="Something went wrong",
+                      message="The error was logged. Try again, and tell an administrator if it persists.")
+
+    @app.error(503)
+    def unavailable(error):
+        return render("error", code=503, title="Unavailable", message=error.body)
+
+
+def _unavailable_page(app):
+    error = bottle.request.environ.get("analyzer.db_error")
+    if error:
+        bottle.response.status = 503
+        return render("error", code=503, title="Database unavailable",
+                      message="The database cannot be reached right now. Try again in a minute.")
+    current, pending, problems = schema_state(app)
+    if pending or problems:
+        bottle.response.status = 503
+        return render("error", code=503, title="Database schema is behind",
+                      message=f"{len(pending)} migration(s) are pending ({', '.join(pending)}). "
+                              "Run: python manage.py migrate run")
+    return None

@@ -1,0 +1,152 @@
+"""python app.py and waitress as a user and Railway run them: real processes, real HTTP."""
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+
+import pytest
+
+from analyzer.migrate import files as mfiles
+from tests.conftest import run_cli
+
+START_TIMEOUT_S = 20
+
+
+def free_port():
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def environment(**values):
+    """The test's environment without any setting of the app, plus VALUES."""
+    unset = ("APP_ENV", "DATABASE_URL", "SECRET_KEY", "PORT", "RAILWAY_ENVIRONMENT", "RAILWAY_ENVIRONMENT_NAME")
+    env = {k: v for k, v in os.environ.items() if k not in unset}
+    env.update(values)
+    return env
+
+
+def migration_names(project):
+    return [f.name for f in mfiles.scan(project / "migrations")]
+
+
+def get(port, path):
+    """Return (status, body) of GET http://127.0.0.1:PORT/PATH."""
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, error.read().decode()
+
+
+def start(args, cwd, env):
+    return subprocess.Popen(args, cwd=cwd, env=env, stdin=subprocess.DEVNULL,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def wait_until_serving(process, port, seconds=START_TIMEOUT_S):
+    """Poll /healthz until the server answers (any status); return (status, body)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            out, err = process.communicate()
+            raise AssertionError(f"server exited with {process.returncode}:\n{out}\n{err}")
+        try:
+            return get(port, "/healthz")
+        except (urllib.error.URLError, ConnectionError):
+            time.sleep(0.1)
+    raise AssertionError(f"server did not answer on port {port} within {seconds} s")
+
+
+def stop(process):
+    """Terminate PROCESS (kill it if it hangs) and return its (stdout, stderr)."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        return process.communicate(timeout=10)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.communicate()
+
+
+def test_python_app_py_on_a_fresh_clone_creates_the_database_migrates_and_serves(project):
+    port = free_port()
+    assert not (project / "analyzer.db").exists()
+    server = start([sys.executable, "app.py"], project, environment(PORT=str(port)))
+    try:
+        status, body = wait_until_serving(server, port)
+        assert status == 200
+        assert json.loads(body) == {"status": "ok", "database": "ok",
+                                    "schema": {"current": migration_names(project)[-1], "pending": []}}
+        assert (project / "analyzer.db").is_file()
+        status, page = get(port, "/")
+        assert status == 200
+        assert "<title>Sessions · Customer Session Analyzer</title>" in page
+        assert "No sessions yet." in page
+    finally:
+        out, err = stop(server)
+    assert f"Serving on http://127.0.0.1:{port}" in out
+    assert "Traceback" not in err
+
+
+PRODUCTION_STARTS = {
+    "python app.py": [sys.executable, "app.py"],
+    "waitress-serve": [sys.executable, "-m", "waitress", "--listen=127.0.0.1:0", "app:app"],
+}
+
+
+@pytest.mark.parametrize("command", PRODUCTION_STARTS.values(), ids=PRODUCTION_STARTS.keys())
+def test_production_without_database_url_exits_2_naming_it(project, command):
+    done = subprocess.run(command, cwd=project, env=environment(APP_ENV="production", SECRET_KEY="k"),
+                          stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        "Error: DATABASE_URL is not set: production needs it (e.g. postgresql://user:pass@host:5432/db); "
+        "it never falls back to SQLite."]
+    assert "Traceback" not in done.stderr
+    assert not (project / "analyzer.db").exists()
+
+
+def test_railway_deploy_health_fails_until_pre_deploy_migrates(project, pg_url):
+    port = free_port()
+    names = migration_names(project)
+    env = {"APP_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": pg_url}
+    server = start([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "app:app"],
+                   project, environment(**env))
+    try:
+        status, body = wait_until_serving(server, port)
+        assert status == 503
+        assert json.loads(body) == {"status": "migrations pending", "database": "ok",
+                                    "schema": {"current": None, "pending": names}}
+        assert get(port, "/")[0] == 503
+
+        migrated = run_cli(project, "migrate", "run", env=env, stdin="", timeout=60)
+        assert migrated.code == 0, migrated.err
+        assert f"Database is now at {names[-1]}." in migrated.out
+
+        status, body = get(port, "/healthz")
+        assert status == 200
+        assert json.loads(body) == {"status": "ok", "database": "ok",
+                                    "schema": {"current": names[-1], "pending": []}}
+        assert get(port, "/")[0] == 200
+    finally:
+        _, err = stop(server)
+    assert "schema is behind: current=None pending=" in err
+    assert "Traceback" not in err
+
+
+@pytest.mark.parametrize("verb", ["rollback", "stamp --prune-missing"])
+def test_pre_deploy_never_waits_on_a_prompt(project, pg_url, verb):
+    env = {"APP_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": pg_url}
+    assert run_cli(project, "migrate", "run", env=env, stdin="").code == 0
+    result = run_cli(project, "migrate", *verb.split(), env=env, stdin="", timeout=30)
+    if verb == "rollback":
+        assert result.code == 2 and "Pass --yes to confirm" in result.err
+    else:
+        assert result.code == 0 and "nothing to prune" in result.out

@@ -1,0 +1,303 @@
+"""The web app through its real WSGI interface: health check, sessions page, errors, headers.
+
+Every test runs on SQLite and on a fresh PostgreSQL database; the schema always comes from the
+project's real migrations, applied with the migrate layer.
+"""
+
+import datetime as dt
+import shutil
+
+import pytest
+import webtest
+
+from analyzer.config import Settings
+from analyzer.migrate import MIGRATIONS_DIR, commands
+from analyzer.migrate import files as mfiles
+from analyzer.models import CustomerSession
+from analyzer.web import SECURITY_HEADERS, create_app
+
+ON_DISK = [f.name for f in mfiles.scan(MIGRATIONS_DIR)]
+LATEST = ON_DISK[-1]
+START = dt.datetime(2026, 3, 1, 12, 0)
+
+
+def migrate(settings, directory=MIGRATIONS_DIR):
+    """Apply the pending migrations of DIRECTORY, as "python manage.py migrate run" does."""
+    ctx = commands.Context(settings=settings, directory=directory, out=lambda *_: None)
+    try:
+        commands.run(ctx)
+    finally:
+        ctx.close()
+
+
+@pytest.fixture
+def settings(db_url):
+    return Settings(app_env="test", database_url=db_url, secret_key="k")
+
+
+@pytest.fixture
+def serve():
+    """Build TestApps on create_app; close their database handles afterwards."""
+    apps = []
+
+    def serve(settings, migrations_dir=None):
+        app = create_app(settings, migrations_dir=migrations_dir)
+        apps.append(app)
+        return webtest.TestApp(app)
+
+    yield serve
+    for app in apps:
+        db = app.config["analyzer.db"]
+        if not db.is_closed():
+            db.close()
+
+
+@pytest.fixture
+def client(settings, serve):
+    """The app on an up-to-date database."""
+    migrate(settings)
+    return serve(settings)
+
+
+@pytest.fixture
+def behind(settings, tmp_path):
+    """A migrations directory with one file more than the (migrated) database has applied."""
+    directory = tmp_path / "migrations"
+    shutil.copytree(MIGRATIONS_DIR, directory, ignore=shutil.ignore_patterns("__pycache__"))
+    migrate(settings, directory)
+    name = f"{mfiles.next_number(mfiles.scan(directory)):03d}_add_referrer"
+    (directory / f"{name}.py").write_text(
+        "def migrate(migrator, database, *, fake=False):\n    pass\n\n\n"
+        "def rollback(migrator, database, *, fake=False):\n    pass\n",
+        encoding="utf-8",
+    )
+    return directory, name
+
+
+def add_sessions(count, start=START, step=dt.timedelta(minutes=1), **values):
+    """Insert COUNT sessions s0000, s0001, ... starting STEP apart (s0000 is the oldest)."""
+    rows = [
+        dict(session_key=f"s{i:04d}", customer_id=f"c{i % 7}", started_at=start + i * step, duration_s=90,
+             channel="organic search", device="mobile", page_views=3, **values)
+        for i in range(count)
+    ]
+    CustomerSession.insert_many(rows).execute()
+
+
+def session_keys(response):
+    """The session keys of the table rows, top to bottom."""
+    return [tr.select("td")[1]["title"] for tr in response.html.select("table.sessions tbody tr")]
+
+
+def with_failing_route(testapp):
+    """Register GET /boom, which raises, on the app behind TESTAPP."""
+    @testapp.app.get("/boom")
+    def boom():
+        raise RuntimeError("kaboom: secret internal detail")
+    return testapp
+
+
+# --- /healthz -------------------------------------------------------------------------------------
+
+
+def test_healthz_is_200_ok_on_an_up_to_date_database(client):
+    response = client.get("/healthz")
+    assert response.status_int == 200
+    assert response.content_type == "application/json"
+    assert response.json == {"status": "ok", "database": "ok", "schema": {"current": LATEST, "pending": []}}
+
+
+def test_healthz_names_the_last_applied_migration_and_lists_the_others_as_pending(settings, serve):
+    ctx = commands.Context(settings=settings, out=lambda *_: None)
+    try:
+        commands.run(ctx, to="001_initial_customer_sessions")
+    finally:
+        ctx.close()
+    response = serve(settings).get("/healthz", status=200 if len(ON_DISK) == 1 else 503)
+    assert response.json["schema"] == {"current": "001_initial_customer_sessions", "pending": ON_DISK[1:]}
+
+
+def test_healthz_is_503_listing_every_migration_on_an_empty_database(settings, serve):
+    response = serve(settings).get("/healthz", status=503)
+    assert response.json == {"status": "migrations pending", "database": "ok",
+                             "schema": {"current": None, "pending": ON_DISK}}
+
+
+def test_healthz_is_503_when_a_new_migration_file_is_not_applied(settings, serve, behind):
+    directory, name = behind
+    response = serve(settings, migrations_dir=directory).get("/healthz", status=503)
+    assert response.json == {"status": "migrations pending", "database": "ok",
+                             "schema": {"current": LATEST, "pending": [name]}}
+
+
+UNREACHABLE = {
+    "postgres-closed-port": "postgresql://analyzer:secret@127.0.0.1:1/analyzer",
+    "sqlite-missing-directory": "sqlite:////nonexistent-dir/analyzer/app.db",
+}
+
+
+@pytest.mark.parametrize("url", UNREACHABLE.values(), ids=UNREACHABLE.keys())
+def test_healthz_is_503_when_the_database_is_unreachable(url, serve):
+    response = serve(Settings(app_env="test", database_url=url)).get("/healthz", status=503)
+    assert response.json["status"] == "unavailable"
+    assert response.json["database"] == "unreachable"
+    assert response.json["error"]
+    assert "secret" not in response.text
+
+
+# --- the sessions page ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", UNREACHABLE.values(), ids=UNREACHABLE.keys())
+def test_sessions_page_is_503_without_traceback_when_the_database_is_unreachable(url, serve):
+    response = serve(Settings(app_env="test", database_url=url)).get("/", status=503)
+    assert "503 · Database unavailable" in response.text
+    assert "The database cannot be reached right now." in response.text
+    assert "Traceback" not in response.text and "secret" not in response.text
+
+
+def test_sessions_page_is_503_naming_the_pending_migrations(settings, serve, behind):
+    directory, name = behind
+    response = serve(settings, migrations_dir=directory).get("/", status=503)
+    assert "Database schema is behind" in response.text
+    assert f"1 migration(s) are pending ({name}). Run: python manage.py migrate run" in response.text
+    assert "Traceback" not in response.text
+
+
+def test_sessions_page_lists_newest_first_fifty_per_page_with_an_older_link(client):
+    add_sessions(120)
+    first = client.get("/")
+    assert "120 in all, newest first" in first.text
+    assert session_keys(first) == [f"s{i:04d}" for i in range(119, 69, -1)]
+    assert first.html.select("table.sessions tbody tr td")[0].text == "2026-03-01 13:59:00"
+    assert "« Newest" not in first.text
+    older = first.html.find("a", string="Older »")
+    assert older["href"].startswith("/?after=")
+
+    second = first.click("Older")
+    assert session_keys(second) == [f"s{i:04d}" for i in range(69, 19, -1)]
+    assert second.html.find("a", string="« Newest")["href"] == "/"
+
+    third = second.click("Older")
+    assert session_keys(third) == [f"s{i:04d}" for i in range(19, -1, -1)]
+    assert "Older" not in third.text
+
+
+def test_sessions_sharing_a_start_time_are_neither_skipped_nor_repeated_across_pages(client):
+    add_sessions(60, step=dt.timedelta(0))
+    CustomerSession.create(session_key="later", customer_id="c", started_at=START + dt.timedelta(microseconds=500))
+    first = client.get("/")
+    second = first.click("Older")
+    assert session_keys(first) == ["later"] + [f"s{i:04d}" for i in range(59, 10, -1)]
+    assert session_keys(second) == [f"s{i:04d}" for i in range(10, -1, -1)]
+
+
+def test_sessions_page_shows_the_empty_state_on_an_empty_table(client):
+    response = client.get("/")
+    assert response.status_int == 200
+    assert "0 in all, newest first" in response.text
+    assert "No sessions yet. Once sessions are imported they appear here, newest first." in response.text
+    assert response.html.select("table.sessions") == []
+
+
+def test_a_cursor_past_the_oldest_session_says_there_are_no_older_ones(client):
+    add_sessions(3)
+    response = client.get("/?after=20000101T000000.000000_1")
+    assert "No older sessions." in response.text
+    assert response.html.find("a", string="Back to the newest")["href"] == "/"
+
+
+@pytest.mark.parametrize("cursor", [
+    "not-a-cursor", "_", "20260301T120000_5", "20261399T000000.000000_1", "20260301T120000.000000_abc",
+    "' OR 1=1 --", "<script>",
+])
+def test_a_malformed_cursor_starts_from_the_newest(client, cursor):
+    add_sessions(3)
+    response = client.get("/", params={"after": cursor})
+    assert response.status_int == 200
+    assert session_keys(response) == ["s0002", "s0001", "s0000"]
+    assert "<script>" not in response.text
+
+
+def test_a_cursor_with_an_out_of_range_id_starts_from_the_newest(client):
+    add_sessions(3)
+    response = client.get("/?after=20990101T000000.000000_99999999999999999999")
+    assert response.status_int == 200
+    assert session_keys(response) == ["s0002", "s0001", "s0000"]
+
+
+def test_user_supplied_values_are_html_escaped(client):
+    CustomerSession.create(session_key='"><img src=x onerror=alert(1)>', customer_id="<script>alert(1)</script>",
+                           started_at=START, source="<b>bold</b>", medium="a&b", channel="<i>x</i>")
+    text = client.get("/").text
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
+    assert 'title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in text
+    assert "&lt;b&gt;bold&lt;/b&gt; / a&amp;b" in text
+    assert "&lt;i&gt;x&lt;/i&gt;" in text
+    for raw in ("<script", "<img", "<b>", "<i>"):
+        assert raw not in text
+
+
+def test_the_stylesheet_is_served(client):
+    response = client.get("/static/style.css")
+    assert response.content_type == "text/css"
+    assert ".sessions" in response.text
+
+
+# --- errors ---------------------------------------------------------------------------------------
+
+
+def test_an_unknown_url_is_a_404_page_without_traceback(client):
+    response = client.get("/no/such/page", status=404)
+    assert "404 · Not found" in response.text
+    assert "There is no page at this address." in response.text
+    assert "Traceback" not in response.text
+
+
+def test_a_server_error_shows_a_plain_500_page_and_logs_the_detail(client, caplog):
+    response = with_failing_route(client).get("/boom", status=500, expect_errors=True)
+    assert "500 · Something went wrong" in response.text
+    assert "The error was logged." in response.text
+    assert "Traceback" not in response.text and "secret internal detail" not in response.text
+    logged = [r.getMessage() for r in caplog.records if r.name == "analyzer.web" and r.levelname == "ERROR"]
+    assert len(logged) == 1
+    assert logged[0].startswith("500 on GET /boom: kaboom: secret internal detail")
+    assert "Traceback" in logged[0] and "RuntimeError" in logged[0]
+
+
+# --- security headers -----------------------------------------------------------------------------
+
+
+def every_kind_of_response(settings, serve, behind):
+    """One response of each kind: page, JSON, static file, 404, 500 and 503."""
+    client = with_failing_route(serve(settings))
+    directory, _ = behind
+    return {
+        "page": client.get("/"),
+        "health": client.get("/healthz"),
+        "static": client.get("/static/style.css"),
+        "not found": client.get("/missing", status=404),
+        "server error": client.get("/boom", status=500, expect_errors=True),
+        "schema behind": serve(settings, migrations_dir=directory).get("/", status=503),
+    }
+
+
+def test_security_headers_are_on_every_response(settings, serve, behind):
+    for kind, response in every_kind_of_response(settings, serve, behind).items():
+        headers = {name: response.headers.get(name) for name in SECURITY_HEADERS}
+        assert headers == {
+            "Content-Security-Policy": "default-src 'self'; img-src 'self' data:; style-src 'self'; "
+                                       "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; "
+                                       "form-action 'self'",
+            "X-Content-Type-Options": "nosniff",
+            "X-Frame-Options": "DENY",
+            "Referrer-Policy": "same-origin",
+        }, kind
+        assert "Strict-Transport-Security" not in response.headers, kind
+
+
+def test_hsts_is_sent_only_in_production(db_url, serve, behind):
+    production = Settings(app_env="production", database_url=db_url, secret_key="k")
+    for kind, response in every_kind_of_response(production, serve, behind).items():
+        assert response.headers.get("Strict-Transport-Security") == "max-age=31536000; includeSubDomains", kind
+        assert response.headers.get("X-Frame-Options") == "DENY", kind
