@@ -1,0 +1,1 @@
+"""Loading session and event exports: readers, column aliases, validation, sessionizing, bulk writes."""

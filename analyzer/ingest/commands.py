@@ -1,0 +1,84 @@
+"""The verbs of "python manage.py import" and "demo": each prints what it did and returns an exit code."""
+
+import sys
+
+from analyzer import guard
+from analyzer.ingest import demo, export, importer
+from analyzer.models import Import
+
+
+def run_import(ctx, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None, created_by=None,
+               by_gap=False):
+    """Import one file and print what was detected, the progress and a summary."""
+    def announce(report):
+        ctx.out(f"Reading {report.file_name}: {report.file_format.upper()}, {report.kind}"
+                + (" (dry run: nothing will be written)" if dry_run else ""))
+        ctx.out("Columns: " + ", ".join(f"{field} <- {header}" for field, header in report.mapping.items()))
+
+    report = importer.import_file(ctx.db, path, kind=kind, fmt=fmt, tz=tz, dry_run=dry_run, gap_minutes=gap_minutes,
+                                  year=year, created_by=created_by, progress=_progress(ctx), announce=announce,
+                                  by_gap=by_gap)
+    if ctx.interactive:
+        print(file=sys.stderr)
+    what = "Checked" if dry_run else f"Imported as import {report.import_id}"
+    ctx.out(f"{what}: {report.rows_read:,} rows read, {report.sessions_written:,} sessions"
+            + (f" and {report.events_written:,} events" if report.kind == "events" else "")
+            + f" {'would be ' if dry_run else ''}written, {report.duplicates:,} duplicates skipped, "
+              f"in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
+    return 0
+
+
+def undo_import(ctx, import_id):
+    """Remove everything one import wrote."""
+    db = ctx.db
+    record = Import.get_or_none(Import.id == import_id)
+    if record is not None and record.status == "done":
+        ctx.out(f"Undoing import {import_id} ({record.file_name}, {record.sessions_written:,} sessions, "
+                f"{record.events_written:,} events) on {guard.describe_target(ctx.settings)}.")
+        guard.confirm(ctx, f"delete the rows of import {import_id}", destructive=True)
+    importer.undo(db, import_id)
+    ctx.out(f"Undid import {import_id}: its sessions and events are removed.")
+    return 0
+
+
+def list_imports(ctx):
+    """List every import, newest first."""
+    ctx.db
+    found = list(Import.select().order_by(Import.id.desc()))
+    if not found:
+        ctx.out("No imports yet: python manage.py import FILE, or python manage.py demo.")
+        return 0
+    for r in found:
+        ctx.out(f"{r.id:>5}  {r.started_at:%Y-%m-%d %H:%M}  {r.status:<7} {r.kind:<8} {r.file_name}  "
+                f"{r.rows_read:,} rows, {r.sessions_written:,} sessions, {r.events_written:,} events, "
+                f"{r.duplicates:,} duplicates" + (f", by {r.created_by}" if r.created_by else ""))
+    return 0
+
+
+def load_demo(ctx, sessions=5000, days=90, seed=7):
+    """Generate demo data through the import path."""
+    guard.confirm(ctx, "add demo data to this database", destructive=True)
+    report = demo.load(ctx.db, sessions=sessions, days=days, seed=seed)
+    ctx.out(f"Loaded demo data as import {report.import_id}: {report.sessions_written:,} sessions and "
+            f"{report.events_written:,} events over {days} days (seed {seed}), "
+            f"{report.duplicates:,} already present, in {report.seconds:.2f} s.")
+    return 0
+
+
+def _progress(ctx):
+    if not ctx.interactive:
+        return None
+
+    def show(count):
+        print(f"\r  {count:,} rows read…", end="", file=sys.stderr, flush=True)
+
+    return show
+
+
+def export_sessions(ctx, out_path):
+    """Write every session as our CSV export (it imports back exactly)."""
+    ctx.db
+    with open(out_path, "w", encoding="utf-8", newline="") as handle:
+        count = export.write_sessions(handle)
+    ctx.out(f"Exported {count:,} sessions to {out_path}.")
+    return 0

@@ -1,0 +1,238 @@
+"""Import one file as a unit: detect, validate every row, write all of it or nothing, record it, undo it."""
+
+import datetime as dt
+import time
+from dataclasses import dataclass, field
+
+from peewee import fn
+
+from analyzer.errors import AppError
+from analyzer.ingest import columns, export, readers, rows, store, values
+from analyzer.models import CustomerSession, Import, SessionEvent
+
+MAX_REPORTED = 100
+STARTED_AT = store.SESSION_COLUMNS.index("started_at")
+REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
+
+
+@dataclass
+class Report:
+    """What an import read, wrote and skipped, and the bad rows that stopped it."""
+
+    file_name: str
+    kind: str
+    file_format: str
+    mapping: dict
+    import_id: int | None = None
+    rows_read: int = 0
+    sessions_written: int = 0
+    events_written: int = 0
+    duplicates: int = 0
+    seconds: float = 0.0
+    dry_run: bool = False
+    errors: list = field(default_factory=list)
+    error_count: int = 0
+
+    @property
+    def rows_per_second(self):
+        """Return the rows read per second."""
+        return self.rows_read / self.seconds if self.seconds else 0.0
+
+
+class ImportRejected(AppError):
+    """An import stopped by bad rows; nothing of it was written."""
+
+    def __init__(self, report):
+        lines = [f"line {e.line}, column {e.column!r}, value {e.value!r}: {e.reason}" for e in report.errors]
+        more = report.error_count - len(report.errors)
+        super().__init__(
+            f"{report.file_name}: {report.error_count} bad row field(s); nothing of this file was written.\n  "
+            + "\n  ".join(lines) + (f"\n  … and {more} more." if more > 0 else "")
+            + "\nFix these rows (or the column mapping) and import the file again.")
+        self.report = report
+
+
+def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None,
+                created_by=None, progress=None, announce=None, by_gap=False):
+    """Import a session or event export; return a Report or raise ImportRejected/AppError."""
+    started = time.perf_counter()
+    source = readers.inspect(path, fmt)
+    records = readers.records(source)
+    headers = next(records)
+    kind = kind or columns.detect_kind(headers)
+    if kind not in REQUIRED:
+        raise AppError(f"Unknown --kind {kind!r}: use sessions or events.")
+    mapping, components = columns.map_columns(headers, kind)
+    if by_gap:
+        mapping.pop("session_id", None)
+    _require(source, headers, kind, mapping, year)
+    zone = _timezone(tz)
+    report = Report(source.path.name, kind, source.format,
+                    {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
+                                                                   for f, ix in components.items()})
+    report.dry_run = dry_run
+    if announce:
+        announce(report)
+    conv = rows.Converter(headers, mapping, zone, own_export=export.is_own_export(headers))
+    with db.atomic() as transaction:
+        record = Import.create(file_name=source.path.name[:255], checksum=source.checksum, kind=kind,
+                               file_format=source.format, created_by=created_by, started_at=_now())
+        report.import_id = record.id
+        if kind == "sessions":
+            days = _load_sessions(db, records, conv, components, source, year, record.id, report, progress)
+        else:
+            days = _load_events(db, records, conv, record.id, gap_minutes, report, progress)
+        if report.error_count or dry_run:
+            transaction.rollback()
+        else:
+            store.refresh_rollups(db, *days)
+            record.status, record.finished_at = "done", _now()
+            record.rows_read, record.sessions_written = report.rows_read, report.sessions_written
+            record.events_written, record.duplicates = report.events_written, report.duplicates
+            record.save()
+    report.seconds = time.perf_counter() - started
+    if report.error_count:
+        _record_failure(source, kind, report, created_by)
+        raise ImportRejected(report)
+    if dry_run:
+        report.import_id = None
+    return report
+
+
+def undo(db, import_id):
+    """Remove exactly the rows an import wrote and mark it undone; return the Import."""
+    record = Import.get_or_none(Import.id == import_id)
+    if record is None:
+        raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
+    if record.status != "done":
+        raise AppError(f"Import {import_id} is {record.status}; only a finished import can be undone.")
+    with db.atomic():
+        span = (CustomerSession.select(fn.MIN(CustomerSession.started_at), fn.MAX(CustomerSession.started_at)).where(CustomerSession.import_id == import_id)
+                .tuples().first())
+        SessionEvent.delete().where(SessionEvent.import_id == import_id).execute()
+        CustomerSession.delete().where(CustomerSession.import_id == import_id).execute()
+        if span and span[0]:
+            store.refresh_rollups(db, _as_date(span[0]), _as_date(span[1]))
+        record.status, record.finished_at = "undone", _now()
+        record.save()
+    return record
+
+
+def _load_sessions(db, records, conv, components, source, year, import_id, report, progress):
+    writer = store.SessionWriter(db, import_id)
+    try:
+        first, last = _read_sessions(records, conv, components, source, year, writer, report, progress)
+    except BaseException:
+        writer.close()
+        raise
+    if report.error_count:
+        writer.close()
+    else:
+        report.sessions_written, report.duplicates = writer.finish()
+    return _days(first, last)
+
+
+def _read_sessions(records, conv, components, source, year, writer, report, progress):
+    first = last = None
+    for line, row in records:
+        report.rows_read += 1
+        try:
+            session = rows.session_row(conv, components, line, row, source.checksum, year)
+        except rows.Rejected as bad:
+            _note(report, bad.problems)
+            continue
+        if not report.error_count:
+            writer.add(session)
+            when = session[STARTED_AT]
+            if first is None or when < first:
+                first = when
+            if last is None or when > last:
+                last = when
+        if progress and report.rows_read % 10000 == 0:
+            progress(report.rows_read)
+    return first, last
+
+
+def _load_events(db, records, conv, import_id, gap_minutes, report, progress):
+    stager = store.EventStager(db)
+    try:
+        first, last = _read_events(records, conv, stager, report, progress)
+    except BaseException:
+        stager.close()
+        raise
+    if report.error_count:
+        stager.close()
+    else:
+        report.sessions_written, report.events_written, report.duplicates = stager.finish(import_id, gap_minutes * 60)
+    return _days(first, last)
+
+
+def _read_events(records, conv, stager, report, progress):
+    first = last = None
+    for line, row in records:
+        report.rows_read += 1
+        try:
+            event = rows.event_row(conv, line, row)
+        except rows.Rejected as bad:
+            _note(report, bad.problems)
+            continue
+        if not report.error_count:
+            stager.add(line, event)
+            when = event["occurred_at"]
+            if first is None or when < first:
+                first = when
+            if last is None or when > last:
+                last = when
+        if progress and report.rows_read % 10000 == 0:
+            progress(report.rows_read)
+    return first, last
+
+
+def _days(first, last):
+    return (first.date(), last.date()) if first is not None else (None, None)
+
+
+def _note(report, problems):
+    report.error_count += len(problems)
+    room = MAX_REPORTED - len(report.errors)
+    report.errors.extend(problems[:max(room, 0)])
+
+
+def _require(source, headers, kind, mapping, year):
+    missing = [f for f in REQUIRED[kind] if f not in mapping]
+    if kind == "sessions" and missing == ["started_at"] and "month" in mapping:
+        if year is None:
+            raise AppError(f"{source.path.name} has no start time column, only {headers[mapping['month']]!r}: pass "
+                           "--year YYYY to place each session on the 1st of its month.")
+        return
+    if missing:
+        accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
+        raise AppError(f"{source.path.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
+                       f"{', '.join(headers)}. Accepted names — {accepted}. Use --kind if the kind was guessed wrong.")
+
+
+def _aliases(kind, field):
+    return (columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES)[field]
+
+
+def _timezone(name):
+    try:
+        return values.timezone(name)
+    except ValueError as exc:
+        raise AppError(f"--timezone: {exc}.") from None
+
+
+def _record_failure(source, kind, report, created_by):
+    Import.create(file_name=source.path.name[:255], checksum=source.checksum, kind=kind, file_format=source.format,
+                  status="failed", rows_read=report.rows_read, created_by=created_by, started_at=_now(),
+                  finished_at=_now())
+
+
+def _as_date(value):
+    if isinstance(value, str):
+        return dt.datetime.fromisoformat(value[:19]).date()
+    return value.date() if isinstance(value, dt.datetime) else value
+
+
+def _now():
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

@@ -1,0 +1,157 @@
+"""Read CSV (any common dialect and encoding) and NDJSON, plain or gzip, one record at a time."""
+
+import codecs
+import csv
+import gzip
+import hashlib
+import io
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+from analyzer.errors import AppError
+
+CHUNK = 1 << 20
+csv.field_size_limit(1 << 24)
+
+
+@dataclass
+class Source:
+    """What we learnt about a file before reading it: name, checksum, compression, encoding, format."""
+
+    path: Path
+    checksum: str
+    gzip: bool
+    encoding: str
+    format: str
+    delimiter: str = ","
+
+
+def inspect(path, fmt=None):
+    """Hash the file and detect compression, encoding, format and CSV delimiter."""
+    path = Path(path)
+    if not path.is_file():
+        raise AppError(f"{path} does not exist or is not a file.")
+    with open(path, "rb") as raw:
+        compressed = raw.read(2) == b"\x1f\x8b"
+    digest = hashlib.sha256()
+    with open(path, "rb") as raw:
+        for chunk in iter(lambda: raw.read(CHUNK), b""):
+            digest.update(chunk)
+    encoding = _encoding(path, compressed)
+    with _open(path, compressed, encoding) as text:
+        head = text.read(64 * 1024)
+    fmt = (fmt or _format(path, head)).lower()
+    if fmt not in ("csv", "ndjson"):
+        raise AppError(f"Unknown --format {fmt!r}: use csv or ndjson.")
+    delimiter = _delimiter(head) if fmt == "csv" else ","
+    return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter)
+
+
+def records(source):
+    """Yield the header list first, then (line number, list of field texts) for each record."""
+    with _open(source.path, source.gzip, source.encoding) as text:
+        if source.format == "csv":
+            yield from _csv_records(text, source.delimiter)
+        else:
+            yield from _ndjson_records(text)
+
+
+def _csv_records(text, delimiter):
+    reader = csv.reader(text, delimiter=delimiter)
+    try:
+        headers = next(reader)
+    except StopIteration:
+        raise AppError("The file is empty: it has no header line.") from None
+    yield [h.strip() for h in headers]
+    width = len(headers)
+    for row in reader:
+        if not row or (len(row) == 1 and not row[0].strip()):
+            continue
+        if len(row) < width:
+            row = row + [""] * (width - len(row))
+        yield reader.line_num, row
+
+
+def _ndjson_records(text):
+    lines = iter(enumerate(text, 1))
+    pending = []
+    headers = []
+    for number, line in lines:
+        if not line.strip():
+            continue
+        record = _parse_json(number, line)
+        pending.append((number, record))
+        for key in record:
+            if key not in headers:
+                headers.append(key)
+        if len(pending) >= 200:
+            break
+    yield headers
+    for number, record in pending:
+        yield number, [record.get(h, "") for h in headers]
+    for number, line in lines:
+        if line.strip():
+            record = _parse_json(number, line)
+            yield number, [record.get(h, "") for h in headers]
+
+
+def _parse_json(number, line):
+    try:
+        value = json.loads(line)
+    except json.JSONDecodeError as exc:
+        return {"__error__": f"line {number}: not valid JSON ({exc.msg})"}
+    if not isinstance(value, dict):
+        return {"__error__": f"line {number}: not a JSON object"}
+    return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
+
+
+def _flatten(value, prefix=""):
+    flat = {}
+    for key, item in value.items():
+        name = f"{prefix}{key}"
+        if isinstance(item, dict):
+            flat.update(_flatten(item, name + "_"))
+        else:
+            flat[name] = json.dumps(item) if isinstance(item, list) else item
+    return flat
+
+
+def _open(path, compressed, encoding):
+    raw = gzip.open(path, "rb") if compressed else open(path, "rb")
+    return io.TextIOWrapper(raw, encoding=encoding, newline="")
+
+
+def _encoding(path, compressed):
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    opener = gzip.open if compressed else open
+    try:
+        with opener(path, "rb") as raw:
+            first = raw.read(CHUNK)
+            bom = first.startswith(codecs.BOM_UTF8)
+            chunk = first
+            while chunk:
+                decoder.decode(chunk)
+                chunk = raw.read(CHUNK)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "latin-1"
+    except (OSError, EOFError) as exc:
+        raise AppError(f"{path} cannot be read: {exc}.") from None
+    return "utf-8-sig" if bom else "utf-8"
+
+
+def _format(path, head):
+    suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
+    if suffixes and suffixes[-1] in (".ndjson", ".jsonl", ".json"):
+        return "ndjson"
+    if suffixes and suffixes[-1] in (".csv", ".tsv", ".txt"):
+        return "csv"
+    return "ndjson" if head.lstrip().startswith("{") else "csv"
+
+
+def _delimiter(head):
+    first = head.splitlines()[0] if head else ""
+    counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
+    best = max(counts, key=counts.get)
+    return best if counts[best] else ","

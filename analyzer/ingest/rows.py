@@ -1,0 +1,232 @@
+"""Turn one record of an export into a clean session or event, or say which fields are wrong."""
+
+import datetime as dt
+from dataclasses import dataclass
+from decimal import Decimal
+
+from analyzer.ingest import columns, values
+from analyzer.ingest.export import uncell
+from analyzer.ingest.values import is_missing
+
+MONTHS = {m: i for i, m in enumerate(
+    ["jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec"], 1)}
+PAGE_VIEW_TYPES = {"page_view", "pageview", "view", "page", "screen_view", "pageload", "visit"}
+PURCHASE_TYPES = {"purchase", "order", "transaction", "order_completed", "checkout_completed", "conversion"}
+MAX_TEXT = 2000
+ZERO = Decimal("0")
+
+
+@dataclass
+class FieldError:
+    """One bad field of one record."""
+
+    line: int
+    column: str
+    value: str
+    reason: str
+
+
+class Rejected(Exception):
+    """A record with one or more bad fields."""
+
+    def __init__(self, problems):
+        super().__init__(problems)
+        self.problems = problems
+
+
+MISSING_TEXT = frozenset(v for m in values.MISSING for v in (m, m.upper(), m.title()))
+
+
+class Converter:
+    """Read fields by their mapped columns and collect what is wrong with them."""
+
+    def __init__(self, headers, mapping, tz, own_export=False):
+        self.headers = headers
+        self.mapping = mapping
+        self.fields = list(mapping.items())
+        self.tz = tz
+        self.own_export = own_export
+        key = mapping.get("session_key")
+        self.combine_key = key is not None and columns.header_of(headers, key) in columns.PER_VISITOR_IDS
+        revenue = mapping.get("revenue")
+        self.revenue_scale = 1e-6 if revenue is not None and columns.header_of(headers, revenue) in columns.MICROS else 1
+
+    def texts(self, row):
+        """Return {field: stripped text} for the mapped fields that hold a value."""
+        found = {}
+        if self.own_export:
+            for field, index in self.fields:
+                value = row[index]
+                if value:
+                    found[field] = (uncell(value) if value[0] == "'" else value)[:MAX_TEXT]
+            return found
+        for field, index in self.fields:
+            value = row[index]
+            if value and value[0] in " \t" or value and value[-1] in " \t":
+                value = value.strip()
+            if value and value not in MISSING_TEXT:
+                found[field] = value if len(value) <= MAX_TEXT else value[:MAX_TEXT]
+        return found
+
+    def parse(self, texts, field, parser, problems, line):
+        """Parse FIELD with PARSER; record a FieldError and return None when it fails."""
+        text = texts.get(field)
+        if text is None:
+            return None
+        try:
+            return parser(text)
+        except ValueError as exc:
+            problems.append(FieldError(line, self.headers[self.mapping[field]], text[:80], str(exc)))
+            return None
+
+
+def session_row(conv, components, line, row, checksum, year):
+    """Return one record's customer_sessions values in store.SESSION_COLUMNS order, or raise Rejected."""
+    problems = []
+    t = conv.texts(row)
+    get = t.get
+
+    def bad(field, text, exc):
+        problems.append(FieldError(line, conv.headers[conv.mapping[field]], text[:80], str(exc)))
+
+    started = ended = duration = page_views = events = country = None
+    text = get("started_at")
+    if text is not None:
+        try:
+            started = values.parse_timestamp(text, conv.tz)
+        except ValueError as exc:
+            bad("started_at", text, exc)
+    elif "started_at" not in conv.mapping:
+        started = _month_start(conv, t, year, problems, line)
+    else:
+        problems.append(FieldError(line, conv.headers[conv.mapping["started_at"]], "", "the start time is required"))
+    text = get("ended_at")
+    if text is not None:
+        try:
+            ended = values.parse_timestamp(text, conv.tz)
+        except ValueError as exc:
+            bad("ended_at", text, exc)
+    text = get("duration_s")
+    if text is not None:
+        try:
+            duration = values.parse_seconds(text)
+        except ValueError as exc:
+            bad("duration_s", text, exc)
+    text = get("page_views")
+    if text is not None:
+        try:
+            page_views = values.parse_count(text)
+        except ValueError as exc:
+            bad("page_views", text, exc)
+    text = get("events")
+    if text is not None:
+        try:
+            events = values.parse_count(text)
+        except ValueError as exc:
+            bad("events", text, exc)
+    text = get("country")
+    if text is not None:
+        try:
+            country = values.country_code(text)
+        except ValueError as exc:
+            bad("country", text, exc)
+    for field, indexes in components.items():
+        total = _sum_parts(conv, row, indexes, values.parse_count if field == "page_views" else values.parse_seconds,
+                           problems, line)
+        if field == "page_views":
+            page_views = total
+        else:
+            duration = total
+    converted, revenue = _conversion(conv, t, problems, line)
+    if problems:
+        raise Rejected(problems)
+    if ended is not None and ended < started:
+        raise Rejected([FieldError(line, conv.headers[conv.mapping["ended_at"]], str(ended), "ends before it starts")])
+    if duration is None and ended is not None:
+        duration = int((ended - started).total_seconds())
+    if ended is None and duration is not None:
+        ended = started + dt.timedelta(seconds=duration)
+    key = _session_key(conv, t, checksum, line)
+    return (key, get("customer_id") or key, started, ended, duration or 0,
+            values.channel(get("channel"), get("source"), get("medium"), get("referrer")),
+            get("source"), get("medium"), get("campaign"), values.device_type(get("device"), get("user_agent")),
+            country, get("landing_page"), get("exit_page"), page_views or 0, events or 0, converted, revenue)
+
+
+def event_row(conv, line, row):
+    """Return a dict of one event's values, or raise Rejected."""
+    problems = []
+    t = conv.texts(row)
+    occurred = conv.parse(t, "occurred_at", lambda text: values.parse_timestamp(text, conv.tz), problems, line)
+    if occurred is None and not problems:
+        problems.append(FieldError(line, conv.headers[conv.mapping["occurred_at"]], "", "the event time is required"))
+    customer = t.get("customer_id")
+    if customer is None:
+        problems.append(FieldError(line, conv.headers[conv.mapping["customer_id"]], "", "the customer id is required"))
+    revenue = conv.parse(t, "revenue", values.parse_money, problems, line) or ZERO
+    country = conv.parse(t, "country", values.country_code, problems, line)
+    if problems:
+        raise Rejected(problems)
+    get = t.get
+    event_type = (get("event_type") or "page_view").lower()
+    kind = "page_view" if event_type in PAGE_VIEW_TYPES else event_type
+    return {
+        "customer_id": customer,
+        "occurred_at": occurred,
+        "event_type": kind[:64],
+        "page": get("page"),
+        "file_session": get("session_id"),
+        "revenue": revenue if kind in PURCHASE_TYPES else ZERO,
+        "purchase": kind in PURCHASE_TYPES,
+        "channel": values.channel(None, get("source"), get("medium"), get("referrer")),
+        "source": get("source"),
+        "medium": get("medium"),
+        "campaign": get("campaign"),
+        "device": values.device_type(get("device"), get("user_agent")),
+        "country": country,
+    }
+
+
+def _session_key(conv, texts, checksum, line):
+    key = texts.get("session_key")
+    if key is None:
+        return f"{checksum[:16]}:{line}"
+    if conv.combine_key:
+        customer = texts.get("customer_id")
+        return f"{customer}-{key}" if customer else key
+    return key
+
+
+def _conversion(conv, texts, problems, line):
+    flag = conv.parse(texts, "converted", values.parse_bool, problems, line)
+    text = texts.get("revenue")
+    if text is not None and text[0] in "TtFf" and text.lower() in ("true", "false"):
+        return text.lower() == "true", ZERO
+    scale = conv.revenue_scale
+    revenue = conv.parse(texts, "revenue", lambda t: values.parse_money(t, scale), problems, line) or ZERO
+    return bool(flag) or revenue > 0, revenue
+
+
+def _month_start(conv, texts, year, problems, line):
+    text = texts.get("month")
+    if text is None:
+        problems.append(FieldError(line, "month", "", "the start time is required"))
+        return None
+    month = MONTHS.get(text.strip().lower()[:3])
+    if month is None:
+        problems.append(FieldError(line, conv.headers[conv.mapping["month"]], text, "not a month name"))
+        return None
+    return dt.datetime(year, month, 1)
+
+
+def _sum_parts(conv, row, indexes, parser, problems, line):
+    total = 0
+    for index in indexes:
+        text = row[index]
+        if is_missing(text):
+            continue
+        try:
+            total += parser(text)
+        except ValueError as exc:
+            problems.append(FieldError(line, conv.headers[index], text[:80], str(exc)))
+    return total

@@ -1,0 +1,323 @@
+"""Importing files: every format and alias family, all-or-nothing, idempotence, undo, sessionizing, real data."""
+
+import datetime as dt
+import gzip
+import json
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from analyzer.config import Settings
+from analyzer.db import init_database
+from analyzer.errors import AppError
+from analyzer.ingest import demo, export, importer
+from analyzer.migrate import commands
+from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
+from tests.conftest import ROOT, run_cli
+
+REAL = ROOT.parent / "shared" / "data" / "real"
+
+
+@pytest.fixture
+def db(db_url):
+    """A migrated database bound to the models."""
+    settings = Settings(database_url=db_url)
+    ctx = commands.Context(settings=settings, out=lambda *_: None)
+    commands.run(ctx)
+    ctx.close()
+    database = init_database(settings)
+    yield database
+    database.close()
+
+
+def write(tmp_path, name, text, encoding="utf-8"):
+    path = tmp_path / name
+    if name.endswith(".gz"):
+        with gzip.open(path, "wt", encoding=encoding, newline="") as handle:
+            handle.write(text)
+    else:
+        path.write_bytes(text.encode(encoding))
+    return path
+
+
+def sessions():
+    return list(CustomerSession.select().order_by(CustomerSession.started_at, CustomerSession.id))
+
+
+SHOPIFY = (
+    "session_token,customer_id,session_started_at,session_duration,count_of_pageviews,landing_page_url,"
+    "referrer_source,utm_source,utm_medium,utm_campaign,device_type,country_code,total_sales\n"
+    "tok-1,c-1,2026-03-01T10:00:00Z,120,4,/collections/sale,,google,cpc,spring,Mobile,DE,59.90\n"
+    "tok-2,c-2,2026-03-01T11:00:00Z,30,1,/,,,,,desktop,US,0\n"
+)
+
+
+def test_shopify_session_export(db, tmp_path):
+    report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY))
+    assert (report.kind, report.rows_read, report.sessions_written) == ("sessions", 2, 2)
+    first, second = sessions()
+    assert (first.session_key, first.customer_id, first.started_at, first.duration_s, first.page_views) == (
+        "tok-1", "c-1", dt.datetime(2026, 3, 1, 10), 120, 4)
+    assert (first.channel, first.source, first.medium, first.campaign, first.device, first.country) == (
+        "paid search", "google", "cpc", "spring", "mobile", "DE")
+    assert first.converted and first.revenue == Decimal("59.90") and first.ended_at == dt.datetime(2026, 3, 1, 10, 2)
+    assert (second.channel, second.converted, second.landing_page) == ("direct", False, "/")
+
+
+def test_google_analytics_report_names(db, tmp_path):
+    text = ("sessionId,userId,sessionStart,sessionSource,sessionMedium,sessionCampaignName,deviceCategory,country,"
+            "screenPageViews,purchaseRevenue\n"
+            "g1,u1,2026-02-01 08:00:00,newsletter,email,feb,tablet,France,3,12.5\n")
+    importer.import_file(db, write(tmp_path, "ga4.csv", text))
+    (row,) = sessions()
+    assert (row.channel, row.device, row.country, row.page_views, row.revenue, row.campaign) == (
+        "email", "tablet", "FR", 3, Decimal("12.50"), "feb")
+
+
+def test_segment_ndjson_with_nested_context_and_gzip(db, tmp_path):
+    lines = [
+        {"anonymous_id": "a1", "timestamp": "2026-03-01T10:00:00Z", "event": "page_view",
+         "context": {"page": {"path": "/"}, "campaign": {"source": "instagram", "medium": "social"},
+                     "user_agent": "Mozilla/5.0 (iPhone) Mobile"}},
+        {"anonymous_id": "a1", "timestamp": "2026-03-01T10:05:00Z", "event": "purchase", "revenue": 30,
+         "context": {"page": {"path": "/thanks"}}},
+    ]
+    path = write(tmp_path, "segment.ndjson.gz", "".join(json.dumps(line) + "\n" for line in lines))
+    report = importer.import_file(db, path)
+    assert (report.kind, report.sessions_written, report.events_written) == ("events", 1, 2)
+    (row,) = sessions()
+    assert (row.channel, row.device, row.landing_page, row.exit_page, row.converted, row.revenue, row.duration_s) == (
+        "social", "mobile", "/", "/thanks", True, Decimal("30.00"), 300)
+    assert [e.event_type for e in SessionEvent.select().order_by(SessionEvent.occurred_at)] == ["page_view", "purchase"]
+
+
+def test_ga4_event_timestamps_in_microseconds(db, tmp_path):
+    text = "user_pseudo_id,event_timestamp,event_name,page_location\np1,1772359200000000,page_view,/a\n" \
+           "p1,1772359260000000,page_view,/b\n"
+    importer.import_file(db, write(tmp_path, "ga4_events.csv", text))
+    (row,) = sessions()
+    assert (row.started_at, row.page_views, row.duration_s) == (dt.datetime(2026, 3, 1, 10), 2, 60)
+
+
+@pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"), ("utf-8", False, "\t")])
+def test_encodings_and_delimiters(db, tmp_path, encoding, bom, delimiter):
+    text = delimiter.join(["session_id", "user_id", "started_at", "landing_page"]) + "\r\n" + \
+        delimiter.join(["s1", "Zoë", "2026-03-01 10:00:00", "/café"]) + "\r\n"
+    path = tmp_path / "file.csv"
+    path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
+    importer.import_file(db, path)
+    (row,) = sessions()
+    assert (row.session_key, row.customer_id, row.landing_page) == ("s1", "Zoë", "/café")
+
+
+def test_own_export_round_trips_exactly(db, tmp_path):
+    importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY))
+    CustomerSession.update(campaign="=HYPERLINK(\"x\")", source="-5 off").where(CustomerSession.session_key == "tok-2").execute()
+    path = tmp_path / "export.csv"
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        export.write_sessions(handle)
+    assert "'=HYPERLINK" in path.read_text()
+    before = [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()]
+    importer.undo(db, Import.select().first().id)
+    importer.import_file(db, path)
+    assert [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()] == before
+
+
+def test_bad_row_at_the_end_leaves_the_database_unchanged(db, tmp_path):
+    good = "".join(f"s{i},c{i},2026-03-01T10:00:00Z,60,2\n" for i in range(3000))
+    path = write(tmp_path, "big.csv", "session_id,user_id,started_at,duration,pageviews\n" + good +
+                 "bad,c,not-a-date,60,2\n")
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, path)
+    message = str(rejected.value)
+    assert "big.csv: 1 bad row field(s); nothing of this file was written." in message
+    assert "line 3002, column 'started_at', value 'not-a-date': not a date and time" in message
+    assert CustomerSession.select().count() == 0 and DailyRollup.select().count() == 0
+    assert [(i.status, i.sessions_written) for i in Import.select()] == [("failed", 0)]
+
+
+def test_every_kind_of_bad_field_is_reported_with_line_and_column(db, tmp_path):
+    text = ("session_id,user_id,started_at,ended_at,duration,pageviews,revenue,country\n"
+            "a,c,2026-03-01T10:00:00Z,,-5,2,1,DE\n"
+            "b,c,2026-03-01T10:00:00Z,,5,two,1,DE\n"
+            "c,c,2026-03-01T10:00:00Z,,5,2,lots,DE\n"
+            "d,c,2026-03-01T10:00:00Z,,5,2,1,Atlantis\n"
+            "e,c,2026-03-01T10:00:00Z,2026-03-01T09:00:00Z,,2,1,DE\n"
+            "f,c,,,5,2,1,DE\n")
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, write(tmp_path, "bad.csv", text))
+    found = [(e.line, e.column, e.reason) for e in rejected.value.report.errors]
+    assert found == [
+        (2, "duration", "must not be negative"), (3, "pageviews", "not a whole number"),
+        (4, "revenue", "not an amount"), (5, "country", "not a known country name or ISO code"),
+        (6, "ended_at", "ends before it starts"), (7, "started_at", "the start time is required"),
+    ]
+
+
+def test_report_lists_the_first_hundred_and_counts_the_rest(db, tmp_path):
+    text = "session_id,started_at\n" + "".join(f"s{i},nope\n" for i in range(150))
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, write(tmp_path, "many.csv", text))
+    report = rejected.value.report
+    assert (len(report.errors), report.error_count) == (100, 150)
+    assert str(rejected.value).splitlines()[-2] == "  … and 50 more."
+
+
+def test_missing_required_column_names_what_was_found(db, tmp_path):
+    with pytest.raises(AppError) as failure:
+        importer.import_file(db, write(tmp_path, "nodate.csv", "session_id,pageviews\ns1,3\n"))
+    assert "has no column for started_at. Columns found: session_id, pageviews" in str(failure.value)
+
+
+def test_importing_the_same_file_twice_writes_nothing_the_second_time(db, tmp_path):
+    path = write(tmp_path, "shopify.csv", SHOPIFY)
+    importer.import_file(db, path)
+    again = importer.import_file(db, path)
+    assert (again.sessions_written, again.duplicates) == (0, 2)
+    assert CustomerSession.select().count() == 2
+
+
+def test_dry_run_validates_without_writing(db, tmp_path):
+    report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY), dry_run=True)
+    assert (report.sessions_written, report.import_id) == (2, None)
+    assert CustomerSession.select().count() == 0 and Import.select().count() == 0
+
+
+def test_undo_removes_exactly_that_imports_rows_and_rollups(db, tmp_path):
+    first = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY))
+    events = "user_id,timestamp,event,page\nu9,2026-03-01T10:00:00Z,page_view,/\nu9,2026-03-01T10:01:00Z,page_view,/x\n"
+    second = importer.import_file(db, write(tmp_path, "events.csv", events))
+    assert sum(r.sessions for r in DailyRollup.select()) == 3
+    importer.undo(db, second.import_id)
+    assert [s.session_key for s in sessions()] == ["tok-1", "tok-2"]
+    assert SessionEvent.select().count() == 0
+    assert sum(r.sessions for r in DailyRollup.select()) == 2
+    assert Import.get_by_id(second.import_id).status == "undone"
+    with pytest.raises(AppError, match="only a finished import can be undone"):
+        importer.undo(db, second.import_id)
+    assert first.import_id != second.import_id
+
+
+def event_file(tmp_path, times, tz_name="events.csv", extra=""):
+    rows = "".join(f"u1,{t},page_view,/p{i}{extra}\n" for i, t in enumerate(times))
+    return write(tmp_path, tz_name, "user_id,timestamp,event,page\n" + rows)
+
+
+def test_exactly_thirty_minutes_apart_is_one_session_and_a_second_more_splits(db, tmp_path):
+    importer.import_file(db, event_file(tmp_path, ["2026-03-01T10:00:00Z", "2026-03-01T10:30:00Z",
+                                                   "2026-03-01T11:00:01Z"]))
+    assert [(s.page_views, s.duration_s) for s in sessions()] == [(2, 1800), (1, 0)]
+
+
+def test_events_out_of_order_are_sorted_before_sessionizing(db, tmp_path):
+    importer.import_file(db, event_file(tmp_path, ["2026-03-01T10:20:00Z", "2026-03-01T10:00:00Z",
+                                                   "2026-03-01T10:10:00Z"]))
+    (row,) = sessions()
+    assert (row.started_at, row.landing_page, row.exit_page) == (dt.datetime(2026, 3, 1, 10), "/p1", "/p0")
+
+
+def test_session_across_midnight_stays_one_session(db, tmp_path):
+    importer.import_file(db, event_file(tmp_path, ["2026-03-01T23:50:00Z", "2026-03-02T00:10:00Z"]))
+    (row,) = sessions()
+    assert (row.duration_s, row.page_views) == (1200, 2)
+
+
+def test_dst_change_in_a_local_time_zone(db, tmp_path):
+    path = event_file(tmp_path, ["2026-03-29 01:50:00", "2026-03-29 03:10:00"])
+    importer.import_file(db, path, tz="Europe/Berlin")
+    (row,) = sessions()
+    assert (row.started_at, row.duration_s) == (dt.datetime(2026, 3, 29, 0, 50), 1200)
+
+
+def test_session_id_column_decides_over_the_gap(db, tmp_path):
+    text = ("user_id,timestamp,event,page,session_id\nu1,2026-03-01T10:00:00Z,view,/,A\n"
+            "u1,2026-03-01T12:00:00Z,view,/b,A\nu1,2026-03-01T12:01:00Z,view,/c,B\n")
+    importer.import_file(db, write(tmp_path, "ids.csv", text))
+    assert [(s.session_key, s.page_views) for s in sessions()] == [("u1:A", 2), ("u1:B", 1)]
+
+
+def test_gap_is_configurable(db, tmp_path):
+    importer.import_file(db, event_file(tmp_path, ["2026-03-01T10:00:00Z", "2026-03-01T10:20:00Z"]), gap_minutes=10)
+    assert len(sessions()) == 2
+
+
+def test_real_google_analytics_sessions(db):
+    report = importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv")
+    assert (report.rows_read, report.sessions_written, report.duplicates) == (15134, 14561, 573)
+    row = CustomerSession.get(CustomerSession.session_key == "2817722496551184128-1473757371")
+    assert (row.customer_id, row.started_at, row.country, row.channel, row.page_views, row.duration_s) == (
+        "2817722496551184128", dt.datetime(2016, 9, 13, 9, 2, 51), "TW", "direct", 7, 142)
+    assert CustomerSession.select().where(CustomerSession.revenue > 0).count() == 80
+
+
+def test_real_rees46_events(db):
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv")
+    assert (report.rows_read, report.sessions_written, report.events_written) == (17434, 5067, 17434)
+    total = sum((s.revenue for s in CustomerSession.select()), Decimal("0"))
+    assert total == Decimal("59442.63")
+    first = sessions()[0]
+    assert first.started_at == dt.datetime(2019, 10, 1, 0, 0, 0)
+
+
+def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv", by_gap=True)
+    assert report.sessions_written == 4518
+
+
+@pytest.mark.parametrize("name", ["uci_online_shoppers_intention.csv", "uci_online_shoppers_intention_semicolon_crlf.csv"])
+def test_real_uci_sessions_with_a_month_column(db, name):
+    with pytest.raises(AppError, match="pass --year YYYY"):
+        importer.import_file(db, REAL / name)
+    report = importer.import_file(db, REAL / name, year=2018)
+    assert (report.rows_read, report.sessions_written) == (12330, 12330)
+    assert CustomerSession.select().where(CustomerSession.converted).count() == 1908
+    assert CustomerSession.select().where(CustomerSession.started_at == dt.datetime(2018, 6, 1)).count() == 288
+
+
+def test_rollups_match_the_sessions(db):
+    importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv")
+    assert sum(r.sessions for r in DailyRollup.select()) == CustomerSession.select().count()
+    assert sum(r.conversions for r in DailyRollup.select()) == 80
+
+
+def test_demo_is_realistic_and_reproducible(db):
+    first = demo.load(db, sessions=2000, days=30, seed=3)
+    keys = [s.session_key for s in sessions()]
+    again = demo.load(db, sessions=2000, days=30, seed=3)
+    assert (first.sessions_written, again.sessions_written, again.duplicates) == (2000, 0, 2000)
+    assert [s.session_key for s in sessions()] == keys
+    rate = CustomerSession.select().where(CustomerSession.converted).count() / 2000
+    assert 0.015 <= rate <= 0.05
+    customers = [s.customer_id for s in sessions()]
+    assert len(set(customers)) < 0.85 * len(customers)
+    assert {s.channel for s in sessions()} >= {"direct", "organic search", "paid search", "social", "email", "referral"}
+
+
+def test_cli_import_prints_detection_and_summary(db_url, db, tmp_path):
+    path = write(tmp_path, "shopify.csv", SHOPIFY)
+    result = run_cli(ROOT, "import", str(path), env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.err
+    lines = result.out.splitlines()
+    assert lines[0] == "Reading shopify.csv: CSV, sessions"
+    assert lines[1].startswith("Columns: session_key <- session_token, customer_id <- customer_id, started_at <- session_started_at")
+    assert lines[2].startswith("Imported as import 1: 2 rows read, 2 sessions written, 0 duplicates skipped, in ")
+
+
+def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_path):
+    path = write(tmp_path, "bad.csv", "session_id,started_at\ns1,never\n")
+    result = run_cli(ROOT, "import", str(path), env={"DATABASE_URL": db_url})
+    assert result.code == 1
+    assert "line 2, column 'started_at', value 'never': not a date and time" in result.err
+    assert "Traceback" not in result.err
+
+
+def test_cli_missing_file_is_a_clear_error(db_url, db, tmp_path):
+    result = run_cli(ROOT, "import", str(tmp_path / "nope.csv"), env={"DATABASE_URL": db_url})
+    assert (result.code, result.err.strip()) == (1, f"Error: {tmp_path / 'nope.csv'} does not exist or is not a file.")
+
+
+def test_path_objects_and_strings_both_work(db, tmp_path):
+    path = write(tmp_path, "shopify.csv", SHOPIFY)
+    assert importer.import_file(db, str(path)).sessions_written == 2
+    assert isinstance(path, Path)

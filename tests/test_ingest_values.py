@@ -1,0 +1,96 @@
+"""Field parsing: timestamps, numbers, money, countries, devices and channels."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from analyzer.ingest import values
+
+
+@pytest.mark.parametrize("text,expected", [
+    ("2019-10-01 00:00:00 UTC", dt.datetime(2019, 10, 1)),
+    ("2026-03-01T12:30:00Z", dt.datetime(2026, 3, 1, 12, 30)),
+    ("2026-03-01T12:30:00+02:00", dt.datetime(2026, 3, 1, 10, 30)),
+    ("2026-03-01 12:30:00.250000", dt.datetime(2026, 3, 1, 12, 30, 0, 250000)),
+    ("1473757371", dt.datetime(2016, 9, 13, 9, 2, 51)),
+    ("1473757371123", dt.datetime(2016, 9, 13, 9, 2, 51, 123000)),
+    ("1473757371123456", dt.datetime(2016, 9, 13, 9, 2, 51, 123456)),
+    ("20160913", dt.datetime(2016, 9, 13)),
+])
+def test_timestamps_become_naive_utc(text, expected):
+    assert values.parse_timestamp(text) == expected
+
+
+def test_times_without_offset_are_read_in_the_given_zone_across_dst():
+    berlin = values.timezone("Europe/Berlin")
+    assert values.parse_timestamp("2026-03-29 01:30:00", berlin) == dt.datetime(2026, 3, 29, 0, 30)
+    assert values.parse_timestamp("2026-03-29 03:30:00", berlin) == dt.datetime(2026, 3, 29, 1, 30)
+    assert values.parse_timestamp("2026-10-25 12:00:00", berlin) == dt.datetime(2026, 10, 25, 11, 0)
+
+
+def test_unknown_time_zone_is_refused():
+    with pytest.raises(ValueError, match="unknown time zone 'Mars/Olympus'"):
+        values.timezone("Mars/Olympus")
+
+
+@pytest.mark.parametrize("text", ["yesterday", "2026-13-01", "12/31/2026 5pm"])
+def test_bad_timestamps_say_what_is_expected(text):
+    with pytest.raises(ValueError, match="not a date and time"):
+        values.parse_timestamp(text)
+
+
+def test_counts_and_seconds():
+    assert values.parse_count("7") == 7 and values.parse_count("7.0") == 7
+    assert values.parse_seconds("-1") == 0 and values.parse_seconds("64.6") == 65
+    for bad, parser, reason in (("-2", values.parse_count, "negative"), ("2.5", values.parse_count, "whole"),
+                                ("-5", values.parse_seconds, "negative"), ("x", values.parse_seconds, "seconds")):
+        with pytest.raises(ValueError, match=reason):
+            parser(bad)
+
+
+def test_money_in_units_and_micros():
+    assert values.parse_money("1,234.50") == Decimal("1234.50")
+    assert values.parse_money("7500000", scale=1e-6) == Decimal("7.50")
+    with pytest.raises(ValueError, match="not an amount"):
+        values.parse_money("ten")
+
+
+@pytest.mark.parametrize("text,code", [
+    ("United States", "US"), ("de", "DE"), ("DEU", "DE"), ("Côte d’Ivoire", "CI"), ("Bosnia & Herzegovina", "BA"),
+    ("Macedonia (FYROM)", "MK"), ("Myanmar (Burma)", "MM"), ("Russia", "RU"), ("South Korea", "KR"),
+    ("Réunion", "RE"), ("Kosovo", "XK"), ("Trinidad & Tobago", "TT"), ("(not set)", None), ("", None),
+])
+def test_country_names_and_codes_become_alpha2(text, code):
+    assert values.country_code(text) == code
+
+
+def test_unknown_country_is_an_error():
+    with pytest.raises(ValueError, match="not a known country"):
+        values.country_code("Atlantis")
+
+
+@pytest.mark.parametrize("device,agent,expected", [
+    ("Mobile", None, "mobile"), ("desktop", None, "desktop"), (None, None, "unknown"),
+    (None, "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile/15E148", "mobile"),
+    (None, "Mozilla/5.0 (iPad; CPU OS 17_0 like Mac OS X)", "tablet"),
+    (None, "Mozilla/5.0 (Linux; Android 14; SM-X710) AppleWebKit/537.36 Safari/537.36", "tablet"),
+    (None, "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/120.0", "desktop"),
+    (None, "Googlebot/2.1 (+http://www.google.com/bot.html)", "bot"),
+])
+def test_device_from_column_or_user_agent(device, agent, expected):
+    assert values.device_type(device, agent) == expected
+
+
+@pytest.mark.parametrize("label,source,medium,referrer,expected", [
+    ("Organic Search", None, None, None, "organic search"), ("(Other)", None, None, None, "other"),
+    (None, "google", "cpc", None, "paid search"), (None, "google", "organic", None, "organic search"),
+    (None, None, None, "https://www.bing.com/search?q=x", "organic search"),
+    (None, "facebook", "paid_social", None, "paid social"), (None, None, None, "https://t.co/abc", "social"),
+    (None, "newsletter", "email", None, "email"), (None, "partner", "affiliate", None, "affiliates"),
+    (None, "news.example", "display", None, "display"), (None, "blog.example.org", "referral", None, "referral"),
+    (None, None, None, "https://blog.example.org/post", "referral"), (None, "(direct)", "(none)", None, "direct"),
+    (None, None, None, None, "direct"),
+])
+def test_channel_from_label_or_source_medium_referrer(label, source, medium, referrer, expected):
+    assert values.channel(label, source, medium, referrer) == expected
