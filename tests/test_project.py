@@ -1,0 +1,38 @@
+"""The repository itself: its migrations pass the CI gate, and its deploy files say what the README says."""
+
+import re
+import tomllib
+
+from tests.conftest import ROOT, run_cli
+
+
+def test_repository_migrations_pass_migrate_check(db_url):
+    result = run_cli(ROOT, "migrate", "check", env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.out + result.err
+    assert result.out.startswith("migrate check: OK")
+
+
+def test_repository_migrations_lint_clean(db_url):
+    result = run_cli(ROOT, "migrate", "lint", env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.out
+    assert "0 error(s)" in result.out
+
+
+def test_readme_quick_start_has_exactly_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    section = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
+    block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
+    commands = [line for line in block.splitlines() if line.strip()]
+    assert len(commands) == 2
+    assert commands[0].endswith("python app.py") and "requirements.txt" in commands[0]
+    assert "pytest" in commands[1] and "requirements-dev.txt" in commands[1]
+
+
+def test_procfile_and_railway_config_migrate_before_serving():
+    procfile = dict(line.split(": ", 1) for line in (ROOT / "Procfile").read_text().splitlines() if line.strip())
+    assert procfile["release"] == "python manage.py migrate run"
+    assert procfile["web"].startswith("waitress-serve --listen=0.0.0.0:$PORT")
+    railway = tomllib.loads((ROOT / "railway.toml").read_text())
+    assert railway["deploy"]["preDeployCommand"] == ["python manage.py migrate run"]
+    assert railway["deploy"]["healthcheckPath"] == "/healthz"
+    assert railway["deploy"]["startCommand"] == procfile["web"]
