@@ -16,7 +16,7 @@ from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
 from tests.conftest import ROOT, run_cli
 
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = ROOT / "tests" / "data" / "real"  # gzipped copies of ../shared/data/real
 
 
 @pytest.fixture
@@ -243,7 +243,7 @@ def test_gap_is_configurable(db, tmp_path):
 
 
 def test_real_google_analytics_sessions(db):
-    report = importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv")
+    report = importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv.gz")
     assert (report.rows_read, report.sessions_written, report.duplicates) == (15134, 14561, 573)
     row = CustomerSession.get(CustomerSession.session_key == "2817722496551184128-1473757371")
     assert (row.customer_id, row.started_at, row.country, row.channel, row.page_views, row.duration_s) == (
@@ -252,7 +252,7 @@ def test_real_google_analytics_sessions(db):
 
 
 def test_real_rees46_events(db):
-    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv")
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz")
     assert (report.rows_read, report.sessions_written, report.events_written) == (17434, 5067, 17434)
     total = sum((s.revenue for s in CustomerSession.select()), Decimal("0"))
     assert total == Decimal("59442.63")
@@ -261,22 +261,22 @@ def test_real_rees46_events(db):
 
 
 def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
-    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv", by_gap=True)
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", by_gap=True)
     assert report.sessions_written == 4518
 
 
 @pytest.mark.parametrize("name", ["uci_online_shoppers_intention.csv", "uci_online_shoppers_intention_semicolon_crlf.csv"])
 def test_real_uci_sessions_with_a_month_column(db, name):
     with pytest.raises(AppError, match="pass --year YYYY"):
-        importer.import_file(db, REAL / name)
-    report = importer.import_file(db, REAL / name, year=2018)
+        importer.import_file(db, REAL / f"{name}.gz")
+    report = importer.import_file(db, REAL / f"{name}.gz", year=2018)
     assert (report.rows_read, report.sessions_written) == (12330, 12330)
     assert CustomerSession.select().where(CustomerSession.converted).count() == 1908
     assert CustomerSession.select().where(CustomerSession.started_at == dt.datetime(2018, 6, 1)).count() == 288
 
 
 def test_rollups_match_the_sessions(db):
-    importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv")
+    importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv.gz")
     assert sum(r.sessions for r in DailyRollup.select()) == CustomerSession.select().count()
     assert sum(r.conversions for r in DailyRollup.select()) == 80
 
