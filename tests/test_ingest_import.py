@@ -155,6 +155,44 @@ def test_every_kind_of_bad_field_is_reported_with_line_and_column(db, tmp_path):
     ]
 
 
+def test_values_too_large_for_their_columns_are_bad_fields(db, tmp_path):
+    long_key = "k" * 129
+    text = ("session_id,user_id,started_at,duration,pageviews,revenue\n"
+            f"{long_key},c,2026-03-01T10:00:00Z,5,2,1\n"
+            "b,c,2026-03-01T10:00:00Z,99999999999,2,1\n"
+            "c,c,2026-03-01T10:00:00Z,5,2,1000000000000\n")
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, write(tmp_path, "large.csv", text))
+    found = [(e.line, e.column, e.reason) for e in rejected.value.report.errors]
+    assert found == [
+        (2, "session_id", "the session key is longer than 128 characters"), (3, "duration", "too large"),
+        (4, "revenue", "too large (at most 999,999,999,999.99)"),
+    ]
+    events = "user_id,timestamp\n" + "u" * 64 + ",2026-03-01T10:00:00Z\n"
+    with pytest.raises(importer.ImportRejected, match="line 2, column 'user_id'.*longer than 63 characters"):
+        importer.import_file(db, write(tmp_path, "long-user.csv", events), kind="events")
+    assert CustomerSession.select().count() == 0
+
+
+def test_text_with_quotes_commas_newlines_and_backslashes_is_stored_as_is(db, tmp_path):
+    tricky = 'say "hi", then\nleave \\N\ttab'
+    path = tmp_path / "tricky.ndjson"
+    path.write_text(json.dumps({"session_id": "t1", "started_at": "2026-03-01T10:00:00Z", "utm_campaign": tricky,
+                                "landing_page": "\\N"}) + "\n")
+    importer.import_file(db, path)
+    (row,) = sessions()
+    assert (row.campaign, row.landing_page, row.source) == (tricky, "\\N", None)
+
+
+def test_a_file_that_partly_overlaps_earlier_imports_writes_only_the_new_sessions(db, tmp_path):
+    rows = [f"s{i},c{i},2026-03-01T10:00:00Z,60,2\n" for i in range(12000)]
+    header = "session_id,user_id,started_at,duration,pageviews\n"
+    importer.import_file(db, write(tmp_path, "part.csv", header + "".join(rows[4000:8000])))
+    report = importer.import_file(db, write(tmp_path, "all.csv", header + "".join(rows + rows[:10])))
+    assert (report.rows_read, report.sessions_written, report.duplicates) == (12010, 8000, 4010)
+    assert CustomerSession.select().count() == 12000
+
+
 def test_report_lists_the_first_hundred_and_counts_the_rest(db, tmp_path):
     text = "session_id,started_at\n" + "".join(f"s{i},nope\n" for i in range(150))
     with pytest.raises(importer.ImportRejected) as rejected:

@@ -13,6 +13,9 @@ MONTHS = {m: i for i, m in enumerate(
 PAGE_VIEW_TYPES = {"page_view", "pageview", "view", "page", "screen_view", "pageload", "visit"}
 PURCHASE_TYPES = {"purchase", "order", "transaction", "order_completed", "checkout_completed", "conversion"}
 MAX_TEXT = 2000
+MAX_KEY = 128  # customer_sessions.session_key and customer_id
+MAX_LABEL = 255  # source, medium, campaign
+MAX_EVENT_ID = 63  # an event file's customer id and session id together form a session key of at most MAX_KEY
 ZERO = Decimal("0")
 
 
@@ -53,20 +56,9 @@ class Converter:
 
     def texts(self, row):
         """Return {field: stripped text} for the mapped fields that hold a value."""
-        found = {}
         if self.own_export:
-            for field, index in self.fields:
-                value = row[index]
-                if value:
-                    found[field] = (uncell(value) if value[0] == "'" else value)[:MAX_TEXT]
-            return found
-        for field, index in self.fields:
-            value = row[index]
-            if value and value[0] in " \t" or value and value[-1] in " \t":
-                value = value.strip()
-            if value and value not in MISSING_TEXT:
-                found[field] = value if len(value) <= MAX_TEXT else value[:MAX_TEXT]
-        return found
+            return {f: (v if v[0] != "'" else uncell(v))[:MAX_TEXT] for f, i in self.fields if (v := row[i])}
+        return {f: v[:MAX_TEXT] for f, i in self.fields if (v := row[i].strip()) and v not in MISSING_TEXT}
 
     def parse(self, texts, field, parser, problems, line):
         """Parse FIELD with PARSER; record a FieldError and return None when it fails."""
@@ -147,9 +139,15 @@ def session_row(conv, components, line, row, checksum, year):
     if ended is None and duration is not None:
         ended = started + dt.timedelta(seconds=duration)
     key = _session_key(conv, t, checksum, line)
-    return (key, get("customer_id") or key, started, ended, duration or 0,
-            values.channel(get("channel"), get("source"), get("medium"), get("referrer")),
-            get("source"), get("medium"), get("campaign"), values.device_type(get("device"), get("user_agent")),
+    customer = get("customer_id") or key
+    if len(key) > MAX_KEY or len(customer) > MAX_KEY:
+        field = "customer_id" if len(customer) > MAX_KEY else "session_key"
+        raise Rejected([FieldError(line, conv.headers[conv.mapping[field]], (get(field) or "")[:80],
+                                   f"the {field.replace('_', ' ')} is longer than {MAX_KEY} characters")])
+    source, medium, campaign = get("source"), get("medium"), get("campaign")
+    return (key, customer, started, ended, duration or 0, values.channel(get("channel"), source, medium, get("referrer")),
+            source and source[:MAX_LABEL], medium and medium[:MAX_LABEL], campaign and campaign[:MAX_LABEL],
+            values.device_type(get("device"), get("user_agent")),
             country, get("landing_page"), get("exit_page"), page_views or 0, events or 0, converted, revenue)
 
 
@@ -163,6 +161,11 @@ def event_row(conv, line, row):
     customer = t.get("customer_id")
     if customer is None:
         problems.append(FieldError(line, conv.headers[conv.mapping["customer_id"]], "", "the customer id is required"))
+    for field in ("customer_id", "session_id"):
+        text = t.get(field)
+        if text is not None and len(text) > MAX_EVENT_ID:
+            problems.append(FieldError(line, conv.headers[conv.mapping[field]], text[:80],
+                                       f"longer than {MAX_EVENT_ID} characters"))
     revenue = conv.parse(t, "revenue", values.parse_money, problems, line) or ZERO
     country = conv.parse(t, "country", values.country_code, problems, line)
     if problems:
@@ -179,9 +182,9 @@ def event_row(conv, line, row):
         "revenue": revenue if kind in PURCHASE_TYPES else ZERO,
         "purchase": kind in PURCHASE_TYPES,
         "channel": values.channel(None, get("source"), get("medium"), get("referrer")),
-        "source": get("source"),
-        "medium": get("medium"),
-        "campaign": get("campaign"),
+        "source": (get("source") or "")[:MAX_LABEL] or None,
+        "medium": (get("medium") or "")[:MAX_LABEL] or None,
+        "campaign": (get("campaign") or "")[:MAX_LABEL] or None,
         "device": values.device_type(get("device"), get("user_agent")),
         "country": country,
     }

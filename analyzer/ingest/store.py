@@ -1,9 +1,11 @@
 """Bulk writes: sessions straight in, events staged and sessionized in SQL, rollups refreshed."""
 
+import csv
 import datetime as dt
 import io
 import queue
 import sqlite3
+import sys
 import threading
 from decimal import Decimal
 
@@ -19,6 +21,8 @@ SESSION_COLUMNS = ("session_key", "customer_id", "started_at", "ended_at", "dura
 EVENT_COLUMNS = ("line", "customer_id", "ts", "occurred_at", "event_type", "page", "file_session", "revenue",
                  "purchase", "channel", "source", "medium", "campaign", "device", "country")
 BATCH = 5000
+SWITCH_INTERVAL = 0.0001
+IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
 EPOCH = dt.datetime(1970, 1, 1)
 ONE_DAY = dt.timedelta(days=1)
 MICROSECOND = dt.timedelta(microseconds=1)
@@ -30,25 +34,38 @@ def is_postgres(db):
 
 
 class Background:
-    """Run writes on a second thread, so the database works while the next batch is parsed."""
+    """Run PostgreSQL writes on a second thread, so the server works while the next batch is parsed.
 
-    def __init__(self):
-        self.queue = queue.Queue(maxsize=2)
+    SQLite writes run inline: they need the GIL for every row, so a thread would only add hand-overs.
+    """
+
+    def __init__(self, threaded):
         self.error = None
-        self.thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
-        self.thread.start()
+        self.thread = None
+        if threaded:
+            self.queue = queue.Queue(maxsize=2)
+            self.interval = sys.getswitchinterval()
+            # The writer holds the GIL only briefly between round trips; hand it over fast (default 5 ms).
+            sys.setswitchinterval(SWITCH_INTERVAL)
+            self.thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
+            self.thread.start()
 
     def submit(self, function, *args):
-        """Queue one write; raise the error of an earlier one."""
+        """Run or queue one write; raise the error of an earlier one."""
         if self.error is not None:
             raise self.error
-        self.queue.put((function, args))
+        if self.thread is None:
+            function(*args)
+        else:
+            self.queue.put((function, args))
 
     def wait(self):
         """Finish the queued writes; raise the first error."""
-        if self.thread.is_alive():
+        if self.thread is not None:
             self.queue.put(None)
             self.thread.join()
+            self.thread = None
+            sys.setswitchinterval(self.interval)
         if self.error is not None:
             raise self.error
 
@@ -69,14 +86,14 @@ class SessionWriter:
 
     def __init__(self, db, import_id):
         self.db = db
-        self.import_id = import_id
+        self.import_id = int(import_id)
         self.batch = []
         self.staged = 0
         self.connection = db.connection()
-        self.background = Background()
+        self.background = Background(is_postgres(db))
         if is_postgres(db):
-            db.execute_sql("CREATE TEMP TABLE ingest_sessions (LIKE customer_sessions INCLUDING DEFAULTS) ON COMMIT DROP")
-            db.execute_sql("ALTER TABLE ingest_sessions DROP COLUMN id")
+            # Imports take turns, so the duplicate check below sees every committed and pending key.
+            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
 
     def add(self, session):
         """Queue one session: a tuple in SESSION_COLUMNS order without import_id."""
@@ -85,18 +102,36 @@ class SessionWriter:
             self.flush()
 
     def flush(self):
-        """Write the queued sessions (to the staging table on PostgreSQL)."""
+        """Write the queued sessions on the background thread."""
         if not self.batch:
             return
         self.staged += len(self.batch)
         if is_postgres(self.db):
-            self.background.submit(copy_rows, self.connection, "ingest_sessions", SESSION_COLUMNS[:-1], self.batch)
+            # The CSV for COPY is made here, so the writer thread mostly waits on the server, without the GIL.
+            first = {}
+            for row in self.batch:
+                first.setdefault(row[0], row)
+            tail = (self.import_id,)
+            rows = [row + tail for row in first.values()]
+            self.background.submit(self._copy_new, rows, csv_text(rows))
         else:
-            marks = ", ".join("?" * (len(SESSION_COLUMNS) - 1))
-            self.background.submit(
-                self.connection.executemany, f"INSERT OR IGNORE INTO customer_sessions ({', '.join(SESSION_COLUMNS)}) "
-                f"VALUES ({marks}, {int(self.import_id)})", self.batch)
+            self.background.submit(self._insert, self.batch)
         self.batch = []
+
+    def _insert(self, batch):
+        marks = ", ".join("?" * (len(SESSION_COLUMNS) - 1))
+        self.connection.executemany(f"INSERT OR IGNORE INTO customer_sessions ({', '.join(SESSION_COLUMNS)}) "
+                                    f"VALUES ({marks}, {self.import_id})", batch)
+
+    def _copy_new(self, rows, text):
+        """COPY the sessions (unique within their batch) whose keys are not stored yet."""
+        cursor = self.connection.cursor()
+        cursor.execute("SELECT session_key FROM customer_sessions WHERE session_key = ANY(%s)", ([r[0] for r in rows],))
+        stored = {key for key, in cursor.fetchall()}
+        if stored:
+            text = csv_text([row for row in rows if row[0] not in stored])
+        copy_text(cursor, "customer_sessions", SESSION_COLUMNS, text)
+        cursor.close()
 
     def close(self):
         """Wait for the writes in flight."""
@@ -106,10 +141,6 @@ class SessionWriter:
         """Write what is left and return (sessions written, duplicates skipped)."""
         self.flush()
         self.close()
-        if is_postgres(self.db):
-            names = ", ".join(SESSION_COLUMNS[:-1])
-            self.db.execute_sql(f"INSERT INTO customer_sessions ({names}, import_id) SELECT {names}, "
-                                f"{int(self.import_id)} FROM ingest_sessions ON CONFLICT (session_key) DO NOTHING")
         written = count_sessions(self.db, self.import_id)
         return written, self.staged - written
 
@@ -122,7 +153,7 @@ class EventStager:
         self.batch = []
         self.staged = 0
         self.connection = db.connection()
-        self.background = Background()
+        self.background = Background(is_postgres(db))
         when = "TIMESTAMP" if is_postgres(db) else "TEXT"
         db.execute_sql(
             f"CREATE TEMP TABLE ingest_events (line INTEGER, customer_id VARCHAR(128), ts BIGINT, occurred_at {when}, "
@@ -134,7 +165,7 @@ class EventStager:
         """Queue one event (a dict from rows.event_row)."""
         occurred, revenue = event["occurred_at"], event["revenue"]
         ts = (occurred - EPOCH) // MICROSECOND
-        self.batch.append((line, event["customer_id"][:128], ts, occurred, event["event_type"], event["page"],
+        self.batch.append((line, event["customer_id"], ts, occurred, event["event_type"], event["page"],
                            event["file_session"], revenue, int(event["purchase"]), event["channel"],
                            event["source"], event["medium"], event["campaign"], event["device"], event["country"]))
         if len(self.batch) >= BATCH:
@@ -146,11 +177,16 @@ class EventStager:
             return
         self.staged += len(self.batch)
         if is_postgres(self.db):
-            self.background.submit(copy_rows, self.connection, "ingest_events", EVENT_COLUMNS, self.batch)
+            self.background.submit(self._copy, csv_text(self.batch))
         else:
             self.background.submit(self.connection.executemany,
                                    f"INSERT INTO ingest_events VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", self.batch)
         self.batch = []
+
+    def _copy(self, text):
+        cursor = self.connection.cursor()
+        copy_text(cursor, "ingest_events", EVENT_COLUMNS, text)
+        cursor.close()
 
     def close(self):
         """Wait for the writes in flight."""
@@ -221,26 +257,15 @@ def refresh_rollups(db, first_day, last_day):
         (first_day, last_day + ONE_DAY))
 
 
-def copy_rows(connection, table, names, rows):
-    """Load rows into TABLE with PostgreSQL's COPY."""
+def csv_text(rows):
+    """Return ROWS as CSV for COPY, where an unquoted empty field is NULL."""
     buffer = io.StringIO()
-    for row in rows:
-        buffer.write("\t".join(_copy_value(v) for v in row))
-        buffer.write("\n")
-    buffer.seek(0)
-    cursor = connection.cursor()
-    cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN", buffer)
-    cursor.close()
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue()
 
 
-def _copy_value(value):
-    if value is None:
-        return "\\N"
-    if value is True or value is False:
-        return "t" if value else "f"
-    text = str(value)
-    if "\\" in text or "\t" in text or "\n" in text or "\r" in text:
-        text = text.replace("\\", "\\\\").replace("\t", "\\t").replace("\n", "\\n").replace("\r", "\\r")
-    return text
-
-
+def copy_text(cursor, table, names, text):
+    """Load CSV text into TABLE with PostgreSQL's COPY."""
+    # One read of the whole text: psycopg2 then sends it without taking the GIL back per 8 kB chunk.
+    cursor.copy_expert(f"COPY {table} ({', '.join(names)}) FROM STDIN WITH (FORMAT csv)", io.StringIO(text),
+                       size=max(len(text), 1))

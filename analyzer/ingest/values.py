@@ -1,6 +1,7 @@
 """Turning the text of one field into a clean value, or a ValueError that says why not."""
 
 import datetime as dt
+import functools
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -11,6 +12,9 @@ import pycountry
 UTC = dt.timezone.utc
 TRUE = {"1", "true", "t", "yes", "y"}
 FALSE = {"0", "false", "f", "no", "n", ""}
+cached = functools.lru_cache(maxsize=4096)  # field values repeat; the cache keeps memory bounded
+MAX_INT = 2**31 - 1  # INTEGER columns
+MAX_AMOUNT = 10**12  # NUMERIC(14, 2)
 MISSING = {"", "(not set)", "not set", "(none)", "null", "none", "n/a", "na", "-", "undefined", "not available in demo dataset"}
 
 
@@ -58,6 +62,7 @@ def parse_timestamp(text, tz=UTC):
     return parsed.astimezone(UTC).replace(tzinfo=None)
 
 
+@cached
 def parse_count(text):
     """Parse a non-negative whole number ('3', '3.0')."""
     value = text.strip()
@@ -69,9 +74,12 @@ def parse_count(text):
         raise ValueError("not a whole number")
     if number < 0:
         raise ValueError("must not be negative")
+    if number > MAX_INT:
+        raise ValueError("too large")
     return int(number)
 
 
+@cached
 def parse_seconds(text):
     """Parse a duration in seconds; -1 means 'not recorded' in analytics exports and counts as 0."""
     value = text.strip()
@@ -83,9 +91,12 @@ def parse_seconds(text):
         return 0
     if number < 0:
         raise ValueError("must not be negative")
+    if number > MAX_INT:
+        raise ValueError("too large")
     return int(round(number))
 
 
+@cached
 def parse_money(text, scale=1):
     """Parse an amount ('12.50', '1,234.50', '7500000' in micros with scale=1e-6)."""
     value = text.strip().replace(",", "") if text.count(".") <= 1 else text.strip()
@@ -97,9 +108,13 @@ def parse_money(text, scale=1):
         raise ValueError("not an amount")
     if amount < 0:
         raise ValueError("must not be negative")
-    return (amount * Decimal(str(scale))).quantize(Decimal("0.01"))
+    amount = (amount * Decimal(str(scale))).quantize(Decimal("0.01"))
+    if amount >= MAX_AMOUNT:
+        raise ValueError("too large (at most 999,999,999,999.99)")
+    return amount
 
 
+@cached
 def parse_bool(text):
     """Parse true/false, yes/no, 1/0 (and counts: more than 0 is true)."""
     value = text.strip().lower()
@@ -148,6 +163,7 @@ COUNTRIES = _country_table()
 ALPHA2 = {c.alpha_2 for c in pycountry.countries} | {"XK"}
 
 
+@cached
 def country_code(text):
     """Return the ISO 3166-1 alpha-2 code of a country code or English name; None when not set."""
     if is_missing(text):
@@ -172,6 +188,7 @@ TABLET_RE = re.compile(r"ipad|tablet|kindle|silk|(android(?!.*mobile))", re.I)
 MOBILE_RE = re.compile(r"mobi|iphone|ipod|android|blackberry|opera mini|windows phone", re.I)
 
 
+@cached
 def device_type(device, user_agent):
     """Return desktop, mobile, tablet, tv, bot or unknown from a device column or a user agent (None when absent)."""
     if device:
@@ -200,6 +217,7 @@ CHANNELS = {
 }
 
 
+@cached
 def channel(label, source, medium, referrer):
     """Return the channel from a channel label, or derive it from source, medium and referrer (None when absent)."""
     if label:
