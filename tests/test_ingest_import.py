@@ -193,6 +193,17 @@ def test_a_file_that_partly_overlaps_earlier_imports_writes_only_the_new_session
     assert CustomerSession.select().count() == 12000
 
 
+def test_an_ndjson_line_that_is_not_a_json_object_is_a_bad_row(db, tmp_path):
+    good = json.dumps({"session_id": "s1", "started_at": "2026-03-01T10:00:00Z"})
+    path = write(tmp_path, "broken.ndjson", f"{good}\n{{oops\n[1, 2]\n")
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, path)
+    found = [(e.line, e.column, e.reason) for e in rejected.value.report.errors]
+    assert found == [(2, "(whole line)", "not valid JSON (Expecting property name enclosed in double quotes)"),
+                     (3, "(whole line)", "not a JSON object")]
+    assert CustomerSession.select().count() == 0
+
+
 def test_report_lists_the_first_hundred_and_counts_the_rest(db, tmp_path):
     text = "session_id,started_at\n" + "".join(f"s{i},nope\n" for i in range(150))
     with pytest.raises(importer.ImportRejected) as rejected:

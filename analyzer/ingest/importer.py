@@ -59,6 +59,8 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
     source = readers.inspect(path, fmt)
     records = readers.records(source)
     headers = next(records)
+    if not headers:
+        raise AppError(f"{source.path.name}: none of the first records is a JSON object with fields; nothing was written.")
     kind = kind or columns.detect_kind(headers)
     if kind not in REQUIRED:
         raise AppError(f"Unknown --kind {kind!r}: use sessions or events.")
@@ -136,6 +138,9 @@ def _read_sessions(records, conv, components, source, year, writer, report, prog
     first = last = None
     for line, row in records:
         report.rows_read += 1
+        if isinstance(row, readers.BadRecord):
+            _note(report, [rows.FieldError(line, "(whole line)", "", row)])
+            continue
         try:
             session = rows.session_row(conv, components, line, row, source.checksum, year)
         except rows.Rejected as bad:
@@ -171,6 +176,9 @@ def _read_events(records, conv, stager, report, progress):
     first = last = None
     for line, row in records:
         report.rows_read += 1
+        if isinstance(row, readers.BadRecord):
+            _note(report, [rows.FieldError(line, "(whole line)", "", row)])
+            continue
         try:
             event = rows.event_row(conv, line, row)
         except rows.Rejected as bad:

@@ -27,6 +27,10 @@ class Source:
     delimiter: str = ","
 
 
+class BadRecord(str):
+    """A record that could not be read at all (an NDJSON line that is not a JSON object); the text says why."""
+
+
 def inspect(path, fmt=None):
     """Hash the file and detect compression, encoding, format and CSV delimiter."""
     path = Path(path)
@@ -49,7 +53,7 @@ def inspect(path, fmt=None):
 
 
 def records(source):
-    """Yield the header list first, then (line number, list of field texts) for each record."""
+    """Yield the header list first, then (line number, list of field texts or a BadRecord) for each record."""
     with _open(source.path, source.gzip, source.encoding) as text:
         if source.format == "csv":
             yield from _csv_records(text, source.delimiter)
@@ -80,29 +84,33 @@ def _ndjson_records(text):
     for number, line in lines:
         if not line.strip():
             continue
-        record = _parse_json(number, line)
+        record = _parse_json(line)
         pending.append((number, record))
-        for key in record:
-            if key not in headers:
-                headers.append(key)
+        if not isinstance(record, BadRecord):
+            for key in record:
+                if key not in headers:
+                    headers.append(key)
         if len(pending) >= 200:
             break
     yield headers
     for number, record in pending:
-        yield number, [record.get(h, "") for h in headers]
+        yield number, _row(record, headers)
     for number, line in lines:
         if line.strip():
-            record = _parse_json(number, line)
-            yield number, [record.get(h, "") for h in headers]
+            yield number, _row(_parse_json(line), headers)
 
 
-def _parse_json(number, line):
+def _row(record, headers):
+    return record if isinstance(record, BadRecord) else [record.get(h, "") for h in headers]
+
+
+def _parse_json(line):
     try:
         value = json.loads(line)
     except json.JSONDecodeError as exc:
-        return {"__error__": f"line {number}: not valid JSON ({exc.msg})"}
+        return BadRecord(f"not valid JSON ({exc.msg})")
     if not isinstance(value, dict):
-        return {"__error__": f"line {number}: not a JSON object"}
+        return BadRecord("not a JSON object")
     return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
 
 
