@@ -92,3 +92,60 @@ class DailyRollup(BaseModel):
     class Meta:
         table_name = "daily_rollups"
         indexes = ((("day", "channel", "device", "country"), True),)
+
+
+class User(BaseModel):
+    """Someone who signs in: an admin, an analyst or a viewer."""
+
+    email = pw.CharField(max_length=254, unique=True)
+    password_hash = pw.CharField(max_length=255)
+    role = pw.CharField(max_length=16)
+    disabled = pw.BooleanField(default=False)
+    created_at = pw.DateTimeField()
+    password_changed_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "users"
+
+
+class LoginSession(BaseModel):
+    """A signed-in browser: the hash of its cookie, its CSRF token, and when it expires."""
+
+    token_hash = pw.CharField(max_length=64, unique=True)
+    user = pw.ForeignKeyField(User, on_delete="CASCADE", backref="logins")
+    csrf_token = pw.CharField(max_length=64)
+    address = pw.CharField(max_length=64, null=True)
+    created_at = pw.DateTimeField()
+    last_seen_at = pw.DateTimeField()
+    expires_at = pw.DateTimeField(index=True)
+
+    class Meta:
+        table_name = "login_sessions"
+
+
+class ApiToken(BaseModel):
+    """A named API token of a user, stored only as a hash, with one scope: read or ingest."""
+
+    user = pw.ForeignKeyField(User, on_delete="CASCADE", backref="tokens")
+    name = pw.CharField(max_length=100)
+    scope = pw.CharField(max_length=16)
+    token_hash = pw.CharField(max_length=64, unique=True)
+    prefix = pw.CharField(max_length=16)
+    created_at = pw.DateTimeField()
+    last_used_at = pw.DateTimeField(null=True)
+    revoked_at = pw.DateTimeField(null=True)
+
+    class Meta:
+        table_name = "api_tokens"
+
+
+class LoginAttempt(BaseModel):
+    """One sign-in attempt, for throttling by account and by client address."""
+
+    email = pw.CharField(max_length=254, index=True)
+    address = pw.CharField(max_length=64, index=True)
+    succeeded = pw.BooleanField()
+    attempted_at = pw.DateTimeField(index=True)
+
+    class Meta:
+        table_name = "login_attempts"
