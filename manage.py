@@ -85,6 +85,35 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=7, metavar="S")
     sample.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
 
+    person = areas.add_parser("user", help="create and manage the users who sign in")
+    person_verbs = person.add_subparsers(dest="verb", required=True, metavar="VERB")
+    add = person_verbs.add_parser("create", help="create a user (password typed twice, or --password-stdin)")
+    add.add_argument("email")
+    add.add_argument("--role", choices=["admin", "analyst", "viewer"], default="viewer")
+    add.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    person_verbs.add_parser("list", help="every user with role and status")
+    role = person_verbs.add_parser("set-role", help="change a user's role")
+    role.add_argument("email")
+    role.add_argument("role", choices=["admin", "analyst", "viewer"])
+    password = person_verbs.add_parser("set-password", help="change a user's password (ends the user's sessions)")
+    password.add_argument("email")
+    password.add_argument("--password-stdin", action="store_true", help="read the password from standard input")
+    disable = person_verbs.add_parser("disable", help="stop a user from signing in; its tokens stop working")
+    disable.add_argument("email")
+    enable = person_verbs.add_parser("enable", help="let a disabled user sign in again")
+    enable.add_argument("email")
+
+    token = areas.add_parser("token", help="create, list and revoke API tokens")
+    token_verbs = token.add_subparsers(dest="verb", required=True, metavar="VERB")
+    new = token_verbs.add_parser("create", help="create a token; it is the last line of the output")
+    new.add_argument("--user", required=True, metavar="EMAIL")
+    new.add_argument("--scope", required=True, choices=["read", "ingest"])
+    new.add_argument("--name", help="what the token is for")
+    listing = token_verbs.add_parser("list", help="tokens with their last use")
+    listing.add_argument("--user", metavar="EMAIL", help="only this user's")
+    revoke = token_verbs.add_parser("revoke", help="revoke a token by its id")
+    revoke.add_argument("id", type=int)
+
     database = areas.add_parser("db", help="back up and restore the database")
     db_verbs = database.add_subparsers(dest="verb", required=True, metavar="VERB")
     backup = db_verbs.add_parser("backup", help="write a consistent backup of the database")
@@ -108,8 +137,12 @@ def dispatch(args, settings, stdin, out):
     try:
         if args.area == "db":
             return database_command(ctx, args)
+        if args.area in ("import", "demo", "export", "user", "token"):
+            migrate_commands.require_current(ctx)
         if args.area in ("import", "demo", "export"):
             return ingest_command(ctx, args)
+        if args.area in ("user", "token"):
+            return account_command(ctx, args)
         return migrate_command(ctx, args)
     finally:
         ctx.close()
@@ -155,6 +188,27 @@ def ingest_command(ctx, args):
     return ingest.run_import(ctx, args.file, kind=args.kind, fmt=args.format, tz=args.timezone, dry_run=args.dry_run,
                              gap_minutes=args.gap_minutes, year=args.year, created_by=os.environ.get("USER"),
                              by_gap=args.split_by_gap)
+
+
+def account_command(ctx, args):
+    """Run one "user" or "token" verb."""
+    accounts = import_module("analyzer.accounts.commands")
+    verb = args.verb
+    if args.area == "token":
+        if verb == "create":
+            return accounts.create_token(ctx, args.user, args.scope, args.name)
+        if verb == "list":
+            return accounts.list_tokens(ctx, args.user)
+        return accounts.revoke_token(ctx, args.id)
+    if verb == "create":
+        return accounts.create_user(ctx, args.email, args.role, args.password_stdin)
+    if verb == "list":
+        return accounts.list_users(ctx)
+    if verb == "set-role":
+        return accounts.set_role(ctx, args.email, args.role)
+    if verb == "set-password":
+        return accounts.set_password(ctx, args.email, args.password_stdin)
+    return accounts.set_disabled(ctx, args.email, verb == "disable")
 
 
 def database_command(ctx, args):

@@ -23,6 +23,8 @@ class Settings:
     lock_timeout_s: float = 60.0
     pg_lock_timeout: str = "5s"
     pg_statement_timeout: str = "15min"
+    max_body_mb: float = 100.0
+    session_hours: float = 12.0
 
     @property
     def is_production(self):
@@ -68,6 +70,8 @@ def load_settings(environ=None):
         lock_timeout_s=_number(env, "MIGRATE_LOCK_TIMEOUT", 60.0, float, 0, 86400),
         pg_lock_timeout=_duration(env, "MIGRATE_PG_LOCK_TIMEOUT", "5s"),
         pg_statement_timeout=_duration(env, "MIGRATE_PG_STATEMENT_TIMEOUT", "15min"),
+        max_body_mb=_number(env, "MAX_BODY_MB", 100.0, float, 0.001, 10240),
+        session_hours=_number(env, "SESSION_HOURS", 12.0, float, 0.01, 24 * 90),
     )
 
 

@@ -115,6 +115,14 @@ def list_(ctx):
     return 0
 
 
+def require_current(ctx):
+    """Refuse a data command while migrations are pending (its tables may not exist yet)."""
+    pending = plan.read_state(ctx.db, ctx.directory).pending
+    if pending:
+        raise AppError(f"The database is behind the code: {len(pending)} migration(s) pending "
+                       f"({', '.join(f.name for f in pending)}). Run: python manage.py migrate run", exit_code=2)
+
+
 def status(ctx):
     """Say where the database stands: 0 up to date, 1 pending, 2 problem."""
     try:

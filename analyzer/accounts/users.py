@@ -1,0 +1,170 @@
+"""Creating and changing users, and checking a sign-in with throttling by account and by address."""
+
+import datetime as dt
+import math
+import re
+from dataclasses import dataclass
+
+from analyzer.accounts import now, passwords
+from analyzer.errors import AppError
+from analyzer.db import database
+from analyzer.models import LoginAttempt, LoginSession, User
+
+ROLES = ("admin", "analyst", "viewer")
+RANK = {"viewer": 1, "analyst": 2, "admin": 3}
+EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
+WINDOW = dt.timedelta(minutes=15)
+MAX_ACCOUNT_FAILURES = 5
+MAX_ADDRESS_FAILURES = 20
+
+
+@dataclass
+class Throttled(Exception):
+    """Too many failed sign-ins: wait this many seconds."""
+
+    seconds: int
+
+    @property
+    def message(self):
+        """Return the sentence a user sees."""
+        minutes = max(1, math.ceil(self.seconds / 60))
+        return f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
+
+
+def allows(role, needed):
+    """Tell whether ROLE has at least the rights of NEEDED."""
+    return RANK.get(role, 0) >= RANK[needed]
+
+
+def normal_email(email):
+    """Return the email trimmed and lower-cased, or raise AppError when it is not an email address."""
+    value = (email or "").strip().lower()
+    if len(value) > 254 or not EMAIL_RE.fullmatch(value):
+        raise AppError(f"{email!r} is not an email address.")
+    return value
+
+
+def check_role(role):
+    """Raise AppError unless ROLE is one of ROLES."""
+    if role not in ROLES:
+        raise AppError(f"Unknown role {role!r}: use one of {', '.join(ROLES)}.")
+
+
+def exists():
+    """Tell whether any user exists (the first-run setup page is shown until one does)."""
+    return User.select().exists()
+
+
+def get(email):
+    """Return the user with this email, or raise AppError."""
+    user = User.get_or_none(User.email == normal_email(email))
+    if user is None:
+        raise AppError(f"There is no user {email.strip()}; see python manage.py user list.")
+    return user
+
+
+def create(email, password, role="viewer", cheap=False):
+    """Create a user; raise AppError for a taken email, an unknown role or a rejected password."""
+    email = normal_email(email)
+    check_role(role)
+    _check_password(password, email)
+    with database.atomic():
+        if User.select().where(User.email == email).exists():
+            raise AppError(f"A user {email} already exists.")
+        stamp = now()
+        return User.create(email=email, password_hash=passwords.hash_password(password, cheap), role=role,
+                           created_at=stamp, password_changed_at=stamp)
+
+
+def list_users():
+    """Return every user, by email."""
+    return list(User.select().order_by(User.email))
+
+
+def set_role(user, role):
+    """Change a user's role; the last enabled admin keeps the admin role."""
+    check_role(role)
+    with database.atomic():
+        if user.role == "admin" and role != "admin":
+            _keep_an_admin(user)
+        user.role = role
+        user.save()
+    return user
+
+
+def set_password(user, password, keep_session=None, cheap=False):
+    """Change a user's password and end the user's other sign-in sessions."""
+    _check_password(password, user.email)
+    with database.atomic():
+        user.password_hash = passwords.hash_password(password, cheap)
+        user.password_changed_at = now()
+        user.save()
+        others = LoginSession.delete().where(LoginSession.user == user)
+        if keep_session is not None:
+            others = others.where(LoginSession.id != keep_session.id)
+        others.execute()
+    return user
+
+
+def set_disabled(user, disabled):
+    """Disable (ending its sessions; its tokens stop working) or enable a user."""
+    with database.atomic():
+        if disabled and user.role == "admin":
+            _keep_an_admin(user)
+        user.disabled = disabled
+        user.save()
+        if disabled:
+            LoginSession.delete().where(LoginSession.user == user).execute()
+    return user
+
+
+def authenticate(email, password, address, cheap=False):
+    """Return the user for a correct email and password, None otherwise; raise Throttled after too many failures."""
+    email = (email or "").strip().lower()[:254]
+    address = (address or "unknown")[:64]
+    _check_throttle(email, address)
+    user = User.get_or_none(User.email == email)
+    if user is None:
+        # An unknown account takes as long as a wrong password, so timing does not tell which emails exist.
+        passwords.verify(passwords.dummy_hash(cheap), password, cheap)
+        ok = False
+    else:
+        ok = passwords.verify(user.password_hash, password, cheap) and not user.disabled
+    LoginAttempt.create(email=email, address=address, succeeded=ok, attempted_at=now())
+    if not ok:
+        return None
+    if passwords.hasher(cheap).check_needs_rehash(user.password_hash):
+        user.password_hash = passwords.hash_password(password, cheap)
+        user.save()
+    LoginAttempt.delete().where(LoginAttempt.attempted_at < now() - dt.timedelta(days=1)).execute()
+    return user
+
+
+def _check_password(password, email):
+    try:
+        passwords.check(password, email)
+    except passwords.PasswordRejected as exc:
+        raise AppError(str(exc)) from None
+
+
+def _keep_an_admin(user):
+    admins = User.select().where((User.role == "admin") & (User.disabled == False) & (User.id != user.id))  # noqa: E712
+    if not admins.exists():
+        raise AppError(f"{user.email} is the last enabled admin: make another user admin first.")
+
+
+def _check_throttle(email, address):
+    since = now() - WINDOW
+    last_success = (LoginAttempt.select(LoginAttempt.attempted_at)
+                    .where((LoginAttempt.email == email) & LoginAttempt.succeeded)
+                    .order_by(LoginAttempt.attempted_at.desc()).scalar())
+    account_since = max(since, last_success) if last_success else since
+    for field, value, limit, start in ((LoginAttempt.email, email, MAX_ACCOUNT_FAILURES, account_since),
+                                       (LoginAttempt.address, address, MAX_ADDRESS_FAILURES, since)):
+        failures = list(LoginAttempt.select(LoginAttempt.attempted_at)
+                        .where((field == value) & ~LoginAttempt.succeeded & (LoginAttempt.attempted_at > start))
+                        .order_by(LoginAttempt.attempted_at.desc()).limit(limit).tuples())
+        if len(failures) >= limit:
+            wait = (failures[-1][0] + WINDOW - now()).total_seconds()
+            if wait > 0:
+                raise Throttled(int(math.ceil(wait)))
