@@ -200,3 +200,23 @@ def run_cli(cwd, *args, env=None, stdin=None, timeout=60):
         capture_output=True, text=True, timeout=timeout,
     )
     return Result(done.returncode, done.stdout, done.stderr)
+
+
+PASSWORD = "a long test password 7"
+
+
+def sign_in(testapp, email="admin@example.com", role="admin", password=PASSWORD):
+    """Create the user (unless it exists) and sign TESTAPP in through the real login form; return the user."""
+    from analyzer.accounts import users
+    from analyzer.models import User
+
+    user = User.get_or_none(User.email == email) or users.create(email, password, role, cheap=True)
+    form = testapp.get("/login").forms[0]
+    form["email"], form["password"] = email, password
+    form.submit(status=303)
+    return user
+
+
+def csrf_of(testapp, path="/account"):
+    """Return the CSRF token of the forms on PATH for TESTAPP's session."""
+    return testapp.get(path).html.select_one("input[name=csrf_token]")["value"]

@@ -85,10 +85,10 @@ def test_python_app_py_on_a_fresh_clone_creates_the_database_migrates_and_serves
         assert json.loads(body) == {"status": "ok", "database": "ok",
                                     "schema": {"current": migration_names(project)[-1], "pending": []}}
         assert (project / "analyzer.db").is_file()
-        status, page = get(port, "/")
+        status, page = get(port, "/")  # follows the redirect to the first-run setup page
         assert status == 200
-        assert "<title>Sessions · Customer Session Analyzer</title>" in page
-        assert "No sessions yet." in page
+        assert "<title>Set up · Customer Session Analyzer</title>" in page
+        assert "Create the first admin" in page and 'name="setup_token"' not in page
     finally:
         out, err = stop(server)
     assert f"Serving on http://127.0.0.1:{port}" in out

@@ -15,6 +15,7 @@ from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.migrate import files as mfiles
 from analyzer.models import CustomerSession
 from analyzer.web import SECURITY_HEADERS, create_app
+from tests.conftest import sign_in
 
 ON_DISK = [f.name for f in mfiles.scan(MIGRATIONS_DIR)]
 LATEST = ON_DISK[-1]
@@ -43,7 +44,9 @@ def serve():
     def serve(settings, migrations_dir=None):
         app = create_app(settings, migrations_dir=migrations_dir)
         apps.append(app)
-        return webtest.TestApp(app)
+        # Production cookies are Secure: the test browser then talks HTTPS, as Railway's edge does.
+        scheme = "https" if settings.is_production else "http"
+        return webtest.TestApp(app, extra_environ={"wsgi.url_scheme": scheme})
 
     yield serve
     for app in apps:
@@ -54,9 +57,11 @@ def serve():
 
 @pytest.fixture
 def client(settings, serve):
-    """The app on an up-to-date database."""
+    """The app on an up-to-date database, signed in as an admin."""
     migrate(settings)
-    return serve(settings)
+    testapp = serve(settings)
+    sign_in(testapp)
+    return testapp
 
 
 @pytest.fixture
@@ -91,7 +96,7 @@ def session_keys(response):
 
 def with_failing_route(testapp):
     """Register GET /boom, which raises, on the app behind TESTAPP."""
-    @testapp.app.get("/boom")
+    @testapp.app.get("/boom", access="public")
     def boom():
         raise RuntimeError("kaboom: secret internal detail")
     return testapp
@@ -271,6 +276,7 @@ def test_a_server_error_shows_a_plain_500_page_and_logs_the_detail(client, caplo
 def every_kind_of_response(settings, serve, behind):
     """One response of each kind: page, JSON, static file, 404, 500 and 503."""
     client = with_failing_route(serve(settings))
+    sign_in(client)
     directory, _ = behind
     return {
         "page": client.get("/"),

@@ -1,13 +1,15 @@
 """The Bottle app factory."""
 
 import logging
+import secrets
 
 import bottle
 import peewee as pw
 
+from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import routes
+from analyzer.web import account, api, auth, imports, routes, signin
 
 log = logging.getLogger("analyzer.web")
 
@@ -50,14 +52,36 @@ def create_app(settings=None, migrations_dir=None):
             db.close()
         add_security_headers()
 
+    app.install(auth.Guard(settings, lambda: routes.unavailable_page(app)))
     routes.register(app)
+    signin.register(app, settings)
+    account.register(app, settings)
+    imports.register(app, settings)
+    api.register(app, settings)
+    unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]
+    if unguarded:
+        raise RuntimeError(f"routes without a declared access: {', '.join(unguarded)}")
     # An uncaught exception reaches Bottle after the after_request hook, and its 500 response
     # replaces the headers that hook set: the error pages set them again.
     for code, handler in list(app.error_handler.items()):
         app.error_handler[code] = _with_headers(handler, add_security_headers)
     if settings.is_production:
         routes.log_schema_state(app)
+        _announce_setup_token(app, db)
     return app
+
+
+def _announce_setup_token(app, db):
+    """While no user exists in production, the setup page asks for a one-time token printed in the log."""
+    token = secrets.token_urlsafe(18)
+    app.config["analyzer.setup_token"] = token
+    try:
+        with db.connection_context():
+            if users.exists():
+                return
+    except pw.DatabaseError:
+        pass
+    log.warning("No user exists yet. Open /setup and enter this one-time setup token: %s", token)
 
 
 def _with_headers(handler, add_headers):

@@ -9,6 +9,7 @@ import peewee as pw
 
 from analyzer.analytics import sessions
 from analyzer.migrate import MIGRATIONS_DIR, plan
+from analyzer.web import auth
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = [str(HERE / "templates")]
@@ -17,7 +18,10 @@ log = logging.getLogger("analyzer.web")
 
 
 def render(name, **values):
-    """Render a template from this package's templates folder."""
+    """Render a template from this package's templates folder, with the user and the forms' CSRF token."""
+    login = bottle.request.environ.get("analyzer.login")
+    values.setdefault("user", login.user if login else None)
+    values.setdefault("csrf", login.csrf_token if login else "")
     return bottle.template(name, template_lookup=TEMPLATES, **values)
 
 
@@ -46,7 +50,7 @@ def log_schema_state(app):
 def register(app):
     """Attach every route and error page to APP."""
 
-    @app.get("/healthz")
+    @app.get("/healthz", access="public")
     def healthz():
         bottle.response.content_type = "application/json"
         error = bottle.request.environ.get("analyzer.db_error")
@@ -69,22 +73,31 @@ def register(app):
             body["problems"] = problems
         return json.dumps(body)
 
-    @app.get("/")
+    @app.get("/", access="viewer")
     def index():
-        unavailable = _unavailable_page(app)
-        if unavailable:
-            return unavailable
         page = sessions.recent_sessions(bottle.request.query.get("after"))
         return render("sessions", page=page, total=sessions.count_sessions(),
                       first_page=not bottle.request.query.get("after"))
 
-    @app.get("/static/<path:path>")
+    @app.get("/static/<path:path>", access="public")
     def static(path):
         return bottle.static_file(path, root=str(STATIC))
 
     @app.error(404)
     def not_found(error):
         return render("error", code=404, title="Not found", message="There is no page at this address.")
+
+    @app.error(403)
+    def forbidden(error):
+        return render("error", code=403, title="Not allowed", message=error.body)
+
+    @app.error(405)
+    def not_allowed(error):
+        return render("error", code=405, title="Method not allowed", message="This address does not take that request.")
+
+    @app.error(413)
+    def too_large(error):
+        return render("error", code=413, title="Too large", message=error.body)
 
     @app.error(500)
     def server_error(error):
@@ -98,16 +111,17 @@ def register(app):
         return render("error", code=503, title="Unavailable", message=error.body)
 
 
-def _unavailable_page(app):
-    error = bottle.request.environ.get("analyzer.db_error")
-    if error:
-        bottle.response.status = 503
-        return render("error", code=503, title="Database unavailable",
-                      message="The database cannot be reached right now. Try again in a minute.")
-    current, pending, problems = schema_state(app)
-    if pending or problems:
-        bottle.response.status = 503
-        return render("error", code=503, title="Database schema is behind",
-                      message=f"{len(pending)} migration(s) are pending ({', '.join(pending)}). "
-                              "Run: python manage.py migrate run")
-    return None
+def unavailable_page(app):
+    """Return (503 page, message) while the database is unreachable or behind the migrations, else None."""
+    if bottle.request.environ.get("analyzer.db_error"):
+        message = "The database cannot be reached right now. Try again in a minute."
+        title = "Database unavailable"
+    else:
+        current, pending, problems = schema_state(app)
+        if not pending and not problems:
+            return None
+        title = "Database schema is behind"
+        message = (f"{len(pending)} migration(s) are pending ({', '.join(pending)}). Run: python manage.py migrate run"
+                   if pending else "; ".join(problems))
+    bottle.response.status = 503
+    return render("error", code=503, title=title, message=message), message

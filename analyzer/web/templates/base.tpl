@@ -7,7 +7,25 @@
 <link rel="stylesheet" href="/static/style.css">
 </head>
 <body>
-<header class="top"><a class="brand" href="/">Customer Session Analyzer</a></header>
+<header class="top">
+  <a class="brand" href="/">Customer Session Analyzer</a>
+  % if user:
+  <nav class="menu">
+    <a href="/">Sessions</a>
+    % if user.role in ('analyst', 'admin'):
+    <a href="/imports">Imports</a>
+    % end
+    % if user.role == 'admin':
+    <a href="/admin/users">Users</a>
+    % end
+    <a href="/account">{{user.email}} ({{user.role}})</a>
+    <form method="post" action="/logout" class="inline">
+      <input type="hidden" name="csrf_token" value="{{csrf}}">
+      <button type="submit">Sign out</button>
+    </form>
+  </nav>
+  % end
+</header>
 <main>
 {{!base}}
 </main>

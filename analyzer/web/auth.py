@@ -1,0 +1,168 @@
+"""Who may call which route: sign-in cookies for pages, bearer tokens for the API, CSRF on every form."""
+
+import hashlib
+import hmac
+import json
+import secrets
+from urllib.parse import quote
+
+import bottle
+
+from analyzer.accounts import logins, tokens, users
+
+SESSION_COOKIE = "analyzer_session"
+CSRF_COOKIE = "analyzer_csrf"
+ROLES = ("viewer", "analyst", "admin")
+# public: no database, no forms (health check, static files); anonymous: sign-in pages; setup: only while no user exists
+ACCESS = ("public", "anonymous", "setup", *ROLES, "api:read", "api:ingest")
+UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+
+
+class Guard:
+    """A Bottle plugin that enforces each route's declared access; a route without one is refused."""
+
+    name = "guard"
+    api = 2
+
+    def __init__(self, settings, unavailable):
+        self.settings = settings
+        self.unavailable = unavailable  # returns a 503 page while the database is unreachable or behind
+
+    def apply(self, callback, route):
+        access = route.config.get("access")
+
+        def guarded(*args, **kwargs):
+            refusal = self.check(access, route)
+            if refusal is not None:
+                return refusal
+            return callback(*args, **kwargs)
+        return guarded
+
+    def check(self, access, route):
+        """Return a refusal response, or None when the request may go on."""
+        request = bottle.request
+        if access not in ACCESS:
+            bottle.abort(403, "This address is not open to anyone.")
+        if access == "public":
+            return None
+        down = self.unavailable()
+        if down is not None:
+            return api_error(503, down[1]) if access.startswith("api:") else down[0]
+        if access.startswith("api:"):
+            try:
+                request.environ["analyzer.user"] = tokens.authorize(request.get_header("Authorization"), access[4:])
+            except tokens.TokenRefused as refused:
+                return api_error(refused.status, refused.reason)
+            return None
+        if access in ("anonymous", "setup"):
+            if access == "setup" and users.exists():
+                bottle.abort(404)
+            if request.method in UNSAFE and not anonymous_csrf_ok(self.settings):
+                bottle.abort(403, "The form expired or did not come from this site: reload the page and try again.")
+            return None
+        if not users.exists():
+            return bottle.redirect("/setup")
+        login = current_login(self.settings)
+        if login is None:
+            if request.method in UNSAFE:
+                bottle.abort(403, "You are signed out: sign in again and retry.")
+            target = request.fullpath + (f"?{request.query_string}" if request.query_string else "")
+            return bottle.redirect(f"/login?next={quote(target, safe='/')}")
+        if request.method in UNSAFE and not same(form_csrf(), login.csrf_token):
+            bottle.abort(403, "The form expired or did not come from this site: reload the page and try again.")
+        if not users.allows(login.user.role, access):
+            bottle.abort(403, f"This page needs the {access} role; you are signed in as {login.user.role}.")
+        return None
+
+
+def current_login(settings):
+    """Return the LoginSession of this request's cookie, or None (cached per request)."""
+    environ = bottle.request.environ
+    if "analyzer.login" not in environ:
+        login = logins.find(bottle.request.get_cookie(SESSION_COOKIE), settings.session_hours)
+        environ["analyzer.login"] = login
+        environ["analyzer.user"] = login.user if login else None
+    return environ["analyzer.login"]
+
+
+def current_user():
+    """Return the user of this request (signed in, or the owner of its API token)."""
+    return bottle.request.environ.get("analyzer.user")
+
+
+def form_csrf():
+    """Return the CSRF token the request sent (form field or X-CSRF-Token header)."""
+    return bottle.request.forms.get("csrf_token") or bottle.request.get_header("X-CSRF-Token") or ""
+
+
+def csrf_token(settings):
+    """Return the CSRF token for this page's forms: the session's, or a signed anonymous one."""
+    login = current_login(settings)
+    if login is not None:
+        return login.csrf_token
+    nonce = bottle.request.get_cookie(CSRF_COOKIE)
+    if not nonce or len(nonce) > 64:
+        nonce = secrets.token_urlsafe(24)
+        bottle.response.set_cookie(CSRF_COOKIE, nonce, path="/", httponly=True, samesite="strict",
+                                   secure=settings.is_production)
+    return _sign(settings, nonce)
+
+
+def anonymous_csrf_ok(settings):
+    """Tell whether an anonymous form's token matches the signed nonce in its cookie."""
+    nonce = bottle.request.get_cookie(CSRF_COOKIE) or ""
+    return bool(nonce) and same(form_csrf(), _sign(settings, nonce))
+
+
+def sign_in(settings, user):
+    """Start a session for USER, ending the one this browser had (the session id changes at sign-in)."""
+    old = current_login(settings)
+    if old is not None:
+        logins.end(old)
+    secret, login = logins.start(user, client_address(), settings.session_hours)
+    bottle.response.set_cookie(SESSION_COOKIE, secret, path="/", httponly=True, samesite="lax",
+                               secure=settings.is_production)
+    bottle.request.environ["analyzer.login"] = login
+    bottle.request.environ["analyzer.user"] = user
+    return login
+
+
+def sign_out(settings):
+    """End this browser's session and forget its cookie."""
+    login = current_login(settings)
+    if login is not None:
+        logins.end(login)
+    bottle.response.delete_cookie(SESSION_COOKIE, path="/", httponly=True, samesite="lax",
+                                  secure=settings.is_production)
+
+
+def client_address():
+    """Return the client's address: the one the nearest proxy appended to X-Forwarded-For, else the peer's."""
+    # Only the last entry was written by our proxy (Railway's edge); earlier ones come from the client.
+    forwarded = bottle.request.get_header("X-Forwarded-For", "")
+    return (forwarded.split(",")[-1].strip() or bottle.request.remote_addr or "unknown")[:64]
+
+
+def api_error(status, message, **extra):
+    """Return a JSON error response."""
+    bottle.response.status = status
+    bottle.response.content_type = "application/json"
+    if status == 401:
+        bottle.response.set_header("WWW-Authenticate", 'Bearer realm="analyzer"')
+    return json.dumps({"error": message, **extra})
+
+
+def same(given, expected):
+    """Compare a secret in constant time (any text, even non-ASCII)."""
+    return hmac.compare_digest(given.encode(), expected.encode())
+
+
+def safe_next(target):
+    """Return TARGET when it is a path on this site, else '/'."""
+    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return "/"
+
+
+def _sign(settings, nonce):
+    return hmac.new(settings.secret_key.encode(), f"csrf:{nonce}".encode(), hashlib.sha256).hexdigest()

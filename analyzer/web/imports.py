@@ -1,0 +1,75 @@
+"""Uploading a file to import, the list of imports, undoing one, and the CSV export."""
+
+import datetime as dt
+import io
+import tempfile
+from pathlib import Path
+
+import bottle
+
+from analyzer.errors import AppError
+from analyzer.ingest import export, importer
+from analyzer.models import Import
+from analyzer.web import auth
+from analyzer.web.routes import render
+
+
+def register(app, settings):
+    """Attach the import and export routes to APP."""
+
+    @app.get("/imports", access="analyst")
+    def imports_page():
+        return _page()
+
+    @app.post("/imports", access="analyst")
+    def upload():
+        limit = int(settings.max_body_mb * 1024 * 1024)
+        if bottle.request.content_length > limit:
+            return _page(error=f"The file is over the limit of {settings.max_body_mb:g} MB (MAX_BODY_MB).", status=413)
+        upload = bottle.request.files.get("file")
+        if upload is None or not upload.raw_filename:
+            return _page(error="Choose a file to import.", status=400)
+        form = bottle.request.forms
+        kind = form.get("kind") or None
+        name = Path(upload.raw_filename.replace("\\", "/")).name[:200] or "upload.csv"
+        with tempfile.TemporaryDirectory(prefix="analyzer-upload-") as folder:
+            path = Path(folder) / name
+            upload.save(str(path))
+            try:
+                report = importer.import_file(app.config["analyzer.db"], path, kind=kind,
+                                              tz=form.getunicode("timezone") or "UTC",
+                                              dry_run=form.get("dry_run") == "1",
+                                              created_by=auth.current_user().email)
+            except importer.ImportRejected as rejected:
+                return _page(error=f"{name}: {rejected.report.error_count} bad field(s); nothing of this file was "
+                                   "written. Fix these rows and upload it again.",
+                             bad_rows=rejected.report.errors, status=422)
+            except AppError as exc:
+                return _page(error=str(exc), status=400)
+        done = "Checked (dry run)" if report.dry_run else f"Imported {name} as import {report.import_id}"
+        return _page(notice=f"{done}: {report.rows_read:,} rows read, {report.sessions_written:,} sessions"
+                            f"{f' and {report.events_written:,} events' if report.kind == 'events' else ''} written, "
+                            f"{report.duplicates:,} duplicates skipped, in {report.seconds:.1f} s.")
+
+    @app.post("/imports/<import_id:int>/undo", access="admin")
+    def undo(import_id):
+        try:
+            record = importer.undo(app.config["analyzer.db"], import_id)
+        except AppError as exc:
+            return _page(error=str(exc), status=400)
+        return _page(notice=f"Import {record.id} ({record.file_name}) undone: its sessions and events are removed.")
+
+    @app.get("/export.csv", access="analyst")
+    def export_csv():
+        buffer = io.StringIO()
+        export.write_sessions(buffer)
+        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
+        bottle.response.content_type = "text/csv; charset=utf-8"
+        bottle.response.set_header("Content-Disposition", f'attachment; filename="sessions-{stamp}.csv"')
+        return buffer.getvalue()
+
+
+def _page(error=None, notice=None, bad_rows=(), status=200):
+    bottle.response.status = status
+    return render("imports", error=error, notice=notice, bad_rows=bad_rows,
+                  imports=list(Import.select().order_by(Import.id.desc()).limit(200)))

@@ -1,0 +1,54 @@
+% rebase('base.tpl', title='Imports')
+<h1>Imports</h1>
+% include('flash.tpl')
+% if bad_rows:
+<table>
+  <thead><tr><th>Line</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
+  <tbody>
+  % for e in bad_rows:
+    <tr><td>{{e.line}}</td><td>{{e.column}}</td><td><code>{{e.value}}</code></td><td>{{e.reason}}</td></tr>
+  % end
+  </tbody>
+</table>
+% end
+<section class="card">
+  <h2>Import a file</h2>
+  <p>CSV (comma, semicolon or tab; UTF-8 or Latin-1) or NDJSON, plain or gzip: session exports (a row per visit)
+     or event exports (a row per page view, sessionized after 30 minutes of inactivity). All or nothing.</p>
+  <form method="post" action="/imports" enctype="multipart/form-data" class="row">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <label>File <input type="file" name="file" required></label>
+    <label>Kind <select name="kind">
+      <option value="">detect</option><option value="sessions">sessions</option><option value="events">events</option>
+    </select></label>
+    <label>Time zone of times without offset <input type="text" name="timezone" value="UTC"></label>
+    <label><input type="checkbox" name="dry_run" value="1"> only check</label>
+    <button type="submit">Import</button>
+  </form>
+  <p><a href="/export.csv">Export every session as CSV</a></p>
+</section>
+% if imports:
+<table>
+  <thead><tr><th>#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th>Rows</th><th>Sessions</th>
+    <th>Events</th><th>Duplicates</th><th>By</th><th></th></tr></thead>
+  <tbody>
+  % for r in imports:
+    <tr>
+      <td>{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td>{{r.file_name}}</td><td>{{r.kind}}</td>
+      <td>{{r.status}}</td><td>{{'{:,}'.format(r.rows_read)}}</td><td>{{'{:,}'.format(r.sessions_written)}}</td>
+      <td>{{'{:,}'.format(r.events_written)}}</td><td>{{'{:,}'.format(r.duplicates)}}</td><td>{{r.created_by or '—'}}</td>
+      <td>
+      % if r.status == 'done' and user.role == 'admin':
+        <form method="post" action="/imports/{{r.id}}/undo" class="inline">
+          <input type="hidden" name="csrf_token" value="{{csrf}}">
+          <button type="submit">Undo</button>
+        </form>
+      % end
+      </td>
+    </tr>
+  % end
+  </tbody>
+</table>
+% else:
+<p class="empty">No imports yet.</p>
+% end
