@@ -14,18 +14,29 @@ except ConfigError as exc:
     sys.exit(exc.exit_code)
 
 
-def main():
-    """Apply pending migrations in development, then serve on waitress."""
+def main(argv=None):
+    """Apply pending migrations in development (and load demo data with --demo), then serve on waitress."""
     import waitress
 
     from analyzer.migrate import commands
 
+    argv = sys.argv[1:] if argv is None else argv
+    if argv not in ([], ["--demo"]):
+        print("Usage: python app.py [--demo]   (--demo: load demo sessions into an empty development database)",
+              file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
+    if argv == ["--demo"] and settings.app_env != "development":
+        print("Error: --demo only works in development (APP_ENV=development); use python manage.py demo.",
+              file=sys.stderr)
+        return 2
     if settings.app_env == "development":
         ctx = commands.Context(settings=settings)
         try:
             commands.run(ctx)
+            if argv == ["--demo"]:
+                _load_demo(ctx)
         except AppError as exc:
             print(f"Error: {exc}", file=sys.stderr)
             return exc.exit_code
@@ -35,6 +46,17 @@ def main():
     print(f"Serving on http://{host}:{settings.port} (press Ctrl+C to stop)", flush=True)
     waitress.serve(app, host=host, port=settings.port, threads=8)
     return 0
+
+
+def _load_demo(ctx):
+    from analyzer.ingest import demo
+    from analyzer.models import CustomerSession
+
+    if CustomerSession.select().exists():
+        print("Demo data skipped: the database already has sessions.", flush=True)
+        return
+    report = demo.load(ctx.db)
+    print(f"Loaded demo data: {report.sessions_written:,} sessions and {report.events_written:,} events.", flush=True)
 
 
 if __name__ == "__main__":

@@ -95,6 +95,33 @@ def test_python_app_py_on_a_fresh_clone_creates_the_database_migrates_and_serves
     assert "Traceback" not in err
 
 
+def test_python_app_py_demo_loads_demo_sessions_once_then_serves(project):
+    port = free_port()
+    server = start([sys.executable, "app.py", "--demo"], project, environment(PORT=str(port)))
+    try:
+        assert wait_until_serving(server, port, seconds=60)[0] == 200
+    finally:
+        out, _ = stop(server)
+    assert "Loaded demo data: 5,000 sessions and " in out
+    listed = run_cli(project, "import", "--list", env={"DATABASE_URL": "sqlite:///analyzer.db"})
+    assert "demo-events-seed7.ndjson.gz" in listed.out and "5,000 sessions" in listed.out
+    server = start([sys.executable, "app.py", "--demo"], project, environment(PORT=str(port)))
+    try:
+        wait_until_serving(server, port)
+    finally:
+        out, _ = stop(server)
+    assert "Demo data skipped: the database already has sessions." in out
+
+
+def test_python_app_py_rejects_demo_outside_development_and_unknown_flags(project):
+    env = environment(APP_ENV="production", DATABASE_URL="sqlite:///x.db", SECRET_KEY="k")
+    done = subprocess.run([sys.executable, "app.py", "--demo"], cwd=project, env=env, capture_output=True, text=True)
+    assert done.returncode == 2 and "--demo only works in development" in done.stderr
+    done = subprocess.run([sys.executable, "app.py", "--bogus"], cwd=project, env=environment(), capture_output=True,
+                          text=True)
+    assert done.returncode == 2 and "Usage: python app.py [--demo]" in done.stderr
+
+
 PRODUCTION_STARTS = {
     "python app.py": [sys.executable, "app.py"],
     "waitress-serve": [sys.executable, "-m", "waitress", "--listen=127.0.0.1:0", "app:app"],

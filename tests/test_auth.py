@@ -271,7 +271,6 @@ def test_sign_in_rotates_a_session_that_already_exists(browser):
     client = browser()
     sign_in(client, "ann@example.com", "admin")
     first = client.cookies[auth.SESSION_COOKIE]
-    client.cookies  # the same browser signs in as someone else
     other = users.create("bob@example.com", PASSWORD, "viewer", cheap=True)
     token = auth._sign(client.app.config["analyzer.settings"], "n")
     client.set_cookie(auth.CSRF_COOKIE, "n")

@@ -24,7 +24,7 @@ def test_readme_quick_start_has_exactly_two_commands():
     block = re.search(r"```sh\n(.*?)```", section, re.S).group(1)
     commands = [line for line in block.splitlines() if line.strip()]
     assert len(commands) == 2
-    assert commands[0].endswith("python app.py") and "requirements.txt" in commands[0]
+    assert commands[0].endswith("python app.py --demo") and "requirements.txt" in commands[0]
     assert "pytest" in commands[1] and "requirements-dev.txt" in commands[1]
 
 

@@ -32,13 +32,13 @@ class Guard:
         access = route.config.get("access")
 
         def guarded(*args, **kwargs):
-            refusal = self.check(access, route)
+            refusal = self.check(access)
             if refusal is not None:
                 return refusal
             return callback(*args, **kwargs)
         return guarded
 
-    def check(self, access, route):
+    def check(self, access):
         """Return a refusal response, or None when the request may go on."""
         request = bottle.request
         if access not in ACCESS:
