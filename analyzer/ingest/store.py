@@ -94,6 +94,9 @@ class SessionWriter:
         if is_postgres(db):
             # Imports take turns, so the duplicate check below sees every committed and pending key.
             db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
+            # The table's statistics predate this transaction's rows: without this the planner would
+            # scan the whole table for every batch's key check, which grows quadratically.
+            db.execute_sql("SET LOCAL enable_seqscan = off")
 
     def add(self, session):
         """Queue one session: a tuple in SESSION_COLUMNS order without import_id."""
@@ -141,6 +144,8 @@ class SessionWriter:
         """Write what is left and return (sessions written, duplicates skipped)."""
         self.flush()
         self.close()
+        if is_postgres(self.db):
+            self.db.execute_sql("SET LOCAL enable_seqscan = on")
         written = count_sessions(self.db, self.import_id)
         return written, self.staged - written
 
