@@ -69,7 +69,7 @@ def main():
         write_project(work)
         py = sys.executable
         ours = [py, "manage.py", "migrate"]
-        pw = [shutil.which("pw_migrate") or "pw_migrate"]
+        pw = [shutil.which("pw_migrate", path=str(Path(sys.executable).parent)) or shutil.which("pw_migrate") or "pw_migrate"]
         ours_db = {"DATABASE_URL": f"sqlite:///{work / 'ours.db'}"}
         pw_args = ["--database", f"sqlite:///{work / 'pw.db'}", "--directory", "migrations"]
 

@@ -3,6 +3,7 @@
 import datetime as dt
 import gzip
 import json
+import re
 from decimal import Decimal
 from pathlib import Path
 
@@ -364,6 +365,31 @@ def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_p
 def test_cli_missing_file_is_a_clear_error(db_url, db, tmp_path):
     result = run_cli(ROOT, "import", str(tmp_path / "nope.csv"), env={"DATABASE_URL": db_url})
     assert (result.code, result.err.strip()) == (1, f"Error: {tmp_path / 'nope.csv'} does not exist or is not a file.")
+
+
+@pytest.mark.parametrize("name", ["many.csv", "many.csv.gz"])
+def test_progress_reports_rows_and_the_share_of_the_file_read(db, tmp_path, name):
+    rows = "".join(f"s{i},2026-03-01T10:00:00Z,{'x' * (i % 50)}\n" for i in range(25000))
+    calls = []
+    importer.import_file(db, write(tmp_path, name, "session_id,started_at,utm_campaign\n" + rows),
+                         progress=lambda count, fraction: calls.append((count, fraction)))
+    assert [c for c, _ in calls] == [10000, 20000]
+    assert 0 < calls[0][1] < calls[1][1] <= 1
+
+
+def test_cli_shows_a_progress_bar_on_a_terminal(db_url, db, tmp_path, capsys):
+    from analyzer.ingest import commands as ingest_commands
+    from tests.conftest import FakeTerminal
+
+    path = write(tmp_path, "many.csv", "session_id,started_at\n" + "".join(
+        f"s{i},2026-03-01T10:00:00Z\n" for i in range(10000)))
+    ctx = commands.Context(settings=Settings(database_url=db_url), stdin=FakeTerminal(), out=print)
+    try:
+        assert ingest_commands.run_import(ctx, path) == 0
+    finally:
+        ctx.close()
+    err = capsys.readouterr().err
+    assert re.search(r"\r  \[#{20,30}\.{0,10}\]\s+\d+%  10,000 rows read", err), err
 
 
 def test_path_objects_and_strings_both_work(db, tmp_path):

@@ -6,6 +6,8 @@ from analyzer import guard
 from analyzer.ingest import demo, export, importer
 from analyzer.models import Import
 
+BAR = 30
+
 
 def run_import(ctx, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None, created_by=None,
                by_gap=False):
@@ -69,8 +71,10 @@ def _progress(ctx):
     if not ctx.interactive:
         return None
 
-    def show(count):
-        print(f"\r  {count:,} rows read…", end="", file=sys.stderr, flush=True)
+    def show(count, fraction):
+        done = int(fraction * BAR)
+        print(f"\r  [{'#' * done}{'.' * (BAR - done)}] {fraction:4.0%}  {count:,} rows read", end="",
+              file=sys.stderr, flush=True)
 
     return show
 

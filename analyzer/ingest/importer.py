@@ -83,7 +83,7 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
         if kind == "sessions":
             days = _load_sessions(db, records, conv, components, source, year, record.id, report, progress)
         else:
-            days = _load_events(db, records, conv, record.id, gap_minutes, report, progress)
+            days = _load_events(db, records, conv, source, record.id, gap_minutes, report, progress)
         if report.error_count or dry_run:
             transaction.rollback()
         else:
@@ -154,14 +154,14 @@ def _read_sessions(records, conv, components, source, year, writer, report, prog
             if last is None or when > last:
                 last = when
         if progress and report.rows_read % 10000 == 0:
-            progress(report.rows_read)
+            progress(report.rows_read, source.fraction())
     return first, last
 
 
-def _load_events(db, records, conv, import_id, gap_minutes, report, progress):
+def _load_events(db, records, conv, source, import_id, gap_minutes, report, progress):
     stager = store.EventStager(db)
     try:
-        first, last = _read_events(records, conv, stager, report, progress)
+        first, last = _read_events(records, conv, source, stager, report, progress)
     except BaseException:
         stager.close()
         raise
@@ -172,7 +172,7 @@ def _load_events(db, records, conv, import_id, gap_minutes, report, progress):
     return _days(first, last)
 
 
-def _read_events(records, conv, stager, report, progress):
+def _read_events(records, conv, source, stager, report, progress):
     first = last = None
     for line, row in records:
         report.rows_read += 1
@@ -192,7 +192,7 @@ def _read_events(records, conv, stager, report, progress):
             if last is None or when > last:
                 last = when
         if progress and report.rows_read % 10000 == 0:
-            progress(report.rows_read)
+            progress(report.rows_read, source.fraction())
     return first, last
 
 

@@ -25,6 +25,18 @@ class Source:
     encoding: str
     format: str
     delimiter: str = ","
+    size: int = 0
+    raw: object = None  # the open binary file while records() reads it
+
+    def fraction(self):
+        """Return how much of the file records() has read so far, from 0 to 1."""
+        if self.raw is None or not self.size:
+            return 0.0
+        handle = self.raw.fileobj if self.gzip else self.raw  # a GzipFile reads the file through .fileobj
+        try:
+            return min(handle.tell() / self.size, 1.0)
+        except (ValueError, OSError):
+            return 1.0
 
 
 class BadRecord(str):
@@ -49,12 +61,13 @@ def inspect(path, fmt=None):
     if fmt not in ("csv", "ndjson"):
         raise AppError(f"Unknown --format {fmt!r}: use csv or ndjson.")
     delimiter = _delimiter(head) if fmt == "csv" else ","
-    return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter)
+    return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter, path.stat().st_size)
 
 
 def records(source):
     """Yield the header list first, then (line number, list of field texts or a BadRecord) for each record."""
     with _open(source.path, source.gzip, source.encoding) as text:
+        source.raw = text.buffer
         if source.format == "csv":
             yield from _csv_records(text, source.delimiter)
         else:
