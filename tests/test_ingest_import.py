@@ -101,6 +101,46 @@ def test_ga4_event_timestamps_in_microseconds(db, tmp_path):
     assert (row.started_at, row.page_views, row.duration_s) == (dt.datetime(2026, 3, 1, 10), 2, 60)
 
 
+UMAMI = (
+    "website_id,session_id,visit_id,event_id,hostname,browser,os,device,screen,language,country,url_path,"
+    "url_query,utm_source,utm_medium,utm_campaign,referrer_domain,page_title,event_type,event_name,created_at\n"
+    "w1,v-1,visit-a,e1,shop.example,chrome,Mac OS,laptop,1440x900,en-US,DE,/,,,,,google.com,Home,1,,2026-03-01 10:00:00\n"
+    "w1,v-1,visit-a,e2,shop.example,chrome,Mac OS,laptop,1440x900,en-US,DE,/cart,,,,,,Cart,2,add-to-cart,2026-03-01 10:02:00\n"
+    "w1,v-1,visit-b,e3,shop.example,chrome,Mac OS,laptop,1440x900,en-US,DE,/sale,,newsletter,email,spring,,Sale,1,,2026-03-01 10:05:00\n"
+)
+GOATCOUNTER = (
+    "2Path,Title,Event,UserAgent,Browser,System,Session,Bot,Referrer,Referrer scheme,Screen size,Location,FirstVisit,Date\n"
+    "/,Home,false,Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile,Safari 17,iOS 17,s-9,0,"
+    "www.bing.com,o,390x844,NL-NH,true,2026-03-01T10:00:00Z\n"
+    "newsletter-signup,,true,Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile,Safari 17,iOS 17,s-9,0,,,"
+    "390x844,NL-NH,false,2026-03-01T10:01:00Z\n"
+    "/pricing,Pricing,false,Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) Mobile,Safari 17,iOS 17,s-9,0,,,"
+    "390x844,NL,false,2026-03-01T11:30:00Z\n"
+)
+
+
+def test_umami_event_export_uses_visits_as_sessions(db, tmp_path):
+    report = importer.import_file(db, write(tmp_path, "umami.csv", UMAMI))
+    assert (report.kind, report.sessions_written, report.events_written) == ("events", 2, 3)
+    first, second = sessions()
+    assert (first.session_key, first.customer_id, first.page_views, first.events) == ("v-1:visit-a", "v-1", 1, 2)
+    assert (first.channel, first.device, first.country, first.landing_page) == ("organic search", "desktop", "DE", "/")
+    assert (second.channel, second.campaign) == ("email", "spring")
+    types = [e.event_type for e in SessionEvent.select().order_by(SessionEvent.occurred_at)]
+    assert types == ["page_view", "add-to-cart", "page_view"]
+
+
+def test_goatcounter_export_splits_visitors_by_inactivity(db, tmp_path):
+    report = importer.import_file(db, write(tmp_path, "goatcounter.csv", GOATCOUNTER))
+    assert (report.kind, report.sessions_written, report.events_written) == ("events", 2, 3)
+    first, second = sessions()
+    assert (first.customer_id, first.page_views, first.events, first.exit_page) == ("s-9", 1, 2, "/")
+    assert (first.device, first.country, first.channel) == ("mobile", "NL", "organic search")
+    assert second.landing_page == "/pricing"
+    assert [e.event_type for e in SessionEvent.select().order_by(SessionEvent.occurred_at)] == [
+        "page_view", "newsletter-signup", "page_view"]
+
+
 @pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"), ("utf-8", False, "\t")])
 def test_encodings_and_delimiters(db, tmp_path, encoding, bom, delimiter):
     text = delimiter.join(["session_id", "user_id", "started_at", "landing_page"]) + "\r\n" + \

@@ -56,6 +56,18 @@ EVENT_ALIASES = {
     "country": SESSION_ALIASES["country"],
 }
 
+# Event exports whose columns mean something else than the aliases above, told by a column of their own.
+# Their names replace the aliases of these fields.
+EVENT_PROFILES = {
+    # Umami: session_id is the visitor on one device, visit_id the visit; event_name is empty for page views.
+    "websiteid": {"customer_id": ["session_id", "distinct_id"], "session_id": ["visit_id"],
+                  "event_type": ["event_name"], "page": ["url_path"], "referrer": ["referrer_domain"]},
+    # GoatCounter: Session is the visitor, "2Path" the page (or the event's name when Event is true),
+    # Location a country or country-region code.
+    "2path": {"customer_id": ["session"], "occurred_at": ["date"], "page": ["2path"], "event_type": [],
+              "event_flag": ["event"], "country": ["location"]},
+}
+
 # Parts that add up to one field when the export splits it (the UCI / GA "shoppers intention" layout).
 COMPONENTS = {
     "page_views": ["administrative", "informational", "product_related"],
@@ -65,7 +77,8 @@ COMPONENTS = {
 MICROS = {"totaltransactionrevenue", "transactionrevenue"}
 # Session ids that are unique only per visitor: combined with the customer id.
 PER_VISITOR_IDS = {"visitid", "gasessionid"}
-EVENT_SIGNS = {"eventtime", "eventtimestamp", "eventtype", "eventname", "occurredat", "event", "receivedat"}
+EVENT_SIGNS = {"eventtime", "eventtimestamp", "eventtype", "eventname", "occurredat", "event", "receivedat",
+               *EVENT_PROFILES}
 
 
 def normal(header):
@@ -84,6 +97,10 @@ def map_columns(headers, kind):
     positions = {}
     for index, header in enumerate(headers):
         positions.setdefault(normal(header), index)
+    if kind == "events":
+        for sign, names in EVENT_PROFILES.items():
+            if sign in positions:
+                aliases = aliases | names
     mapping = {}
     for field, names in aliases.items():
         for name in names:

@@ -172,12 +172,15 @@ def event_row(conv, line, row):
         raise Rejected(problems)
     get = t.get
     event_type = (get("event_type") or "page_view").lower()
+    page = get("page")
+    if get("event_flag", "").lower() in ("true", "1", "yes"):
+        event_type, page = (page or "event").lower(), None
     kind = "page_view" if event_type in PAGE_VIEW_TYPES else event_type
     return {
         "customer_id": customer,
         "occurred_at": occurred,
         "event_type": kind[:64],
-        "page": get("page"),
+        "page": page,
         "file_session": get("session_id"),
         "revenue": revenue if kind in PURCHASE_TYPES else ZERO,
         "purchase": kind in PURCHASE_TYPES,

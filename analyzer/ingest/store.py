@@ -226,9 +226,13 @@ class EventStager:
             "  SELECT k.*, FIRST_VALUE(channel) OVER w AS first_channel, FIRST_VALUE(source) OVER w AS first_source,"
             "   FIRST_VALUE(medium) OVER w AS first_medium, FIRST_VALUE(campaign) OVER w AS first_campaign,"
             "   FIRST_VALUE(device) OVER w AS first_device, FIRST_VALUE(country) OVER w AS first_country,"
-            "   FIRST_VALUE(page) OVER w AS first_page, LAST_VALUE(page) OVER w AS last_page"
+            "   FIRST_VALUE(page) OVER pages AS first_page, FIRST_VALUE(page) OVER exits AS last_page"
             "  FROM ingest_keyed k WINDOW w AS (PARTITION BY session_key ORDER BY ts, line"
-            "   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) s"
+            "   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),"
+            # Events without a page (a purchase, a custom event) neither land nor exit a session.
+            "   pages AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts, line),"
+            "   exits AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts DESC, line DESC)"
+            "  ) s"
             " GROUP BY session_key HAVING COUNT(*) > 0 ON CONFLICT (session_key) DO NOTHING")
         written = count_sessions(db, import_id)
         db.execute_sql(

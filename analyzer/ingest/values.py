@@ -161,6 +161,7 @@ def _country_table():
 
 COUNTRIES = _country_table()
 ALPHA2 = {c.alpha_2 for c in pycountry.countries} | {"XK"}
+SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 
 
 @cached
@@ -171,6 +172,8 @@ def country_code(text):
     value = text.strip()
     if len(value) == 2 and value.upper() in ALPHA2:
         return value.upper()
+    if SUBDIVISION.fullmatch(value) and value[:2].upper() in ALPHA2:  # ISO 3166-2, as in GoatCounter's "NL-NH"
+        return value[:2].upper()
     code = COUNTRIES.get(_normal(value))
     if code is None:
         raise ValueError("not a known country name or ISO code")
