@@ -1,13 +1,15 @@
 """The user and token commands of manage.py, and the account rules behind them, on SQLite and PostgreSQL."""
 
+import datetime as dt
+
 import pytest
 
-from analyzer.accounts import passwords, tokens, users
+from analyzer.accounts import now, passwords, tokens, users
 from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
 from analyzer.migrate import commands
-from analyzer.models import ApiToken, LoginSession, User
+from analyzer.models import ApiToken, LoginAttempt, LoginSession, User
 from tests.conftest import PASSWORD, ROOT, run_cli
 
 
@@ -117,3 +119,11 @@ def test_changing_a_password_keeps_only_the_given_session(env):
     assert [s.id for s in LoginSession.select()] == [keep.id]
     with pytest.raises(AppError, match="at least 10"):
         users.set_password(user, "short", cheap=True)
+
+
+def test_every_sign_in_attempt_prunes_attempts_older_than_a_day(env):
+    for age in (dt.timedelta(days=2), dt.timedelta(hours=1)):
+        LoginAttempt.create(email="old@example.com", address="10.0.0.9", succeeded=False, attempted_at=now() - age)
+    assert users.authenticate("nobody@example.com", "wrong password here", "10.0.0.1", cheap=True) is None
+    kept = sorted((a.email, a.address) for a in LoginAttempt.select())
+    assert kept == [("nobody@example.com", "10.0.0.1"), ("old@example.com", "10.0.0.9")]

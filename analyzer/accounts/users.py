@@ -16,6 +16,7 @@ EMAIL_RE = re.compile(r"[^@\s]+@[^@\s]+\.[^@\s]+")
 WINDOW = dt.timedelta(minutes=15)
 MAX_ACCOUNT_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
+ATTEMPTS_KEPT = dt.timedelta(days=1)  # far longer than WINDOW: every attempt prunes what is older
 
 
 @dataclass
@@ -130,13 +131,13 @@ def authenticate(email, password, address, cheap=False):
         ok = False
     else:
         ok = passwords.verify(user.password_hash, password, cheap) and not user.disabled
+    LoginAttempt.delete().where(LoginAttempt.attempted_at < now() - ATTEMPTS_KEPT).execute()
     LoginAttempt.create(email=email, address=address, succeeded=ok, attempted_at=now())
     if not ok:
         return None
     if passwords.hasher(cheap).check_needs_rehash(user.password_hash):
         user.password_hash = passwords.hash_password(password, cheap)
         user.save()
-    LoginAttempt.delete().where(LoginAttempt.attempted_at < now() - dt.timedelta(days=1)).execute()
     return user
 
 
