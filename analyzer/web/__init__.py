@@ -1,7 +1,9 @@
 """The Bottle app factory."""
 
+import base64
+import hashlib
+import hmac
 import logging
-import secrets
 
 import bottle
 import peewee as pw
@@ -67,13 +69,15 @@ def create_app(settings=None, migrations_dir=None):
         app.error_handler[code] = _with_headers(handler, add_security_headers)
     if settings.is_production:
         routes.log_schema_state(app)
-        _announce_setup_token(app, db)
+        _announce_setup_token(app, db, settings.secret_key)
     return app
 
 
-def _announce_setup_token(app, db):
+def _announce_setup_token(app, db, secret_key):
     """While no user exists in production, the setup page asks for a one-time token printed in the log."""
-    token = secrets.token_urlsafe(18)
+    # Derived from SECRET_KEY, so every replica and every restart of one deploy asks for the same token.
+    digest = hmac.new(secret_key.encode(), b"analyzer first-run setup", hashlib.sha256).digest()
+    token = base64.urlsafe_b64encode(digest[:18]).decode()
     app.config["analyzer.setup_token"] = token
     try:
         with db.connection_context():
