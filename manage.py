@@ -65,7 +65,7 @@ def build_parser():
 
     load = areas.add_parser("import", help="load a session or event export (CSV or NDJSON, gzip too)")
     load.add_argument("file", nargs="?", metavar="FILE")
-    load.add_argument("--format", choices=["csv", "ndjson"], help="default: from the name and content")
+    load.add_argument("--format", choices=["csv", "ndjson", "json"], help="default: from the name and content")
     load.add_argument("--kind", choices=["sessions", "events"], help="default: from the columns")
     load.add_argument("--timezone", default="UTC", metavar="TZ", help="zone of times without an offset (IANA name)")
     load.add_argument("--gap-minutes", type=int, default=30, metavar="N", help="inactivity that ends a session")

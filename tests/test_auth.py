@@ -515,8 +515,10 @@ def test_api_rejects_a_bad_record_and_writes_nothing(browser):
     errors = browser().post("/api/v1/sessions", ndjson, headers=headers, status=422).json["errors"]
     assert [(e["line"], e["column"]) for e in errors] == [(2, "(whole line)")]
     assert "none of the first records" in browser().post("/api/v1/sessions", "{no", headers=headers, status=400).json["error"]
-    assert browser().post("/api/v1/sessions", "[1, 2", headers=headers, status=400).json["error"].startswith(
-        "The body is not valid JSON")
+    assert browser().post("/api/v1/sessions", "[1, 2", headers=headers, status=400).json["error"] == (
+        "The JSON array ends after element 2 without its closing ].")
+    assert browser().post("/api/v1/sessions", "", headers=headers, status=400).json["error"].startswith("The body is empty")
+    assert CustomerSession.select().count() == 0
 
 
 def test_api_body_over_the_limit_is_413(browser):

@@ -245,6 +245,30 @@ def test_an_ndjson_line_that_is_not_a_json_object_is_a_bad_row(db, tmp_path):
     assert CustomerSession.select().count() == 0
 
 
+@pytest.mark.parametrize("name,indent", [("sessions.json", 2), ("sessions.json.gz", None), ("export", None)])
+def test_a_json_array_file_is_read_an_element_at_a_time(db, tmp_path, monkeypatch, name, indent):
+    monkeypatch.setattr("analyzer.ingest.readers.CHUNK", 5)  # elements, strings and numbers cross chunk ends
+    records = [{"session_id": f"s{i}", "user_id": "c1", "started_at": f"2026-03-01T1{i}:00:00Z",
+                "context": {"campaign": {"source": "newsletter, \"spring\""}}, "pageviews": 12345 + i}
+               for i in range(3)]
+    report = importer.import_file(db, write(tmp_path, name, json.dumps(records, indent=indent)))
+    assert (report.file_format, report.kind, report.sessions_written) == ("json", "sessions", 3)
+    assert [(r.session_key, r.source, r.page_views) for r in sessions()] == [
+        ("s0", 'newsletter, "spring"', 12345), ("s1", 'newsletter, "spring"', 12346), ("s2", 'newsletter, "spring"', 12347)]
+
+
+def test_a_bad_element_of_a_json_array_is_reported_by_its_number(db, tmp_path):
+    good = {"session_id": "s1", "started_at": "2026-03-01T10:00:00Z"}
+    path = write(tmp_path, "bad.json", json.dumps([good, [1], dict(good, session_id="s2", started_at="soon")]))
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, path)
+    assert [(e.line, e.column) for e in rejected.value.report.errors] == [(2, "(whole line)"), (3, "started_at")]
+    truncated = write(tmp_path, "cut.json", json.dumps([good, dict(good, session_id="s2")])[:-20])
+    with pytest.raises(AppError, match="Element 2 of the JSON array is not valid JSON"):
+        importer.import_file(db, truncated)
+    assert CustomerSession.select().count() == 0 and Import.select().where(Import.status == "done").count() == 0
+
+
 def test_report_lists_the_first_hundred_and_counts_the_rest(db, tmp_path):
     text = "session_id,started_at\n" + "".join(f"s{i},nope\n" for i in range(150))
     with pytest.raises(importer.ImportRejected) as rejected:

@@ -1,4 +1,4 @@
-"""Read CSV (any common dialect and encoding) and NDJSON, plain or gzip, one record at a time."""
+"""Read CSV (any common dialect and encoding), NDJSON and JSON arrays, plain or gzip, one record at a time."""
 
 import codecs
 import csv
@@ -12,6 +12,8 @@ from pathlib import Path
 from analyzer.errors import AppError
 
 CHUNK = 1 << 20
+FORMATS = ("csv", "ndjson", "json")
+MAX_ELEMENT = 1 << 24  # the largest JSON array element read before giving up on it
 csv.field_size_limit(1 << 24)
 
 
@@ -40,7 +42,7 @@ class Source:
 
 
 class BadRecord(str):
-    """A record that could not be read at all (an NDJSON line that is not a JSON object); the text says why."""
+    """A record that could not be read at all (an NDJSON line or array element that is not a JSON object)."""
 
 
 def inspect(path, fmt=None):
@@ -58,8 +60,8 @@ def inspect(path, fmt=None):
     with _open(path, compressed, encoding) as text:
         head = text.read(64 * 1024)
     fmt = (fmt or _format(path, head)).lower()
-    if fmt not in ("csv", "ndjson"):
-        raise AppError(f"Unknown --format {fmt!r}: use csv or ndjson.")
+    if fmt not in FORMATS:
+        raise AppError(f"Unknown --format {fmt!r}: use csv, ndjson or json (one JSON array of objects).")
     delimiter = _delimiter(head) if fmt == "csv" else ","
     return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter, path.stat().st_size)
 
@@ -70,8 +72,10 @@ def records(source):
         source.raw = text.buffer
         if source.format == "csv":
             yield from _csv_records(text, source.delimiter)
+        elif source.format == "json":
+            yield from _keyed((number, _record(value)) for number, value in _array_elements(text))
         else:
-            yield from _ndjson_records(text)
+            yield from _keyed((number, _parse_json(line)) for number, line in enumerate(text, 1) if line.strip())
 
 
 def _csv_records(text, delimiter):
@@ -90,14 +94,11 @@ def _csv_records(text, delimiter):
         yield reader.line_num, row
 
 
-def _ndjson_records(text):
-    lines = iter(enumerate(text, 1))
+def _keyed(parsed):
+    """Yield the keys of the first 200 JSON records as headers, then each record as a row in that order."""
     pending = []
     headers = []
-    for number, line in lines:
-        if not line.strip():
-            continue
-        record = _parse_json(line)
+    for number, record in parsed:
         pending.append((number, record))
         if not isinstance(record, BadRecord):
             for key in record:
@@ -108,9 +109,51 @@ def _ndjson_records(text):
     yield headers
     for number, record in pending:
         yield number, _row(record, headers)
-    for number, line in lines:
-        if line.strip():
-            yield number, _row(_parse_json(line), headers)
+    for number, record in parsed:
+        yield number, _row(record, headers)
+
+
+def _array_elements(text):
+    """Yield (element number, value) from one JSON array, a chunk of text at a time."""
+    decoder = json.JSONDecoder()
+    buffer, pos, done = "", 0, False
+    number, expecting = 0, "["
+    while True:
+        while pos < len(buffer) and buffer[pos] in " \t\r\n":
+            pos += 1
+        if pos < len(buffer) and (expecting == "value" or expecting == "first" and buffer[pos] != "]"):
+            try:
+                value, end = decoder.raw_decode(buffer, pos)
+                complete = end < len(buffer) or done  # a number at the end may go on in the next chunk
+            except json.JSONDecodeError as exc:
+                if done or len(buffer) - pos > MAX_ELEMENT:
+                    raise AppError(f"Element {number + 1} of the JSON array is not valid JSON ({exc.msg}).") from None
+                complete = False
+            if complete:
+                number += 1
+                yield number, value
+                pos, expecting = end, "separator"
+                continue
+        elif pos < len(buffer):
+            char = buffer[pos]
+            if expecting == "[" and char == "[":
+                pos, expecting = pos + 1, "first"
+            elif expecting == "[":
+                raise AppError("The file is not a JSON array: it does not start with [.")
+            elif expecting == "first" or expecting == "separator" and char in ",]":
+                pos, expecting = pos + 1, ("value" if char == "," else "end")
+            elif expecting == "separator":
+                raise AppError(f"The JSON array needs a , or ] after element {number}, not {char!r}.")
+            else:
+                raise AppError(f"The file goes on after the JSON array's closing ] (after element {number}).")
+            continue
+        if done:
+            if expecting == "end":
+                return
+            raise AppError(f"The JSON array ends after element {number} without its closing ].")
+        chunk = text.read(CHUNK)
+        done = not chunk
+        buffer, pos = buffer[pos:] + chunk, 0
 
 
 def _row(record, headers):
@@ -122,6 +165,10 @@ def _parse_json(line):
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         return BadRecord(f"not valid JSON ({exc.msg})")
+    return _record(value)
+
+
+def _record(value):
     if not isinstance(value, dict):
         return BadRecord("not a JSON object")
     return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
@@ -164,11 +211,14 @@ def _encoding(path, compressed):
 
 def _format(path, head):
     suffixes = [s.lower() for s in path.suffixes if s.lower() != ".gz"]
-    if suffixes and suffixes[-1] in (".ndjson", ".jsonl", ".json"):
+    if suffixes and suffixes[-1] in (".ndjson", ".jsonl"):
         return "ndjson"
     if suffixes and suffixes[-1] in (".csv", ".tsv", ".txt"):
         return "csv"
-    return "ndjson" if head.lstrip().startswith("{") else "csv"
+    start = head.lstrip()[:1]
+    if start == "[":
+        return "json"
+    return "ndjson" if start == "{" or (suffixes and suffixes[-1] == ".json") else "csv"
 
 
 def _delimiter(head):

@@ -14,6 +14,7 @@ from analyzer.ingest import importer
 from analyzer.web import auth
 
 MAX_LIMIT = 500
+CHUNK = 1 << 20
 FIELDS = ("id", "session_key", "customer_id", "started_at", "ended_at", "duration_s", "channel", "source", "medium",
           "campaign", "device", "country", "landing_page", "exit_page", "page_views", "events", "converted",
           "revenue", "import_id")
@@ -44,21 +45,19 @@ def register(app, settings):
 
 def _ingest(app, settings, kind):
     limit = int(settings.max_body_mb * 1024 * 1024)
+    too_big = f"The body is over the limit of {settings.max_body_mb:g} MB (MAX_BODY_MB)."
     if bottle.request.content_length > limit:
-        return auth.api_error(413, f"The body is over the limit of {settings.max_body_mb:g} MB (MAX_BODY_MB).")
-    body = bottle.request.body.read(limit + 1)
-    if len(body) > limit:
-        return auth.api_error(413, f"The body is over the limit of {settings.max_body_mb:g} MB (MAX_BODY_MB).")
-    try:
-        lines = _ndjson_lines(body)
-    except ValueError as exc:
-        return auth.api_error(400, str(exc))
+        return auth.api_error(413, too_big)
     query = bottle.request.query
     with tempfile.TemporaryDirectory(prefix="analyzer-api-") as folder:
-        path = Path(folder) / f"api-{kind}.ndjson"
-        path.write_bytes(lines)
+        path = Path(folder) / f"api-{kind}.json"
+        size = _save_body(path, limit)
+        if size > limit:
+            return auth.api_error(413, too_big)
+        if not size:
+            return auth.api_error(400, "The body is empty: send a JSON array of objects or NDJSON (one object per line).")
         try:
-            report = importer.import_file(app.config["analyzer.db"], path, kind=kind, fmt="ndjson",
+            report = importer.import_file(app.config["analyzer.db"], path, kind=kind,
                                           tz=query.get("timezone") or "UTC", dry_run=query.get("dry_run") == "1",
                                           created_by=auth.current_user().email)
         except importer.ImportRejected as rejected:
@@ -76,20 +75,17 @@ def _ingest(app, settings, kind):
                        "duplicates": report.duplicates})
 
 
-def _ndjson_lines(body):
-    """Return the body as NDJSON bytes: a JSON array becomes one line per element (line N = element N)."""
-    text = body.lstrip()
-    if not text:
-        raise ValueError("The body is empty: send a JSON array of objects or NDJSON (one object per line).")
-    if not text.startswith(b"["):
-        return body
-    try:
-        records = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise ValueError(f"The body is not valid JSON: {exc}.") from None
-    if not isinstance(records, list):
-        raise ValueError("Send a JSON array of objects or NDJSON.")
-    return "".join(json.dumps(r) + "\n" for r in records).encode()
+def _save_body(path, limit):
+    """Copy the request body to path a chunk at a time; return its size, stopping once it is over limit."""
+    size = 0
+    body = bottle.request.body  # each access to the property rewinds it
+    with open(path, "wb") as out:
+        for chunk in iter(lambda: body.read(CHUNK), b""):
+            size += len(chunk)
+            if size > limit:
+                return size
+            out.write(chunk)
+    return size
 
 
 def _session(row):
