@@ -20,9 +20,9 @@ if not (CHROMIUM and CHROMEDRIVER):
                 allow_module_level=True)
 
 from selenium import webdriver  # noqa: E402
+from selenium.common.exceptions import StaleElementReferenceException, WebDriverException  # noqa: E402
 from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
-from selenium.webdriver.support import expected_conditions  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 
@@ -69,7 +69,22 @@ def click(browser, selector, by=By.CSS_SELECTOR):
     """Click a submit button and wait until the next page has loaded."""
     page = browser.find_element(By.TAG_NAME, "html")
     browser.find_element(by, selector).click()
-    WebDriverWait(browser, 10).until(expected_conditions.staleness_of(page))
+    wait = WebDriverWait(browser, 10)
+    wait.until(lambda driver: _gone(page))
+    wait.until(lambda driver: driver.execute_script("return document.readyState") == "complete")
+
+
+def _gone(element):
+    try:
+        element.is_enabled()
+    except StaleElementReferenceException:
+        return True
+    except WebDriverException as exc:
+        # What ChromeDriver says, instead of "stale", of a node of the page that a navigation replaced.
+        if "does not belong to the document" in (exc.msg or ""):
+            return True
+        raise
+    return False
 
 
 def fill(browser, **fields):
