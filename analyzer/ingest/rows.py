@@ -54,6 +54,10 @@ class Converter:
         revenue = mapping.get("revenue")
         self.revenue_scale = 1e-6 if revenue is not None and columns.header_of(headers, revenue) in columns.MICROS else 1
 
+    def timestamp(self, text):
+        """Parse a time in this file's zone."""
+        return values.parse_timestamp(text, self.tz)
+
     def texts(self, row):
         """Return {field: stripped text} for the mapped fields that hold a value."""
         if self.own_export:
@@ -77,51 +81,18 @@ def session_row(conv, components, line, row, checksum, year):
     problems = []
     t = conv.texts(row)
     get = t.get
-
-    def bad(field, text, exc):
-        problems.append(FieldError(line, conv.headers[conv.mapping[field]], text[:80], str(exc)))
-
-    started = ended = duration = page_views = events = country = None
-    text = get("started_at")
-    if text is not None:
-        try:
-            started = values.parse_timestamp(text, conv.tz)
-        except ValueError as exc:
-            bad("started_at", text, exc)
-    elif "started_at" not in conv.mapping:
-        started = _month_start(conv, t, year, problems, line)
-    else:
-        problems.append(FieldError(line, conv.headers[conv.mapping["started_at"]], "", "the start time is required"))
-    text = get("ended_at")
-    if text is not None:
-        try:
-            ended = values.parse_timestamp(text, conv.tz)
-        except ValueError as exc:
-            bad("ended_at", text, exc)
-    text = get("duration_s")
-    if text is not None:
-        try:
-            duration = values.parse_seconds(text)
-        except ValueError as exc:
-            bad("duration_s", text, exc)
-    text = get("page_views")
-    if text is not None:
-        try:
-            page_views = values.parse_count(text)
-        except ValueError as exc:
-            bad("page_views", text, exc)
-    text = get("events")
-    if text is not None:
-        try:
-            events = values.parse_count(text)
-        except ValueError as exc:
-            bad("events", text, exc)
-    text = get("country")
-    if text is not None:
-        try:
-            country = values.country_code(text)
-        except ValueError as exc:
-            bad("country", text, exc)
+    parse = conv.parse
+    started = parse(t, "started_at", conv.timestamp, problems, line)
+    if started is None and "started_at" not in t:
+        if "started_at" not in conv.mapping:
+            started = _month_start(conv, t, year, problems, line)
+        else:
+            problems.append(FieldError(line, conv.headers[conv.mapping["started_at"]], "", "the start time is required"))
+    ended = parse(t, "ended_at", conv.timestamp, problems, line)
+    duration = parse(t, "duration_s", values.parse_seconds, problems, line)
+    page_views = parse(t, "page_views", values.parse_count, problems, line)
+    events = parse(t, "events", values.parse_count, problems, line)
+    country = parse(t, "country", values.country_code, problems, line)
     for field, indexes in components.items():
         total = _sum_parts(conv, row, indexes, values.parse_count if field == "page_views" else values.parse_seconds,
                            problems, line)
@@ -155,7 +126,7 @@ def event_row(conv, line, row):
     """Return a dict of one event's values, or raise Rejected."""
     problems = []
     t = conv.texts(row)
-    occurred = conv.parse(t, "occurred_at", lambda text: values.parse_timestamp(text, conv.tz), problems, line)
+    occurred = conv.parse(t, "occurred_at", conv.timestamp, problems, line)
     if occurred is None and not problems:
         problems.append(FieldError(line, conv.headers[conv.mapping["occurred_at"]], "", "the event time is required"))
     customer = t.get("customer_id")
