@@ -3,6 +3,7 @@
 import datetime as dt
 import time
 from dataclasses import dataclass, field
+from operator import itemgetter
 
 from peewee import fn
 
@@ -123,7 +124,9 @@ def undo(db, import_id):
 def _load_sessions(db, records, conv, components, source, year, import_id, report, progress):
     writer = store.SessionWriter(db, import_id)
     try:
-        first, last = _read_sessions(records, conv, components, source, year, writer, report, progress)
+        days = _read(records, source, report, progress,
+                     lambda line, row: rows.session_row(conv, components, line, row, source.checksum, year),
+                     lambda line, session: writer.add(session), itemgetter(STARTED_AT))
     except BaseException:
         writer.close()
         raise
@@ -131,37 +134,14 @@ def _load_sessions(db, records, conv, components, source, year, import_id, repor
         writer.close()
     else:
         report.sessions_written, report.duplicates = writer.finish()
-    return _days(first, last)
-
-
-def _read_sessions(records, conv, components, source, year, writer, report, progress):
-    first = last = None
-    for line, row in records:
-        report.rows_read += 1
-        if isinstance(row, readers.BadRecord):
-            _note(report, [rows.FieldError(line, "(whole line)", "", row)])
-            continue
-        try:
-            session = rows.session_row(conv, components, line, row, source.checksum, year)
-        except rows.Rejected as bad:
-            _note(report, bad.problems)
-            continue
-        if not report.error_count:
-            writer.add(session)
-            when = session[STARTED_AT]
-            if first is None or when < first:
-                first = when
-            if last is None or when > last:
-                last = when
-        if progress and report.rows_read % 10000 == 0:
-            progress(report.rows_read, source.fraction())
-    return first, last
+    return days
 
 
 def _load_events(db, records, conv, source, import_id, gap_minutes, report, progress):
     stager = store.EventStager(db)
     try:
-        first, last = _read_events(records, conv, source, stager, report, progress)
+        days = _read(records, source, report, progress, lambda line, row: rows.event_row(conv, line, row),
+                     stager.add, itemgetter("occurred_at"))
     except BaseException:
         stager.close()
         raise
@@ -169,10 +149,11 @@ def _load_events(db, records, conv, source, import_id, gap_minutes, report, prog
         stager.close()
     else:
         report.sessions_written, report.events_written, report.duplicates = stager.finish(import_id, gap_minutes * 60)
-    return _days(first, last)
+    return days
 
 
-def _read_events(records, conv, source, stager, report, progress):
+def _read(records, source, report, progress, convert, add, time_of):
+    """Convert every record, noting the bad ones; add the good ones while none is bad; return the first and last day."""
     first = last = None
     for line, row in records:
         report.rows_read += 1
@@ -180,23 +161,19 @@ def _read_events(records, conv, source, stager, report, progress):
             _note(report, [rows.FieldError(line, "(whole line)", "", row)])
             continue
         try:
-            event = rows.event_row(conv, line, row)
+            item = convert(line, row)
         except rows.Rejected as bad:
             _note(report, bad.problems)
             continue
         if not report.error_count:
-            stager.add(line, event)
-            when = event["occurred_at"]
+            add(line, item)
+            when = time_of(item)
             if first is None or when < first:
                 first = when
             if last is None or when > last:
                 last = when
         if progress and report.rows_read % 10000 == 0:
             progress(report.rows_read, source.fraction())
-    return first, last
-
-
-def _days(first, last):
     return (first.date(), last.date()) if first is not None else (None, None)
 
 
