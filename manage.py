@@ -138,7 +138,7 @@ def dispatch(args, settings, stdin, out):
         if args.area == "db":
             return database_command(ctx, args)
         if args.area in ("import", "demo", "export", "user", "token"):
-            migrate_commands.require_current(ctx)
+            migrate_commands.require_current(ctx)  # this also opens the database that their models use
         if args.area in ("import", "demo", "export"):
             return ingest_command(ctx, args)
         if args.area in ("user", "token"):

@@ -8,7 +8,6 @@ from analyzer.errors import AppError
 
 def create_user(ctx, email, role, password_stdin=False):
     """Create a user with a password typed twice (or read from standard input)."""
-    ctx.db
     users.check_role(role)
     email = users.normal_email(email)
     password = _new_password(ctx, password_stdin)
@@ -19,7 +18,6 @@ def create_user(ctx, email, role, password_stdin=False):
 
 def list_users(ctx):
     """List every user with role and status."""
-    ctx.db
     found = users.list_users()
     if not found:
         ctx.out("No users yet: python manage.py user create EMAIL --role admin (or open the app's /setup page).")
@@ -31,7 +29,6 @@ def list_users(ctx):
 
 def set_role(ctx, email, role):
     """Change a user's role."""
-    ctx.db
     user = users.set_role(users.get(email), role)
     ctx.out(f"{user.email} is now {user.role}.")
     return 0
@@ -39,7 +36,6 @@ def set_role(ctx, email, role):
 
 def set_password(ctx, email, password_stdin=False):
     """Change a user's password; the user's sessions end."""
-    ctx.db
     user = users.get(email)
     users.set_password(user, _new_password(ctx, password_stdin), cheap=_cheap(ctx))
     ctx.out(f"Password of {user.email} changed; the user's sessions are signed out.")
@@ -48,7 +44,6 @@ def set_password(ctx, email, password_stdin=False):
 
 def set_disabled(ctx, email, disabled):
     """Disable or enable a user."""
-    ctx.db
     user = users.set_disabled(users.get(email), disabled)
     ctx.out(f"{user.email} is {'disabled: its sessions ended and its tokens stop working' if disabled else 'enabled'}.")
     return 0
@@ -56,7 +51,6 @@ def set_disabled(ctx, email, disabled):
 
 def create_token(ctx, email, scope, name=None):
     """Create an API token; the token alone is the last line of the output."""
-    ctx.db
     user = users.get(email)
     secret, token = tokens.create(user, scope, name)
     ctx.out(f"Created token {token.id} {token.name!r} ({token.scope}) for {user.email}. "
@@ -67,7 +61,6 @@ def create_token(ctx, email, scope, name=None):
 
 def list_tokens(ctx, email=None):
     """List the tokens with their last use."""
-    ctx.db
     found = tokens.list_tokens(users.get(email) if email else None)
     if not found:
         ctx.out("No tokens yet: python manage.py token create --user EMAIL --scope read|ingest.")
@@ -81,7 +74,6 @@ def list_tokens(ctx, email=None):
 
 def revoke_token(ctx, token_id):
     """Revoke a token."""
-    ctx.db
     token = tokens.revoke(token_id)
     ctx.out(f"Token {token.id} {token.name!r} of {token.user.email} is revoked.")
     return 0

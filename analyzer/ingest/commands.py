@@ -45,7 +45,6 @@ def undo_import(ctx, import_id):
 
 def list_imports(ctx):
     """List every import, newest first."""
-    ctx.db
     found = list(Import.select().order_by(Import.id.desc()))
     if not found:
         ctx.out("No imports yet: python manage.py import FILE, or python manage.py demo.")
@@ -81,7 +80,6 @@ def _progress(ctx):
 
 def export_sessions(ctx, out_path):
     """Write every session as our CSV export (it imports back exactly)."""
-    ctx.db
     with open(out_path, "w", encoding="utf-8", newline="") as handle:
         count = export.write_sessions(handle)
     ctx.out(f"Exported {count:,} sessions to {out_path}.")
