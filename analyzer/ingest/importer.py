@@ -126,7 +126,7 @@ def _load_sessions(db, records, conv, components, source, year, import_id, repor
     try:
         days = _read(records, source, report, progress,
                      lambda line, row: rows.session_row(conv, components, line, row, source.checksum, year),
-                     lambda line, session: writer.add(session), itemgetter(STARTED_AT))
+                     writer.add, itemgetter(STARTED_AT))
     except BaseException:
         writer.close()
         raise

@@ -98,8 +98,8 @@ class SessionWriter:
             # scan the whole table for every batch's key check, which grows quadratically.
             db.execute_sql("SET LOCAL enable_seqscan = off")
 
-    def add(self, session):
-        """Queue one session: a tuple in SESSION_COLUMNS order without import_id."""
+    def add(self, line, session):
+        """Queue one session: a tuple in SESSION_COLUMNS order without import_id (LINE as in EventStager.add)."""
         self.batch.append(session)
         if len(self.batch) >= BATCH:
             self.flush()
