@@ -2,6 +2,7 @@
 throttling, setup, API tokens, escaping. Every test runs on SQLite and on PostgreSQL."""
 
 import datetime as dt
+import gzip
 import json
 import re
 
@@ -246,7 +247,7 @@ def test_a_wrong_sign_in_does_not_tell_which_emails_exist(browser, email):
 
 def test_open_redirects_are_refused(browser):
     users.create("ann@example.com", PASSWORD, "viewer", cheap=True)
-    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example"):
+    for target in ("//evil.example/", "https://evil.example/", "/\\evil.example", "/\t/evil.example", "/\r\n/evil.example"):
         form = browser().get("/login", params={"next": target}).forms[0]
         form["email"], form["password"] = "ann@example.com", PASSWORD
         assert form.submit(status=303).location == "http://localhost:80/"
@@ -562,6 +563,19 @@ def test_sql_injection_in_query_parameters_and_forms_is_harmless(browser):
     client.get("/api/v1/sessions", params={"after": SQL, "limit": "1; DROP TABLE users"}, headers=read, status=400)
     attempt(browser(), SQL, SQL, 401)
     assert CustomerSession.select().count() == 0 and users.User.select().count() == 2
+
+
+@pytest.mark.parametrize("raw,shown", [("..", ".."), ("é" * 300 + ".csv", "é" * 200), ("a\tb\x7f.csv", "ab.csv"),
+                                       ("C:\\Users\\ann\\march.csv.gz", "march.csv.gz")])
+def test_an_uploaded_file_name_never_becomes_a_path_on_disk(browser, raw, shown):
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    body = "session_id,started_at\ns1,2026-03-01T10:00:00Z\n".encode()
+    if raw.endswith(".gz"):
+        body = gzip.compress(body)
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")}, upload_files=[("file", raw, body)])
+    assert "Imported" in page.text
+    assert Import.get().file_name == shown and CustomerSession.select().count() == 1
 
 
 def test_an_uploaded_file_name_is_escaped_and_the_export_is_formula_safe(browser):

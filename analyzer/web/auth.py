@@ -159,7 +159,9 @@ def same(given, expected):
 
 def safe_next(target):
     """Return TARGET when it is a path on this site, else '/'."""
-    if target and target.startswith("/") and not target.startswith("//") and "\\" not in target:
+    # Browsers and urljoin drop tabs and newlines, so "/\t/evil.com" would become "//evil.com".
+    if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
+            and all(" " < c != "\x7f" for c in target)):
         return target
     return "/"
 
