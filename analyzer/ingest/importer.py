@@ -54,14 +54,14 @@ class ImportRejected(AppError):
 
 
 def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None,
-                created_by=None, progress=None, announce=None, by_gap=False):
-    """Import a session or event export; return a Report or raise ImportRejected/AppError."""
+                created_by=None, progress=None, announce=None, by_gap=False, name=None):
+    """Import a session or event export (NAME: what to call it, default its file name); return a Report."""
     started = time.perf_counter()
-    source = readers.inspect(path, fmt)
+    source = readers.inspect(path, fmt, name)
     records = readers.records(source)
     headers = next(records)
     if not headers:
-        raise AppError(f"{source.path.name}: none of the first records is a JSON object with fields; nothing was written.")
+        raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
     kind = kind or columns.detect_kind(headers)
     if kind not in REQUIRED:
         raise AppError(f"Unknown --kind {kind!r}: use sessions or events.")
@@ -70,7 +70,7 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
         mapping.pop("session_id", None)
     _require(source, headers, kind, mapping, year)
     zone = _timezone(tz)
-    report = Report(source.path.name, kind, source.format,
+    report = Report(source.name, kind, source.format,
                     {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
                                                                    for f, ix in components.items()})
     report.dry_run = dry_run
@@ -78,7 +78,7 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
         announce(report)
     conv = rows.Converter(headers, mapping, zone, own_export=export.is_own_export(headers))
     with db.atomic() as transaction:
-        record = Import.create(file_name=source.path.name[:255], checksum=source.checksum, kind=kind,
+        record = Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind,
                                file_format=source.format, created_by=created_by, started_at=_now())
         report.import_id = record.id
         if kind == "sessions":
@@ -187,12 +187,12 @@ def _require(source, headers, kind, mapping, year):
     missing = [f for f in REQUIRED[kind] if f not in mapping]
     if kind == "sessions" and missing == ["started_at"] and "month" in mapping:
         if year is None:
-            raise AppError(f"{source.path.name} has no start time column, only {headers[mapping['month']]!r}: pass "
+            raise AppError(f"{source.name} has no start time column, only {headers[mapping['month']]!r}: pass "
                            "--year YYYY to place each session on the 1st of its month.")
         return
     if missing:
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
-        raise AppError(f"{source.path.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
+        raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
                        f"{', '.join(headers)}. Accepted names — {accepted}. Use --kind if the kind was guessed wrong.")
 
 
@@ -208,7 +208,7 @@ def _timezone(name):
 
 
 def _record_failure(source, kind, report, created_by):
-    Import.create(file_name=source.path.name[:255], checksum=source.checksum, kind=kind, file_format=source.format,
+    Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind, file_format=source.format,
                   status="failed", rows_read=report.rows_read, created_by=created_by, started_at=_now(),
                   finished_at=_now())
 

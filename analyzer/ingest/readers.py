@@ -29,6 +29,7 @@ class Source:
     delimiter: str = ","
     size: int = 0
     raw: object = None  # the open binary file while records() reads it
+    name: str = ""  # what reports call the file: its own name, or the one it was uploaded under
 
     def fraction(self):
         """Return how much of the file records() has read so far, from 0 to 1."""
@@ -45,7 +46,7 @@ class BadRecord(str):
     """A record that could not be read at all (an NDJSON line or array element that is not a JSON object)."""
 
 
-def inspect(path, fmt=None):
+def inspect(path, fmt=None, name=None):
     """Hash the file and detect compression, encoding, format and CSV delimiter."""
     path = Path(path)
     if not path.is_file():
@@ -63,7 +64,8 @@ def inspect(path, fmt=None):
     if fmt not in FORMATS:
         raise AppError(f"Unknown --format {fmt!r}: use csv, ndjson or json (one JSON array of objects).")
     delimiter = _delimiter(head) if fmt == "csv" else ","
-    return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter, path.stat().st_size)
+    return Source(path, digest.hexdigest(), compressed, encoding, fmt, delimiter, path.stat().st_size,
+                  name=name or path.name)
 
 
 def records(source):

@@ -31,12 +31,14 @@ def register(app, settings):
             return _page(error="Choose a file to import.", status=400)
         form = bottle.request.forms
         kind = form.get("kind") or None
-        name = Path(upload.raw_filename.replace("\\", "/")).name[:200] or "upload.csv"
+        name = _file_name(upload.raw_filename)
         with tempfile.TemporaryDirectory(prefix="analyzer-upload-") as folder:
-            path = Path(folder) / name
+            # Saved under a name of ours: the client's may be "..", too long for the disk, or hold a NUL.
+            suffixes = "".join(s for s in Path(name).suffixes[-2:] if s[1:].isalnum() and len(s) <= 8)
+            path = Path(folder) / f"upload{suffixes}"
             upload.save(str(path))
             try:
-                report = importer.import_file(app.config["analyzer.db"], path, kind=kind,
+                report = importer.import_file(app.config["analyzer.db"], path, kind=kind, name=name,
                                               tz=form.getunicode("timezone") or "UTC",
                                               dry_run=form.get("dry_run") == "1",
                                               created_by=auth.current_user().email)
@@ -67,6 +69,12 @@ def register(app, settings):
         bottle.response.content_type = "text/csv; charset=utf-8"
         bottle.response.set_header("Content-Disposition", f'attachment; filename="sessions-{stamp}.csv"')
         return buffer.getvalue()
+
+
+def _file_name(raw):
+    """Return the uploaded file's own name without folders or control characters, at most 200 characters."""
+    name = Path(raw.replace("\\", "/")).name
+    return "".join(c for c in name if c.isprintable())[:200] or "upload"
 
 
 def _page(error=None, notice=None, bad_rows=(), status=200):
