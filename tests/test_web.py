@@ -146,8 +146,16 @@ def test_healthz_is_503_when_the_database_is_unreachable(url, serve):
     response = serve(Settings(app_env="test", database_url=url)).get("/healthz", status=503)
     assert response.json["status"] == "unavailable"
     assert response.json["database"] == "unreachable"
-    assert response.json["error"]
-    assert "secret" not in response.text
+    assert response.json["error"] == "The database cannot be reached; the server log says why."
+    assert "secret" not in response.text and "127.0.0.1" not in response.text
+
+
+def test_static_files_open_no_database_connection(settings, serve, monkeypatch):
+    client = serve(settings)
+    connects = []
+    monkeypatch.setattr(client.app.config["analyzer.db"], "connect", lambda *a, **k: connects.append(a))
+    assert client.get("/static/favicon.svg", status=200).content_type == "image/svg+xml"
+    assert connects == []
 
 
 # --- the sessions page ----------------------------------------------------------------------------

@@ -37,6 +37,8 @@ def create_app(settings=None, migrations_dir=None):
     @app.hook("before_request")
     def open_connection():
         bottle.request.environ["analyzer.db_error"] = None
+        if bottle.request.path.startswith("/static/"):
+            return
         try:
             db.connect(reuse_if_open=True)
         except pw.OperationalError as exc:

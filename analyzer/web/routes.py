@@ -15,6 +15,7 @@ HERE = Path(__file__).resolve().parent
 TEMPLATES = [str(HERE / "templates")]
 STATIC = HERE / "static"
 log = logging.getLogger("analyzer.web")
+UNREACHABLE = "The database cannot be reached; the server log says why."
 
 
 def render(name, **values):
@@ -54,14 +55,17 @@ def register(app):
     def healthz():
         bottle.response.content_type = "application/json"
         error = bottle.request.environ.get("analyzer.db_error")
+        # The driver's words can name hosts and users: they go to the log, not to this public page.
         if error:
+            log.warning("Health check: the database cannot be reached: %s", error)
             bottle.response.status = 503
-            return json.dumps({"status": "unavailable", "database": "unreachable", "error": error})
+            return json.dumps({"status": "unavailable", "database": "unreachable", "error": UNREACHABLE})
         try:
             current, pending, problems = schema_state(app)
         except pw.DatabaseError as exc:
+            log.warning("Health check: the database failed: %s", str(exc).strip())
             bottle.response.status = 503
-            return json.dumps({"status": "unavailable", "database": "error", "error": str(exc).strip()})
+            return json.dumps({"status": "unavailable", "database": "error", "error": UNREACHABLE})
         healthy = not pending and not problems
         bottle.response.status = 200 if healthy else 503
         body = {
@@ -113,11 +117,16 @@ def register(app):
 
 def unavailable_page(app):
     """Return (503 page, message) while the database is unreachable or behind the migrations, else None."""
-    if bottle.request.environ.get("analyzer.db_error"):
+    try:
+        state = None if bottle.request.environ.get("analyzer.db_error") else schema_state(app)
+    except pw.DatabaseError as exc:
+        log.warning("The database failed: %s", str(exc).strip())
+        state = None
+    if state is None:
         message = "The database cannot be reached right now. Try again in a minute."
         title = "Database unavailable"
     else:
-        current, pending, problems = schema_state(app)
+        current, pending, problems = state
         if not pending and not problems:
             return None
         title = "Database schema is behind"
