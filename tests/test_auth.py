@@ -9,7 +9,7 @@ import re
 import pytest
 import webtest
 
-from analyzer.accounts import tokens, users
+from analyzer.accounts import passwords, tokens, users
 from analyzer.config import Settings
 from analyzer.migrate import commands
 from analyzer.models import ApiToken, CustomerSession, Import, LoginAttempt, LoginSession
@@ -288,12 +288,24 @@ def test_an_expired_session_sends_to_the_sign_in_page(browser):
     assert LoginSession.select().count() == 0
 
 
-def test_sessions_slide_but_end_after_seven_days(browser):
+def test_expired_sessions_whose_cookie_never_returns_are_deleted_at_the_next_sign_in(browser):
+    gone = browser()
+    sign_in(gone)
+    LoginSession.update(expires_at=dt.datetime(2020, 1, 1)).execute()
+    sign_in(browser(), "ann@example.com", "viewer")
+    assert [login.user.email for login in LoginSession.select()] == ["ann@example.com"]
+
+
+def test_sessions_slide_but_end_after_seven_days(browser, settings):
     client = browser()
     sign_in(client)
+    LoginSession.update(last_seen_at=dt.datetime(2020, 1, 1), expires_at=dt.datetime.utcnow() + dt.timedelta(minutes=5)).execute()
+    client.get("/", status=200)
+    slid = LoginSession.get().expires_at - dt.datetime.utcnow()
+    assert dt.timedelta(hours=settings.session_hours) - slid < dt.timedelta(minutes=1)
     LoginSession.update(created_at=dt.datetime.utcnow() - dt.timedelta(days=7, minutes=-5),
                         last_seen_at=dt.datetime(2020, 1, 1)).execute()
-    client.get("/")
+    client.get("/", status=200)
     login = LoginSession.get()
     assert login.expires_at <= login.created_at + dt.timedelta(days=7)
 
@@ -324,6 +336,19 @@ def test_a_rejected_password_change_keeps_the_old_password(browser, current, new
                                              "password2": again}, status=400)
     assert message in page.text
     assert users.authenticate("ann@example.com", PASSWORD, "1.2.3.4", cheap=True) is not None
+
+
+def test_guessing_the_current_password_is_throttled_like_sign_in(browser):
+    client = browser()
+    sign_in(client, "ann@example.com", "viewer")
+    new = "another long password 9"
+    for _ in range(5):
+        client.post("/account/password", {"csrf_token": csrf_of(client), "current": "a wrong guess!!", "password": new,
+                                          "password2": new}, status=400)
+    page = client.post("/account/password", {"csrf_token": csrf_of(client), "current": PASSWORD, "password": new,
+                                              "password2": new}, status=429)
+    assert "Too many failed sign-ins" in page.text and page.headers["Retry-After"]
+    assert passwords.verify(users.get("ann@example.com").password_hash, PASSWORD, cheap=True)
 
 
 def test_disabling_a_user_ends_its_sessions_and_tokens(browser):

@@ -20,6 +20,7 @@ def start(user, address, hours):
     """Open a session for USER; return (cookie value, LoginSession)."""
     secret = secrets.token_urlsafe(32)
     stamp = now()
+    LoginSession.delete().where(LoginSession.expires_at <= stamp).execute()  # sessions whose cookie never came back
     login = LoginSession.create(token_hash=digest(secret), user=user, csrf_token=secrets.token_urlsafe(32),
                                 address=(address or "")[:64] or None, created_at=stamp, last_seen_at=stamp,
                                 expires_at=min(stamp + dt.timedelta(hours=hours), stamp + MAX_AGE))
@@ -48,7 +49,3 @@ def end(login):
     """End one session."""
     LoginSession.delete().where(LoginSession.id == login.id).execute()
 
-
-def purge_expired():
-    """Delete the sessions that have expired."""
-    return LoginSession.delete().where(LoginSession.expires_at <= now()).execute()

@@ -22,7 +22,13 @@ def register(app, settings):
         form = bottle.request.forms
         login = auth.current_login(settings)
         user = login.user
-        if not passwords.verify(user.password_hash, form.getunicode("current", ""), cheap):
+        # Through the sign-in check, so that a stolen session cannot guess the password unthrottled.
+        try:
+            confirmed = users.authenticate(user.email, form.getunicode("current", ""), auth.client_address(), cheap)
+        except users.Throttled as throttled:
+            bottle.response.set_header("Retry-After", str(throttled.seconds))
+            return _account_page(error=throttled.message, status=429)
+        if confirmed is None:
             return _account_page(error="The current password is wrong.", status=400)
         if form.getunicode("password", "") != form.getunicode("password2", ""):
             return _account_page(error="The two new passwords differ.", status=400)
