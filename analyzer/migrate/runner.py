@@ -5,6 +5,8 @@ import traceback
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 
+import peewee as pw
+
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
 from analyzer.migrate import archive
@@ -143,7 +145,7 @@ def _check_foreign_keys(db):
     broken = db.execute_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
         tables = sorted({f"{row[0]} -> {row[2]}" for row in broken})
-        raise AppError(f"it would leave {len(broken)} rows pointing at missing rows ({', '.join(tables)})")
+        raise pw.IntegrityError(f"it would leave {len(broken)} rows pointing at missing rows ({', '.join(tables)})")
 
 
 def _failure(db, migration, direction, recorder, exc, call, transactional):
