@@ -95,6 +95,7 @@ def list_(ctx):
     ctx.out(f"Migrations in {ctx.directory.name}/ for {ctx.settings.masked_database_url}:")
     applied = {r.name: r for r in state.applied}
     duplicated = {name for names in state.duplicates.values() for name in names}
+    edited = set(state.edited)
     rows = [(f.name, applied.get(f.name)) for f in state.files]
     rows += [(name, applied[name]) for name in state.missing]
     if not rows:
@@ -104,7 +105,7 @@ def list_(ctx):
         flags = []
         if name in state.missing:
             flags.append("FILE MISSING")
-        if name in state.edited:
+        if name in edited:
             flags.append("EDITED AFTER IT WAS APPLIED")
         if name in duplicated:
             flags.append("DUPLICATE NUMBER")

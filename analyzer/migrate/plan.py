@@ -17,12 +17,18 @@ class State:
     pending: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     duplicates: dict = field(default_factory=dict)
-    edited: list = field(default_factory=list)
 
     def applied_files(self):
         """Return the files of the applied migrations, in the order they were applied."""
         by_name = {f.name: f for f in self.files}
         return [by_name[r.name] for r in self.applied if r.name in by_name]
+
+    @property
+    def edited(self):
+        """Return the applied migrations whose file changed since (this reads and hashes their files)."""
+        by_name = {f.name: f for f in self.files}
+        return [r.name for r in self.applied
+                if r.name in by_name and r.checksum and r.checksum != by_name[r.name].checksum]
 
     @property
     def current(self):
@@ -54,9 +60,6 @@ def read_state(db, directory):
     state.pending = [f for f in on_disk if f.name not in done]
     state.missing = [r.name for r in rows if r.name not in by_name]
     state.duplicates = mfiles.duplicate_numbers(on_disk)
-    state.edited = [
-        r.name for r in rows if r.name in by_name and r.checksum and r.checksum != by_name[r.name].checksum
-    ]
     return state
 
 
