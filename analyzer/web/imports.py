@@ -63,12 +63,16 @@ def register(app, settings):
 
     @app.get("/export.csv", access="analyst")
     def export_csv():
-        buffer = io.StringIO()
-        export.write_sessions(buffer)
+        # Written whole before it is sent (the database connection closes with the request), on disk past 8 MB.
+        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
+        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
+        export.write_sessions(text)
+        text.detach()  # flushes, and leaves the spool open for Bottle to send and close
+        spool.seek(0)
         stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
         bottle.response.content_type = "text/csv; charset=utf-8"
         bottle.response.set_header("Content-Disposition", f'attachment; filename="sessions-{stamp}.csv"')
-        return buffer.getvalue()
+        return spool
 
 
 def _file_name(raw):
