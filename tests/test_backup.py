@@ -128,4 +128,10 @@ def test_run_with_backup_takes_one_first(make_ctx, migrations_dir, db_url, tmp_p
     assert commands.run(ctx, backup=True) == 0
     made = list((tmp_path / "backups").iterdir())
     assert len(made) == 1
-    assert f"Backed up the database to backups/{made[0].name}" in ctx.out.text
+    text = ctx.out.text
+    assert f"Backed up the database to backups/{made[0].name}" in text
+    assert text.index("Backed up the database") < text.index("Applied 001_note")
+    if db_url.startswith("sqlite"):  # the copy is of the database before the migration
+        copy = sqlite3.connect(made[0])
+        assert [row[1] for row in copy.execute("PRAGMA table_info(items)")] == ["id", "name"]
+        copy.close()

@@ -290,6 +290,12 @@ def test_importing_the_same_file_twice_writes_nothing_the_second_time(db, tmp_pa
     again = importer.import_file(db, path)
     assert (again.sessions_written, again.duplicates) == (0, 2)
     assert CustomerSession.select().count() == 2
+    events = write(tmp_path, "events.csv", "user_id,timestamp,event,page\nu9,2026-03-01T10:00:00Z,page_view,/\n"
+                                           "u9,2026-03-01T10:01:00Z,purchase,/thanks\n")
+    importer.import_file(db, events)
+    again = importer.import_file(db, events)
+    assert (again.sessions_written, again.events_written, again.duplicates) == (0, 0, 1)
+    assert (CustomerSession.select().count(), SessionEvent.select().count()) == (3, 2)
 
 
 def test_dry_run_validates_without_writing(db, tmp_path):
@@ -299,14 +305,16 @@ def test_dry_run_validates_without_writing(db, tmp_path):
 
 
 def test_undo_removes_exactly_that_imports_rows_and_rollups(db, tmp_path):
-    first = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY))
+    kept = "user_id,timestamp,event,page,revenue\nu1,2026-03-01T09:00:00Z,page_view,/,\nu1,2026-03-01T09:01:00Z,purchase,/t,25\n"
+    first = importer.import_file(db, write(tmp_path, "kept.csv", kept))
     events = "user_id,timestamp,event,page\nu9,2026-03-01T10:00:00Z,page_view,/\nu9,2026-03-01T10:01:00Z,page_view,/x\n"
     second = importer.import_file(db, write(tmp_path, "events.csv", events))
-    assert sum(r.sessions for r in DailyRollup.select()) == 3
-    importer.undo(db, second.import_id)
-    assert [s.session_key for s in sessions()] == ["tok-1", "tok-2"]
-    assert SessionEvent.select().count() == 0
     assert sum(r.sessions for r in DailyRollup.select()) == 2
+    importer.undo(db, second.import_id)
+    assert [s.customer_id for s in sessions()] == ["u1"]
+    assert [(e.import_id, e.page) for e in SessionEvent.select().order_by(SessionEvent.occurred_at)] == [
+        (first.import_id, "/"), (first.import_id, "/t")]
+    assert [(r.sessions, r.conversions, r.revenue) for r in DailyRollup.select()] == [(1, 1, Decimal("25.00"))]
     assert Import.get_by_id(second.import_id).status == "undone"
     with pytest.raises(AppError, match="only a finished import can be undone"):
         importer.undo(db, second.import_id)

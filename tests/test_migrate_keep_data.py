@@ -1,5 +1,7 @@
 """Dropped columns and tables keep their data in archives, and a rollback brings the values back."""
 
+import datetime as dt
+
 import pytest
 
 from analyzer.errors import AppError
@@ -92,12 +94,16 @@ def test_purge_in_production_needs_confirmation(make_ctx, migrations_dir, db, db
     assert archive.entries(db) == []
 
 
-def test_older_than_keeps_recent_archives(make_ctx, migrations_dir, db):
+def test_older_than_purges_only_old_archives(make_ctx, migrations_dir, db):
     items_with_rows(migrations_dir, make_ctx, db)
     write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")')
     commands.run(make_ctx())
     commands.purge_archives(make_ctx(), older_than_days=7)
-    assert len(archive.entries(db)) == 1
+    (recent,) = archive.entries(db)
+    recent.archived_at -= dt.timedelta(days=8)
+    recent.save()
+    assert commands.purge_archives(make_ctx(), older_than_days=7) == 0
+    assert archive.entries(db) == [] and not db.table_exists(recent.archive_table)
 
 
 def test_archive_names_fit_postgres_identifiers():

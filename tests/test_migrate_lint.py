@@ -163,7 +163,10 @@ def test_production_run_accepts_a_destructive_change_marked_in_the_file(make_ctx
     commands.run(make_ctx())
     write_migration(migrations_dir, "002_drop", '# lint: allow drop-column -- unused since release 12\n'
                                                 'migrator.remove_fields("items", "price")')
-    assert commands.run(make_ctx(app_env="production")) == 0
+    ctx = make_ctx(app_env="production")
+    assert commands.run(ctx) == 0
+    assert "price" not in [c.name for c in db.get_columns("items")]
+    assert "Applied 002_drop in" in ctx.out.text
 
 
 def test_create_prints_the_lint_of_the_new_file(make_ctx, migrations_dir):

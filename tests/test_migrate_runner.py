@@ -5,6 +5,7 @@ import pytest
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
 from analyzer.migrate import commands, history
+from analyzer.migrate import files as mfiles
 from tests.conftest import write_migration
 
 CREATE_PARENT = '''
@@ -325,4 +326,6 @@ def test_history_table_records_checksum_and_duration(make_ctx, migrations_dir, d
     three_migrations(migrations_dir)
     commands.run(make_ctx())
     rows = history.applied(db)
-    assert all(len(r.checksum) == 64 and r.duration_ms >= 0 for r in rows)
+    files = {f.name: f for f in mfiles.scan(migrations_dir)}
+    assert [(r.name, r.checksum) for r in rows] == [(name, files[name].checksum) for name in files]
+    assert all(r.duration_ms >= 0 for r in rows)

@@ -214,8 +214,19 @@ class PageView(BaseModel):
     assert query(db_url, "SELECT COUNT(*) FROM customer_sessions") == [(1,)]
     if db_url.startswith("sqlite"):
         assert query(db_url, "PRAGMA foreign_key_check") == []
+    assert references(db_url) == [("session_id", "customer_sessions", "id")]
     assert migrate(project, db_url, "rollback").code == 0
     assert query(db_url, "SELECT COUNT(*) FROM page_views") == [(3,)]
+    assert references(db_url) == [("session_id", "customer_sessions", "id")]
+
+
+def references(db_url):
+    """Return page_views' foreign keys as (column, table, column)."""
+    db = open_database(db_url)
+    try:
+        return [(fk.column, fk.dest_table, fk.dest_column) for fk in db.get_foreign_keys("page_views")]
+    finally:
+        db.close()
 
 
 def test_add_not_null_rebuild_keeps_child_rows(project, db_url):
