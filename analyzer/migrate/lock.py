@@ -41,13 +41,12 @@ def _wait(try_acquire, describe_holder, timeout_s, on_wait):
     deadline = time.monotonic() + timeout_s
     told = False
     while not try_acquire():
-        holder = describe_holder()
         if not told and on_wait:
-            on_wait(f"Waiting for the migration lock, held by {holder} (up to {timeout_s:g} s)…")
+            on_wait(f"Waiting for the migration lock, held by {describe_holder()} (up to {timeout_s:g} s)…")
             told = True
         if time.monotonic() >= deadline:
             raise LockTimeout(
-                f"Another migration command holds the lock ({holder}); waited {timeout_s:g} s and changed "
+                f"Another migration command holds the lock ({describe_holder()}); waited {timeout_s:g} s and changed "
                 "nothing. Run again when it has finished, or wait longer with --lock-timeout SECONDS."
             )
         time.sleep(POLL_S)

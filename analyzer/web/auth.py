@@ -12,9 +12,8 @@ from analyzer.accounts import logins, tokens, users
 
 SESSION_COOKIE = "analyzer_session"
 CSRF_COOKIE = "analyzer_csrf"
-ROLES = ("viewer", "analyst", "admin")
 # public: no database, no forms (health check, static files); anonymous: sign-in pages; setup: only while no user exists
-ACCESS = ("public", "anonymous", "setup", *ROLES, "api:read", "api:ingest")
+ACCESS = ("public", "anonymous", "setup", *users.RANK, "api:read", "api:ingest")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
 
 
