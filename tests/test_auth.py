@@ -611,6 +611,14 @@ def test_an_uploaded_file_name_never_becomes_a_path_on_disk(browser, raw, shown)
     assert Import.get().file_name == shown and CustomerSession.select().count() == 1
 
 
+def test_an_upload_whose_name_has_a_line_break_is_a_clear_400(browser):
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")},
+                       upload_files=[("file", "a\nb.csv", b"session_id,started_at\n")], status=400)
+    assert "rename the file (no line breaks)" in page.text and Import.select().count() == 0
+
+
 def test_an_uploaded_file_name_is_escaped_and_the_export_is_formula_safe(browser):
     client = browser()
     sign_in(client, "ann@example.com", "analyst")

@@ -91,7 +91,11 @@ def current_user():
 
 def form_csrf():
     """Return the CSRF token the request sent (form field or X-CSRF-Token header)."""
-    return bottle.request.forms.get("csrf_token") or bottle.request.get_header("X-CSRF-Token") or ""
+    try:
+        field = bottle.request.forms.get("csrf_token")
+    except ValueError:  # Bottle's parser refuses a part header with a NUL or line break, as in a file name
+        bottle.abort(400, "The form cannot be read: if it sends a file, rename the file (no line breaks) and retry.")
+    return field or bottle.request.get_header("X-CSRF-Token") or ""
 
 
 def csrf_token(settings):
