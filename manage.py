@@ -27,7 +27,7 @@ def build_parser():
 
     verbs.add_parser("list", help="every migration, applied or pending")
     verbs.add_parser("status", help="exit 0 up to date, 1 pending, 2 problem")
-    verbs.add_parser("history", help="applied migrations with when they were applied")
+    verbs.add_parser("history", help="applied migrations: when, how long, who ran them (deploy, commit)")
 
     run = verbs.add_parser("run", help="apply pending migrations")
     run.add_argument("--to", metavar="NAME", help="stop after this migration (name or number)")

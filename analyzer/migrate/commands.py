@@ -247,10 +247,23 @@ def history(ctx):
         ctx.out("No migration has been applied to this database.")
         return 0
     ctx.out(f"Applied migrations on {ctx.settings.masked_database_url}, oldest first:")
+    runners = history_table.runners(ctx.db)
     for row in state.applied:
         took = f"{row.duration_ms} ms" if row.duration_ms is not None else ""
-        ctx.out(f"  {_when(row)}  {row.name:<48} {took}")
+        ctx.out(f"  {_when(row)}  {row.name:<48} {took:>9}  {describe_runner(runners.get(row.id))}".rstrip())
     return 0
+
+
+def describe_runner(who):
+    """Say who ran a migration: user@host, and the Railway deployment and commit when known."""
+    if not who or not who.get("run_by"):
+        return ""
+    parts = [f"by {who['run_by']}"]
+    if who.get("deployment_id"):
+        parts.append(f"deploy {who['deployment_id']}")
+    if who.get("git_commit"):
+        parts.append(f"commit {who['git_commit'][:12]}")
+    return ", ".join(parts)
 
 
 def _when(row):
@@ -293,7 +306,7 @@ def stamp(ctx, name=None, prune_missing=False):
         model = history_table.ensure(db)
         with db.atomic():
             for f in add:
-                model.create(name=f.name, checksum=f.checksum, duration_ms=0)
+                history_table.record(db, f.name, f.checksum, 0)
             if remove:
                 model.delete().where(model.name.in_(remove)).execute()
         ctx.out(f"History now ends at {keep[-1] if keep else 'zero'}.")

@@ -1,10 +1,15 @@
 """The table that records which migrations were applied, when, and with which file hash."""
 
 import datetime as dt
+import getpass
+import os
+import socket
 
 import peewee as pw
 
 TABLE = "migratehistory"
+WHO_COLUMNS = ("run_by", "deployment_id", "git_commit")
+"""Columns that migration 004 adds: who ran each migration, from which deploy and commit."""
 
 
 def utcnow():
@@ -54,6 +59,50 @@ def applied(db):
         return []
     model = bind(db)
     return list(model.select().order_by(model.id))
+
+
+def who(environ=None):
+    """Describe who runs this process: OS user and host, and on Railway the deployment and commit."""
+    env = os.environ if environ is None else environ
+    try:
+        user = env.get("USER") or env.get("LOGNAME") or getpass.getuser()
+    except (KeyError, OSError):
+        user = f"uid {os.getuid()}"
+    return {
+        "run_by": f"{user}@{socket.gethostname()}"[:255],
+        "deployment_id": env.get("RAILWAY_DEPLOYMENT_ID", "")[:64] or None,
+        "git_commit": env.get("RAILWAY_GIT_COMMIT_SHA", "")[:64] or None,
+    }
+
+
+def who_columns(db):
+    """Return the who-ran-it columns this database's history table has (none before migration 004)."""
+    present = {c.name for c in db.get_columns(TABLE)}
+    return [name for name in WHO_COLUMNS if name in present]
+
+
+def record(db, name, checksum, duration_ms):
+    """Write the history row of an applied migration, with who ran it where the table has the columns."""
+    model = bind(db)
+    row = model.create(name=name, checksum=checksum, duration_ms=duration_ms)
+    columns = who_columns(db)
+    if columns:
+        values = who()
+        table = pw.Table(TABLE, columns=("id", *columns)).bind(db)
+        table.update({getattr(table, c): values[c] for c in columns}).where(table.id == row.id).execute()
+    return row
+
+
+def runners(db):
+    """Return {history row id: {column: value}} of who ran each migration (empty before migration 004)."""
+    if not exists(db):
+        return {}
+    columns = who_columns(db)
+    if not columns:
+        return {}
+    table = pw.Table(TABLE, columns=("id", *columns)).bind(db)
+    rows = table.select(table.id, *(getattr(table, c) for c in columns)).dicts()
+    return {row.pop("id"): row for row in rows}
 
 
 def _ddl_type(db, field):

@@ -54,6 +54,7 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
     results = []
     with _foreign_keys_off(db), db.atomic() as transaction:
         _set_timeouts(db, timeouts, True)
+        history.ensure(db)
         for migration in migrations:
             namespace = mfiles.load(migration)
             transactional = is_transactional(namespace)
@@ -104,7 +105,7 @@ def _step(db, migrator, migration, direction, fake, timeouts):
                     _check_foreign_keys(db)
                 elapsed = time.perf_counter() - started
                 if direction == "migrate":
-                    model.create(name=migration.name, checksum=migration.checksum, duration_ms=round(elapsed * 1000))
+                    history.record(db, migration.name, migration.checksum, round(elapsed * 1000))
                 else:
                     model.delete().where(model.name == migration.name).execute()
         except AppError:
