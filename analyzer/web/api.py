@@ -1,9 +1,7 @@
 """The JSON API: read sessions with a read token, send sessions or events with an ingest token."""
 
-import datetime as dt
 import json
 import tempfile
-from decimal import Decimal
 from pathlib import Path
 
 import bottle
@@ -11,13 +9,10 @@ import bottle
 from analyzer.analytics import sessions
 from analyzer.errors import AppError
 from analyzer.ingest import importer
-from analyzer.web import auth
+from analyzer.web import auth, details
 
 MAX_LIMIT = 500
 CHUNK = 1 << 20
-FIELDS = ("id", "session_key", "customer_id", "started_at", "ended_at", "duration_s", "channel", "source", "medium",
-          "campaign", "device", "country", "landing_page", "exit_page", "page_views", "events", "converted",
-          "revenue", "import_id")
 
 
 def register(app, settings):
@@ -32,7 +27,7 @@ def register(app, settings):
             return auth.api_error(400, "limit must be a whole number from 1 to 500.")
         page = sessions.recent_sessions(query.get("after"), limit)
         bottle.response.content_type = "application/json"
-        return json.dumps({"sessions": [_session(s) for s in page.rows], "next": page.next_cursor})
+        return json.dumps({"sessions": [details.session_fields(s) for s in page.rows], "next": page.next_cursor})
 
     @app.post("/api/v1/sessions", access="api:ingest")
     def send_sessions():
@@ -86,15 +81,3 @@ def _save_body(path, limit):
                 return size
             out.write(chunk)
     return size
-
-
-def _session(row):
-    out = {}
-    for name in FIELDS:
-        value = getattr(row, name)
-        if isinstance(value, dt.datetime):
-            value = value.isoformat() + "Z"
-        elif isinstance(value, Decimal):
-            value = f"{value:.2f}"
-        out[name] = value
-    return out

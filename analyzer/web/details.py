@@ -1,0 +1,119 @@
+"""The session page and the customer page, and their JSON twins in the API."""
+
+import json
+from urllib.parse import quote, urlencode
+
+import bottle
+
+from analyzer.analytics import customers
+from analyzer.web import auth
+from analyzer.web.routes import render
+
+MAX_LIMIT = 500
+DASHBOARD_LINKS = ("channel", "landing_page", "country", "device")
+
+
+def register(app):
+    """Attach the session and customer pages and API routes to APP."""
+
+    @app.get("/sessions/<key:path>", access="viewer")
+    def session_page(key):
+        view = customers.find_session(key)
+        if view is None:
+            bottle.abort(404, "There is no session with this key.")
+        return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=filter_url,
+                      session_url=session_url, customer_url=customer_url)
+
+    @app.get("/customers/<customer_id:path>", access="viewer")
+    def customer_page(customer_id):
+        customer = customers.find_customer(customer_id)
+        if customer is None:
+            bottle.abort(404, "There is no customer with this id.")
+        after = bottle.request.query.get("after")
+        try:
+            page = customers.customer_sessions(customer_id, after)
+        except ValueError as exc:
+            bottle.abort(400, str(exc))
+        return render("customer", title=f"Customer {customer_id}", c=customer, page=page, first_page=not after,
+                      session_url=session_url, customer_url=customer_url, filter_url=filter_url)
+
+    @app.get("/api/v1/sessions/<key:path>", access="api:read")
+    def session_json(key):
+        view = customers.find_session(key)
+        if view is None:
+            return auth.api_error(404, "There is no session with this key.")
+        body = session_fields(view.session)
+        body["events"] = [{"occurred_at": stamp(e.occurred_at), "event_type": e.event_type, "page": e.page,
+                           "revenue": money(e.revenue)} for e in view.events]
+        return _json(body)
+
+    @app.get("/api/v1/customers/<customer_id:path>", access="api:read")
+    def customer_json(customer_id):
+        query = bottle.request.query
+        try:
+            limit = min(max(int(query.get("limit", 100)), 1), MAX_LIMIT)
+        except ValueError:
+            return auth.api_error(400, "limit must be a whole number from 1 to 500.")
+        customer = customers.find_customer(customer_id)
+        if customer is None:
+            return auth.api_error(404, "There is no customer with this id.")
+        try:
+            page = customers.customer_sessions(customer_id, query.get("after"), limit)
+        except ValueError as exc:
+            return auth.api_error(400, str(exc))
+        return _json({
+            "customer_id": customer.customer_id, "first_seen": stamp(customer.first_seen),
+            "last_seen": stamp(customer.last_seen), "sessions_count": customer.sessions,
+            "conversions": customer.conversions, "revenue": money(customer.revenue),
+            "avg_order_value": money(customer.avg_order_value),
+            "channels": [{"channel": name, "sessions": count} for name, count in customer.channels],
+            "sessions": [session_fields(s) for s in page.rows], "next": page.next_cursor,
+        })
+
+
+SESSION_FIELDS = ("id", "session_key", "customer_id", "started_at", "ended_at", "duration_s", "channel", "source",
+                  "medium", "campaign", "device", "country", "landing_page", "exit_page", "page_views", "events",
+                  "converted", "revenue", "import_id")
+
+
+def session_fields(row):
+    """Return a session as a JSON-ready dict: times in ISO 8601 UTC, money as a string with two decimals."""
+    out = {}
+    for name in SESSION_FIELDS:
+        value = getattr(row, name)
+        if name in ("started_at", "ended_at"):
+            value = stamp(value)
+        elif name == "revenue":
+            value = money(value)
+        out[name] = value
+    return out
+
+
+def stamp(value):
+    """Return a UTC datetime as ISO 8601 with a Z, or None."""
+    return None if value is None else value.isoformat() + "Z"
+
+
+def money(value):
+    """Return an amount as a string with two decimals, or None."""
+    return None if value is None else f"{value:.2f}"
+
+
+def session_url(key):
+    """Return the address of a session's page."""
+    return "/sessions/" + quote(key, safe="")
+
+
+def customer_url(customer_id):
+    """Return the address of a customer's page."""
+    return "/customers/" + quote(customer_id, safe="")
+
+
+def filter_url(dimension, value, path="/"):
+    """Return the address of PATH (the dashboard by default) filtered by one dimension's value."""
+    return f"{path}?{urlencode({dimension: value})}"
+
+
+def _json(body):
+    bottle.response.content_type = "application/json"
+    return json.dumps(body)

@@ -1,0 +1,54 @@
+% rebase('base.tpl', title=title)
+<p class="crumbs"><a href="/sessions">Sessions</a></p>
+<h1>Customer {{c.customer_id}}</h1>
+<section class="figures">
+  <div class="figure"><span>First seen</span><strong>{{c.first_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>Last seen</span><strong>{{c.last_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>Sessions</span><strong>{{'{:,}'.format(c.sessions)}}</strong></div>
+  <div class="figure"><span>Conversions</span><strong>{{'{:,}'.format(c.conversions)}}</strong></div>
+  <div class="figure"><span>Lifetime revenue</span><strong>{{'{:,.2f}'.format(c.revenue)}}</strong></div>
+  <div class="figure"><span>Average order value</span><strong>{{'{:,.2f}'.format(c.avg_order_value) if c.avg_order_value is not None else '—'}}</strong></div>
+</section>
+<section class="card">
+  <h2>Channels that brought them</h2>
+  <ul class="channels">
+  % for name, count in c.channels:
+    <li><a href="{{filter_url('channel', name)}}">{{name}}</a> <small>{{'{:,}'.format(count)}} session{{'' if count == 1 else 's'}}</small></li>
+  % end
+  </ul>
+</section>
+<h2>Sessions <small>newest first</small></h2>
+% if not page.rows:
+<p class="empty">No older sessions. <a href="{{customer_url(c.customer_id)}}">Back to the newest</a></p>
+% else:
+<table class="sessions">
+  <thead>
+    <tr><th>Started (UTC)</th><th>Session</th><th>Channel</th><th>Device</th><th>Country</th><th>Landing page</th>
+        <th class="num">Pages</th><th class="num">Duration</th><th>Converted</th><th class="num">Revenue</th></tr>
+  </thead>
+  <tbody>
+  % for s in page.rows:
+    <tr>
+      <td>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</td>
+      <td><a href="{{session_url(s.session_key)}}">{{s.session_key}}</a></td>
+      <td>{{s.channel}}</td>
+      <td>{{s.device}}</td>
+      <td>{{s.country or '—'}}</td>
+      <td>{{s.landing_page or '—'}}</td>
+      <td class="num">{{s.page_views}}</td>
+      <td class="num">{{'%d:%02d' % divmod(s.duration_s or 0, 60)}}</td>
+      <td>{{'yes' if s.converted else 'no'}}</td>
+      <td class="num">{{'{:,.2f}'.format(s.revenue or 0)}}</td>
+    </tr>
+  % end
+  </tbody>
+</table>
+% end
+<nav class="pager">
+  % if not first_page:
+  <a href="{{customer_url(c.customer_id)}}">« Newest</a>
+  % end
+  % if page.next_cursor:
+  <a href="{{customer_url(c.customer_id)}}?after={{page.next_cursor}}">Older »</a>
+  % end
+</nav>

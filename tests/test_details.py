@@ -1,0 +1,131 @@
+"""The session page, the customer page and their API routes, on SQLite and PostgreSQL."""
+
+import datetime as dt
+from decimal import Decimal
+
+import pytest
+
+from analyzer.accounts import tokens
+from analyzer.models import CustomerSession, SessionEvent
+from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
+
+T0 = dt.datetime(2026, 3, 1, 9, 0)
+
+
+@pytest.fixture
+def history(client):
+    """Customer c/1 with three sessions (the middle one with a timeline), and customer other with one."""
+    rows = [
+        dict(session_key="k-1", customer_id="c/1", started_at=T0, channel="organic search", device="mobile",
+             country="DE", landing_page="/", page_views=1, duration_s=10),
+        dict(session_key="k 2/x", customer_id="c/1", started_at=T0 + dt.timedelta(days=2), channel="paid search",
+             device="desktop", country="FR", landing_page="/products/a?b=1&c", exit_page="/checkout/thank-you",
+             page_views=3, events=4, duration_s=3725, converted=True, revenue=Decimal("42.50"), source="google",
+             medium="cpc", campaign="spring <sale>", ended_at=T0 + dt.timedelta(days=2, seconds=3725)),
+        dict(session_key="k-3", customer_id="c/1", started_at=T0 + dt.timedelta(days=9), channel="paid search",
+             device="desktop", converted=True, revenue=Decimal("7.50")),
+        dict(session_key="k-4", customer_id="other", started_at=T0 + dt.timedelta(days=1), channel="direct"),
+    ]
+    for row in rows:
+        CustomerSession.create(**row)
+    middle = CustomerSession.get(CustomerSession.session_key == "k 2/x")
+    start = middle.started_at
+    SessionEvent.insert_many([
+        dict(session=middle.id, occurred_at=start + dt.timedelta(seconds=3700), event_type="purchase",
+             page="/checkout/thank-you", revenue=Decimal("42.50")),
+        dict(session=middle.id, occurred_at=start, event_type="page_view", page="/products/a?b=1&c"),
+        dict(session=middle.id, occurred_at=start + dt.timedelta(seconds=75), event_type="add_to_cart", page="/cart"),
+        dict(session=middle.id, occurred_at=start + dt.timedelta(seconds=75), event_type="page_view", page="/cart"),
+    ]).execute()
+    return client
+
+
+def read_headers(client):
+    from analyzer.models import User
+    return {"Authorization": f"Bearer {tokens.create(User.get(), 'read', 'test')[0]}"}
+
+
+def test_session_page_shows_every_field_the_timeline_and_the_place_in_history(history):
+    page = history.get("/sessions/k%202%2Fx")
+    text = page.html.get_text(" ", strip=True)
+    assert "Session 2 of 3 of customer c/1" in text
+    fields = dict(zip([d.get_text(strip=True) for d in page.html.select("dl.fields dt")],
+                      [d.get_text(strip=True) for d in page.html.select("dl.fields dd")]))
+    assert fields["Channel"] == "paid search" and fields["Campaign"] == "spring <sale>"
+    assert fields["Duration"] == "1:02:05 (3,725 s)" and fields["Revenue"] == "42.50"
+    assert fields["Ended (UTC)"] == "2026-03-03 10:02:05" and fields["Country"] == "FR"
+    rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in page.html.select("table.timeline tbody tr")]
+    assert rows == [["+0:00", "09:00:00", "page_view", "/products/a?b=1&c", ""],
+                    ["+1:15", "09:01:15", "add_to_cart", "/cart", ""],
+                    ["+1:15", "09:01:15", "page_view", "/cart", ""],
+                    ["+1:01:40", "10:01:40", "purchase", "/checkout/thank-you", "42.50"]]
+    assert page.html.select_one("a[rel=prev]")["href"] == "/sessions/k-1"
+    assert page.html.select_one("a[rel=next]")["href"] == "/sessions/k-3"
+    links = {a["href"] for a in page.html.select("dl.fields a")}
+    assert {"/?channel=paid+search", "/?country=FR", "/?landing_page=%2Fproducts%2Fa%3Fb%3D1%26c",
+            "/customers/c%2F1"} <= links
+    assert "<sale>" not in page.text  # escaped
+
+
+def test_first_and_latest_sessions_say_so(history):
+    assert "This is their first session." in history.get("/sessions/k-1").text
+    assert "This is their latest session." in history.get("/sessions/k-3").text
+    assert "Session 1 of 1 of" in history.get("/sessions/k-4").html.get_text(" ", strip=True)
+
+
+def test_unknown_session_and_customer_are_404_pages(history):
+    assert "There is no page at this address." in history.get("/sessions/nope", status=404).text
+    history.get("/customers/nope", status=404)
+
+
+def test_customer_page_shows_figures_channels_and_sessions_newest_first(history):
+    page = history.get("/customers/c%2F1")
+    figures = {f.select_one("span").text: f.select_one("strong").text for f in page.html.select(".figure")}
+    assert figures == {"First seen": "2026-03-01 09:00", "Last seen": "2026-03-10 09:00", "Sessions": "3",
+                       "Conversions": "2", "Lifetime revenue": "50.00", "Average order value": "25.00"}
+    assert [li.a.text for li in page.html.select("ul.channels li")] == ["paid search", "organic search"]
+    keys = [tr.select("td")[1].text for tr in page.html.select("table.sessions tbody tr")]
+    assert keys == ["k-3", "k 2/x", "k-1"]
+
+
+def test_customer_sessions_are_paginated_with_a_cursor(history, monkeypatch):
+    from analyzer.analytics import customers
+    monkeypatch.setattr(customers, "PAGE_SIZE", 2)
+    monkeypatch.setattr(customers.customer_sessions, "__defaults__", (None, 2))
+    first = history.get("/customers/c%2F1")
+    assert [tr.select("td")[1].text for tr in first.html.select("table.sessions tbody tr")] == ["k-3", "k 2/x"]
+    second = history.get(first.html.find("a", string="Older »")["href"])
+    assert [tr.select("td")[1].text for tr in second.html.select("table.sessions tbody tr")] == ["k-1"]
+    assert second.html.find("a", string="Older »") is None
+    assert "not a cursor" in history.get("/customers/c%2F1?after=garbage", status=400).text
+
+
+def test_api_session_has_fields_and_events_in_time_order(history):
+    body = history.get("/api/v1/sessions/k%202%2Fx", headers=read_headers(history)).json
+    assert body["session_key"] == "k 2/x" and body["customer_id"] == "c/1" and body["revenue"] == "42.50"
+    assert body["started_at"] == "2026-03-03T09:00:00Z" and body["converted"] is True
+    assert body["events"] == [
+        {"occurred_at": "2026-03-03T09:00:00Z", "event_type": "page_view", "page": "/products/a?b=1&c", "revenue": "0.00"},
+        {"occurred_at": "2026-03-03T09:01:15Z", "event_type": "add_to_cart", "page": "/cart", "revenue": "0.00"},
+        {"occurred_at": "2026-03-03T09:01:15Z", "event_type": "page_view", "page": "/cart", "revenue": "0.00"},
+        {"occurred_at": "2026-03-03T10:01:40Z", "event_type": "purchase", "page": "/checkout/thank-you",
+         "revenue": "42.50"}]
+    assert history.get("/api/v1/sessions/nope", headers=read_headers(history), status=404).json == {
+        "error": "There is no session with this key."}
+
+
+def test_api_customer_has_figures_and_paginated_sessions(history):
+    headers = read_headers(history)
+    body = history.get("/api/v1/customers/c%2F1?limit=2", headers=headers).json
+    assert {k: body[k] for k in ("customer_id", "first_seen", "last_seen", "sessions_count", "conversions", "revenue",
+                                 "avg_order_value", "channels")} == {
+        "customer_id": "c/1", "first_seen": "2026-03-01T09:00:00Z", "last_seen": "2026-03-10T09:00:00Z",
+        "sessions_count": 3, "conversions": 2, "revenue": "50.00", "avg_order_value": "25.00",
+        "channels": [{"channel": "paid search", "sessions": 2}, {"channel": "organic search", "sessions": 1}]}
+    assert [s["session_key"] for s in body["sessions"]] == ["k-3", "k 2/x"]
+    rest = history.get(f"/api/v1/customers/c%2F1?limit=2&after={body['next']}", headers=headers).json
+    assert [s["session_key"] for s in rest["sessions"]] == ["k-1"] and rest["next"] is None
+    assert history.get("/api/v1/customers/c%2F1?after=zz", headers=headers, status=400).json["error"].startswith("after:")
+    assert history.get("/api/v1/customers/c%2F1?limit=x", headers=headers, status=400)
+    assert history.get("/api/v1/customers/nobody", headers=headers, status=404)
+    assert history.get("/api/v1/customers/other", headers=headers).json["avg_order_value"] is None
