@@ -76,7 +76,7 @@ class SessionEvent(BaseModel):
 
 
 class DailyRollup(BaseModel):
-    """Sessions per day, channel, device and country, kept up to date by every import and undo."""
+    """Sessions per reporting day, channel, device and country, all and of new customers (their first session)."""
 
     day = pw.DateField()
     channel = pw.CharField(max_length=32)
@@ -88,10 +88,58 @@ class DailyRollup(BaseModel):
     revenue = pw.DecimalField(max_digits=16, decimal_places=2, default=0)
     page_views = pw.IntegerField(default=0)
     duration_s = pw.BigIntegerField(default=0)
+    new_sessions = pw.IntegerField(default=0)
+    new_bounces = pw.IntegerField(default=0)
+    new_conversions = pw.IntegerField(default=0)
+    new_revenue = pw.DecimalField(max_digits=16, decimal_places=2, default=0)
+    new_page_views = pw.IntegerField(default=0)
+    new_duration_s = pw.BigIntegerField(default=0)
 
     class Meta:
         table_name = "daily_rollups"
         indexes = ((("day", "channel", "device", "country"), True),)
+
+
+class BreakdownRollup(BaseModel):
+    """Sessions per reporting day and value of a many-valued dimension, overall ('') or within one filter value."""
+
+    day = pw.DateField()
+    dimension = pw.CharField(max_length=16)
+    value = pw.TextField()
+    filter_dimension = pw.CharField(max_length=16, default="")
+    filter_value = pw.CharField(max_length=32, default="")
+    sessions = pw.IntegerField(default=0)
+    conversions = pw.IntegerField(default=0)
+    revenue = pw.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    class Meta:
+        table_name = "breakdown_rollups"
+        indexes = ((("filter_dimension", "filter_value", "day"), False),)
+
+
+class CustomerSketch(BaseModel):
+    """Unique customers of one reporting day, overall ('') or within one value of a dimension: exact and as HLL."""
+
+    day = pw.DateField()
+    dimension = pw.CharField(max_length=16, default="")
+    value = pw.CharField(max_length=32, default="")
+    customers = pw.IntegerField(default=0)
+    sketch = pw.BlobField()
+
+    class Meta:
+        table_name = "customer_sketches"
+        indexes = ((("dimension", "value", "day"), True),)
+
+
+class CustomerFirst(BaseModel):
+    """The first session ever of each customer: it makes the customer new on that session's day."""
+
+    customer_id = pw.CharField(max_length=128, unique=True)
+    session_id = pw.IntegerField(unique=True)
+    started_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "customer_firsts"
 
 
 class User(BaseModel):
