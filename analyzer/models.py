@@ -51,7 +51,11 @@ class Import(BaseModel):
     rows_read = pw.IntegerField(default=0)
     sessions_written = pw.IntegerField(default=0)
     events_written = pw.IntegerField(default=0)
-    duplicates = pw.IntegerField(default=0)
+    duplicates = pw.IntegerField(default=0)  # no longer written: the three counts below replace it
+    sessions_continued = pw.IntegerField(default=0)
+    rows_identical = pw.IntegerField(default=0)
+    extra_rows = pw.IntegerField(default=0)
+    notes = pw.TextField(null=True)
     created_by = pw.CharField(max_length=255, null=True)
     started_at = pw.DateTimeField()
     finished_at = pw.DateTimeField(null=True)
@@ -61,14 +65,26 @@ class Import(BaseModel):
 
 
 class SessionEvent(BaseModel):
-    """One page view or event of a session, for funnels and the session timeline."""
+    """One page view or event of a session, for funnels and the session timeline.
+
+    It keeps what its session is computed from, so a later import can continue the session and an undo can
+    recompute it from the events that remain.
+    """
 
     session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="timeline")
+    customer_id = pw.CharField(max_length=128, null=True)
     occurred_at = pw.DateTimeField()
     event_type = pw.CharField(max_length=64)
     page = pw.TextField(null=True)
     revenue = pw.DecimalField(max_digits=14, decimal_places=2, default=0)
     import_id = pw.IntegerField(null=True, index=True)
+    file_session = pw.CharField(max_length=64, null=True)
+    channel = pw.CharField(max_length=32, null=True)
+    source = pw.CharField(max_length=255, null=True)
+    medium = pw.CharField(max_length=255, null=True)
+    campaign = pw.CharField(max_length=255, null=True)
+    device = pw.CharField(max_length=16, null=True)
+    country = pw.CharField(max_length=2, null=True)
 
     class Meta:
         table_name = "session_events"
