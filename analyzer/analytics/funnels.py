@@ -1,0 +1,210 @@
+"""Funnels: how many sessions (or customers) go through an ordered list of steps, and how fast."""
+
+import statistics
+from dataclasses import dataclass
+
+import peewee as pw
+
+from analyzer.db import is_sqlite
+from analyzer.errors import AppError
+from analyzer.models import CustomerSession
+
+MIN_STEPS, MAX_STEPS = 2, 8
+UNITS = ("session", "customer")
+BREAKDOWNS = ("channel", "device")
+MAX_VALUE = 500
+DEFAULT_STEPS = ("event:page_view", "page:/products/*", "event:add_to_cart", "event:begin_checkout", "event:purchase")
+DEFAULT_LABELS = ("Landing", "Product view", "Add to cart", "Checkout", "Purchase")
+
+# The filtered sessions, once: every step reads them.
+SCOPE = "scope AS ({sessions})"
+# Events are ordered by (occurred_at, id): a step's match is the unit's first matching event after the previous
+# step's match, so one event never counts for two steps. First the time of that event, then its id.
+FIRST_TIME = """s1t AS (
+  SELECT scope.{unit} AS unit, scope.grp AS grp, MIN(e.occurred_at) AS at
+  FROM session_events AS e
+  JOIN scope ON scope.id = e.session_id
+  WHERE {match}
+  GROUP BY scope.{unit}, scope.grp)"""
+FIRST_EVENT = """s1 AS (
+  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id
+  FROM s1t AS t
+  JOIN scope ON scope.{unit} = t.unit AND scope.grp = t.grp
+  JOIN session_events AS e ON e.session_id = scope.id
+  WHERE e.occurred_at = t.at
+  AND {match}
+  GROUP BY t.unit, t.grp, t.at)"""
+NEXT_TIME = """s{k}t AS (
+  SELECT p.unit, p.grp, p.at AS prev_at, p.id AS prev_id, MIN(e.occurred_at) AS at
+  FROM s{prev} AS p
+  JOIN scope ON scope.{unit} = p.unit AND scope.grp = p.grp
+  JOIN session_events AS e ON e.session_id = scope.id
+  WHERE e.occurred_at >= p.at
+  AND (e.occurred_at > p.at OR e.id > p.id)
+  AND {match}{direct}
+  GROUP BY p.unit, p.grp, p.at, p.id)"""
+NEXT_EVENT = """s{k} AS (
+  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id
+  FROM s{k}t AS t
+  JOIN scope ON scope.{unit} = t.unit AND scope.grp = t.grp
+  JOIN session_events AS e ON e.session_id = scope.id
+  WHERE e.occurred_at = t.at
+  AND (e.occurred_at > t.prev_at OR e.id > t.prev_id)
+  AND {match}
+  GROUP BY t.unit, t.grp, t.at)"""
+# "Followed directly by": no other event of the unit between the previous step's event and this one.
+DIRECT = """
+  AND NOT EXISTS (
+    SELECT 1
+    FROM scope AS between_scope
+    JOIN session_events AS x ON x.session_id = between_scope.id
+    WHERE between_scope.{unit} = p.unit
+    AND between_scope.grp = p.grp
+    AND (x.occurred_at, x.id) > (p.at, p.id)
+    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))"""
+JOIN_STEP = "LEFT JOIN s{k} ON s{k}.unit = s1.unit AND s{k}.grp = s1.grp"
+EPOCH = {True: "(julianday({column}) - 2440587.5) * 86400.0", False: "CAST(EXTRACT(EPOCH FROM {column}) AS FLOAT)"}
+
+
+class FunnelError(AppError):
+    """A funnel that cannot be computed as asked; the message says what to change."""
+
+
+@dataclass(frozen=True)
+class Step:
+    """One step: an event type or a page (exact, prefix or contains), optionally right after the previous step."""
+
+    kind: str  # event | page
+    value: str
+    match: str = "exact"  # exact | prefix | contains
+    direct: bool = False
+
+    @property
+    def text(self):
+        """Return the step in the API's notation: event:TYPE, page:PATH, page:/p/*, page:*part*, >… for directly."""
+        value = {"exact": self.value, "prefix": self.value + "*", "contains": f"*{self.value}*"}[self.match]
+        return f"{'>' if self.direct else ''}{self.kind}:{value}"
+
+
+@dataclass
+class StepResult:
+    """One step's figures."""
+
+    step: str
+    sessions: int
+    conversion_from_previous: float | None
+    conversion_from_first: float | None
+    median_seconds_from_previous: float | None
+
+    @property
+    def drop_off(self):
+        """Return the share of the previous step's units that did not reach this one."""
+        return None if self.conversion_from_previous is None else 1 - self.conversion_from_previous
+
+
+@dataclass
+class Funnel:
+    """The steps' figures overall, and per value of the breakdown dimension when one was asked for."""
+
+    steps: list
+    unit: str
+    by: str | None
+    groups: dict  # value -> [StepResult], most units at step 1 first
+
+
+def parse_step(text):
+    """Return the Step written as TEXT (event:TYPE or page:PATH, '*' for prefix or contains, leading '>' for directly)."""
+    raw = text.strip()
+    direct = raw.startswith(">")
+    kind, sep, value = raw.lstrip(">").strip().partition(":")
+    kind = kind.strip().lower()
+    if not sep or kind not in ("event", "page"):
+        raise FunnelError(f"step {text!r}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
+    match = "exact"
+    if len(value) > 2 and value.startswith("*") and value.endswith("*"):
+        match, value = "contains", value[1:-1]
+    elif value.endswith("*"):
+        match, value = "prefix", value[:-1]
+    if not value or len(value) > MAX_VALUE:
+        raise FunnelError(f"step {text!r}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE} characters.")
+    return Step(kind, value, match, direct)
+
+
+def parse_steps(texts):
+    """Return the Steps of a list of step texts, checking there are 2 to 8 and the first is not 'directly'."""
+    texts = [t for t in texts if t.strip()]
+    if not MIN_STEPS <= len(texts) <= MAX_STEPS:
+        raise FunnelError(f"A funnel has {MIN_STEPS} to {MAX_STEPS} steps; {len(texts)} given.")
+    steps = [parse_step(t) for t in texts]
+    if steps[0].direct:
+        raise FunnelError("The first step cannot be 'followed directly by': nothing comes before it.")
+    return steps
+
+
+def compute(sessions, steps, unit="session", by=None):
+    """Return the Funnel of STEPS over the sessions that SESSIONS (a select of CustomerSession) picks."""
+    if unit not in UNITS:
+        raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {unit!r}.")
+    if by not in (None, *BREAKDOWNS):
+        raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}.")
+    overall = _figures(_rows(sessions, steps, unit, None), steps)
+    groups = {}
+    if by:
+        rows = _rows(sessions, steps, unit, by)
+        values = sorted({r[0] for r in rows}, key=lambda v: (-sum(1 for r in rows if r[0] == v), v))
+        groups = {v: _figures([r for r in rows if r[0] == v], steps) for v in values}
+    return Funnel(overall, unit, by, groups)
+
+
+def _rows(sessions, steps, unit, by):
+    """Return (group, epoch of step 1, of step 2 or None, …) for every unit that reached step 1."""
+    db = CustomerSession._meta.database
+    sqlite = is_sqlite(db)
+    grp = getattr(CustomerSession, by) if by else pw.Value("")
+    scope_select = sessions.select(CustomerSession.id, CustomerSession.customer_id, grp.alias("grp")).order_by()
+    scope_sql, params = scope_select.sql()
+    column = "customer_id" if unit == "customer" else "id"
+    parts = [SCOPE.format(sessions=scope_sql)]
+    for k, step in enumerate(steps, 1):
+        match, values = _match(step, sqlite, db.param)
+        if k == 1:
+            parts += [FIRST_TIME.format(unit=column, match=match), FIRST_EVENT.format(unit=column, match=match)]
+        else:
+            parts += [NEXT_TIME.format(k=k, prev=k - 1, unit=column, match=match,
+                                       direct=DIRECT.format(unit=column) if step.direct else ""),
+                      NEXT_EVENT.format(k=k, unit=column, match=match)]
+        params.extend(values * 2)
+    times = ", ".join(EPOCH[sqlite].format(column=f"s{k}.at") for k in range(1, len(steps) + 1))
+    joins = "\n".join(JOIN_STEP.format(k=k) for k in range(2, len(steps) + 1))
+    sql = f"WITH {', '.join(parts)}\nSELECT s1.grp, {times}\nFROM s1\n{joins}"
+    return [tuple(r) for r in db.execute_sql(sql, params).fetchall()]
+
+
+def _match(step, sqlite, param):
+    """Return (SQL condition on event e, its parameters) for STEP; text compares case-sensitively on both databases."""
+    column = "e.event_type" if step.kind == "event" else "e.page"
+    guard = "" if step.kind == "event" else "e.event_type = 'page_view' AND "
+    if step.match == "exact":
+        return f"{guard}{column} = {param}", [step.value]
+    if step.match == "prefix":
+        return f"{guard}SUBSTR({column}, 1, {param}) = {param}", [len(step.value), step.value]
+    find = "INSTR" if sqlite else "STRPOS"
+    return f"{guard}{find}({column}, {param}) > 0", [step.value]
+
+
+def _figures(rows, steps):
+    """Turn the per-unit step times into each step's count, conversions and median time from the previous step."""
+    results = []
+    first = previous = None
+    for k, step in enumerate(steps):
+        reached = [r for r in rows if r[k + 1] is not None]
+        count = len(reached)
+        waits = [r[k + 1] - r[k] for r in reached] if k else []
+        results.append(StepResult(
+            step=step.text, sessions=count,
+            conversion_from_previous=(count / previous if previous else 0.0) if k else None,
+            conversion_from_first=(count / first if first else 0.0) if k else (1.0 if count else None),
+            median_seconds_from_previous=round(statistics.median(waits), 1) if waits else None))
+        first = count if k == 0 else first
+        previous = count
+    return results

@@ -1,0 +1,155 @@
+"""Funnels: the figures equal a plain computation over the stored events, on SQLite and PostgreSQL."""
+
+import datetime as dt
+import random
+import statistics
+
+import pytest
+
+from analyzer.analytics import funnels
+from analyzer.models import CustomerSession, SessionEvent
+from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
+
+T0 = dt.datetime(2026, 1, 5, 0, 0)
+TYPES = ["page_view", "page_view", "page_view", "add_to_cart", "begin_checkout", "purchase"]
+PAGES = ["/", "/products/a", "/products/b", "/Products/c", "/cart", "/checkout", "/blog/products"]
+CHANNELS = ["direct", "paid search", "email"]
+DEVICES = ["mobile", "desktop"]
+
+
+def random_stream(rng, sessions=60, customers=15):
+    """Store random sessions with events on a coarse clock (so ties happen); return the sessions and events."""
+    stored = []
+    for number in range(sessions):
+        start = T0 + dt.timedelta(minutes=rng.randrange(0, 60 * 24 * 20, 30))
+        session = CustomerSession.create(session_key=f"s{number}", customer_id=f"c{rng.randrange(customers)}",
+                                         started_at=start, channel=rng.choice(CHANNELS), device=rng.choice(DEVICES))
+        events = []
+        for _ in range(rng.randrange(0, 9)):
+            at = start + dt.timedelta(seconds=rng.choice([0, 0, 10, 30, 60, 95, 240]) * rng.randrange(0, 4))
+            events.append(dict(session=session.id, occurred_at=at, event_type=rng.choice(TYPES),
+                               page=rng.choice(PAGES)))
+        for event in events:
+            event["id"] = SessionEvent.create(**event).id
+        stored.append((session, events))
+    return stored
+
+
+def matches(event, step):
+    """Tell whether a stored event dict matches STEP, the plain way."""
+    if step.kind == "page" and event["event_type"] != "page_view":
+        return False
+    text = event["event_type"] if step.kind == "event" else event["page"]
+    return {"exact": text == step.value, "prefix": text.startswith(step.value),
+            "contains": step.value in text}[step.match]
+
+
+def plain_times(events, steps):
+    """Return the time of each step reached: the first matching event after the previous step's, in event order."""
+    ordered = sorted(events, key=lambda e: (e["occurred_at"], e["id"]))
+    times, position = [], -1
+    for step in steps:
+        found = [i for i in range(position + 1, len(ordered)) if matches(ordered[i], step)]
+        if not found or (step.direct and found[0] != position + 1):
+            break
+        position = found[0]
+        times.append(ordered[position]["occurred_at"])
+    return times
+
+
+def plain_funnel(stored, steps, unit, keep):
+    """Compute each step's count and median wait from the rows, unit by unit."""
+    units = {}
+    for session, events in stored:
+        if keep(session):
+            units.setdefault(session.id if unit == "session" else session.customer_id, []).extend(events)
+    reached = [plain_times(events, steps) for events in units.values()]
+    out = []
+    for k in range(len(steps)):
+        done = [t for t in reached if len(t) > k]
+        waits = [(t[k] - t[k - 1]).total_seconds() for t in done] if k else []
+        out.append((len(done), statistics.median(waits) if waits else None))
+    return out
+
+
+def figures(results):
+    return [(r.sessions, r.median_seconds_from_previous) for r in results]
+
+
+STEP_SETS = [
+    ["event:page_view", "page:/products/*", "event:add_to_cart", "event:begin_checkout", "event:purchase"],
+    ["page:/", ">page:/products/a", "event:purchase"],
+    ["page:*products*", "event:add_to_cart", ">event:begin_checkout", "page:/checkout"],
+    ["event:add_to_cart", "event:add_to_cart"],
+]
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+def test_funnel_equals_a_plain_computation_on_random_event_streams(client, seed):
+    rng = random.Random(seed)
+    stored = random_stream(rng)
+    first, last = T0 + dt.timedelta(days=3), T0 + dt.timedelta(days=12)
+    keep = lambda s: first <= s.started_at < last and s.channel != "email"  # noqa: E731
+    selected = CustomerSession.select().where((CustomerSession.started_at >= first)
+                                              & (CustomerSession.started_at < last)
+                                              & (CustomerSession.channel != "email"))
+    for texts in STEP_SETS:
+        steps = funnels.parse_steps(texts)
+        for unit in funnels.UNITS:
+            result = funnels.compute(selected, steps, unit, by="device")
+            assert figures(result.steps) == pytest.approx(plain_funnel(stored, steps, unit, keep), abs=0.1), texts
+            for device, rows in result.groups.items():
+                expected = plain_funnel(stored, steps, unit, lambda s, d=device: keep(s) and s.device == d)
+                assert figures(rows) == pytest.approx(expected, abs=0.1), (texts, device)
+
+
+def test_conversions_and_drop_off_follow_from_the_counts(client):
+    stored = random_stream(random.Random(9), sessions=120)
+    result = funnels.compute(CustomerSession.select(), funnels.parse_steps(funnels.DEFAULT_STEPS))
+    first = result.steps[0].sessions
+    assert first == sum(1 for _, events in stored if any(e["event_type"] == "page_view" for e in events))
+    assert result.steps[0].conversion_from_previous is None and result.steps[0].conversion_from_first == 1.0
+    for previous, step in zip(result.steps, result.steps[1:]):
+        assert step.conversion_from_previous == pytest.approx(step.sessions / previous.sessions)
+        assert step.conversion_from_first == pytest.approx(step.sessions / first)
+        assert step.drop_off == pytest.approx(1 - step.sessions / previous.sessions)
+
+
+def test_page_steps_are_case_sensitive_and_match_page_views_only(client):
+    session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
+    SessionEvent.insert_many([
+        dict(session=session.id, occurred_at=T0, event_type="page_view", page="/Products/c"),
+        dict(session=session.id, occurred_at=T0, event_type="add_to_cart", page="/products/a"),
+    ]).execute()
+    counts = lambda texts: [s.sessions for s in funnels.compute(CustomerSession.select(),  # noqa: E731
+                                                                funnels.parse_steps(texts)).steps]
+    assert counts(["page:/Products/*", "event:add_to_cart"]) == [1, 1]
+    assert counts(["page:/products/*", "event:add_to_cart"]) == [0, 0]
+    assert counts(["page:*ducts/c*", "event:add_to_cart"]) == [1, 1]
+    assert counts(["event:page_view", "page:/products/a"]) == [1, 0]
+
+
+def test_one_event_never_counts_for_two_steps(client):
+    session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
+    SessionEvent.create(session=session.id, occurred_at=T0, event_type="add_to_cart", page="/p")
+    steps = funnels.parse_steps(["event:add_to_cart", "event:add_to_cart"])
+    assert [s.sessions for s in funnels.compute(CustomerSession.select(), steps).steps] == [1, 0]
+    SessionEvent.create(session=session.id, occurred_at=T0, event_type="add_to_cart", page="/p")
+    assert [s.sessions for s in funnels.compute(CustomerSession.select(), steps).steps] == [1, 1]
+
+
+@pytest.mark.parametrize("texts, message", [
+    (["event:a"], "2 to 8 steps; 1 given"),
+    (["event:a"] * 9, "2 to 8 steps; 9 given"),
+    ([">event:a", "event:b"], "first step cannot be 'followed directly by'"),
+    (["click:a", "event:b"], "write event:TYPE or page:PATH"),
+    (["event:", "event:b"], "must have 1 to 500 characters"),
+])
+def test_bad_steps_say_what_to_change(texts, message):
+    with pytest.raises(funnels.FunnelError, match=message):
+        funnels.parse_steps(texts)
+
+
+def test_step_text_round_trips():
+    for text in ["event:purchase", "page:/products/*", "page:*cart*", ">page:/checkout"]:
+        assert funnels.parse_step(text).text == text
