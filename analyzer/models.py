@@ -213,3 +213,17 @@ class LoginAttempt(BaseModel):
 
     class Meta:
         table_name = "login_attempts"
+
+
+class SavedFunnel(BaseModel):
+    """A named funnel an analyst saved: its steps in the API's notation, one per line, and what it counts."""
+
+    name = pw.CharField(max_length=100, unique=True)
+    steps = pw.TextField()
+    unit = pw.CharField(max_length=16, default="session")
+    created_by = pw.CharField(max_length=254, null=True)
+    created_at = pw.DateTimeField()
+    updated_at = pw.DateTimeField()
+
+    class Meta:
+        table_name = "saved_funnels"
