@@ -2,6 +2,8 @@
 
 import re
 
+from analyzer.errors import AppError
+
 SESSION_ALIASES = {
     "session_key": ["session_key", "session_token", "session_id", "sessionid", "visit_id", "user_session",
                     "ga_session_id", "visitid"],
@@ -113,7 +115,21 @@ def map_columns(headers, kind):
             found = [positions[normal(p)] for p in parts if normal(p) in positions]
             if field not in mapping and found:
                 components[field] = found
+    _refuse_twins(headers, [*mapping.values(), *(i for ix in components.values() for i in ix)])
     return mapping, components
+
+
+def _refuse_twins(headers, used):
+    """Refuse a file where a column we read has the same name as another: which one is meant is a guess."""
+    names = {}
+    for index, header in enumerate(headers):
+        names.setdefault(normal(header), []).append(index)
+    for index in sorted(used):
+        first, *others = names[normal(headers[index])]
+        if others:
+            twin = others[0]
+            raise AppError(f"Columns {first + 1} ({headers[first]!r}) and {twin + 1} ({headers[twin]!r}) have the "
+                           "same name: rename or remove one, and import the file again. Nothing was written.")
 
 
 def header_of(headers, index):

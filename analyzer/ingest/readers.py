@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,7 +58,7 @@ def inspect(path, fmt=None, name=None):
     with open(path, "rb") as raw:
         for chunk in iter(lambda: raw.read(CHUNK), b""):
             digest.update(chunk)
-    encoding = _encoding(path, compressed)
+    encoding = _encoding(path, compressed, name or path)
     with _open(path, compressed, encoding) as text:
         head = text.read(64 * 1024)
     fmt = (fmt or _format(path, head)).lower()
@@ -108,6 +109,11 @@ def _keyed(parsed):
                     headers.append(key)
         if len(pending) >= 200:
             break
+    bad = next(((n, r) for n, r in pending if isinstance(r, BadRecord)), None)
+    if not headers and bad:
+        number, reason = bad
+        raise AppError(f"Record {number} is {reason}, and none of the first records is a JSON object with fields; "
+                       "nothing was written.")
     yield headers
     for number, record in pending:
         yield number, _row(record, headers)
@@ -131,6 +137,8 @@ def _array_elements(text):
                 if done or len(buffer) - pos > MAX_ELEMENT:
                     raise AppError(f"Element {number + 1} of the JSON array is not valid JSON ({exc.msg}).") from None
                 complete = False
+            except (RecursionError, ValueError) as exc:
+                raise AppError(f"Element {number + 1} of the JSON array cannot be read: {_unreadable(exc)}.") from None
             if complete:
                 number += 1
                 yield number, value
@@ -167,13 +175,25 @@ def _parse_json(line):
         value = json.loads(line)
     except json.JSONDecodeError as exc:
         return BadRecord(f"not valid JSON ({exc.msg})")
+    except (RecursionError, ValueError) as exc:
+        return BadRecord(_unreadable(exc))
     return _record(value)
 
 
 def _record(value):
     if not isinstance(value, dict):
         return BadRecord("not a JSON object")
-    return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
+    try:
+        return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
+    except (RecursionError, ValueError) as exc:
+        return BadRecord(_unreadable(exc))
+
+
+def _unreadable(exc):
+    """Say why a JSON value that parsed (or nearly) cannot be used."""
+    if isinstance(exc, RecursionError):
+        return "nested too deeply"
+    return "a number with too many digits"
 
 
 def _flatten(value, prefix=""):
@@ -192,7 +212,7 @@ def _open(path, compressed, encoding):
     return io.TextIOWrapper(raw, encoding=encoding, newline="")
 
 
-def _encoding(path, compressed):
+def _encoding(path, compressed, label):
     decoder = codecs.getincrementaldecoder("utf-8")()
     opener = gzip.open if compressed else open
     try:
@@ -206,8 +226,8 @@ def _encoding(path, compressed):
             decoder.decode(b"", final=True)
     except UnicodeDecodeError:
         return "latin-1"
-    except (OSError, EOFError) as exc:
-        raise AppError(f"{path} cannot be read: {exc}.") from None
+    except (OSError, EOFError, zlib.error) as exc:
+        raise AppError(f"{label} cannot be read: {exc}.") from None
     return "utf-8-sig" if bom else "utf-8"
 
 

@@ -15,6 +15,9 @@ PURCHASE_TYPES = {"purchase", "order", "transaction", "order_completed", "checko
 MAX_TEXT = 2000
 MAX_KEY = 128  # customer_sessions.session_key and customer_id
 MAX_LABEL = 255  # source, medium, campaign
+# The longest value each stored text field takes; a longer one is a bad field, never cut short.
+LIMITS = {"source": MAX_LABEL, "medium": MAX_LABEL, "campaign": MAX_LABEL, "landing_page": MAX_TEXT,
+          "exit_page": MAX_TEXT, "page": MAX_TEXT, "event_type": 64}
 MAX_EVENT_ID = 63  # an event file's customer id and session id together form a session key of at most MAX_KEY
 ZERO = Decimal("0")
 
@@ -59,10 +62,22 @@ class Converter:
         return values.parse_timestamp(text, self.tz)
 
     def texts(self, row):
-        """Return {field: stripped text} for the mapped fields that hold a value."""
+        """Return {field: stripped text} for the mapped fields that hold a value (cut one past MAX_TEXT)."""
         if self.own_export:
-            return {f: (v if v[0] != "'" else uncell(v))[:MAX_TEXT] for f, i in self.fields if (v := row[i])}
-        return {f: v[:MAX_TEXT] for f, i in self.fields if (v := row[i].strip()) and v not in MISSING_TEXT}
+            return {f: (v if v[0] != "'" else uncell(v))[:MAX_TEXT + 1] for f, i in self.fields if (v := row[i])}
+        return {f: v[:MAX_TEXT + 1] for f, i in self.fields if (v := row[i].strip()) and v not in MISSING_TEXT}
+
+    def check_texts(self, texts, problems, line):
+        """Record a FieldError for each text with a NUL character or longer than its column takes."""
+        for field, text in texts.items():
+            limit = LIMITS.get(field)
+            if limit is not None and len(text) > limit:
+                reason = f"longer than {limit} characters"
+            elif "\x00" in text:
+                reason = "contains a NUL character (\\0), which cannot be stored"
+            else:
+                continue
+            problems.append(FieldError(line, self.headers[self.mapping[field]], text[:80], reason))
 
     def parse(self, texts, field, parser, problems, line):
         """Parse FIELD with PARSER; record a FieldError and return None when it fails."""
@@ -71,8 +86,8 @@ class Converter:
             return None
         try:
             return parser(text)
-        except ValueError as exc:
-            problems.append(FieldError(line, self.headers[self.mapping[field]], text[:80], str(exc)))
+        except (ValueError, ArithmeticError) as exc:  # ArithmeticError: a value past what Python's types hold
+            problems.append(FieldError(line, self.headers[self.mapping[field]], text[:80], _reason(exc)))
             return None
 
 
@@ -80,6 +95,7 @@ def session_row(conv, components, line, row, checksum, year):
     """Return one record's customer_sessions values in store.SESSION_COLUMNS order, or raise Rejected."""
     problems = []
     t = conv.texts(row)
+    conv.check_texts(t, problems, line)
     get = t.get
     parse = conv.parse
     started = parse(t, "started_at", conv.timestamp, problems, line)
@@ -107,6 +123,9 @@ def session_row(conv, components, line, row, checksum, year):
         raise Rejected([FieldError(line, conv.headers[conv.mapping["ended_at"]], str(ended), "ends before it starts")])
     if duration is None and ended is not None:
         duration = int((ended - started).total_seconds())
+        if duration > values.MAX_INT:
+            raise Rejected([FieldError(line, conv.headers[conv.mapping["ended_at"]], str(ended),
+                                       "ends more than 68 years after it starts")])
     if ended is None and duration is not None:
         ended = started + dt.timedelta(seconds=duration)
     key = _session_key(conv, t, checksum, line)
@@ -117,8 +136,7 @@ def session_row(conv, components, line, row, checksum, year):
                                    f"the {field.replace('_', ' ')} is longer than {MAX_KEY} characters")])
     source, medium, campaign = get("source"), get("medium"), get("campaign")
     return (key, customer, started, ended, duration or 0, values.channel(get("channel"), source, medium, get("referrer")),
-            source and source[:MAX_LABEL], medium and medium[:MAX_LABEL], campaign and campaign[:MAX_LABEL],
-            values.device_type(get("device"), get("user_agent")),
+            source, medium, campaign, values.device_type(get("device"), get("user_agent")),
             country, get("landing_page"), get("exit_page"), page_views or 0, events or 0, converted, revenue)
 
 
@@ -126,6 +144,7 @@ def event_row(conv, line, row):
     """Return a dict of one event's values, or raise Rejected."""
     problems = []
     t = conv.texts(row)
+    conv.check_texts(t, problems, line)
     occurred = conv.parse(t, "occurred_at", conv.timestamp, problems, line)
     if occurred is None and not problems:
         problems.append(FieldError(line, conv.headers[conv.mapping["occurred_at"]], "", "the event time is required"))
@@ -156,9 +175,9 @@ def event_row(conv, line, row):
         "revenue": revenue if kind in PURCHASE_TYPES else ZERO,
         "purchase": kind in PURCHASE_TYPES,
         "channel": values.channel(None, get("source"), get("medium"), get("referrer")),
-        "source": (get("source") or "")[:MAX_LABEL] or None,
-        "medium": (get("medium") or "")[:MAX_LABEL] or None,
-        "campaign": (get("campaign") or "")[:MAX_LABEL] or None,
+        "source": get("source"),
+        "medium": get("medium"),
+        "campaign": get("campaign"),
         "device": values.device_type(get("device"), get("user_agent")),
         "country": country,
     }
@@ -206,4 +225,13 @@ def _sum_parts(conv, row, indexes, parser, problems, line):
             total += parser(text)
         except ValueError as exc:
             problems.append(FieldError(line, conv.headers[index], text[:80], str(exc)))
+    if total > values.MAX_INT:
+        problems.append(FieldError(line, "+".join(conv.headers[i] for i in indexes), str(total), "too large"))
+        return None
     return total
+
+
+def _reason(exc):
+    if isinstance(exc, ValueError):
+        return str(exc)
+    return "out of range"

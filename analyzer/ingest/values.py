@@ -2,6 +2,7 @@
 
 import datetime as dt
 import functools
+import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
@@ -15,6 +16,10 @@ FALSE = {"0", "false", "f", "no", "n", ""}
 cached = functools.lru_cache(maxsize=4096)  # field values repeat; the cache keeps memory bounded
 MAX_INT = 2**31 - 1  # INTEGER columns
 MAX_AMOUNT = 10**12  # NUMERIC(14, 2)
+# Times outside these bounds are typos or placeholders; inside them, every day and its neighbours stay valid dates.
+EARLIEST = dt.datetime(1900, 1, 1)
+LATEST = dt.datetime(2999, 12, 31, 23, 59, 59, 999999)
+OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
 MISSING = {"", "(not set)", "not set", "(none)", "null", "none", "n/a", "na", "-", "undefined", "not available in demo dataset"}
 
 
@@ -32,7 +37,17 @@ def timezone(name):
 
 
 def parse_timestamp(text, tz=UTC):
-    """Parse ISO 8601, 'YYYY-MM-DD HH:MM:SS[ UTC]' or epoch s/ms/µs into a naive UTC datetime."""
+    """Parse ISO 8601, 'YYYY-MM-DD HH:MM:SS[ UTC]' or epoch s/ms/µs into a naive UTC datetime from 1900 to 2999."""
+    try:
+        parsed = _timestamp(text, tz)
+    except OverflowError:  # a zone shift or an epoch past what datetime holds
+        raise ValueError(OUT_OF_RANGE) from None
+    if not EARLIEST <= parsed <= LATEST:
+        raise ValueError(OUT_OF_RANGE)
+    return parsed
+
+
+def _timestamp(text, tz):
     if tz is UTC and len(text) >= 19 and text[10] in " T":
         try:
             parsed = dt.datetime.fromisoformat(text)
@@ -41,8 +56,10 @@ def parse_timestamp(text, tz=UTC):
         if parsed is not None and parsed.tzinfo is None:
             return parsed
     value = text.strip()
-    if value.isdigit() and len(value) >= 9:
+    if value.isascii() and value.isdigit() and len(value) >= 9:
         number = int(value)
+        if number > 10**18:
+            raise OverflowError(value)
         seconds = number / 1e6 if number > 1e14 else number / 1e3 if number > 1e11 else number
         return dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
     if value.endswith(" UTC") or value.endswith(" GMT"):
@@ -70,7 +87,7 @@ def parse_count(text):
         number = float(value) if "." in value or "e" in value.lower() else int(value)
     except ValueError:
         raise ValueError("not a whole number") from None
-    if number != int(number):
+    if math.isnan(number) or math.isfinite(number) and number != int(number):
         raise ValueError("not a whole number")
     if number < 0:
         raise ValueError("must not be negative")
@@ -87,6 +104,8 @@ def parse_seconds(text):
         number = float(value)
     except ValueError:
         raise ValueError("not a number of seconds") from None
+    if math.isnan(number):
+        raise ValueError("not a number of seconds")
     if number == -1:
         return 0
     if number < 0:
@@ -108,10 +127,10 @@ def parse_money(text, scale=1):
         raise ValueError("not an amount")
     if amount < 0:
         raise ValueError("must not be negative")
-    amount = (amount * Decimal(str(scale))).quantize(Decimal("0.01"))
-    if amount >= MAX_AMOUNT:
+    amount *= Decimal(str(scale))
+    if amount >= MAX_AMOUNT:  # checked before rounding, which fails past 28 digits
         raise ValueError("too large (at most 999,999,999,999.99)")
-    return amount
+    return amount.quantize(Decimal("0.01"))
 
 
 @cached

@@ -52,7 +52,7 @@ def _ingest(app, settings, kind):
         if not size:
             return auth.api_error(400, "The body is empty: send a JSON array of objects or NDJSON (one object per line).")
         try:
-            report = importer.import_file(app.config["analyzer.db"], path, kind=kind,
+            report = importer.import_file(app.config["analyzer.db"], path, kind=kind, name="the request body",
                                           tz=query.get("timezone") or "UTC", dry_run=query.get("dry_run") == "1",
                                           created_by=auth.current_user().email)
         except importer.ImportRejected as rejected:

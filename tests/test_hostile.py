@@ -1,0 +1,145 @@
+"""Hostile input: every file of tests/data/hostile (and big ones made here) gives a clear error or a correct result.
+
+Never a crash, never a partial write; a file with bad fields lists each one (line, column, value, reason) and is
+recorded as a failed import. The same on SQLite and PostgreSQL.
+"""
+
+import gzip
+import json
+import random
+
+import pytest
+
+from analyzer.config import Settings
+from analyzer.db import init_database
+from analyzer.errors import AppError
+from analyzer.ingest import importer
+from analyzer.migrate import commands
+from analyzer.models import CustomerSession, Import
+from tests.conftest import ROOT
+
+HOSTILE = ROOT / "tests" / "data" / "hostile"
+OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
+NUL = "contains a NUL character (\\0), which cannot be stored"
+
+# file: the bad fields as (line, column, value, reason)
+REJECTED = {
+    "revenue-1e30.csv": [(2, "revenue", "1e30", "too large (at most 999,999,999,999.99)")],
+    "page-views-1e400.csv": [(2, "page_views", "1e400", "too large")],
+    "epoch-huge.csv": [(2, "started_at", "99999999999999999999", OUT_OF_RANGE)],
+    "date-max.csv": [(2, "started_at", "9999-12-31T23:59:59Z", OUT_OF_RANGE)],
+    "date-max-after-zone.csv": [(2, "started_at", "9999-12-31T23:00:00-05:00", OUT_OF_RANGE)],
+    "date-min-after-zone.csv": [(2, "started_at", "0001-01-01T00:30:00+05:00", OUT_OF_RANGE)],
+    "duration-over-integer.csv": [(2, "duration", "3000000000", "too large")],
+    "duration-derived-over-integer.csv": [(2, "ended_at", "2999-01-01 00:00:00", "ends more than 68 years after it starts")],
+    "nul-byte.csv": [(2, "utm_campaign", "spring\x00sale", NUL)],
+    "nul-byte-json.ndjson": [(1, "landing_page", "/a\x00b", NUL)],
+    "long-values.csv": [(2, "utm_source", "s" * 80, "longer than 255 characters"),
+                        (3, "landing_page", "/" * 80, "longer than 2000 characters")],
+    "deep-nesting.ndjson": [(2, "(whole line)", "", "nested too deeply")],
+}
+# file: the start of the one-line error
+REFUSED = {
+    "empty.csv": "The file is empty: it has no header line.",
+    "duplicate-headers.csv": "Columns 1 ('session_id') and 4 ('session_id') have the same name",
+    "truncated.csv.gz": "truncated.csv.gz cannot be read: Compressed file ended",
+    "huge-integer.json": "Element 1 of the JSON array cannot be read: a number with too many digits.",
+    "deep-nesting-only.ndjson": "Record 1 is nested too deeply",
+    "random-bytes.bin": "random-bytes.bin (sessions) has no column for started_at",
+    "wide-header.csv": "wide-header.csv (sessions) has no column for started_at",
+}
+# file: {session key: {field: stored value}}
+STORED = {
+    "header-only.csv": {},
+    "mixed-newlines.csv": {"s1": {"landing_page": "/a"}, "s2": {"landing_page": "/b"}, "s3": {"landing_page": "/c"}},
+    "formula-injection.csv": {"s1": {"landing_page": '=HYPERLINK("http://evil")', "campaign": "+cmd|calc"},
+                              "s2": {"landing_page": "@SUM(1)", "campaign": "-2+3"}},
+    "quotes-and-newlines.csv": {"s1": {"campaign": 'say "hi", then\nleave', "landing_page": "/a,b"}},
+    "latin-1.csv": {"s1": {"landing_page": "/café"}},
+    "invalid-utf8.csv": {"s1": {"landing_page": "/ok"}, "s2": {"landing_page": "/ÿþ\x80"}},
+    "long-line.csv": {"s1": {"landing_page": "/ok"}},
+}
+
+
+def make_generated(folder):
+    """Write the big or binary cases that are not worth committing; return {name: path}."""
+    made = {}
+
+    def put(name, data):
+        made[name] = folder / name
+        made[name].write_bytes(data if isinstance(data, bytes) else data.encode())
+
+    put("long-values.csv", "session_id,started_at,utm_source,landing_page\n"
+                           f"s1,2026-03-01T10:00:00Z,{'s' * 256},/ok\ns2,2026-03-01T11:00:00Z,ok,{'/' * 2001}\n")
+    line = json.dumps({"session_id": "s1", "started_at": "2026-03-01T10:00:00Z"})
+    put("deep-nesting.ndjson", line + "\n" + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "\n")
+    put("deep-nesting-only.ndjson", "[" * 100_000 + "]" * 100_000 + "\n")
+    put("random-bytes.bin", random.Random(11).randbytes(64 * 1024).replace(b"\x1f\x8b", b"xx"))
+    put("wide-header.csv", ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
+    # A 5 MB field in a column the import ignores: read and dropped, the row itself is fine.
+    put("long-line.csv", "session_id,started_at,landing_page,notes\n"
+                         f"s1,2026-03-01T10:00:00Z,/ok,{'x' * 5_000_000}\n")
+    return made
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory):
+    return make_generated(tmp_path_factory.mktemp("hostile"))
+
+
+def corpus_path(name, generated):
+    return generated.get(name) or HOSTILE / name
+
+
+def test_every_committed_case_has_an_expected_outcome(generated):
+    committed = {p.name for p in HOSTILE.iterdir()}
+    expected = set(REJECTED) | set(REFUSED) | set(STORED)
+    assert committed | set(generated) == expected
+
+
+@pytest.fixture
+def db(db_url):
+    """A migrated database bound to the models."""
+    settings = Settings(database_url=db_url)
+    ctx = commands.Context(settings=settings, out=lambda *_: None)
+    commands.run(ctx)
+    ctx.close()
+    database = init_database(settings)
+    yield database
+    database.close()
+
+
+@pytest.mark.parametrize("name", sorted(REJECTED))
+def test_bad_fields_are_listed_and_nothing_is_written(db, generated, name):
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, corpus_path(name, generated))
+    found = [(e.line, e.column, e.value, e.reason) for e in rejected.value.report.errors]
+    assert found == REJECTED[name]
+    assert CustomerSession.select().count() == 0
+    assert [(i.file_name, i.status) for i in Import.select()] == [(name, "failed")]
+
+
+@pytest.mark.parametrize("name", sorted(REFUSED))
+def test_unreadable_files_get_one_clear_error(db, generated, name):
+    with pytest.raises(AppError) as refused:
+        importer.import_file(db, corpus_path(name, generated))
+    assert str(refused.value).startswith(REFUSED[name]) or REFUSED[name] in str(refused.value)
+    assert CustomerSession.select().count() == 0
+
+
+@pytest.mark.parametrize("name", sorted(STORED))
+def test_odd_but_valid_files_are_stored_exactly(db, generated, name):
+    report = importer.import_file(db, corpus_path(name, generated))
+    stored = {s.session_key: s for s in CustomerSession.select()}
+    assert report.sessions_written == len(stored) == len(STORED[name])
+    for key, fields in STORED[name].items():
+        assert {f: getattr(stored[key], f) for f in fields} == fields
+
+
+def test_a_gzip_file_cut_after_its_header_is_refused_whole(db, tmp_path):
+    path = tmp_path / "cut.csv.gz"
+    whole = gzip.compress(b"session_id,started_at\n" + b"".join(b"s%d,2026-03-01T10:00:00Z\n" % i for i in range(20000)))
+    path.write_bytes(whole[: len(whole) // 2])
+    with pytest.raises(AppError, match="cut.csv.gz cannot be read"):
+        importer.import_file(db, path)
+    assert CustomerSession.select().count() == 0
