@@ -52,11 +52,15 @@ def create_app(settings=None, migrations_dir=None):
 
     @app.hook("after_request")
     def close_connection():
-        if not db.is_closed():
-            db.close()
         add_security_headers()
+        if db.is_closed():
+            return
+        try:
+            db.close()
+        except pw.DatabaseError:  # a connection the server ended: forget it, the next request opens a new one
+            db._state.reset()
 
-    app.install(auth.Guard(settings, lambda: routes.unavailable_page(app)))
+    app.install(auth.Guard(settings, lambda: routes.unavailable_page(app), routes.failed_page))
     routes.register(app)
     signin.register(app, settings)
     account.register(app, settings)

@@ -6,7 +6,10 @@ import json
 import secrets
 from urllib.parse import quote
 
+import logging
+
 import bottle
+import peewee as pw
 
 from analyzer.accounts import logins, tokens, users
 
@@ -15,6 +18,8 @@ CSRF_COOKIE = "analyzer_csrf"
 # public: no database, no forms (health check, static files); anonymous: sign-in pages; setup: only while no user exists
 ACCESS = ("public", "anonymous", "setup", *users.RANK, "api:read", "api:ingest")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+BUSY_RETRY_S = 5
+log = logging.getLogger("analyzer.web")
 
 
 class Guard:
@@ -23,19 +28,33 @@ class Guard:
     name = "guard"
     api = 2
 
-    def __init__(self, settings, unavailable):
+    def __init__(self, settings, unavailable, failed):
         self.settings = settings
         self.unavailable = unavailable  # returns a 503 page while the database is unreachable or behind
+        self.failed = failed  # returns (503 page, message) for a database error in the middle of a request
 
     def apply(self, callback, route):
         access = route.config.get("access")
 
         def guarded(*args, **kwargs):
-            refusal = self.check(access)
-            if refusal is not None:
-                return refusal
-            return callback(*args, **kwargs)
+            try:
+                refusal = self.check(access)
+                if refusal is not None:
+                    return refusal
+                return callback(*args, **kwargs)
+            except pw.DatabaseError as exc:
+                return self.database_failed(access, exc)
         return guarded
+
+    def database_failed(self, access, exc):
+        """Answer 503 for a database error (a killed connection, a failover, a locked SQLite file)."""
+        log.warning("%s %s: the database failed: %s", bottle.request.method, bottle.request.path,
+                    str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        busy = "locked" in str(exc) or "busy" in str(exc)
+        page, message = self.failed(busy)
+        if busy:
+            bottle.response.set_header("Retry-After", str(BUSY_RETRY_S))
+        return api_error(503, message) if access.startswith("api:") else page
 
     def check(self, access):
         """Return a refusal response, or None when the request may go on."""

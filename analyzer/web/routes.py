@@ -115,6 +115,16 @@ def register(app):
         return render("error", code=503, title="Unavailable", message=error.body)
 
 
+def failed_page(busy):
+    """Return (503 page, message) for a database error in the middle of a request."""
+    if busy:
+        title, message = "Database busy", "The database is busy writing an import. Try again in a few seconds."
+    else:
+        title, message = "Database unavailable", "The database cannot be reached right now. Try again in a minute."
+    bottle.response.status = 503
+    return render("error", code=503, title=title, message=message), message
+
+
 def unavailable_page(app):
     """Return (503 page, message) while the database is unreachable or behind the migrations, else None."""
     try:
