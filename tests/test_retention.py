@@ -1,0 +1,94 @@
+"""Retention cohorts equal a plain computation over the stored sessions, on SQLite and PostgreSQL."""
+
+import datetime as dt
+import random
+
+import pytest
+
+from analyzer.analytics import retention
+from analyzer.models import CustomerSession
+from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
+
+T0 = dt.datetime(2025, 12, 1)
+
+
+def random_sessions(rng, count=250, customers=60):
+    """Store random sessions over about five months; return them."""
+    rows = []
+    for number in range(count):
+        started = T0 + dt.timedelta(seconds=rng.randrange(0, 150 * 86400, 3600))
+        rows.append(CustomerSession.create(session_key=f"s{number}", customer_id=f"c{rng.randrange(customers)}",
+                                           started_at=started, channel=rng.choice(["direct", "email"]),
+                                           converted=rng.random() < 0.3))
+    return rows
+
+
+def bucket(moment, interval):
+    day = moment.date()
+    return day.replace(day=1) if interval == "month" else day - dt.timedelta(days=day.weekday())
+
+
+def plain_cohorts(rows, start, end, interval, activity, keep):
+    """Group customers by the period of their first session (when it is kept) and count them per later period."""
+    first = {}
+    for row in sorted(rows, key=lambda r: r.started_at):
+        first.setdefault(row.customer_id, row)
+    members = {c: bucket(r.started_at, interval) for c, r in first.items()
+               if start <= r.started_at < end and keep(r)}
+    active = {(r.customer_id, bucket(r.started_at, interval)) for r in rows
+              if start <= r.started_at < end and (activity == "session" or r.converted)}
+    out = {}
+    for customer, cohort in members.items():
+        out.setdefault(cohort, [0, {}])[0] += 1
+    for customer, period in active:
+        if customer in members:
+            counts = out[members[customer]][1]
+            counts[period] = counts.get(period, 0) + 1
+    return {cohort: (size, counts) for cohort, (size, counts) in out.items()}
+
+
+def periods_of(start, count, interval):
+    got, period = [], start
+    for _ in range(count):
+        got.append(period)
+        period = period + dt.timedelta(days=7) if interval == "week" else (
+            (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1))
+    return got
+
+
+@pytest.mark.parametrize("interval", retention.INTERVALS)
+@pytest.mark.parametrize("activity", retention.ACTIVITIES)
+def test_cohorts_equal_a_plain_computation(client, interval, activity):
+    rows = random_sessions(random.Random(f"{interval}{activity}"))
+    # A session exactly at each edge: the first one in, the last one out.
+    start, end = dt.datetime(2026, 1, 1), dt.datetime(2026, 4, 1)
+    rows.append(CustomerSession.create(session_key="edge-in", customer_id="edge-a", started_at=start))
+    rows.append(CustomerSession.create(session_key="edge-out", customer_id="edge-b", started_at=end))
+    picked = CustomerSession.select().where((CustomerSession.started_at >= start) & (CustomerSession.started_at < end)
+                                            & (CustomerSession.channel == "direct"))
+    got = retention.cohorts(picked, start, end, interval, activity)
+    expected = plain_cohorts(rows, start, end, interval, activity, lambda r: r.channel == "direct")
+    assert [c.start for c in got] == sorted(expected)
+    assert any(c.start == bucket(start, interval) for c in got)
+    last = bucket(end - dt.timedelta(seconds=1), interval)
+    for cohort in got:
+        size, counts = expected[cohort.start]
+        assert cohort.customers == size
+        periods = [p for p in periods_of(cohort.start, 60, interval) if p <= last]
+        assert [p.customers for p in cohort.periods] == [counts.get(p, 0) for p in periods]
+        assert [p.share for p in cohort.periods] == pytest.approx([counts.get(p, 0) / size for p in periods])
+        if activity == "session":
+            assert cohort.periods[0].share == 1.0
+        assert cohort.cohort == retention.label(cohort.start, interval)
+
+
+def test_labels_name_months_and_iso_weeks():
+    assert retention.label(dt.date(2026, 1, 1), "month") == "2026-01"
+    assert retention.label(dt.date(2025, 12, 29), "week") == "2026-W01"
+
+
+def test_unknown_interval_or_activity_says_what_is_allowed(client):
+    with pytest.raises(retention.RetentionError, match="interval must be one of week, month; got 'day'"):
+        retention.cohorts(CustomerSession.select(), T0, T0, "day")
+    with pytest.raises(retention.RetentionError, match="activity must be one of session, conversion"):
+        retention.cohorts(CustomerSession.select(), T0, T0, "week", "purchase")
