@@ -11,7 +11,7 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import account, api, auth, details, imports, routes, signin
+from analyzer.web import account, api, auth, details, explore, imports, routes, signin
 
 log = logging.getLogger("analyzer.web")
 
@@ -67,6 +67,7 @@ def create_app(settings=None, migrations_dir=None):
     imports.register(app, settings)
     api.register(app, settings)
     details.register(app)
+    explore.register(app)
     unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]
     if unguarded:
         raise RuntimeError(f"routes without a declared access: {', '.join(unguarded)}")

@@ -1,21 +1,19 @@
-"""Uploading a file to import, the list of imports, undoing one, and the CSV export."""
+"""Uploading a file to import, the list of imports, and undoing one."""
 
-import datetime as dt
-import io
 import tempfile
 from pathlib import Path
 
 import bottle
 
 from analyzer.errors import AppError
-from analyzer.ingest import export, importer
+from analyzer.ingest import importer
 from analyzer.models import Import
 from analyzer.web import auth
 from analyzer.web.routes import render
 
 
 def register(app, settings):
-    """Attach the import and export routes to APP."""
+    """Attach the import routes to APP."""
 
     @app.get("/imports", access="analyst")
     def imports_page():
@@ -60,19 +58,6 @@ def register(app, settings):
         except AppError as exc:
             return _page(error=str(exc), status=400)
         return _page(notice=f"Import {record.id} ({record.file_name}) undone: its sessions and events are removed.")
-
-    @app.get("/export.csv", access="analyst")
-    def export_csv():
-        # Written whole before it is sent (the database connection closes with the request), on disk past 8 MB.
-        spool = tempfile.SpooledTemporaryFile(max_size=8 << 20)
-        text = io.TextIOWrapper(spool, encoding="utf-8", newline="")
-        export.write_sessions(text)
-        text.detach()  # flushes, and leaves the spool open for Bottle to send and close
-        spool.seek(0)
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y%m%d-%H%M%S")
-        bottle.response.content_type = "text/csv; charset=utf-8"
-        bottle.response.set_header("Content-Disposition", f'attachment; filename="sessions-{stamp}.csv"')
-        return spool
 
 
 def _file_name(raw):
