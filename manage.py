@@ -48,6 +48,13 @@ def build_parser():
     sql.add_argument("name", nargs="?", help="a migration name or number")
     sql.add_argument("--rollback", action="store_true", help="the SQL of reverting it instead")
 
+    rehearse = verbs.add_parser("rehearse", help="run pending migrations up, down, up on a scratch copy; "
+                                "report time, locks, problems (exit 0 clean, 1 problem, 2 could not run)")
+    rehearse.add_argument("--rows", type=int, metavar="N", help="copy at most N rows per table (default: every row)")
+    rehearse.add_argument("--max-lock-ms", type=int, default=1000, metavar="MS",
+                          help="flag a lock that blocks reads or writes for longer (default 1000)")
+    rehearse.add_argument("--json", action="store_true", help="print JSON for CI instead of Markdown")
+
     lint = verbs.add_parser("lint", help="report dangerous operations (default: pending migrations)")
     lint.add_argument("names", nargs="*", metavar="NAME")
     verbs.add_parser("check", help="CI gate: drift, numbering, integrity, lint; exit 1 on a problem")
@@ -156,6 +163,10 @@ def migrate_command(ctx, args):
         return {"sql": lambda: review.sql(ctx, args.name, rollback=args.rollback),
                 "lint": lambda: review.lint_files(ctx, args.names),
                 "check": lambda: review.check(ctx)}[verb]()
+    if verb == "rehearse":
+        rehearsal = import_module("analyzer.migrate.rehearse")
+        options = rehearsal.RehearseOptions(rows=args.rows, max_lock_ms=args.max_lock_ms, as_json=args.json)
+        return rehearsal.rehearse(ctx, options)
     if verb == "create":
         return migrate_commands.create(ctx, args.name, empty=args.empty)
     if verb == "run":

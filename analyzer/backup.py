@@ -21,14 +21,14 @@ def backup(database_url, out=None, now=None):
     """Write a consistent backup of the database and return its path."""
     stamp = (now or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
     if _is_sqlite(database_url):
-        source = _sqlite_path(database_url)
+        source = sqlite_path(database_url)
         if not source.exists():
             raise AppError(f"Cannot back up {database_url}: the file does not exist.")
         path = _target(out, f"{source.stem}-{stamp}.sqlite3")
-        _sqlite_copy(source, path)
+        sqlite_copy(source, path)
         return path
-    path = _target(out, f"{_pg_parts(database_url)['dbname']}-{stamp}.dump")
-    _pg_tool("pg_dump", database_url, ["--format=custom", "--no-owner", "--file", str(path)], cleanup=path)
+    path = _target(out, f"{pg_parts(database_url)['dbname']}-{stamp}.dump")
+    run_pg_tool("pg_dump", database_url, ["--format=custom", "--no-owner", "--file", str(path)], cleanup=path)
     return path
 
 
@@ -38,15 +38,15 @@ def restore(database_url, path):
     if not path.exists():
         raise AppError(f"Cannot restore {path}: the file does not exist.")
     if _is_sqlite(database_url):
-        _sqlite_copy(path, _sqlite_path(database_url))
+        sqlite_copy(path, sqlite_path(database_url))
         return
-    _pg_tool("pg_restore", database_url, ["--clean", "--if-exists", "--no-owner", "--single-transaction", str(path)])
+    run_pg_tool("pg_restore", database_url, ["--clean", "--if-exists", "--no-owner", "--single-transaction", str(path)])
 
 
 def restore_command(database_url, path):
     """Return the command a person runs to restore PATH by hand."""
     if _is_sqlite(database_url):
-        return f"stop the app, then: cp {path} {_sqlite_path(database_url)} (or python manage.py db restore {path})"
+        return f"stop the app, then: cp {path} {sqlite_path(database_url)} (or python manage.py db restore {path})"
     return f'pg_restore --clean --if-exists --no-owner --single-transaction --dbname "$DATABASE_URL" {path}'
 
 
@@ -58,7 +58,8 @@ def _target(out, default_name):
     return path
 
 
-def _sqlite_copy(source, target):
+def sqlite_copy(source, target):
+    """Copy a SQLite file through the online backup API, opening the source read-only."""
     src = sqlite3.connect(f"file:{source}?mode=ro", uri=True)
     dst = sqlite3.connect(target)
     try:
@@ -68,11 +69,13 @@ def _sqlite_copy(source, target):
         src.close()
 
 
-def _pg_tool(tool, database_url, arguments, cleanup=None):
+def run_pg_tool(tool, database_url, arguments, cleanup=None, missing=None):
+    """Run pg_dump or pg_restore on DATABASE_URL (password through the environment) and return its output."""
     executable = shutil.which(tool)
     if executable is None:
-        raise AppError(f"{tool} is not installed on this machine, so the backup cannot be made here. {RAILWAY_HINT}")
-    parts = _pg_parts(database_url)
+        raise AppError(missing or f"{tool} is not installed on this machine, so the backup cannot be made here. {RAILWAY_HINT}",
+                       exit_code=2)
+    parts = pg_parts(database_url)
     env = {**os.environ, "PGPASSWORD": parts.pop("password")}
     command = [executable, *[f"--{k}={v}" for k, v in parts.items() if v], *arguments]
     done = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -80,10 +83,12 @@ def _pg_tool(tool, database_url, arguments, cleanup=None):
         if cleanup is not None:
             Path(cleanup).unlink(missing_ok=True)
         lines = [line for line in done.stderr.splitlines() if line.strip()] or ["no message"]
-        raise AppError(f"{tool} failed for {mask_url(database_url)}: {lines[0]}")
+        raise AppError(f"{tool} failed for {mask_url(database_url)}: {lines[0]}", exit_code=2)
+    return done.stdout
 
 
-def _pg_parts(database_url):
+def pg_parts(database_url):
+    """Split a PostgreSQL URL into pg_dump's connection options."""
     parts = urlsplit(database_url)
     return {
         "host": parts.hostname or "",
@@ -98,5 +103,6 @@ def _is_sqlite(database_url):
     return database_url.startswith("sqlite:")
 
 
-def _sqlite_path(database_url):
+def sqlite_path(database_url):
+    """Return the file of a sqlite:/// URL."""
     return Path(database_url.split(":///", 1)[-1])

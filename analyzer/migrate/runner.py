@@ -70,7 +70,7 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
                 except Exception as exc:
                     transaction.rollback()
                     raise _failure(db, migration, direction, recorder, exc, migrator.current, True) from exc
-            results.append((migration, transactional, [s for s in recorder.statements if not _is_read(s)]))
+            results.append((migration, transactional, [s for s in recorder.statements if not is_read(s)]))
         transaction.rollback()
     return results
 
@@ -166,7 +166,7 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
             "again at a quieter moment, or raise MIGRATE_PG_LOCK_TIMEOUT / MIGRATE_PG_STATEMENT_TIMEOUT."
         )
     if not transactional:
-        done = [s for s in recorder.statements if not _is_read(s) and s != recorder.failed]
+        done = [s for s in recorder.statements if not is_read(s) and s != recorder.failed]
         invalid = plan.invalid_indexes(db)
         return MigrationError(
             f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
@@ -189,7 +189,8 @@ def _pgcode(exc):
     return None
 
 
-def _is_read(statement):
+def is_read(statement):
+    """Tell whether a statement only reads (SELECT, PRAGMA without =, SET, RESET)."""
     head = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
     return head == "SELECT" or (head == "PRAGMA" and "=" not in statement) or head in ("SET", "RESET")
 
@@ -210,7 +211,7 @@ class _FakeCursor:
 
 
 @contextmanager
-def _patched_execute(db, execute_sql):
+def patched_execute(db, execute_sql):
     """Route a database's statements through EXECUTE_SQL for the duration of the block."""
     saved = db.__dict__.get("execute_sql")
     db.execute_sql = execute_sql
@@ -225,7 +226,7 @@ def _patched_execute(db, execute_sql):
 
 def no_queries(db):
     """Answer every statement with an empty result instead of running it."""
-    return _patched_execute(db, lambda sql, params=None: _FakeCursor())
+    return patched_execute(db, lambda sql, params=None: _FakeCursor())
 
 
 class _Recorder:
@@ -242,8 +243,8 @@ class _Recorder:
         original = self.db.execute_sql
 
         def execute_sql(sql, params=None):
-            self.statements.append(_inline(self.db, sql, params))
-            if self.dry and not _is_read(self.statements[-1]):
+            self.statements.append(inline_sql(self.db, sql, params))
+            if self.dry and not is_read(self.statements[-1]):
                 return _FakeCursor()
             try:
                 return original(sql, params)
@@ -251,7 +252,7 @@ class _Recorder:
                 self.failed = self.statements[-1]
                 raise
 
-        self._patch = _patched_execute(self.db, execute_sql)
+        self._patch = patched_execute(self.db, execute_sql)
         self._patch.__enter__()
         return self
 
@@ -259,7 +260,7 @@ class _Recorder:
         self._patch.__exit__(*exc)
 
 
-def _inline(db, sql, params):
+def inline_sql(db, sql, params):
     """Return SQL with its parameters written in, for people to read (never executed)."""
     text = " ".join(str(sql).split())
     if not params:
