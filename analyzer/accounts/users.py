@@ -155,17 +155,33 @@ def _keep_an_admin(user):
 
 
 def _check_throttle(email, address):
+    """Raise Throttled while the account, or a crowded address trying an account it already failed on, must wait.
+
+    The account limit protects accounts. The address limit slows whoever is behind the address (many users can
+    share one, as behind a proxy): past it, the address still gets one guess at each account with no failure in
+    the window, so a correct password of an account that is not itself under attack always works.
+    """
     since = now() - WINDOW
     last_success = (LoginAttempt.select(LoginAttempt.attempted_at)
                     .where((LoginAttempt.email == email) & LoginAttempt.succeeded)
                     .order_by(LoginAttempt.attempted_at.desc()).scalar())
-    account_since = max(since, last_success) if last_success else since
-    for field, value, limit, start in ((LoginAttempt.email, email, MAX_ACCOUNT_FAILURES, account_since),
-                                       (LoginAttempt.address, address, MAX_ADDRESS_FAILURES, since)):
-        failures = list(LoginAttempt.select(LoginAttempt.attempted_at)
-                        .where((field == value) & ~LoginAttempt.succeeded & (LoginAttempt.attempted_at > start))
-                        .order_by(LoginAttempt.attempted_at.desc()).limit(limit).tuples())
-        if len(failures) >= limit:
-            wait = (failures[-1][0] + WINDOW - now()).total_seconds()
-            if wait > 0:
-                raise Throttled(int(math.ceil(wait)))
+    account = _failures(LoginAttempt.email == email, max(since, last_success) if last_success else since,
+                        MAX_ACCOUNT_FAILURES)
+    if len(account) >= MAX_ACCOUNT_FAILURES:
+        _wait(account[-1])
+    crowded = _failures(LoginAttempt.address == address, since, MAX_ADDRESS_FAILURES)
+    if len(crowded) >= MAX_ADDRESS_FAILURES and account:
+        _wait(crowded[-1])
+
+
+def _failures(where, start, limit):
+    """Return the times of the newest LIMIT failed attempts matching WHERE since START, newest first."""
+    return [t for t, in LoginAttempt.select(LoginAttempt.attempted_at)
+            .where(where & ~LoginAttempt.succeeded & (LoginAttempt.attempted_at > start))
+            .order_by(LoginAttempt.attempted_at.desc()).limit(limit).tuples()]
+
+
+def _wait(oldest):
+    wait = (oldest + WINDOW - now()).total_seconds()
+    if wait > 0:
+        raise Throttled(int(math.ceil(wait)))

@@ -159,10 +159,9 @@ def sign_out(settings):
 
 
 def client_address():
-    """Return the client's address: the one the nearest proxy appended to X-Forwarded-For, else the peer's."""
-    # Only the last entry was written by our proxy (Railway's edge); earlier ones come from the client.
-    forwarded = bottle.request.get_header("X-Forwarded-For", "")
-    return (forwarded.split(",")[-1].strip() or bottle.request.remote_addr or "unknown")[:64]
+    """Return the client's address as the server saw it, after a trusted proxy's X-Forwarded-For (see README)."""
+    # waitress's --trusted-proxy rewrites REMOTE_ADDR from the header; a header from anyone else is dropped.
+    return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:64]
 
 
 def api_error(status, message, **extra):
