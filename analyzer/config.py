@@ -10,6 +10,7 @@ from analyzer.errors import ConfigError
 ENVIRONMENTS = ("development", "test", "production")
 DEFAULT_DATABASE_URL = "sqlite:///analyzer.db"
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
+MIN_SECRET_KEY = 32
 
 
 @dataclass(frozen=True)
@@ -54,13 +55,15 @@ def load_settings(environ=None):
     _check_database_url(database_url)
 
     secret_key = env.get("SECRET_KEY", "").strip()
+    make_one = 'python -c "import secrets; print(secrets.token_hex(32))"'
     if not secret_key:
         if production:
-            raise ConfigError(
-                'SECRET_KEY is not set: production needs a long random value, e.g. '
-                'python -c "import secrets; print(secrets.token_hex(32))".'
-            )
+            raise ConfigError(f"SECRET_KEY is not set: production needs a long random value, e.g. {make_one}.")
         secret_key = Settings.secret_key
+    elif production and len(secret_key) < MIN_SECRET_KEY:
+        # The first-run setup token is derived from it: a guessable key lets anyone claim a fresh deploy.
+        raise ConfigError(f"SECRET_KEY is too short ({len(secret_key)} characters): production needs at least "
+                          f"{MIN_SECRET_KEY} random ones, e.g. {make_one}.")
 
     return Settings(
         app_env=app_env,

@@ -114,7 +114,7 @@ def test_python_app_py_demo_loads_demo_sessions_once_then_serves(project):
 
 
 def test_python_app_py_rejects_demo_outside_development_and_unknown_flags(project):
-    env = environment(APP_ENV="production", DATABASE_URL="sqlite:///x.db", SECRET_KEY="k")
+    env = environment(APP_ENV="production", DATABASE_URL="sqlite:///x.db", SECRET_KEY="k" * 32)
     done = subprocess.run([sys.executable, "app.py", "--demo"], cwd=project, env=env, capture_output=True, text=True)
     assert done.returncode == 2 and "--demo only works in development" in done.stderr
     done = subprocess.run([sys.executable, "app.py", "--bogus"], cwd=project, env=environment(), capture_output=True,
@@ -130,7 +130,7 @@ PRODUCTION_STARTS = {
 
 @pytest.mark.parametrize("command", PRODUCTION_STARTS.values(), ids=PRODUCTION_STARTS.keys())
 def test_production_without_database_url_exits_2_naming_it(project, command):
-    done = subprocess.run(command, cwd=project, env=environment(APP_ENV="production", SECRET_KEY="k"),
+    done = subprocess.run(command, cwd=project, env=environment(APP_ENV="production", SECRET_KEY="k" * 32),
                           stdin=subprocess.DEVNULL, capture_output=True, text=True, timeout=30)
     assert done.returncode == 2
     assert done.stderr.splitlines() == [
@@ -143,7 +143,7 @@ def test_production_without_database_url_exits_2_naming_it(project, command):
 def test_railway_deploy_health_fails_until_pre_deploy_migrates(project, pg_url):
     port = free_port()
     names = migration_names(project)
-    env = {"APP_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": pg_url}
+    env = {"APP_ENV": "production", "SECRET_KEY": "k" * 32, "DATABASE_URL": pg_url}
     server = start([sys.executable, "-m", "waitress", f"--listen=127.0.0.1:{port}", "app:app"],
                    project, environment(**env))
     try:
@@ -170,7 +170,7 @@ def test_railway_deploy_health_fails_until_pre_deploy_migrates(project, pg_url):
 
 @pytest.mark.parametrize("verb", ["rollback", "stamp --prune-missing"])
 def test_pre_deploy_never_waits_on_a_prompt(project, pg_url, verb):
-    env = {"APP_ENV": "production", "SECRET_KEY": "k", "DATABASE_URL": pg_url}
+    env = {"APP_ENV": "production", "SECRET_KEY": "k" * 32, "DATABASE_URL": pg_url}
     assert run_cli(project, "migrate", "run", env=env, stdin="").code == 0
     result = run_cli(project, "migrate", *verb.split(), env=env, stdin="", timeout=30)
     if verb == "rollback":

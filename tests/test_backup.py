@@ -112,7 +112,7 @@ def test_cli_backup_and_restore_round_trip(sqlite_url, tmp_path):
 
 def test_cli_restore_in_production_needs_yes(pg_url, tmp_path):
     result = run_cli(ROOT, "db", "restore", str(tmp_path / "x.dump"),
-                     env={"DATABASE_URL": pg_url, "APP_ENV": "production", "SECRET_KEY": "k"})
+                     env={"DATABASE_URL": pg_url, "APP_ENV": "production", "SECRET_KEY": "k" * 32})
     assert result.code == 2
     assert "Pass --yes to confirm" in result.err
 

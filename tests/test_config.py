@@ -1,5 +1,9 @@
 """Settings from the environment: defaults, production requirements, clear errors."""
 
+import os
+import subprocess
+import sys
+
 import pytest
 
 from analyzer.config import load_settings, mask_url
@@ -27,8 +31,26 @@ def test_production_requires_secret_key():
         load_settings({**PROD, "SECRET_KEY": ""})
 
 
+@pytest.mark.parametrize("key", ["k", "s" * 31, "  " + "s" * 31 + "  "])
+def test_production_refuses_a_secret_key_under_32_characters(key):
+    with pytest.raises(ConfigError) as error:
+        load_settings({**PROD, "SECRET_KEY": key})
+    assert str(error.value) == ("SECRET_KEY is too short (31 characters): production needs at least 32 random ones, "
+                                'e.g. python -c "import secrets; print(secrets.token_hex(32))".'.replace("31", str(len(key.strip())), 1))
+    assert error.value.exit_code == 2
+    assert load_settings({"SECRET_KEY": key}).secret_key == key.strip()
+
+
+def test_a_short_secret_key_stops_the_production_server_with_one_line(project):
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    env |= {"APP_ENV": "production", "DATABASE_URL": "postgresql://u@127.0.0.1:1/app", "SECRET_KEY": "short"}
+    done = subprocess.run([sys.executable, "app.py"], cwd=project, env=env, capture_output=True, text=True, timeout=60)
+    assert (done.returncode, done.stdout) == (2, "")
+    assert done.stderr.startswith("Error: SECRET_KEY is too short (5 characters)") and done.stderr.count("\n") == 1
+
+
 def test_railway_production_environment_counts_as_production():
-    settings = load_settings({"RAILWAY_ENVIRONMENT_NAME": "production", "SECRET_KEY": "k",
+    settings = load_settings({"RAILWAY_ENVIRONMENT_NAME": "production", "SECRET_KEY": "k" * 32,
                               "DATABASE_URL": "postgres://u:p@h:5432/d"})
     assert settings.is_production
 
@@ -74,7 +96,7 @@ def test_sqlite_gets_wal_foreign_keys_and_busy_timeout(sqlite_url):
 
 
 def test_cli_missing_setting_is_one_line_and_exit_2():
-    result = run_cli(ROOT, "migrate", "status", env={"APP_ENV": "production", "SECRET_KEY": "k"})
+    result = run_cli(ROOT, "migrate", "status", env={"APP_ENV": "production", "SECRET_KEY": "k" * 32})
     assert result.code == 2
     assert result.err.strip().splitlines() == [
         "Error: DATABASE_URL is not set: production needs it (e.g. postgresql://user:pass@host:5432/db); "

@@ -80,3 +80,21 @@ def test_a_connection_killed_during_an_api_call_gives_a_json_503_and_the_next_ca
     assert not pending
     assert response.json == {"error": "The database cannot be reached right now. Try again in a minute."}
     assert client.get("/api/v1/sessions", headers=headers, status=200).json["sessions"] == []
+
+
+def test_the_setup_token_is_logged_only_after_confirming_that_no_user_exists(tmp_path, caplog):
+    folder = tmp_path / "not-yet"
+    settings = Settings(app_env="production", database_url=f"sqlite:///{folder / 'app.db'}", secret_key="p" * 32)
+    app = create_app(settings)
+    messages = lambda: [r.getMessage() for r in caplog.records]  # noqa: E731
+    assert not [m for m in messages() if "setup token:" in m]
+    assert any(m.startswith("Cannot check at start whether a user exists") for m in messages())
+    folder.mkdir()
+    migrate(settings)
+    client = webtest.TestApp(app, extra_environ={"wsgi.url_scheme": "https"})
+    assert 'name="setup_token"' in client.get("/setup").text
+    client.get("/setup")
+    token = app.config["analyzer.setup_token"]
+    assert [m for m in messages() if "setup token:" in m] == [
+        f"No user exists yet. Open /setup and enter this one-time setup token: {token}"]
+    app.config["analyzer.db"].close()

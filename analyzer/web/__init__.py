@@ -85,15 +85,17 @@ def _announce_setup_token(app, db, secret_key):
     """While no user exists in production, the setup page asks for a one-time token printed in the log."""
     # Derived from SECRET_KEY, so every replica and every restart of one deploy asks for the same token.
     digest = hmac.new(secret_key.encode(), b"analyzer first-run setup", hashlib.sha256).digest()
-    token = base64.urlsafe_b64encode(digest[:18]).decode()
-    app.config["analyzer.setup_token"] = token
+    app.config["analyzer.setup_token"] = base64.urlsafe_b64encode(digest[:18]).decode()
     try:
         with db.connection_context():
             if users.exists():
                 return
-    except pw.DatabaseError:
-        pass
-    log.warning("No user exists yet. Open /setup and enter this one-time setup token: %s", token)
+    except pw.DatabaseError as exc:
+        # Logged only once no user is confirmed: the setup page logs it when it is first opened.
+        log.warning("Cannot check at start whether a user exists (%s); the setup token will be logged when /setup "
+                    "is first opened.", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+        return
+    signin.log_setup_token(app)
 
 
 def _with_headers(handler, add_headers):

@@ -49,6 +49,7 @@ def register(app, settings):
 
     @app.get("/setup", access="setup")
     def setup_form():
+        log_setup_token(app)  # the access check has just confirmed that no user exists
         return _setup_page(app, settings, None, "")
 
     @app.post("/setup", access="setup")
@@ -71,6 +72,14 @@ def register(app, settings):
         log.info("first admin %s created through the setup page", user.email)
         auth.sign_in(settings, user)
         return bottle.redirect("/", 303)
+
+
+def log_setup_token(app):
+    """Log the production setup token once per process, after confirming that no user exists."""
+    token = app.config.get("analyzer.setup_token")
+    if token and not app.config.get("analyzer.setup_token_logged"):
+        app.config["analyzer.setup_token_logged"] = True
+        log.warning("No user exists yet. Open /setup and enter this one-time setup token: %s", token)
 
 
 def _setup_page(app, settings, message, email):
