@@ -24,6 +24,9 @@ def build_parser():
     create = verbs.add_parser("create", help="write the next migration from the model changes")
     create.add_argument("name", help='what the migration does, e.g. "add referrer to sessions"')
     create.add_argument("--empty", action="store_true", help="write a hand-editable template instead")
+    create.add_argument("--rename", action="append", default=[], metavar="TABLE.OLD=NEW",
+                        help="a column (or, as OLD=NEW, a table) you renamed: written as a rename instead of add "
+                             "plus drop; repeatable (on a terminal, create asks)")
 
     verbs.add_parser("list", help="every migration, applied or pending")
     verbs.add_parser("status", help="exit 0 up to date, 1 pending, 2 problem")
@@ -168,7 +171,7 @@ def migrate_command(ctx, args):
         options = rehearsal.RehearseOptions(rows=args.rows, max_lock_ms=args.max_lock_ms, as_json=args.json)
         return rehearsal.rehearse(ctx, options)
     if verb == "create":
-        return migrate_commands.create(ctx, args.name, empty=args.empty)
+        return migrate_commands.create(ctx, args.name, empty=args.empty, rename=args.rename)
     if verb == "run":
         return migrate_commands.run(ctx, to=args.to, fake=args.fake, dry_run=args.dry_run,
                                     allow_destructive=args.allow_destructive, backup=args.backup)

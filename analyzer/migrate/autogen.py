@@ -11,7 +11,7 @@ from peewee_migrate.router import compile_migrations
 
 from analyzer.errors import AppError
 from analyzer.migrate import files as mfiles
-from analyzer.migrate import integrity
+from analyzer.migrate import integrity, renames
 from analyzer.migrate.runner import no_queries, replay
 
 TEMPLATE = '''"""{title}
@@ -57,16 +57,29 @@ def discover_models(module_name):
     return [m for m in models if not _is_abstract(m, models)]
 
 
-def diff(db, on_disk, models_module="analyzer.models"):
+def diff(db, on_disk, models_module="analyzer.models", renames=()):
     """Return (migrate code, rollback code, imports) that take the migrations to the models; empty code when equal."""
     migrator = replay(db, on_disk)
     models = discover_models(models_module)
+    for rename in renames:
+        rename.apply(migrator)
+    migrator.discard()
     with _callable_defaults() as imports:
         forward = compile_migrations(migrator, models)
-        if not forward:
-            return "", "", set()
-        backward = compile_migrations(migrator, models, reverse=True)
+        backward = compile_migrations(migrator, models, reverse=True) if forward else ""
+    forward = "".join(f"\n    {r.forward()}" for r in renames) + forward
+    backward += "".join(f"\n    {r.backward()}" for r in reversed(renames))
+    if not forward:
+        return "", "", set()
     return forward, backward, imports | _value_imports(forward + backward)
+
+
+def rename_candidates(db, on_disk, models_module="analyzer.models", named=()):
+    """Return the probable renames between the migrations and the models, after checking the NAMED ones."""
+    state = list(replay(db, on_disk).orm)
+    models = discover_models(models_module)
+    renames.check(named, state, models)
+    return renames.candidates(state, models)
 
 
 def describe(db, on_disk, text):
@@ -91,7 +104,7 @@ def render(description, forward, backward, imports):
     )
 
 
-def create(db, directory, description, models_module="analyzer.models", empty=False):
+def create(db, directory, description, models_module="analyzer.models", empty=False, renamed=()):
     """Write the next migration file and return (file, calls), or None when nothing changed."""
     on_disk = mfiles.scan(directory)
     duplicates = mfiles.duplicate_numbers(on_disk)
@@ -102,7 +115,7 @@ def create(db, directory, description, models_module="analyzer.models", empty=Fa
     if empty:
         forward, backward, imports = EMPTY_BODY, EMPTY_ROLLBACK, set()
     else:
-        forward, backward, imports = diff(db, on_disk, models_module)
+        forward, backward, imports = diff(db, on_disk, models_module, renamed)
         if not forward:
             return None
     text = render(description, forward, backward, imports)

@@ -68,9 +68,14 @@ class Context:
             self._db.close()
 
 
-def create(ctx, description, empty=False):
-    """Write the next numbered migration from the model changes."""
-    result = _load("autogen").create(ctx.db, ctx.directory, description, ctx.models_module, empty=empty)
+def create(ctx, description, empty=False, rename=()):
+    """Write the next numbered migration from the model changes; renames are asked on a terminal or named."""
+    autogen, renamed = _load("autogen"), []
+    if not empty:
+        named = _load("renames").parse(rename)
+        found = autogen.rename_candidates(ctx.db, mfiles.scan(ctx.directory), ctx.models_module, named)
+        renamed = _load("renames").choose(ctx, found, named)
+    result = autogen.create(ctx.db, ctx.directory, description, ctx.models_module, empty=empty, renamed=renamed)
     if result is None:
         ctx.out("No changes: the models match the migrations. Nothing was written.")
         return 0
