@@ -56,7 +56,7 @@ def _load_demo(ctx):
         print("Demo data skipped: the database already has sessions.", flush=True)
         return
     report = demo.load(ctx.db)
-    print(f"Loaded demo data: {report.sessions_written:,} sessions and {report.events_written:,} events.", flush=True)
+    print(f"Loaded demo data: {report.summary()}.", flush=True)
 
 
 if __name__ == "__main__":

@@ -527,7 +527,7 @@ def test_api_reads_sessions_newest_first_with_keyset_pages(browser):
     ingest = {"Authorization": f"Bearer {token_for('analyst', 'ingest')}"}
     read = {"Authorization": f"Bearer {token_for('viewer', 'read')}"}
     created = client.post("/api/v1/sessions", json.dumps(SESSIONS), headers=ingest, status=201).json
-    assert (created["sessions_written"], created["duplicates"]) == (5, 0)
+    assert (created["sessions_created"], created["rows_identical"]) == (5, 0)
     first = client.get("/api/v1/sessions?limit=2", headers=read).json
     assert [s["session_key"] for s in first["sessions"]] == ["s2", "s4"]
     assert first["sessions"][0]["started_at"] == "2026-03-03T10:00:02Z" and first["sessions"][0]["revenue"] == "0.00"
@@ -541,7 +541,7 @@ def test_api_takes_ndjson_events_and_sessionizes_them(browser):
                                  "page": f"/p{m}"}) for m in (0, 10, 50))
     headers = {"Authorization": f"Bearer {token_for('analyst', 'ingest')}", "Content-Type": "application/x-ndjson"}
     created = browser().post("/api/v1/events", body, headers=headers, status=201).json
-    assert (created["sessions_written"], created["events_written"]) == (2, 3)
+    assert (created["sessions_created"], created["events_added"]) == (2, 3)
     assert Import.get().created_by == "analyst-api@example.com"
 
 

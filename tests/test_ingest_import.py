@@ -56,7 +56,7 @@ SHOPIFY = (
 
 def test_shopify_session_export(db, tmp_path):
     report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY))
-    assert (report.kind, report.rows_read, report.sessions_written) == ("sessions", 2, 2)
+    assert (report.kind, report.rows_read, report.sessions_created) == ("sessions", 2, 2)
     first, second = sessions()
     assert (first.session_key, first.customer_id, first.started_at, first.duration_s, first.page_views) == (
         "tok-1", "c-1", dt.datetime(2026, 3, 1, 10), 120, 4)
@@ -86,7 +86,7 @@ def test_segment_ndjson_with_nested_context_and_gzip(db, tmp_path):
     ]
     path = write(tmp_path, "segment.ndjson.gz", "".join(json.dumps(line) + "\n" for line in lines))
     report = importer.import_file(db, path)
-    assert (report.kind, report.sessions_written, report.events_written) == ("events", 1, 2)
+    assert (report.kind, report.sessions_created, report.events_added) == ("events", 1, 2)
     (row,) = sessions()
     assert (row.channel, row.device, row.landing_page, row.exit_page, row.converted, row.revenue, row.duration_s) == (
         "social", "mobile", "/", "/thanks", True, Decimal("30.00"), 300)
@@ -121,7 +121,7 @@ GOATCOUNTER = (
 
 def test_umami_event_export_uses_visits_as_sessions(db, tmp_path):
     report = importer.import_file(db, write(tmp_path, "umami.csv", UMAMI))
-    assert (report.kind, report.sessions_written, report.events_written) == ("events", 2, 3)
+    assert (report.kind, report.sessions_created, report.events_added) == ("events", 2, 3)
     first, second = sessions()
     assert (first.session_key, first.customer_id, first.page_views, first.events) == ("v-1:visit-a", "v-1", 1, 2)
     assert (first.channel, first.device, first.country, first.landing_page) == ("organic search", "desktop", "DE", "/")
@@ -132,7 +132,7 @@ def test_umami_event_export_uses_visits_as_sessions(db, tmp_path):
 
 def test_goatcounter_export_splits_visitors_by_inactivity(db, tmp_path):
     report = importer.import_file(db, write(tmp_path, "goatcounter.csv", GOATCOUNTER))
-    assert (report.kind, report.sessions_written, report.events_written) == ("events", 2, 3)
+    assert (report.kind, report.sessions_created, report.events_added) == ("events", 2, 3)
     first, second = sessions()
     assert (first.customer_id, first.page_views, first.events, first.exit_page) == ("s-9", 1, 2, "/")
     assert (first.device, first.country, first.channel) == ("mobile", "NL", "organic search")
@@ -230,7 +230,8 @@ def test_a_file_that_partly_overlaps_earlier_imports_writes_only_the_new_session
     header = "session_id,user_id,started_at,duration,pageviews\n"
     importer.import_file(db, write(tmp_path, "part.csv", header + "".join(rows[4000:8000])))
     report = importer.import_file(db, write(tmp_path, "all.csv", header + "".join(rows + rows[:10])))
-    assert (report.rows_read, report.sessions_written, report.duplicates) == (12010, 8000, 4010)
+    assert (report.rows_read, report.sessions_created, report.rows_identical, report.extra_rows) == (
+        12010, 8000, 4000, 10)
     assert CustomerSession.select().count() == 12000
 
 
@@ -252,7 +253,7 @@ def test_a_json_array_file_is_read_an_element_at_a_time(db, tmp_path, monkeypatc
                 "context": {"campaign": {"source": "newsletter, \"spring\""}}, "pageviews": 12345 + i}
                for i in range(3)]
     report = importer.import_file(db, write(tmp_path, name, json.dumps(records, indent=indent)))
-    assert (report.file_format, report.kind, report.sessions_written) == ("json", "sessions", 3)
+    assert (report.file_format, report.kind, report.sessions_created) == ("json", "sessions", 3)
     assert [(r.session_key, r.source, r.page_views) for r in sessions()] == [
         ("s0", 'newsletter, "spring"', 12345), ("s1", 'newsletter, "spring"', 12346), ("s2", 'newsletter, "spring"', 12347)]
 
@@ -288,19 +289,19 @@ def test_importing_the_same_file_twice_writes_nothing_the_second_time(db, tmp_pa
     path = write(tmp_path, "shopify.csv", SHOPIFY)
     importer.import_file(db, path)
     again = importer.import_file(db, path)
-    assert (again.sessions_written, again.duplicates) == (0, 2)
+    assert (again.sessions_created, again.rows_identical) == (0, 2)
     assert CustomerSession.select().count() == 2
     events = write(tmp_path, "events.csv", "user_id,timestamp,event,page\nu9,2026-03-01T10:00:00Z,page_view,/\n"
                                            "u9,2026-03-01T10:01:00Z,purchase,/thanks\n")
     importer.import_file(db, events)
     again = importer.import_file(db, events)
-    assert (again.sessions_written, again.events_written, again.duplicates) == (0, 0, 1)
+    assert (again.sessions_created, again.events_added, again.rows_identical) == (0, 0, 2)
     assert (CustomerSession.select().count(), SessionEvent.select().count()) == (3, 2)
 
 
 def test_dry_run_validates_without_writing(db, tmp_path):
     report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY), dry_run=True)
-    assert (report.sessions_written, report.import_id) == (2, None)
+    assert (report.sessions_created, report.import_id) == (2, None)
     assert CustomerSession.select().count() == 0 and Import.select().count() == 0
 
 
@@ -366,7 +367,8 @@ def test_gap_is_configurable(db, tmp_path):
 
 def test_real_google_analytics_sessions(db):
     report = importer.import_file(db, REAL / "ga_merchandise_store_all_sessions.csv.gz")
-    assert (report.rows_read, report.sessions_written, report.duplicates) == (15134, 14561, 573)
+    assert (report.rows_read, report.sessions_created, report.rows_identical, report.extra_rows) == (
+        15134, 14561, 0, 573)
     row = CustomerSession.get(CustomerSession.session_key == "2817722496551184128-1473757371")
     assert (row.customer_id, row.started_at, row.country, row.channel, row.page_views, row.duration_s) == (
         "2817722496551184128", dt.datetime(2016, 9, 13, 9, 2, 51), "TW", "direct", 7, 142)
@@ -375,7 +377,9 @@ def test_real_google_analytics_sessions(db):
 
 def test_real_rees46_events(db):
     report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz")
-    assert (report.rows_read, report.sessions_written, report.events_written) == (17434, 5067, 17434)
+    # 8 rows repeat an event of the same customer at the same second (same type, no page, same value): one is kept.
+    assert (report.rows_read, report.sessions_created, report.events_added, report.rows_identical) == (
+        17434, 5064, 17426, 8)
     total = sum((s.revenue for s in CustomerSession.select()), Decimal("0"))
     assert total == Decimal("59442.63")
     first = sessions()[0]
@@ -384,7 +388,7 @@ def test_real_rees46_events(db):
 
 def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
     report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", by_gap=True)
-    assert report.sessions_written == 4518
+    assert report.sessions_created == 4518
 
 
 @pytest.mark.parametrize("name", ["uci_online_shoppers_intention.csv", "uci_online_shoppers_intention_semicolon_crlf.csv"])
@@ -392,7 +396,7 @@ def test_real_uci_sessions_with_a_month_column(db, name):
     with pytest.raises(AppError, match="pass --year YYYY"):
         importer.import_file(db, REAL / f"{name}.gz")
     report = importer.import_file(db, REAL / f"{name}.gz", year=2018)
-    assert (report.rows_read, report.sessions_written) == (12330, 12330)
+    assert (report.rows_read, report.sessions_created) == (12330, 12330)
     assert CustomerSession.select().where(CustomerSession.converted).count() == 1908
     assert CustomerSession.select().where(CustomerSession.started_at == dt.datetime(2018, 6, 1)).count() == 288
 
@@ -407,7 +411,8 @@ def test_demo_is_realistic_and_reproducible(db):
     first = demo.load(db, sessions=2000, days=30, seed=3)
     keys = [s.session_key for s in sessions()]
     again = demo.load(db, sessions=2000, days=30, seed=3)
-    assert (first.sessions_written, again.sessions_written, again.duplicates) == (2000, 0, 2000)
+    assert (first.sessions_created, again.sessions_created, again.events_added) == (2000, 0, 0)
+    assert again.rows_identical == first.events_added
     assert [s.session_key for s in sessions()] == keys
     rate = CustomerSession.select().where(CustomerSession.converted).count() / 2000
     assert 0.015 <= rate <= 0.05
@@ -423,7 +428,8 @@ def test_cli_import_prints_detection_and_summary(db_url, db, tmp_path):
     lines = result.out.splitlines()
     assert lines[0] == "Reading shopify.csv: CSV, sessions"
     assert lines[1].startswith("Columns: session_key <- session_token, customer_id <- customer_id, started_at <- session_started_at")
-    assert lines[2].startswith("Imported as import 1: 2 rows read, 2 sessions written, 0 duplicates skipped, in ")
+    assert lines[2].startswith("Imported as import 1: 2 rows read, 2 sessions created, 0 rows whose session is already "
+                            "there, in ")
 
 
 def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_path):
@@ -466,5 +472,5 @@ def test_cli_shows_a_progress_bar_on_a_terminal(db_url, db, tmp_path, capsys):
 
 def test_path_objects_and_strings_both_work(db, tmp_path):
     path = write(tmp_path, "shopify.csv", SHOPIFY)
-    assert importer.import_file(db, str(path)).sessions_written == 2
+    assert importer.import_file(db, str(path)).sessions_created == 2
     assert isinstance(path, Path)

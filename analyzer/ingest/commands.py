@@ -22,11 +22,8 @@ def run_import(ctx, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
                                   by_gap=by_gap)
     if ctx.interactive:
         print(file=sys.stderr)
-    what = "Checked" if dry_run else f"Imported as import {report.import_id}"
-    ctx.out(f"{what}: {report.rows_read:,} rows read, {report.sessions_written:,} sessions"
-            + (f" and {report.events_written:,} events" if report.kind == "events" else "")
-            + f" {'would be ' if dry_run else ''}written, {report.duplicates:,} duplicates skipped, "
-              f"in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
+    what = "Checked (dry run, nothing written)" if dry_run else f"Imported as import {report.import_id}"
+    ctx.out(f"{what}: {report.summary()}, in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
     return 0
 
 
@@ -35,11 +32,12 @@ def undo_import(ctx, import_id):
     db = ctx.db
     record = Import.get_or_none(Import.id == import_id)
     if record is not None and record.status == "done":
-        ctx.out(f"Undoing import {import_id} ({record.file_name}, {record.sessions_written:,} sessions, "
-                f"{record.events_written:,} events) on {guard.describe_target(ctx.settings)}.")
+        ctx.out(f"Undoing import {import_id} ({record.file_name}, {record.sessions_written:,} sessions created, "
+                f"{record.events_written:,} events added) on {guard.describe_target(ctx.settings)}.")
         guard.confirm(ctx, f"delete the rows of import {import_id}", destructive=True)
     importer.undo(db, import_id)
-    ctx.out(f"Undid import {import_id}: its sessions and events are removed.")
+    ctx.out(f"Undid import {import_id}: its events and the sessions it created are removed, and the sessions it "
+            "continued are as they were before it.")
     return 0
 
 
@@ -51,8 +49,10 @@ def list_imports(ctx):
         return 0
     for r in found:
         ctx.out(f"{r.id:>5}  {r.started_at:%Y-%m-%d %H:%M}  {r.status:<7} {r.kind:<8} {r.file_name}  "
-                f"{r.rows_read:,} rows, {r.sessions_written:,} sessions, {r.events_written:,} events, "
-                f"{r.duplicates:,} duplicates" + (f", by {r.created_by}" if r.created_by else ""))
+                f"{r.rows_read:,} rows, {r.sessions_written:,} sessions created, {r.sessions_continued:,} continued, "
+                f"{r.events_written:,} events added, {r.rows_identical:,} rows already there"
+                + (f", {r.extra_rows:,} extra rows of a session" if r.extra_rows else "")
+                + (f", by {r.created_by}" if r.created_by else ""))
     return 0
 
 
@@ -60,9 +60,8 @@ def load_demo(ctx, sessions=5000, days=90, seed=7):
     """Generate demo data through the import path."""
     guard.confirm(ctx, "add demo data to this database", destructive=True)
     report = demo.load(ctx.db, sessions=sessions, days=days, seed=seed)
-    ctx.out(f"Loaded demo data as import {report.import_id}: {report.sessions_written:,} sessions and "
-            f"{report.events_written:,} events over {days} days (seed {seed}), "
-            f"{report.duplicates:,} already present, in {report.seconds:.2f} s.")
+    ctx.out(f"Loaded demo data as import {report.import_id} ({days} days, seed {seed}): {report.summary()}, "
+            f"in {report.seconds:.2f} s.")
     return 0
 
 

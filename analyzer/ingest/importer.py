@@ -1,6 +1,7 @@
 """Import one file as a unit: detect, validate every row, write all of it or nothing, record it, undo it."""
 
 import datetime as dt
+import json
 import time
 from dataclasses import dataclass, field
 from operator import itemgetter
@@ -8,8 +9,8 @@ from operator import itemgetter
 from peewee import fn
 
 from analyzer.errors import AppError
-from analyzer.ingest import columns, export, readers, rows, store, values
-from analyzer.models import CustomerSession, Import, SessionEvent
+from analyzer.ingest import columns, export, readers, rows, sessionize, store, values
+from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
 STARTED_AT = store.SESSION_COLUMNS.index("started_at")
@@ -26,13 +27,31 @@ class Report:
     mapping: dict
     import_id: int | None = None
     rows_read: int = 0
-    sessions_written: int = 0
-    events_written: int = 0
-    duplicates: int = 0
+    sessions_created: int = 0
+    sessions_continued: int = 0
+    events_added: int = 0
+    rows_identical: int = 0
+    extra_rows: int = 0
     seconds: float = 0.0
     dry_run: bool = False
     errors: list = field(default_factory=list)
     error_count: int = 0
+
+    def counts(self):
+        """Return what the import did as (label, number) pairs, each count by its own name."""
+        pairs = [("rows read", self.rows_read), ("sessions created", self.sessions_created)]
+        if self.kind == "events":
+            pairs += [("sessions continued", self.sessions_continued), ("events added", self.events_added),
+                      ("rows already there (identical)", self.rows_identical)]
+        else:
+            pairs.append(("rows whose session is already there", self.rows_identical))
+        if self.extra_rows:
+            pairs.append(("extra rows of a session", self.extra_rows))
+        return pairs
+
+    def summary(self):
+        """Return the counts as one line: '12 rows read, 3 sessions created, …'."""
+        return ", ".join(f"{number:,} {label}" for label, number in self.counts())
 
     @property
     def rows_per_second(self):
@@ -88,10 +107,12 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
         if report.error_count or dry_run:
             transaction.rollback()
         else:
-            store.refresh_rollups(db, *days)
+            _refresh(db, *days)
             record.status, record.finished_at = "done", _now()
-            record.rows_read, record.sessions_written = report.rows_read, report.sessions_written
-            record.events_written, record.duplicates = report.events_written, report.duplicates
+            record.rows_read, record.sessions_written = report.rows_read, report.sessions_created
+            record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
+            record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
+            record.notes = json.dumps({"gap_minutes": gap_minutes})
             record.save()
     report.seconds = time.perf_counter() - started
     if report.error_count:
@@ -110,12 +131,16 @@ def undo(db, import_id):
     if record.status != "done":
         raise AppError(f"Import {import_id} is {record.status}; only a finished import can be undone.")
     with db.atomic():
-        span = (CustomerSession.select(fn.MIN(CustomerSession.started_at), fn.MAX(CustomerSession.started_at)).where(CustomerSession.import_id == import_id)
-                .tuples().first())
-        SessionEvent.delete().where(SessionEvent.import_id == import_id).execute()
-        CustomerSession.delete().where(CustomerSession.import_id == import_id).execute()
+        if record.kind == "events":
+            gap_minutes = json.loads(record.notes or "{}").get("gap_minutes", 30)
+            regrouped = _regroup(db, import_id, gap_minutes, store.EventStager(db), undo=True)
+            span = regrouped.first_start, regrouped.last_start
+        else:
+            span = (CustomerSession.select(fn.MIN(CustomerSession.started_at), fn.MAX(CustomerSession.started_at))
+                    .where(CustomerSession.import_id == import_id).tuples().first())
+            CustomerSession.delete().where(CustomerSession.import_id == import_id).execute()
         if span and span[0]:
-            store.refresh_rollups(db, _as_date(span[0]), _as_date(span[1]))
+            _refresh(db, _as_date(span[0]), _as_date(span[1]))
         record.status, record.finished_at = "undone", _now()
         record.save()
     return record
@@ -133,7 +158,7 @@ def _load_sessions(db, records, conv, components, source, year, import_id, repor
     if report.error_count:
         writer.close()
     else:
-        report.sessions_written, report.duplicates = writer.finish()
+        report.sessions_created, report.rows_identical, report.extra_rows = writer.finish()
     return days
 
 
@@ -147,9 +172,14 @@ def _load_events(db, records, conv, source, import_id, gap_minutes, report, prog
         raise
     if report.error_count:
         stager.close()
-    else:
-        report.sessions_written, report.events_written, report.duplicates = stager.finish(import_id, gap_minutes * 60)
-    return days
+        return days
+    stager.finish()
+    regrouped = _regroup(db, import_id, gap_minutes, stager)
+    report.sessions_created, report.sessions_continued = regrouped.created, regrouped.continued
+    report.events_added, report.rows_identical = regrouped.events_added, stager.staged - regrouped.events_added
+    # Sessions continued or merged may start on days outside this file's.
+    starts = [d for d in (*days, _as_date(regrouped.first_start), _as_date(regrouped.last_start)) if d is not None]
+    return (min(starts), max(starts)) if starts else days
 
 
 def _read(records, source, report, progress, convert, add, time_of):
@@ -175,6 +205,24 @@ def _read(records, source, report, progress, convert, add, time_of):
         if progress and report.rows_read % 10000 == 0:
             progress(report.rows_read, source.fraction())
     return (first.date(), last.date()) if first is not None else (None, None)
+
+
+def _regroup(db, import_id, gap_minutes, stager, undo=False):
+    """Group the staged events with the sessions they touch, or on UNDO the sessions left by the import."""
+    grouper = sessionize.Sessionizer(db, store.is_postgres(db))
+    gap = gap_minutes * 60_000_000
+    if undo:
+        grouper.touch_by_import(import_id)
+    else:
+        grouper.touch_by_events(gap)
+    regrouped = grouper.regroup(import_id, gap, drop_import=undo)
+    stager.drop()
+    return regrouped
+
+
+def _refresh(db, first_day, last_day):
+    """Recompute the rollups of the days an import or undo changed."""
+    store.refresh_rollups(db, first_day, last_day)
 
 
 def _note(report, problems):

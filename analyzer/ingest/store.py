@@ -1,4 +1,4 @@
-"""Bulk writes: sessions straight in, events staged and sessionized in SQL, rollups refreshed."""
+"""Bulk writes: sessions straight in, events staged and grouped into sessions in SQL, rollups refreshed."""
 
 import csv
 import datetime as dt
@@ -89,11 +89,12 @@ class SessionWriter:
         self.import_id = int(import_id)
         self.batch = []
         self.staged = 0
+        self.stored_before = 0  # rows whose session an earlier import wrote
+        self.extra_rows = 0  # further rows of a session this file already gave
         self.connection = db.connection()
         self.background = Background(is_postgres(db))
         if is_postgres(db):
-            # Imports take turns, so the duplicate check below sees every committed and pending key.
-            db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
+            take_import_lock(db)
             # The table's statistics predate this transaction's rows: without this the planner would
             # scan the whole table for every batch's key check, which grows quadratically.
             db.execute_sql("SET LOCAL enable_seqscan = off")
@@ -109,45 +110,56 @@ class SessionWriter:
         if not self.batch:
             return
         self.staged += len(self.batch)
+        first = {}
+        for row in self.batch:
+            first.setdefault(row[0], row)
+        self.extra_rows += len(self.batch) - len(first)
+        tail = (self.import_id,)
+        rows = [row + tail for row in first.values()]
         if is_postgres(self.db):
             # The CSV for COPY is made here, so the writer thread mostly waits on the server, without the GIL.
-            first = {}
-            for row in self.batch:
-                first.setdefault(row[0], row)
-            tail = (self.import_id,)
-            rows = [row + tail for row in first.values()]
             self.background.submit(self._copy_new, rows, csv_text(rows))
         else:
-            self.background.submit(self._insert, self.batch)
+            self.background.submit(self._insert_new, rows)
         self.batch = []
 
-    def _insert(self, batch):
-        marks = ", ".join("?" * (len(SESSION_COLUMNS) - 1))
-        self.connection.executemany(f"INSERT OR IGNORE INTO customer_sessions ({', '.join(SESSION_COLUMNS)}) "
-                                    f"VALUES ({marks}, {self.import_id})", batch)
+    def _insert_new(self, rows):
+        stored = self._stored(rows, f"IN ({', '.join('?' * len(rows))})", [r[0] for r in rows])
+        marks = ", ".join("?" * len(SESSION_COLUMNS))
+        self.connection.executemany(f"INSERT INTO customer_sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({marks})",
+                                    [row for row in rows if row[0] not in stored] if stored else rows)
 
     def _copy_new(self, rows, text):
         """COPY the sessions (unique within their batch) whose keys are not stored yet."""
-        cursor = self.connection.cursor()
-        cursor.execute("SELECT session_key FROM customer_sessions WHERE session_key = ANY(%s)", ([r[0] for r in rows],))
-        stored = {key for key, in cursor.fetchall()}
+        stored = self._stored(rows, "= ANY(%s)", ([r[0] for r in rows],))
         if stored:
             text = csv_text([row for row in rows if row[0] not in stored])
+        cursor = self.connection.cursor()
         copy_text(cursor, "customer_sessions", SESSION_COLUMNS, text)
         cursor.close()
+
+    def _stored(self, rows, condition, params):
+        """Return the stored keys among ROWS', counting them as extra rows of this file or as stored before."""
+        cursor = self.connection.cursor()
+        cursor.execute(f"SELECT session_key, import_id FROM customer_sessions WHERE session_key {condition}", params)
+        found = cursor.fetchall()
+        cursor.close()
+        ours = sum(1 for _, import_id in found if import_id == self.import_id)
+        self.extra_rows += ours
+        self.stored_before += len(found) - ours
+        return {key for key, _ in found}
 
     def close(self):
         """Wait for the writes in flight."""
         self.background.wait()
 
     def finish(self):
-        """Write what is left and return (sessions written, duplicates skipped)."""
+        """Write what is left and return (sessions written, rows already stored, extra rows of a session)."""
         self.flush()
         self.close()
         if is_postgres(self.db):
             self.db.execute_sql("SET LOCAL enable_seqscan = on")
-        written = count_sessions(self.db, self.import_id)
-        return written, self.staged - written
+        return count_sessions(self.db, self.import_id), self.stored_before, self.extra_rows
 
 
 class EventStager:
@@ -159,6 +171,8 @@ class EventStager:
         self.staged = 0
         self.connection = db.connection()
         self.background = Background(is_postgres(db))
+        if is_postgres(db):
+            take_import_lock(db)
         when = "TIMESTAMP" if is_postgres(db) else "TEXT"
         db.execute_sql(
             f"CREATE TEMP TABLE ingest_events (line INTEGER, customer_id VARCHAR(128), ts BIGINT, occurred_at {when}, "
@@ -197,52 +211,19 @@ class EventStager:
         """Wait for the writes in flight."""
         self.background.wait()
 
-    def finish(self, import_id, gap_s):
-        """Sessionize the staged events; return (sessions written, events written, duplicate sessions)."""
+    def finish(self):
+        """Write the queued events and wait for them."""
         self.flush()
         self.close()
-        db = self.db
-        gap = int(gap_s * 1_000_000)
-        db.execute_sql(
-            "CREATE TEMP TABLE ingest_keyed AS SELECT e.*, "
-            "  CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session "
-            "       ELSE customer_id || ':' || CAST(MIN(ts) OVER (PARTITION BY customer_id, seq) AS VARCHAR(24)) END "
-            "  AS session_key FROM ("
-            "  SELECT b.*, SUM(brk) OVER (PARTITION BY customer_id ORDER BY ts, line ROWS UNBOUNDED PRECEDING) AS seq"
-            "  FROM (SELECT i.*, CASE WHEN LAG(ts) OVER (PARTITION BY customer_id ORDER BY ts, line) IS NULL"
-            f"        OR ts - LAG(ts) OVER (PARTITION BY customer_id ORDER BY ts, line) > {gap} THEN 1 ELSE 0 END AS brk"
-            "        FROM ingest_events i) b) e")
-        if is_postgres(db):
-            db.execute_sql("CREATE INDEX ON ingest_keyed (session_key)")
-        staged_sessions = db.execute_sql("SELECT COUNT(DISTINCT session_key) FROM ingest_keyed").fetchone()[0]
-        db.execute_sql(
-            "INSERT INTO customer_sessions (session_key, customer_id, started_at, ended_at, duration_s, channel, source,"
-            " medium, campaign, device, country, landing_page, exit_page, page_views, events, converted, revenue,"
-            " import_id) SELECT session_key, MIN(customer_id), MIN(occurred_at), MAX(occurred_at),"
-            " CAST((MAX(ts) - MIN(ts)) / 1000000 AS INTEGER), MIN(first_channel), MIN(first_source), MIN(first_medium),"
-            " MIN(first_campaign), MIN(first_device), MIN(first_country), MIN(first_page), MIN(last_page),"
-            " SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END), COUNT(*), MAX(purchase) = 1, ROUND(SUM(revenue), 2),"
-            f" {int(import_id)} FROM ("
-            "  SELECT k.*, FIRST_VALUE(channel) OVER w AS first_channel, FIRST_VALUE(source) OVER w AS first_source,"
-            "   FIRST_VALUE(medium) OVER w AS first_medium, FIRST_VALUE(campaign) OVER w AS first_campaign,"
-            "   FIRST_VALUE(device) OVER w AS first_device, FIRST_VALUE(country) OVER w AS first_country,"
-            "   FIRST_VALUE(page) OVER pages AS first_page, FIRST_VALUE(page) OVER exits AS last_page"
-            "  FROM ingest_keyed k WINDOW w AS (PARTITION BY session_key ORDER BY ts, line"
-            "   ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),"
-            # Events without a page (a purchase, a custom event) neither land nor exit a session.
-            "   pages AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts, line),"
-            "   exits AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts DESC, line DESC)"
-            "  ) s"
-            " GROUP BY session_key HAVING COUNT(*) > 0 ON CONFLICT (session_key) DO NOTHING")
-        written = count_sessions(db, import_id)
-        db.execute_sql(
-            "INSERT INTO session_events (session_id, occurred_at, event_type, page, revenue, import_id)"
-            f" SELECT c.id, k.occurred_at, k.event_type, k.page, k.revenue, {int(import_id)} FROM ingest_keyed k"
-            f" JOIN customer_sessions c ON c.session_key = k.session_key WHERE c.import_id = {int(import_id)}")
-        events = db.execute_sql(f"SELECT COUNT(*) FROM session_events WHERE import_id = {int(import_id)}").fetchone()[0]
-        db.execute_sql("DROP TABLE ingest_keyed")
-        db.execute_sql("DROP TABLE ingest_events")
-        return written, events, staged_sessions - written
+
+    def drop(self):
+        """Drop the staging table."""
+        self.db.execute_sql("DROP TABLE ingest_events")
+
+
+def take_import_lock(db):
+    """Make PostgreSQL imports take turns, so each sees every session the one before it wrote."""
+    db.execute_sql("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK,))
 
 
 def count_sessions(db, import_id):

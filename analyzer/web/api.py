@@ -66,8 +66,9 @@ def _ingest(app, settings, kind):
     bottle.response.status = 200 if report.dry_run else 201
     bottle.response.content_type = "application/json"
     return json.dumps({"import_id": report.import_id, "dry_run": report.dry_run, "rows_read": report.rows_read,
-                       "sessions_written": report.sessions_written, "events_written": report.events_written,
-                       "duplicates": report.duplicates})
+                       "sessions_created": report.sessions_created, "sessions_continued": report.sessions_continued,
+                       "events_added": report.events_added, "rows_identical": report.rows_identical,
+                       "extra_rows": report.extra_rows})
 
 
 def _save_body(path, limit):

@@ -47,9 +47,7 @@ def register(app, settings):
             except AppError as exc:
                 return _page(error=str(exc), status=400)
         done = "Checked (dry run)" if report.dry_run else f"Imported {name} as import {report.import_id}"
-        return _page(notice=f"{done}: {report.rows_read:,} rows read, {report.sessions_written:,} sessions"
-                            f"{f' and {report.events_written:,} events' if report.kind == 'events' else ''} written, "
-                            f"{report.duplicates:,} duplicates skipped, in {report.seconds:.1f} s.")
+        return _page(notice=f"{done}: {report.summary()}, in {report.seconds:.1f} s.")
 
     @app.post("/imports/<import_id:int>/undo", access="admin")
     def undo(import_id):
@@ -57,7 +55,8 @@ def register(app, settings):
             record = importer.undo(app.config["analyzer.db"], import_id)
         except AppError as exc:
             return _page(error=str(exc), status=400)
-        return _page(notice=f"Import {record.id} ({record.file_name}) undone: its sessions and events are removed.")
+        return _page(notice=f"Import {record.id} ({record.file_name}) undone: its events and the sessions it created are "
+                            "removed, and the sessions it continued are as they were before it.")
 
 
 def _file_name(raw):

@@ -29,14 +29,16 @@
 </section>
 % if imports:
 <table>
-  <thead><tr><th>#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th>Rows</th><th>Sessions</th>
-    <th>Events</th><th>Duplicates</th><th>By</th><th></th></tr></thead>
+  <thead><tr><th>#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th>Rows read</th>
+    <th>Sessions created</th><th>Sessions continued</th><th>Events added</th><th>Rows already there</th>
+    <th>Extra rows of a session</th><th>By</th><th></th></tr></thead>
   <tbody>
   % for r in imports:
     <tr>
       <td>{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td>{{r.file_name}}</td><td>{{r.kind}}</td>
       <td>{{r.status}}</td><td>{{'{:,}'.format(r.rows_read)}}</td><td>{{'{:,}'.format(r.sessions_written)}}</td>
-      <td>{{'{:,}'.format(r.events_written)}}</td><td>{{'{:,}'.format(r.duplicates)}}</td><td>{{r.created_by or '—'}}</td>
+      <td>{{'{:,}'.format(r.sessions_continued)}}</td><td>{{'{:,}'.format(r.events_written)}}</td>
+      <td>{{'{:,}'.format(r.rows_identical)}}</td><td>{{'{:,}'.format(r.extra_rows)}}</td><td>{{r.created_by or '—'}}</td>
       <td>
       % if r.status == 'done' and user.role == 'admin':
         <form method="post" action="/imports/{{r.id}}/undo" class="inline">

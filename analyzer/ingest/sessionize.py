@@ -1,0 +1,298 @@
+"""Group events into sessions in SQL: an import's new events together with the stored events of the sessions
+they touch, or, on undo, the events an import leaves behind.
+
+A session is recomputed from all of its events, so a file cut into parts adds up to the whole file in any
+order: a later part extends a session, a part that fills a gap joins two sessions, and an undo splits them
+again. The work is per customer and every join carries the customer (DESIGN.md, "Growing past one machine").
+"""
+
+from dataclasses import dataclass
+
+from analyzer.ingest.rows import PURCHASE_TYPES
+
+# An event's time in microseconds since 1970 (UTC), from a stored timestamp column.
+TS_OF = {
+    "postgresql": "CAST(EXTRACT(EPOCH FROM {0}) * 1000000 AS BIGINT)",
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'; strftime('%s') drops the microseconds, added back here.
+    "sqlite": "(CAST(strftime('%s', {0}) AS INTEGER) * 1000000"
+              " + CAST(COALESCE(NULLIF(substr({0}, 21, 6), ''), '0') AS INTEGER))",
+}
+# Events of one customer at the same instant are ordered by what they are, not by file line, so that the
+# landing and exit pages do not depend on how the file was cut.
+EVENT_ORDER = "ts, event_type, COALESCE(page, ''), revenue"
+BY_ID = "CASE WHEN file_session IS NULL THEN 0 ELSE 1 END"
+PURCHASE_MARKS = ", ".join(["{p}"] * len(PURCHASE_TYPES))
+
+CREATE_TOUCHED = "CREATE TEMP TABLE ingest_touched (session_id INTEGER)"
+
+CREATE_CUSTOMERS = """
+CREATE TEMP TABLE ingest_customers AS
+SELECT customer_id, MIN(ts) AS first_ts, MAX(ts) AS last_ts
+FROM ingest_events
+WHERE file_session IS NULL
+GROUP BY customer_id
+"""
+
+# Gap-mode sessions of the same customers that end within the gap before a new event or start within the
+# gap after one (a session between two new events of its customer is taken too: recomputing it is harmless).
+TOUCH_BY_GAP = """
+INSERT INTO ingest_touched (session_id)
+SELECT s.id
+FROM ingest_customers c
+JOIN customer_sessions s ON s.customer_id = c.customer_id
+WHERE {ended} >= c.first_ts - {p}
+  AND {started} <= c.last_ts + {p}
+  AND EXISTS (SELECT 1 FROM session_events v WHERE v.session_id = s.id AND v.file_session IS NULL)
+"""
+
+# Sessions that carry the file's own session id of a new event.
+TOUCH_BY_ID = """
+INSERT INTO ingest_touched (session_id)
+SELECT s.id
+FROM customer_sessions s
+WHERE s.session_key IN (SELECT customer_id || ':' || file_session FROM ingest_events WHERE file_session IS NOT NULL)
+  AND EXISTS (SELECT 1 FROM session_events v WHERE v.session_id = s.id)
+"""
+
+# Undo: the sessions an import contributed events to.
+TOUCH_BY_IMPORT = """
+INSERT INTO ingest_touched (session_id)
+SELECT DISTINCT session_id
+FROM session_events
+WHERE import_id = {p}
+"""
+
+TOUCHED_SPAN = """
+SELECT MIN(started_at), MAX(started_at)
+FROM customer_sessions
+WHERE id IN (SELECT session_id FROM ingest_touched)
+"""
+
+# The events to group: the new ones, once each and only when no identical event (customer, time, type,
+# page and value) is stored, and the stored events of the touched sessions except those of the import
+# being undone.
+CREATE_WORK = """
+CREATE TEMP TABLE ingest_work AS
+SELECT NULL AS event_id, NULL AS old_session, e.customer_id, e.ts, e.occurred_at, e.event_type, e.page,
+       e.file_session, e.revenue, e.purchase, e.channel, e.source, e.medium, e.campaign, e.device, e.country,
+       {p} AS import_id
+FROM (SELECT i.*, ROW_NUMBER() OVER (PARTITION BY customer_id, ts, event_type, page, revenue ORDER BY line) AS nth
+      FROM ingest_events i) e
+WHERE e.nth = 1
+  AND NOT EXISTS (SELECT 1
+                  FROM customer_sessions s
+                  JOIN session_events v ON v.session_id = s.id
+                  WHERE s.customer_id = e.customer_id
+                    AND v.occurred_at = e.occurred_at
+                    AND v.event_type = e.event_type
+                    AND COALESCE(v.page, '') = COALESCE(e.page, '')
+                    AND v.revenue = e.revenue)
+UNION ALL
+SELECT v.id, v.session_id, v.customer_id, {ts}, v.occurred_at, v.event_type, v.page,
+       v.file_session, v.revenue, CASE WHEN v.event_type IN ({purchases}) THEN 1 ELSE 0 END,
+       v.channel, v.source, v.medium, v.campaign, v.device, v.country, v.import_id
+FROM session_events v
+WHERE v.session_id IN (SELECT session_id FROM ingest_touched)
+  AND (v.import_id IS NULL OR v.import_id <> {p})
+"""
+
+# Each event's session key: the file's session id, or the customer's first event time after a gap.
+CREATE_KEYED = f"""
+CREATE TEMP TABLE ingest_keyed AS
+SELECT b.*,
+       CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session
+            ELSE customer_id || ':' || CAST(MIN(ts) OVER (PARTITION BY customer_id, {BY_ID}, seq) AS VARCHAR(24))
+       END AS session_key
+FROM (SELECT g.*,
+             SUM(brk) OVER (PARTITION BY customer_id, {BY_ID} ORDER BY {EVENT_ORDER} ROWS UNBOUNDED PRECEDING) AS seq
+      FROM (SELECT w.*,
+                   CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {{p}} THEN 1 ELSE 0 END AS brk
+            FROM ingest_work w
+            WINDOW near AS (PARTITION BY customer_id, {BY_ID} ORDER BY {EVENT_ORDER})) g) b
+"""
+
+CREATE_GROUPS = f"""
+CREATE TEMP TABLE ingest_groups AS
+SELECT session_key, MIN(customer_id) AS customer_id, MIN(occurred_at) AS started_at, MAX(occurred_at) AS ended_at,
+       CAST((MAX(ts) - MIN(ts)) / 1000000 AS INTEGER) AS duration_s,
+       MIN(first_channel) AS channel, MIN(first_source) AS source, MIN(first_medium) AS medium,
+       MIN(first_campaign) AS campaign, MIN(first_device) AS device, MIN(first_country) AS country,
+       MIN(first_page) AS landing_page, MIN(last_page) AS exit_page,
+       SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views, COUNT(*) AS events,
+       MAX(purchase) AS purchase, ROUND(SUM(revenue), 2) AS revenue, MIN(import_id) AS import_id,
+       SUM(CASE WHEN event_id IS NULL THEN 1 ELSE 0 END) AS new_events
+FROM (SELECT k.*,
+             FIRST_VALUE(channel) OVER whole AS first_channel, FIRST_VALUE(source) OVER whole AS first_source,
+             FIRST_VALUE(medium) OVER whole AS first_medium, FIRST_VALUE(campaign) OVER whole AS first_campaign,
+             FIRST_VALUE(device) OVER whole AS first_device, FIRST_VALUE(country) OVER whole AS first_country,
+             FIRST_VALUE(page) OVER pages AS first_page, FIRST_VALUE(page) OVER exits AS last_page
+      FROM ingest_keyed k
+      WINDOW whole AS (PARTITION BY session_key ORDER BY {EVENT_ORDER}
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
+             -- Events without a page (a purchase, a custom event) neither land nor exit a session.
+             pages AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, {EVENT_ORDER}),
+             exits AS (PARTITION BY session_key
+                       ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts DESC, event_type DESC,
+                                COALESCE(page, '') DESC, revenue DESC)) s
+GROUP BY session_key
+"""
+
+# A stored session lives on in the earliest group of its events; when several live on in one group (a
+# late part joined them), the one that started first keeps its row and the others are merged into it.
+CREATE_KEEPERS = """
+CREATE TEMP TABLE ingest_keepers AS
+SELECT session_key, old_session
+FROM (SELECT c.session_key, c.old_session,
+             ROW_NUMBER() OVER (PARTITION BY c.session_key ORDER BY c.first_ts, c.old_session) AS nth
+      FROM (SELECT o.session_key, o.old_session, o.first_ts,
+                   ROW_NUMBER() OVER (PARTITION BY o.old_session ORDER BY o.first_ts, o.session_key) AS nth_group
+            FROM (SELECT session_key, old_session, MIN(ts) AS first_ts
+                  FROM ingest_keyed
+                  WHERE old_session IS NOT NULL
+                  GROUP BY session_key, old_session) o) c
+      WHERE c.nth_group = 1) k
+WHERE nth = 1
+"""
+
+UPDATE_KEPT = """
+UPDATE customer_sessions
+SET session_key = g.session_key, started_at = g.started_at, ended_at = g.ended_at, duration_s = g.duration_s,
+    channel = g.channel, source = g.source, medium = g.medium, campaign = g.campaign, device = g.device,
+    country = g.country, landing_page = g.landing_page, exit_page = g.exit_page, page_views = g.page_views,
+    events = g.events, converted = (g.purchase = 1), revenue = g.revenue, import_id = g.import_id
+FROM ingest_groups g
+JOIN ingest_keepers k ON k.session_key = g.session_key
+WHERE customer_sessions.id = k.old_session
+"""
+
+INSERT_NEW = """
+INSERT INTO customer_sessions (session_key, customer_id, started_at, ended_at, duration_s, channel, source, medium,
+                               campaign, device, country, landing_page, exit_page, page_views, events, converted,
+                               revenue, import_id)
+SELECT g.session_key, g.customer_id, g.started_at, g.ended_at, g.duration_s, g.channel, g.source, g.medium,
+       g.campaign, g.device, g.country, g.landing_page, g.exit_page, g.page_views, g.events, g.purchase = 1,
+       g.revenue, g.import_id
+FROM ingest_groups g
+WHERE g.session_key NOT IN (SELECT session_key FROM ingest_keepers)
+ON CONFLICT (session_key) DO NOTHING
+"""
+
+# Stored events whose group now lives in another session row.
+MOVE_EVENTS = """
+UPDATE session_events
+SET session_id = c.id
+FROM ingest_keyed k
+JOIN customer_sessions c ON c.session_key = k.session_key
+WHERE session_events.id = k.event_id
+  AND k.old_session <> c.id
+"""
+
+INSERT_EVENTS = """
+INSERT INTO session_events (session_id, customer_id, occurred_at, event_type, page, revenue, import_id, file_session,
+                            channel, source, medium, campaign, device, country)
+SELECT c.id, k.customer_id, k.occurred_at, k.event_type, k.page, k.revenue, k.import_id, k.file_session,
+       k.channel, k.source, k.medium, k.campaign, k.device, k.country
+FROM ingest_keyed k
+JOIN customer_sessions c ON c.session_key = k.session_key
+WHERE k.event_id IS NULL
+"""
+
+DELETE_IMPORT_EVENTS = """
+DELETE FROM session_events
+WHERE import_id = {p}
+"""
+
+# Touched sessions that no group lives on in: merged into another one, or left without events by an undo.
+DELETE_GONE = """
+DELETE FROM customer_sessions
+WHERE id IN (SELECT session_id FROM ingest_touched)
+  AND id NOT IN (SELECT old_session FROM ingest_keepers)
+"""
+
+COUNTS = """
+SELECT SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) THEN 0 ELSE 1 END),
+       SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) AND g.new_events > 0 THEN 1 ELSE 0 END),
+       SUM(g.new_events),
+       MIN(g.started_at),
+       MAX(g.started_at)
+FROM ingest_groups g
+"""
+
+TEMP_TABLES = ("ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_work", "ingest_customers", "ingest_touched")
+
+
+@dataclass(frozen=True)
+class Regrouped:
+    """What grouping changed: sessions created and continued, events added, and the span of start times."""
+
+    created: int
+    continued: int
+    events_added: int
+    first_start: object
+    last_start: object
+
+
+class Sessionizer:
+    """The statements of one database, with its placeholder and time arithmetic filled in."""
+
+    def __init__(self, db, postgres):
+        self.db = db
+        self.postgres = postgres
+        dialect = "postgresql" if postgres else "sqlite"
+        ts = TS_OF[dialect]
+        p = db.param
+        self.sql = {
+            "touch_by_gap": TOUCH_BY_GAP.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
+                                                p=p),
+            "work": CREATE_WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p)),
+            "keyed": CREATE_KEYED.format(p=p),
+            "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
+            "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
+        }
+
+    def touch_by_events(self, gap_us):
+        """Note the stored sessions that the staged events may continue or join."""
+        self._run(CREATE_TOUCHED)
+        self._run(CREATE_CUSTOMERS)
+        self._run(self.sql["touch_by_gap"], (gap_us, gap_us))
+        self._run(TOUCH_BY_ID)
+
+    def touch_by_import(self, import_id):
+        """Note the sessions that an import contributed events to."""
+        self._run(CREATE_TOUCHED)
+        self._run(self.sql["touch_by_import"], (import_id,))
+
+    def regroup(self, import_id, gap_us, drop_import=False):
+        """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
+        span = self.db.execute_sql(TOUCHED_SPAN).fetchone()
+        self._run(self.sql["work"], (import_id, *sorted(PURCHASE_TYPES), import_id))
+        self._analyze("ingest_work")
+        self._run(self.sql["keyed"], (gap_us,))
+        if self.postgres:
+            self._run("CREATE INDEX ON ingest_keyed (session_key)")
+        self._analyze("ingest_keyed")
+        self._run(CREATE_GROUPS)
+        self._run(CREATE_KEEPERS)
+        self._analyze("ingest_groups")
+        self._analyze("ingest_keepers")
+        created, continued, added, first, last = self.db.execute_sql(COUNTS).fetchone()
+        self._run(UPDATE_KEPT)
+        self._run(INSERT_NEW)
+        self._run(MOVE_EVENTS)
+        if drop_import:
+            self._run(self.sql["delete_import_events"], (import_id,))
+        self._run(INSERT_EVENTS)
+        self._run(DELETE_GONE)
+        for table in TEMP_TABLES:
+            self._run(f"DROP TABLE IF EXISTS {table}")
+        starts = [t for t in (first, last, *span) if t is not None]
+        return Regrouped(int(created or 0), int(continued or 0), int(added or 0), min(starts, default=None),
+                         max(starts, default=None))
+
+    def _analyze(self, table):
+        # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
+        if self.postgres:
+            self._run(f"ANALYZE {table}")
+
+    def _run(self, sql, params=None):
+        self.db.execute_sql(sql, params)

@@ -1,0 +1,181 @@
+"""Files cut into parts add up to the whole file, in any order; re-imports write nothing twice; undo is exact."""
+
+import csv
+import datetime as dt
+import gzip
+import io
+import random
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer.ingest import importer
+from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
+from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
+
+HEADER = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "device", "session_id"]
+BASE = dt.datetime(2026, 3, 1, 22, 0)
+SOURCES = ["google", "newsletter", "", "instagram"]
+SESSION_FIELDS = [f.name for f in CustomerSession._meta.sorted_fields if f.name not in ("id", "import_id")]
+ROLLUP_FIELDS = [f.name for f in DailyRollup._meta.sorted_fields if f.name != "id"]
+
+
+def event_rows(draw_events, by_id):
+    """Turn drawn (customer, minute, second, type, page, value, session) tuples into CSV rows."""
+    rows = []
+    for customer, minute, second, kind, page, value, session in draw_events:
+        when = BASE + dt.timedelta(minutes=minute, seconds=second)
+        identity = (customer, when, kind, page, value)
+        # Traffic details follow from the event itself, so identical events never disagree about them.
+        detail = random.Random(repr(identity))
+        rows.append([f"c{customer}", when.isoformat(sep=" "), kind, page, value if kind == "purchase" else "",
+                     detail.choice(SOURCES), detail.choice(["mobile", "desktop"]), f"s{session}" if by_id else ""])
+    return rows
+
+
+def write_csv(path, rows):
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(HEADER)
+    writer.writerows(rows)
+    path.write_text(buffer.getvalue(), encoding="utf-8")
+    return path
+
+
+def state():
+    """Return the sessions (every column but the row id), events and rollups as comparable values."""
+    sessions = sorted(tuple(str(v) for v in row) for row in
+                      CustomerSession.select(*[getattr(CustomerSession, f) for f in SESSION_FIELDS]).tuples())
+    events = sorted(tuple(str(v) for v in row) for row in
+                    SessionEvent.select(SessionEvent.customer_id, SessionEvent.occurred_at, SessionEvent.event_type,
+                                        SessionEvent.page, SessionEvent.revenue, CustomerSession.session_key)
+                    .join(CustomerSession).tuples())
+    rollups = sorted(tuple(str(v) for v in row) for row in
+                     DailyRollup.select(*[getattr(DailyRollup, f) for f in ROLLUP_FIELDS]).tuples())
+    return sessions, events, rollups
+
+
+def clear(database):
+    with database.atomic():
+        for model in (SessionEvent, CustomerSession, DailyRollup, Import):
+            model.delete().execute()
+
+
+EVENTS = st.lists(
+    st.tuples(st.integers(0, 2), st.integers(0, 240), st.sampled_from([0, 0, 30]),
+              st.sampled_from(["page_view", "page_view", "add_to_cart", "purchase"]),
+              st.sampled_from(["/", "/shoes", "/cart", ""]), st.sampled_from(["9.90", "25.00"]), st.integers(0, 2)),
+    min_size=1, max_size=40)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=EVENTS, by_id=st.booleans(), cuts=st.lists(st.integers(0, 40), max_size=3), order=st.randoms())
+def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, events, by_id, cuts, order):  # noqa: F811
+    rows = event_rows(events, by_id)
+    clear(db)
+    importer.import_file(db, write_csv(tmp_path / "whole.csv", rows), by_gap=not by_id)
+    whole = state()
+    clear(db)
+    bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
+    parts = [write_csv(tmp_path / f"part{i}.csv", rows[a:b]) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
+    order.shuffle(parts)
+    reports = [importer.import_file(db, part, by_gap=not by_id) for part in parts]
+    assert state() == whole
+    again = importer.import_file(db, tmp_path / "whole.csv", by_gap=not by_id)
+    assert (again.sessions_created, again.sessions_continued, again.events_added) == (0, 0, 0)
+    assert state() == whole
+    importer.undo(db, again.import_id)
+    assert state() == whole
+    undo_order = [r.import_id for r in reports]
+    order.shuffle(undo_order)
+    for import_id in undo_order:
+        importer.undo(db, import_id)
+    assert state() == ([], [], [])
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(events=EVENTS, by_id=st.booleans(), cut=st.integers(0, 40))
+def test_undoing_the_second_import_restores_the_first_exactly(db, tmp_path, events, by_id, cut):  # noqa: F811
+    rows = event_rows(events, by_id)
+    clear(db)
+    first = importer.import_file(db, write_csv(tmp_path / "first.csv", rows[:cut]), by_gap=not by_id)
+    before = state()
+    second = importer.import_file(db, write_csv(tmp_path / "second.csv", rows[cut:]), by_gap=not by_id)
+    importer.undo(db, second.import_id)
+    assert state() == before
+    importer.undo(db, first.import_id)
+    assert state() == ([], [], [])
+
+
+def test_a_continued_session_is_extended_and_undo_restores_every_column(db, tmp_path):  # noqa: F811
+    rows = [["u1", "2026-03-01 23:50:00", "page_view", "/", "", "google", "mobile", ""],
+            ["u1", "2026-03-02 00:05:00", "page_view", "/shoes", "", "", "mobile", ""],
+            ["u1", "2026-03-02 00:20:00", "purchase", "/thanks", "49.90", "", "mobile", ""]]
+    first = importer.import_file(db, write_csv(tmp_path / "a.csv", rows[:1]))
+    kept = list(CustomerSession.select().dicts())
+    second = importer.import_file(db, write_csv(tmp_path / "b.csv", rows[1:]))
+    assert (second.sessions_created, second.sessions_continued, second.events_added) == (0, 1, 2)
+    (session,) = CustomerSession.select()
+    assert (session.id, session.started_at, session.ended_at, session.duration_s) == (
+        kept[0]["id"], dt.datetime(2026, 3, 1, 23, 50), dt.datetime(2026, 3, 2, 0, 20), 1800)
+    assert (session.page_views, session.events, session.exit_page, session.revenue, session.converted) == (
+        2, 3, "/thanks", Decimal("49.90"), True)
+    assert (session.source, session.import_id) == ("google", first.import_id)
+    assert [(r.day, r.sessions, r.conversions, r.revenue) for r in DailyRollup.select()] == [
+        (dt.date(2026, 3, 1), 1, 1, Decimal("49.90"))]
+    importer.undo(db, second.import_id)
+    assert list(CustomerSession.select().dicts()) == kept
+    assert [(r.day, r.sessions, r.conversions) for r in DailyRollup.select()] == [(dt.date(2026, 3, 1), 1, 0)]
+
+
+def test_a_late_middle_part_joins_two_sessions_into_one(db, tmp_path):  # noqa: F811
+    rows = [["u1", f"2026-03-01 10:{m:02d}:00", "page_view", f"/p{m}", "", "", "", ""] for m in (0, 25, 50)]
+    importer.import_file(db, write_csv(tmp_path / "ends.csv", [rows[0], rows[2]]))
+    assert CustomerSession.select().count() == 2
+    middle = importer.import_file(db, write_csv(tmp_path / "middle.csv", [rows[1]]))
+    assert (middle.sessions_created, middle.sessions_continued, middle.events_added) == (0, 1, 1)
+    (session,) = CustomerSession.select()
+    assert (session.events, session.landing_page, session.exit_page, session.duration_s) == (3, "/p0", "/p50", 3000)
+    assert [r.sessions for r in DailyRollup.select()] == [1]
+    importer.undo(db, middle.import_id)
+    assert sorted((s.events, s.landing_page) for s in CustomerSession.select()) == [(1, "/p0"), (1, "/p50")]
+    assert [r.sessions for r in DailyRollup.select()] == [2]
+
+
+def test_an_overlapping_file_adds_only_the_events_not_stored_yet(db, tmp_path):  # noqa: F811
+    rows = [["u1", f"2026-03-01 10:0{m}:00", "page_view", "/", "", "", "", ""] for m in range(6)]
+    importer.import_file(db, write_csv(tmp_path / "a.csv", rows[:4]))
+    report = importer.import_file(db, write_csv(tmp_path / "b.csv", rows[2:]))
+    assert (report.rows_read, report.events_added, report.rows_identical, report.sessions_continued) == (4, 2, 2, 1)
+    assert (SessionEvent.select().count(), CustomerSession.get().events) == (6, 6)
+
+
+def rees46_parts(tmp_path):
+    with gzip.open(REAL / "rees46_multicategory_2019-10-01_head.csv.gz", "rt", encoding="utf-8") as handle:
+        lines = handle.read().splitlines(keepends=True)
+    early = [line for line in lines[1:] if line < "2019-10-01 02:20:00"]
+    late = [line for line in lines[1:] if line >= "2019-10-01 02:20:00"]
+    paths = []
+    for name, body in (("early.csv", early), ("late.csv", late)):
+        (tmp_path / name).write_text(lines[0] + "".join(body), encoding="utf-8")
+        paths.append(tmp_path / name)
+    return paths
+
+
+@pytest.mark.parametrize("by_gap", [False, True], ids=["by session id", "by inactivity"])
+def test_real_rees46_cut_at_0220_adds_up_to_the_whole_file(db, tmp_path, by_gap):  # noqa: F811
+    early, late = rees46_parts(tmp_path)
+    importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", by_gap=by_gap)
+    whole = state()
+    assert len(whole[0]) == (4518 if by_gap else 5064) and len(whole[1]) == 17426
+    clear(db)
+    importer.import_file(db, late, by_gap=by_gap)
+    report = importer.import_file(db, early, by_gap=by_gap)
+    assert report.sessions_continued > 0
+    assert state() == whole
+    revenue = sum((s.revenue for s in CustomerSession.select()), Decimal("0"))
+    assert revenue == Decimal("59442.63")
+    if not by_gap:
+        assert CustomerSession.select().where(CustomerSession.converted).count() == 200
