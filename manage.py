@@ -242,11 +242,15 @@ def database_command(ctx, args):
 
 def main(argv=None, environ=None, stdin=None, out=print):
     """Parse the arguments, run the command, and turn expected errors into one clear line."""
-    args = build_parser().parse_args(argv)
     environ = os.environ if environ is None else environ
     try:
+        args = build_parser().parse_args(argv)
         settings = load_settings(environ)
         return dispatch(args, settings, stdin or sys.stdin, out)
+    except BrokenPipeError:
+        # The reader went away (python manage.py … | head -1): stop quietly, as other command-line tools do.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 141
     except AppError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code

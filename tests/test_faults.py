@@ -1,5 +1,8 @@
 """Bad days in production: connections killed mid-request, databases gone mid-import, killed imports, full disks."""
 
+import os
+import subprocess
+import sys
 import time
 
 import psycopg2
@@ -9,7 +12,7 @@ import webtest
 from analyzer.config import Settings
 from analyzer.web import create_app
 from analyzer.accounts import tokens, users
-from tests.conftest import sign_in
+from tests.conftest import PASSWORD, run_cli, sign_in
 from tests.test_web import migrate
 
 
@@ -97,4 +100,31 @@ def test_the_setup_token_is_logged_only_after_confirming_that_no_user_exists(tmp
     token = app.config["analyzer.setup_token"]
     assert [m for m in messages() if "setup token:" in m] == [
         f"No user exists yet. Open /setup and enter this one-time setup token: {token}"]
+    app.config["analyzer.db"].close()
+
+
+def test_a_command_whose_reader_went_away_stops_quietly(project):
+    env = {"DATABASE_URL": f"sqlite:///{project / 'app.db'}"}
+    assert run_cli(project, "migrate", "run", env=env).code == 0
+    read, write = os.pipe()
+    os.close(read)  # no reader at all, as after "| head -1" has exited
+    done = subprocess.run([sys.executable, "manage.py", "migrate", "list"], cwd=project, env=os.environ | env,
+                          stdout=write,
+                          stderr=subprocess.PIPE, text=True, timeout=60)
+    os.close(write)
+    assert (done.returncode, done.stderr) == (141, "")
+
+
+def test_redirects_are_relative_whatever_host_the_request_names(tmp_path):
+    settings = Settings(app_env="test", database_url=f"sqlite:///{tmp_path / 'app.db'}", secret_key="k")
+    migrate(settings)
+    app = create_app(settings)
+    client = webtest.TestApp(app, extra_environ={"HTTP_HOST": "evil.example"})
+    assert client.get("/", status=302).headers["Location"] == "/setup"
+    sign_in(client)
+    client.reset()
+    assert client.get("/imports?x=1", status=302).headers["Location"] == "/login?next=/imports%3Fx%3D1"
+    form = client.get("/login?next=/imports").forms[0]
+    form["email"], form["password"] = "admin@example.com", PASSWORD
+    assert form.submit(status=303).headers["Location"] == "/imports"
     app.config["analyzer.db"].close()

@@ -4,6 +4,7 @@ import base64
 import hashlib
 import hmac
 import logging
+from urllib.parse import urlsplit, urlunsplit
 
 import bottle
 import peewee as pw
@@ -53,6 +54,7 @@ def create_app(settings=None, migrations_dir=None):
     @app.hook("after_request")
     def close_connection():
         add_security_headers()
+        relative_location()
         if db.is_closed():
             return
         try:
@@ -96,6 +98,17 @@ def _announce_setup_token(app, db, secret_key):
                     "is first opened.", str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
         return
     signin.log_setup_token(app)
+
+
+def relative_location():
+    """Make a redirect to this site relative: Bottle builds it from the request's Host header, which anyone sets."""
+    location = bottle.response.get_header("Location")
+    if not location:
+        return
+    parts = urlsplit(location)
+    own = bottle.request.urlparts
+    if (parts.scheme, parts.netloc) == (own.scheme, own.netloc) and not parts.path.startswith("//"):
+        bottle.response.set_header("Location", urlunsplit(("", "", parts.path or "/", parts.query, parts.fragment)))
 
 
 def _with_headers(handler, add_headers):
