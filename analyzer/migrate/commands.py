@@ -195,6 +195,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
         path = _load("backup").backup(ctx.settings.database_url)
         ctx.out(f"Backed up the database to {path}")
     migrator = _load("runner").replay(db, state.applied_files())
+    migrator.report = ctx.out
     for f in todo:
         seconds = _load("runner").apply(db, migrator, f, fake=fake, timeouts=ctx.timeouts)
         ctx.out(f"{'Recorded' if fake else 'Applied'} {f.name} in {seconds:.2f} s")

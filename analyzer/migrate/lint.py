@@ -30,9 +30,15 @@ RULES = {
     "type-change": ("changing a column's type may rewrite the whole table under a lock or fail on existing data",
                     "add a new column of the new type, backfill it, switch the code, then drop the old one"),
     "not-null-without-default": ("existing rows have no value for a NOT NULL column, so it fails on a non-empty "
-                                 "table", "give it a default, or add it with null=True, backfill, then set NOT NULL"),
-    "set-not-null": ("it fails if any row is NULL and scans the table under a lock",
-                     "backfill first, then set NOT NULL in a later migration (README: the two-step way)"),
+                                 "table", "give it a constant default, or add it with null=True in one migration and "
+                                 "fill it in a second one with TRANSACTION = False: "
+                                 "migrator.backfill(\"customer_sessions\", \"channel_group\", \"lower(channel)\") then "
+                                 "migrator.set_not_null(\"customer_sessions\", \"channel_group\") "
+                                 "(README: Adding a non-nullable field)"),
+    "set-not-null": ("it fails if any row is NULL and scans the table under a lock that blocks reads and writes",
+                     "in a migration with TRANSACTION = False, fill the NULLs with migrator.backfill(table, column, "
+                     "\"'value'\") and use migrator.set_not_null(table, column): the scan runs under a lock that "
+                     "lets writes go on (README: Adding a non-nullable field)"),
     "index-not-concurrent": ("building an index on an existing table blocks writes until it is done",
                              "build it in its own migration with TRANSACTION = False and "
                              "migrator.sql(\"CREATE INDEX CONCURRENTLY …\")"),

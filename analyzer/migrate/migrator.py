@@ -7,12 +7,12 @@ import peewee as pw
 from peewee_migrate import migrator as pm
 from playhouse.migrate import SQL, operation
 
-from analyzer.migrate import archive
+from analyzer.migrate import archive, online
 
 OPERATIONS = (
     "create_model", "remove_model", "add_fields", "change_fields", "remove_fields", "rename_field",
     "rename_table", "add_index", "drop_index", "add_not_null", "drop_not_null", "add_default",
-    "add_constraint", "drop_constraints", "sql", "run",
+    "add_constraint", "drop_constraints", "sql", "run", "backfill", "set_not_null",
 )
 
 
@@ -48,6 +48,8 @@ class Call:
             "drop_constraints": lambda: f"drop constraint {', '.join(a)} on {t}",
             "sql": lambda: "run SQL: " + " ".join(str(a[0]).split())[:70],
             "run": lambda: f"run Python function {getattr(a[0], '__name__', a[0])}",
+            "backfill": lambda: f"fill {t}.{a[0]} where NULL with {a[1]} in batches",
+            "set_not_null": lambda: f"set NOT NULL on {t}.{a[0]} through a validated check",
         }[self.op]
         return text()
 
@@ -109,6 +111,8 @@ class Migrator(pm.Migrator):
         self.current = None
         self.migration_name = "000_unknown"
         self.archiving = True
+        self.previewing = False
+        self.report = None
         self._queued_by = []
 
     def apply(self):
@@ -161,12 +165,51 @@ class Migrator(pm.Migrator):
             self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
         return super().remove_model(model, cascade=cascade)
 
+    def backfill(self, model, column, value, where=None, batch_size=10_000):
+        """Set COLUMN to the SQL expression VALUE where it is NULL (and WHERE), in committed batches by primary key."""
+        meta = self.__get_model__(model)._meta
+        keys = _key_columns(meta)
+        field = meta.fields.get(column)
+        name = field.column_name if field is not None else column
+        if field is None:
+            raise ValueError(f"{meta.table_name} has no column {column} at this point of the migrations")
+
+        def backfill_step():
+            online.backfill(self.__database__, online.Backfill(meta.table_name, name, value, where, batch_size, keys),
+                            report=self.report, preview=self.previewing)
+
+        self.__ops__.append(backfill_step)
+        return meta.model
+
+    def set_not_null(self, model, column):
+        """Make COLUMN NOT NULL; on PostgreSQL through a NOT VALID check that is validated first."""
+        meta = self.__get_model__(model)._meta
+        if isinstance(self.__database__, pw.SqliteDatabase):
+            queued = len(self.__ops__)
+            pm.Migrator.add_not_null(self, model, column)
+            rebuild = self.__ops__[queued:]
+            del self.__ops__[queued:]
+            self.__ops__.append(lambda: _in_one_transaction(self.__database__, rebuild))
+            return meta.model
+        field = meta.fields[column]
+        field.null = False
+        self.__ops__.append(lambda: online.set_not_null(self.__database__, meta.table_name, field.column_name,
+                                                        preview=self.previewing))
+        return meta.model
+
     def _archiving(self, function, *args):
         def archive_step():
             function(self.__database__, self.migration_name, *args)
 
         archive_step.__name__ = function.__name__
         return archive_step
+
+
+def _in_one_transaction(db, operations):
+    """Run operations atomically: a table rebuild must never stop half-way, even with TRANSACTION = False."""
+    with db.atomic():
+        for op in operations:
+            op.run()
 
 
 def _key_columns(meta):

@@ -60,6 +60,7 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
             transactional = is_transactional(namespace)
             migrator.migration_name = migration.name
             migrator.archiving = direction == "migrate"
+            migrator.previewing = True
             recorder = _Recorder(db, dry=not transactional)
             with recorder:
                 try:
@@ -70,6 +71,8 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
                 except Exception as exc:
                     transaction.rollback()
                     raise _failure(db, migration, direction, recorder, exc, migrator.current, True) from exc
+                finally:
+                    migrator.previewing = False
             results.append((migration, transactional, [s for s in recorder.statements if not is_read(s)]))
         transaction.rollback()
     return results
