@@ -17,9 +17,11 @@ class Page:
 
 
 def recent_sessions(cursor=None, limit=PAGE_SIZE):
-    """Return sessions newest first, starting after CURSOR (keyset pagination)."""
+    """Return sessions newest first, starting after CURSOR (keyset pagination); a bad cursor raises ValueError."""
     query = CustomerSession.select().order_by(CustomerSession.started_at.desc(), CustomerSession.id.desc())
     position = parse_cursor(cursor)
+    if cursor and position is None:
+        raise ValueError(f"after: {cursor[:80]!r} is not a cursor from a previous page.")
     if position:
         started_at, row_id = position
         query = query.where(

@@ -25,7 +25,10 @@ def register(app, settings):
             limit = min(max(int(query.get("limit", 100)), 1), MAX_LIMIT)
         except ValueError:
             return auth.api_error(400, "limit must be a whole number from 1 to 500.")
-        page = sessions.recent_sessions(query.get("after"), limit)
+        try:
+            page = sessions.recent_sessions(query.get("after"), limit)
+        except ValueError as exc:
+            return auth.api_error(400, str(exc))
         bottle.response.content_type = "application/json"
         return json.dumps({"sessions": [details.session_fields(s) for s in page.rows], "next": page.next_cursor})
 

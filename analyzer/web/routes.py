@@ -79,7 +79,10 @@ def register(app):
 
     @app.get("/", access="viewer")
     def index():
-        page = sessions.recent_sessions(bottle.request.query.get("after"))
+        try:
+            page = sessions.recent_sessions(bottle.request.query.get("after"))
+        except ValueError as exc:
+            bottle.abort(400, str(exc))
         return render("sessions", page=page, total=sessions.count_sessions(),
                       first_page=not bottle.request.query.get("after"))
 
@@ -90,6 +93,10 @@ def register(app):
     @app.error(404)
     def not_found(error):
         return render("error", code=404, title="Not found", message="There is no page at this address.")
+
+    @app.error(400)
+    def bad_request(error):
+        return render("error", code=400, title="Bad request", message=error.body)
 
     @app.error(403)
     def forbidden(error):
