@@ -1,11 +1,18 @@
 """Import speed against the database's own bulk load, events sessionized per second, and peak memory.
 
     python bench/ingest_speed.py [--sessions 1000000] [--events 5000000] [--databases sqlite,postgresql]
+    python bench/ingest_speed.py --suite hourly [--hourly-events 1000000] [--before REF]
 
 For each database: the same 1M-session CSV loaded by the database's own bulk path (PostgreSQL COPY via
 psycopg2; SQLite executemany in one transaction, same indexes) and by `import`, in the same run, with
 the ratio; a 5M-event file sessionized and imported (events/s); and the peak memory (max RSS) of the
 import process for 1M and for 5M rows. Prints one JSON object.
+
+The hourly suite writes one day of events (sessions of several events, customers coming back, in time
+order) as one file and as 24 hourly files that cut the sessions crossing each hour. Per database, in
+one run: the one file imported by the code at REF (a git worktree; default: the commit before sessions
+were continued across files) and by this checkout, and the 24 files imported one after the other by
+this checkout, with the ratios.
 """
 
 import argparse
@@ -13,6 +20,7 @@ import csv
 import datetime as dt
 import json
 import os
+import random
 import shutil
 import subprocess
 import sys
@@ -29,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 
 from analyzer.ingest.export import COLUMNS  # noqa: E402
 
+BEFORE_CONTINUITY = "6871bf6"  # main before imports continued sessions across files
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CHANNELS = ["direct", "organic search", "paid search", "social", "email", "referral"]
 DEVICES = ["desktop", "mobile", "tablet"]
@@ -60,7 +69,89 @@ def write_events(path, count):
                           "page_view", f"/p{i % 50}", "google", "organic"])
 
 
-def fresh_database(kind, folder):
+def write_day_of_events(folder, count):
+    """Write COUNT events of one day as day.csv and as hour-00.csv … hour-23.csv; return (day, hours)."""
+    rng = random.Random(11)
+    start = dt.datetime(2026, 1, 1)
+    events = []
+    for number in range(count // 5):
+        customer = f"u{number % (count // 25 or 1)}"
+        began = start + dt.timedelta(seconds=rng.randrange(86400 - 600))
+        for step in range(5):
+            when = began + dt.timedelta(seconds=step * rng.randint(20, 120))
+            kind = "purchase" if step == 4 and number % 30 == 0 else "page_view"
+            events.append((when, customer, kind, f"/p{(number + step) % 50}", "49.90" if kind == "purchase" else ""))
+    events.sort()
+    header = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "utm_medium"]
+    day = folder / "day.csv"
+    hours = [folder / f"hour-{h:02d}.csv" for h in range(24)]
+    handles = [open(path, "w", newline="", encoding="utf-8") for path in [day, *hours]]
+    try:
+        writers = [csv.writer(h, lineterminator="\n") for h in handles]
+        for writer in writers:
+            writer.writerow(header)
+        for when, customer, kind, page, revenue in events:
+            row = [customer, when.isoformat(" "), kind, page, revenue, "google", "organic"]
+            writers[0].writerow(row)
+            writers[1 + when.hour].writerow(row)
+    finally:
+        for handle in handles:
+            handle.close()
+    return day, hours
+
+
+def worktree_of(ref, folder):
+    """Check out REF in a temporary git worktree; return its path."""
+    path = folder / "before"
+    subprocess.run(["git", "worktree", "add", "--detach", "-q", str(path), ref], cwd=ROOT, check=True)
+    return path
+
+
+def hourly_suite(args, folder, figures):
+    """Time one day of events as one file (before and after) and as 24 hourly files (after)."""
+    day, hours = write_day_of_events(folder, args.hourly_events)
+    before = worktree_of(args.before, folder)
+    figures.update(hourly_events=args.hourly_events, before=args.before)
+    try:
+        for kind in args.databases.split(","):
+            result = {}
+            for label, root in (("one_file_before_s", before), ("one_file_after_s", ROOT)):
+                url, cleanup = fresh_database(kind, folder, root)
+                try:
+                    result[label] = round(measured(url, "import", str(day), root=root)[0], 2)
+                    result[label.replace("_s", "_sessions")] = count_rows(kind, url, "customer_sessions")
+                finally:
+                    cleanup()
+            url, cleanup = fresh_database(kind, folder)
+            try:
+                result["hourly_24_files_after_s"] = round(sum(measured(url, "import", str(h))[0] for h in hours), 2)
+                result["hourly_24_files_after_sessions"] = count_rows(kind, url, "customer_sessions")
+            finally:
+                cleanup()
+            result["one_file_after_over_before"] = round(result["one_file_after_s"] / result["one_file_before_s"], 3)
+            result["hourly_over_one_file"] = round(result["hourly_24_files_after_s"] / result["one_file_after_s"], 3)
+            figures[kind] = result
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(before)], cwd=ROOT, check=False)
+
+
+def count_rows(kind, url, table):
+    """Return the number of rows of TABLE."""
+    if kind == "postgresql":
+        with psycopg2.connect(url) as conn, conn.cursor() as cur:
+            cur.execute(f"SELECT COUNT(*) FROM {table}")
+            count = cur.fetchone()[0]
+        conn.close()
+        return count
+    import sqlite3
+
+    conn = sqlite3.connect(url.split(":///", 1)[1])
+    count = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+    conn.close()
+    return count
+
+
+def fresh_database(kind, folder, root=ROOT):
     """Return (url, cleanup) of an empty, migrated database."""
     if kind == "sqlite":
         url = f"sqlite:///{folder / f'bench-{uuid.uuid4().hex[:6]}.db'}"
@@ -75,27 +166,27 @@ def fresh_database(kind, folder):
         def cleanup():
             admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
-    cli(url, "migrate", "run")
+    cli(url, "migrate", "run", root=root)
     return url, cleanup
 
 
-def cli(url, *args):
+def cli(url, *args, root=ROOT):
     """Run manage.py in a child process and return its wall time."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "manage.py", *args], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+    done = subprocess.run([sys.executable, "manage.py", *args], cwd=root, env={**os.environ, "DATABASE_URL": url},
                           capture_output=True, text=True)
     if done.returncode != 0:
         raise SystemExit(f"manage.py {' '.join(args)} failed: {done.stderr[-2000:]}")
     return time.perf_counter() - started
 
 
-def measured(url, *args):
+def measured(url, *args, root=ROOT):
     """Run one import in a fresh child and return (seconds, its peak RSS in MB)."""
     code = ("import resource, sys; "
             "import manage; rc = manage.main(sys.argv[1:]); "
             "print('MAXRSS', resource.getrusage(resource.RUSAGE_SELF).ru_maxrss); sys.exit(rc)")
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, *args], cwd=ROOT, env={**os.environ, "DATABASE_URL": url},
+    done = subprocess.run([sys.executable, "-c", code, *args], cwd=root, env={**os.environ, "DATABASE_URL": url},
                           capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:
@@ -133,8 +224,19 @@ def main():
     parser.add_argument("--sessions", type=int, default=1_000_000)
     parser.add_argument("--events", type=int, default=5_000_000)
     parser.add_argument("--databases", default="sqlite,postgresql")
+    parser.add_argument("--suite", choices=["bulk", "hourly"], default="bulk")
+    parser.add_argument("--hourly-events", type=int, default=1_000_000)
+    parser.add_argument("--before", default=BEFORE_CONTINUITY)
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
+    if args.suite == "hourly":
+        figures = {}
+        try:
+            hourly_suite(args, folder, figures)
+        finally:
+            shutil.rmtree(folder, ignore_errors=True)
+        print(json.dumps(figures, indent=2))
+        return
     figures = {"sessions": args.sessions, "events": args.events}
     try:
         sessions_csv, big_csv, events_csv = folder / "sessions.csv", folder / "sessions_5x.csv", folder / "events.csv"

@@ -20,29 +20,35 @@ TS_OF = {
 # Events of one customer at the same instant are ordered by what they are, not by file line, so that the
 # landing and exit pages do not depend on how the file was cut.
 EVENT_ORDER = "ts, event_type, COALESCE(page, ''), revenue"
+# Identical events (customer, time, type, page, value) come next to each other, the one kept first: the
+# lowest file session id, and a stored event before a new one.
+SAME_FIRST = EVENT_ORDER + ", COALESCE(file_session, ''), CASE WHEN event_id IS NULL THEN 1 ELSE 0 END"
 BY_ID = "CASE WHEN file_session IS NULL THEN 0 ELSE 1 END"
 PURCHASE_MARKS = ", ".join(["{p}"] * len(PURCHASE_TYPES))
 
 CREATE_TOUCHED = "CREATE TEMP TABLE ingest_touched (session_id INTEGER)"
 
-CREATE_CUSTOMERS = """
+CREATE_CUSTOMERS = f"""
 CREATE TEMP TABLE ingest_customers AS
-SELECT customer_id, MIN(ts) AS first_ts, MAX(ts) AS last_ts
+SELECT customer_id, {BY_ID} AS by_id, MIN(ts) AS first_ts, MAX(ts) AS last_ts
 FROM ingest_events
-WHERE file_session IS NULL
-GROUP BY customer_id
+GROUP BY customer_id, {BY_ID}
 """
 
-# Gap-mode sessions of the same customers that end within the gap before a new event or start within the
-# gap after one (a session between two new events of its customer is taken too: recomputing it is harmless).
-TOUCH_BY_GAP = """
+# Sessions of the same customers, grouped the same way, whose time span reaches the new events' (in gap
+# mode widened by the gap): they may hold an identical event, be continued or be joined. A session
+# between two new events of its customer is taken too: recomputing it changes nothing.
+TOUCH_BY_TIME = """
 INSERT INTO ingest_touched (session_id)
 SELECT s.id
 FROM ingest_customers c
 JOIN customer_sessions s ON s.customer_id = c.customer_id
-WHERE {ended} >= c.first_ts - {p}
-  AND {started} <= c.last_ts + {p}
-  AND EXISTS (SELECT 1 FROM session_events v WHERE v.session_id = s.id AND v.file_session IS NULL)
+WHERE {ended} >= c.first_ts - (1 - c.by_id) * {p}
+  AND {started} <= c.last_ts + (1 - c.by_id) * {p}
+  AND EXISTS (SELECT 1
+              FROM session_events v
+              WHERE v.session_id = s.id
+                AND CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END = c.by_id)
 """
 
 # Sessions that carry the file's own session id of a new event.
@@ -68,25 +74,13 @@ FROM customer_sessions
 WHERE id IN (SELECT session_id FROM ingest_touched)
 """
 
-# The events to group: the new ones, once each and only when no identical event (customer, time, type,
-# page and value) is stored, and the stored events of the touched sessions except those of the import
-# being undone.
-CREATE_WORK = """
-CREATE TEMP TABLE ingest_work AS
+# The events to group (a part of CREATE_KEYED): the new ones and the stored events of the touched sessions,
+# except those of the import being undone.
+WORK = """
 SELECT NULL AS event_id, NULL AS old_session, e.customer_id, e.ts, e.occurred_at, e.event_type, e.page,
        e.file_session, e.revenue, e.purchase, e.channel, e.source, e.medium, e.campaign, e.device, e.country,
        {p} AS import_id
-FROM (SELECT i.*, ROW_NUMBER() OVER (PARTITION BY customer_id, ts, event_type, page, revenue ORDER BY line) AS nth
-      FROM ingest_events i) e
-WHERE e.nth = 1
-  AND NOT EXISTS (SELECT 1
-                  FROM customer_sessions s
-                  JOIN session_events v ON v.session_id = s.id
-                  WHERE s.customer_id = e.customer_id
-                    AND v.occurred_at = e.occurred_at
-                    AND v.event_type = e.event_type
-                    AND COALESCE(v.page, '') = COALESCE(e.page, '')
-                    AND v.revenue = e.revenue)
+FROM ingest_events e
 UNION ALL
 SELECT v.id, v.session_id, v.customer_id, {ts}, v.occurred_at, v.event_type, v.page,
        v.file_session, v.revenue, CASE WHEN v.event_type IN ({purchases}) THEN 1 ELSE 0 END,
@@ -96,19 +90,24 @@ WHERE v.session_id IN (SELECT session_id FROM ingest_touched)
   AND (v.import_id IS NULL OR v.import_id <> {p})
 """
 
-# Each event's session key: the file's session id, or the customer's first event time after a gap.
-CREATE_KEYED = f"""
+# Each event's session key (the file's session id, or the customer's first event time after a gap), and
+# whether it repeats the event before it (then it is left out, and deleted if it was stored).
+CREATE_KEYED = """
 CREATE TEMP TABLE ingest_keyed AS
 SELECT b.*,
        CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session
-            ELSE customer_id || ':' || CAST(MIN(ts) OVER (PARTITION BY customer_id, {BY_ID}, seq) AS VARCHAR(24))
+            ELSE customer_id || ':' || CAST(MIN(ts) OVER (PARTITION BY customer_id, {by_id}, seq) AS VARCHAR(24))
        END AS session_key
 FROM (SELECT g.*,
-             SUM(brk) OVER (PARTITION BY customer_id, {BY_ID} ORDER BY {EVENT_ORDER} ROWS UNBOUNDED PRECEDING) AS seq
+             SUM(brk) OVER (PARTITION BY customer_id, {by_id} ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS seq
       FROM (SELECT w.*,
-                   CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {{p}} THEN 1 ELSE 0 END AS brk
-            FROM ingest_work w
-            WINDOW near AS (PARTITION BY customer_id, {BY_ID} ORDER BY {EVENT_ORDER})) g) b
+                   CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {p} THEN 1 ELSE 0 END AS brk,
+                   CASE WHEN LAG(ts) OVER near = ts
+                             AND LAG(event_type) OVER near = event_type
+                             AND COALESCE(LAG(page) OVER near, '') = COALESCE(page, '')
+                             AND LAG(revenue) OVER near = revenue THEN 1 ELSE 0 END AS dup
+            FROM ({work}) w
+            WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g) b
 """
 
 CREATE_GROUPS = f"""
@@ -127,6 +126,7 @@ FROM (SELECT k.*,
              FIRST_VALUE(device) OVER whole AS first_device, FIRST_VALUE(country) OVER whole AS first_country,
              FIRST_VALUE(page) OVER pages AS first_page, FIRST_VALUE(page) OVER exits AS last_page
       FROM ingest_keyed k
+      WHERE k.dup = 0
       WINDOW whole AS (PARTITION BY session_key ORDER BY {EVENT_ORDER}
                        ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
              -- Events without a page (a purchase, a custom event) neither land nor exit a session.
@@ -149,6 +149,7 @@ FROM (SELECT c.session_key, c.old_session,
             FROM (SELECT session_key, old_session, MIN(ts) AS first_ts
                   FROM ingest_keyed
                   WHERE old_session IS NOT NULL
+                    AND dup = 0
                   GROUP BY session_key, old_session) o) c
       WHERE c.nth_group = 1) k
 WHERE nth = 1
@@ -184,7 +185,13 @@ SET session_id = c.id
 FROM ingest_keyed k
 JOIN customer_sessions c ON c.session_key = k.session_key
 WHERE session_events.id = k.event_id
+  AND k.dup = 0
   AND k.old_session <> c.id
+"""
+
+DELETE_REPEATED = """
+DELETE FROM session_events
+WHERE id IN (SELECT event_id FROM ingest_keyed WHERE dup = 1 AND event_id IS NOT NULL)
 """
 
 INSERT_EVENTS = """
@@ -195,6 +202,7 @@ SELECT c.id, k.customer_id, k.occurred_at, k.event_type, k.page, k.revenue, k.im
 FROM ingest_keyed k
 JOIN customer_sessions c ON c.session_key = k.session_key
 WHERE k.event_id IS NULL
+  AND k.dup = 0
 """
 
 DELETE_IMPORT_EVENTS = """
@@ -218,7 +226,7 @@ SELECT SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) T
 FROM ingest_groups g
 """
 
-TEMP_TABLES = ("ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_work", "ingest_customers", "ingest_touched")
+TEMP_TABLES = ("ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_customers", "ingest_touched")
 
 
 @dataclass(frozen=True)
@@ -242,10 +250,11 @@ class Sessionizer:
         ts = TS_OF[dialect]
         p = db.param
         self.sql = {
-            "touch_by_gap": TOUCH_BY_GAP.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
-                                                p=p),
-            "work": CREATE_WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p)),
-            "keyed": CREATE_KEYED.format(p=p),
+            "touch_by_time": TOUCH_BY_TIME.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
+                                                  p=p),
+            "keyed": CREATE_KEYED.format(
+                p=p, by_id=BY_ID, order=EVENT_ORDER, same_first=SAME_FIRST,
+                work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
         }
@@ -254,7 +263,7 @@ class Sessionizer:
         """Note the stored sessions that the staged events may continue or join."""
         self._run(CREATE_TOUCHED)
         self._run(CREATE_CUSTOMERS)
-        self._run(self.sql["touch_by_gap"], (gap_us, gap_us))
+        self._run(self.sql["touch_by_time"], (gap_us, gap_us))
         self._run(TOUCH_BY_ID)
 
     def touch_by_import(self, import_id):
@@ -265,9 +274,7 @@ class Sessionizer:
     def regroup(self, import_id, gap_us, drop_import=False):
         """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
         span = self.db.execute_sql(TOUCHED_SPAN).fetchone()
-        self._run(self.sql["work"], (import_id, *sorted(PURCHASE_TYPES), import_id))
-        self._analyze("ingest_work")
-        self._run(self.sql["keyed"], (gap_us,))
+        self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
         if self.postgres:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
         self._analyze("ingest_keyed")
@@ -278,6 +285,7 @@ class Sessionizer:
         created, continued, added, first, last = self.db.execute_sql(COUNTS).fetchone()
         self._run(UPDATE_KEPT)
         self._run(INSERT_NEW)
+        self._run(DELETE_REPEATED)
         self._run(MOVE_EVENTS)
         if drop_import:
             self._run(self.sql["delete_import_events"], (import_id,))
