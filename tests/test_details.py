@@ -129,3 +129,10 @@ def test_api_customer_has_figures_and_paginated_sessions(history):
     assert history.get("/api/v1/customers/c%2F1?limit=x", headers=headers, status=400)
     assert history.get("/api/v1/customers/nobody", headers=headers, status=404)
     assert history.get("/api/v1/customers/other", headers=headers).json["avg_order_value"] is None
+
+
+def test_unknown_api_addresses_and_methods_answer_json(history):
+    body = history.get("/api/v1/nothing-here", status=404).json
+    assert body == {"error": "There is no API route at this address: /api/v1/openapi.json lists them."}
+    assert history.get("/api/v1/sessions/a%0Ab", headers=read_headers(history), status=404).json["error"]
+    assert history.delete("/api/v1/sessions", status=405).json["error"].startswith("This API route does not take")

@@ -4,12 +4,16 @@ import csv
 import datetime as dt
 import io
 
+import peewee as pw
+
 from analyzer.db import is_sqlite
 from analyzer.ingest.store import SESSION_COLUMNS
 from analyzer.models import CustomerSession
 
 COLUMNS = SESSION_COLUMNS[:-1]
-CONVERTED, REVENUE = COLUMNS.index("converted"), COLUMNS.index("revenue")
+# Text that cell() may guard; the database writes the other columns as text itself (see _columns).
+TEXT = tuple(i for i, name in enumerate(COLUMNS) if name not in (
+    "started_at", "ended_at", "duration_s", "page_views", "events", "converted", "revenue"))
 CHUNK_ROWS = 2000
 DECLARE = "DECLARE session_export NO SCROLL CURSOR FOR {sql}"
 FETCH = "FETCH FORWARD %s FROM session_export"
@@ -30,11 +34,11 @@ def stream_sessions(query=None, rows_per_chunk=CHUNK_ROWS):
     """Yield (CSV text, rows in it) chunks of the sessions QUERY picks, in its order, in constant memory."""
     query = query if query is not None else CustomerSession.select().order_by(CustomerSession.started_at,
                                                                               CustomerSession.id)
-    sql, params = query.select(*[getattr(CustomerSession, name) for name in COLUMNS]).sql()
+    db = CustomerSession._meta.database
+    sql, params = query.select(*_columns(is_sqlite(db))).sql()
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(COLUMNS)
-    db = CustomerSession._meta.database
     for rows in _batches(db, sql, params, rows_per_chunk):
         writer.writerows(_cells(row) for row in rows)
         yield _take(buffer), len(rows)
@@ -56,10 +60,25 @@ def _batches(db, sql, params, size):
         db.execute_sql(CLOSE)
 
 
+def _columns(sqlite):
+    """Return the export's columns as the database should send them: times, flag and money already as text."""
+    S = CustomerSession
+    text = {
+        "converted": pw.Case(None, [(S.converted, "true")], "false"),
+        "revenue": pw.fn.printf("%.2f", S.revenue) if sqlite else pw.Cast(S.revenue, "TEXT"),
+    }
+    if not sqlite:  # SQLite stores times as this text already; PostgreSQL's text of a timestamp is the same
+        text.update(started_at=pw.Cast(S.started_at, "TEXT"), ended_at=pw.Cast(S.ended_at, "TEXT"))
+    return [text.get(name, getattr(S, name)) for name in COLUMNS]
+
+
 def _cells(row):
-    values = [cell(v) for v in row]
-    values[CONVERTED] = "true" if row[CONVERTED] else "false"  # SQLite gives 0 or 1
-    values[REVENUE] = f"{row[REVENUE]:.2f}"  # SQLite gives a float: 42.5 means 42.50
+    """Return a row as cell() would write it, guarding only the text columns: the csv module writes None as ''."""
+    values = list(row)
+    for index in TEXT:
+        value = values[index]
+        if value and value[0] in FORMULA_START and not _number(value):
+            values[index] = "'" + value
     return values
 
 

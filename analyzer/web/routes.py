@@ -92,6 +92,8 @@ def register(app):
 
     @app.error(404)
     def not_found(error):
+        if bottle.request.path.startswith("/api/"):
+            return auth.api_error(404, "There is no API route at this address: /api/v1/openapi.json lists them.")
         return render("error", code=404, title="Not found", message="There is no page at this address.")
 
     @app.error(400)
@@ -104,6 +106,8 @@ def register(app):
 
     @app.error(405)
     def not_allowed(error):
+        if bottle.request.path.startswith("/api/"):
+            return auth.api_error(405, "This API route does not take that method: /api/v1/openapi.json lists them.")
         return render("error", code=405, title="Method not allowed", message="This address does not take that request.")
 
     @app.error(413)
