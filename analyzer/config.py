@@ -5,6 +5,7 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+from analyzer import localtime
 from analyzer.errors import ConfigError
 
 ENVIRONMENTS = ("development", "test", "production")
@@ -26,6 +27,7 @@ class Settings:
     pg_statement_timeout: str = "15min"
     max_body_mb: float = 100.0
     session_hours: float = 12.0
+    report_timezone: str = "UTC"
 
     @property
     def is_production(self):
@@ -75,6 +77,7 @@ def load_settings(environ=None):
         pg_statement_timeout=_duration(env, "MIGRATE_PG_STATEMENT_TIMEOUT", "15min"),
         max_body_mb=_number(env, "MAX_BODY_MB", 100.0, float, 0.001, 10240),
         session_hours=_number(env, "SESSION_HOURS", 12.0, float, 0.01, 24 * 90),
+        report_timezone=_zone(env),
     )
 
 
@@ -134,6 +137,15 @@ def _number(env, name, default, kind, low, high):
     if value is None or not low <= value <= high:
         raise ConfigError(f"{name}={raw!r} is not valid: use a number from {low} to {high}.")
     return value
+
+
+def _zone(env):
+    raw = env.get("REPORT_TIMEZONE", "").strip() or "UTC"
+    try:
+        localtime.zone(raw)
+    except ValueError as exc:
+        raise ConfigError(f"REPORT_TIMEZONE={raw!r} is not valid: {exc}.") from None
+    return raw
 
 
 def _duration(env, name, default):

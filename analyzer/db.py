@@ -3,6 +3,7 @@
 import peewee as pw
 from playhouse.db_url import connect
 
+from analyzer import localtime
 from analyzer.config import mask_url
 from analyzer.errors import AppError
 
@@ -20,7 +21,8 @@ def open_database(url):
 
 
 def init_database(settings):
-    """Point the shared handle at the database of these settings and return it."""
+    """Point the shared handle at the database of these settings, use their reporting time zone; return it."""
+    localtime.configure(settings.report_timezone)
     db = open_database(settings.database_url)
     database.initialize(db)
     return db

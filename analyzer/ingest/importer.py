@@ -9,7 +9,7 @@ from operator import itemgetter
 from peewee import fn
 
 from analyzer.errors import AppError
-from analyzer.ingest import columns, export, readers, rows, sessionize, store, values
+from analyzer.ingest import columns, export, readers, rollups, rows, sessionize, store, values
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
@@ -222,7 +222,7 @@ def _regroup(db, import_id, gap_minutes, stager, undo=False):
 
 def _refresh(db, first_day, last_day):
     """Recompute the rollups of the days an import or undo changed."""
-    store.refresh_rollups(db, first_day, last_day)
+    rollups.refresh_rollups(db, first_day, last_day)
 
 
 def _note(report, problems):

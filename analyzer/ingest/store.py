@@ -1,4 +1,4 @@
-"""Bulk writes: sessions straight in, events staged and grouped into sessions in SQL, rollups refreshed."""
+"""Bulk writes: sessions straight in, events staged and grouped into sessions in SQL."""
 
 import csv
 import datetime as dt
@@ -24,7 +24,6 @@ BATCH = 5000
 SWITCH_INTERVAL = 0.0001
 IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
 EPOCH = dt.datetime(1970, 1, 1)
-ONE_DAY = dt.timedelta(days=1)
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -229,22 +228,6 @@ def take_import_lock(db):
 def count_sessions(db, import_id):
     """Return how many sessions an import wrote."""
     return db.execute_sql("SELECT COUNT(*) FROM customer_sessions WHERE import_id = " + str(int(import_id))).fetchone()[0]
-
-
-def refresh_rollups(db, first_day, last_day):
-    """Recompute the daily rollups of the days from FIRST_DAY to LAST_DAY from customer_sessions."""
-    if first_day is None:
-        return
-    day = "CAST(started_at AS DATE)" if is_postgres(db) else "date(started_at)"
-    p = db.param
-    db.execute_sql(f"DELETE FROM daily_rollups WHERE day BETWEEN {p} AND {p}", (first_day, last_day))
-    db.execute_sql(
-        "INSERT INTO daily_rollups (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,"
-        f" duration_s) SELECT {day}, channel, device, COALESCE(country, ''), COUNT(*),"
-        " SUM(CASE WHEN page_views <= 1 THEN 1 ELSE 0 END), SUM(CASE WHEN converted THEN 1 ELSE 0 END),"
-        " SUM(revenue), SUM(page_views), SUM(duration_s) FROM customer_sessions"
-        f" WHERE started_at >= {p} AND started_at < {p} GROUP BY 1, 2, 3, 4",
-        (first_day, last_day + ONE_DAY))
 
 
 def csv_text(rows):

@@ -1,0 +1,121 @@
+"""The dashboard's figures: KPIs against a comparison range, a trend, breakdowns, and the span of the data."""
+
+import datetime as dt
+from dataclasses import dataclass
+
+from analyzer import localtime
+from analyzer.analytics import figures, raw, rolled
+from analyzer.analytics.figures import Totals
+from analyzer.analytics.query import METRICS
+
+SKETCHED = ("customers",)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """One KPI: its value, the comparison range's, the relative change, and whether it is an estimate."""
+
+    value: object
+    previous: object
+    change: float | None
+    approximate: bool = False
+
+
+@dataclass(frozen=True)
+class Point:
+    """One bucket of a trend: its start (a date, or an aware datetime for hours) and the two ranges' values."""
+
+    t: object
+    value: object
+    previous: object
+
+
+@dataclass(frozen=True)
+class Row:
+    """One value of a breakdown with its sessions, share of all sessions, conversions and revenue."""
+
+    value: str | None
+    sessions: int
+    share: float
+    conversions: int
+    conversion_rate: float
+    revenue: object
+
+
+@dataclass(frozen=True)
+class Breakdown:
+    """The rows shown (sorted, at most the limit) and how many values there are in all."""
+
+    rows: list
+    total_rows: int
+
+
+def stats(query):
+    """Return {metric: Metric} for the query's range and its comparison range."""
+    current = _totals(query)
+    before = query.previous()
+    previous = _totals(before) if before else None
+    out = {}
+    for name in METRICS:
+        value = figures.value(current, name)
+        old = figures.value(previous, name) if previous else None
+        approximate = name in SKETCHED and (current.approximate or bool(previous and previous.approximate))
+        out[name] = Metric(value, old, figures.change(value, old), approximate)
+    return out
+
+
+def timeseries(query, metric, interval=None):
+    """Return the trend of METRIC by INTERVAL (default the query's), with the comparison range bucket by bucket."""
+    interval = interval or query.interval
+    current = _points(query, metric, interval)
+    before = query.previous()
+    previous = _points(before, metric, interval) if before else []
+    return [Point(t, value, previous[i][1] if i < len(previous) else None) for i, (t, value) in enumerate(current)]
+
+
+def breakdown(query, dimension, limit=10, sort="sessions"):
+    """Return the values of DIMENSION in the query's range, sorted by SORT (descending; 'value' ascending)."""
+    found = rolled.rows(query, dimension)
+    if found is None:
+        found = raw.rows(query, dimension)
+    total = sum(r[1] for r in found)
+    rows = [Row(value, sessions, sessions / total, conversions, conversions / sessions, revenue)
+            for value, sessions, conversions, revenue in found if sessions]
+    if sort == "value":
+        rows.sort(key=lambda r: (r.value is None, r.value or ""))
+    else:
+        rows.sort(key=lambda r: (r.value is None, r.value or ""))
+        rows.sort(key=lambda r: getattr(r, sort), reverse=True)
+    return Breakdown(rows[:limit], len(rows))
+
+
+def data_span():
+    """Return the first and last reporting day with sessions, or None when there are none."""
+    span = raw.span()
+    if span is None:
+        return None
+    tz = localtime.reporting_zone()[1]
+    return localtime.local_day(_naive(span[0]), tz), localtime.local_day(_naive(span[1]), tz)
+
+
+def _totals(query):
+    found = rolled.totals(query)
+    if found is None:
+        return raw.totals(query)
+    if found.customers is None:
+        found.customers = raw.totals(query).customers
+    return found
+
+
+def _points(query, metric, interval):
+    found = rolled.series(query, interval, customers=metric == "customers")
+    if found is None:
+        found = raw.series(query, interval)
+    starts = localtime.buckets(query.start, query.end, interval, query.tz)
+    empty = Totals()
+    return [(max(t, query.start) if interval in ("week", "month") else t, figures.value(found.get(t, empty), metric))
+            for t in starts]
+
+
+def _naive(value):
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value

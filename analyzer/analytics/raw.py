@@ -1,0 +1,75 @@
+"""Figures computed straight from customer_sessions: the reference that every rollup answer must equal."""
+
+from peewee import SQL, Case, fn
+
+from analyzer import localtime
+from analyzer.analytics.figures import Totals, money
+from analyzer.analytics.query import where_sessions
+from analyzer.db import is_sqlite
+from analyzer.models import CustomerFirst, CustomerSession
+
+S = CustomerSession
+
+
+def totals(query):
+    """Return the Totals of the sessions of QUERY (range and filters)."""
+    row = where_sessions(S.select(*_sums(), fn.COUNT(S.customer_id.distinct())), query).tuples().first()
+    return _totals(row)
+
+
+def series(query, interval):
+    """Return {bucket start: Totals} of QUERY by INTERVAL in the query's reporting zone (empty buckets left out)."""
+    db = _database()
+    start, end = query.window()
+    sql, params = localtime.bucket_sql(db.param, not is_sqlite(db), interval, start, end, query.tz)
+    bucket = SQL(sql, params)
+    select = S.select(bucket, *_sums(), fn.COUNT(S.customer_id.distinct())).group_by(bucket)
+    return {localtime.bucket_start(row[0], interval): _totals(row[1:]) for row in where_sessions(select, query).tuples()}
+
+
+def rows(query, dimension):
+    """Return [(value, sessions, conversions, revenue)] of QUERY grouped by DIMENSION; a missing value is None."""
+    if dimension == "customer_type":
+        key = Case(None, [(_is_new(), "new")], "returning")
+    else:
+        key = fn.COALESCE(getattr(S, dimension), "")
+    select = S.select(key, fn.COUNT(S.id), _count(S.converted == True), _revenue()).group_by(key)  # noqa: E712
+    return [(value or None, sessions, conversions, money(revenue))
+            for value, sessions, conversions, revenue in where_sessions(select, query).tuples()]
+
+
+def span():
+    """Return the first and last start time stored (naive UTC), or None."""
+    first, last = S.select(fn.MIN(S.started_at), fn.MAX(S.started_at)).tuples().first() or (None, None)
+    return (first, last) if first is not None else None
+
+
+def _sums():
+    return [fn.COUNT(S.id), _count(S.page_views <= 1), _count(S.converted == True), _revenue(),  # noqa: E712
+            fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(_is_new())]
+
+
+def _totals(row):
+    sessions, bounces, conversions, revenue, page_views, duration, new, customers = row
+    # PostgreSQL sums bigint columns as NUMERIC: counts become int again here.
+    return Totals(int(sessions or 0), int(bounces or 0), int(conversions or 0), money(revenue), int(page_views or 0),
+                  int(duration or 0), int(new or 0), int(customers or 0))
+
+
+def _is_new():
+    return S.id.in_(CustomerFirst.select(CustomerFirst.session_id))
+
+
+def _count(condition):
+    return fn.SUM(Case(None, [(condition, 1)], 0))
+
+
+def _revenue():
+    if is_sqlite(_database()):
+        # SQLite keeps amounts as floating point: sum whole cents so both databases give the exact total.
+        return fn.SUM(fn.ROUND(S.revenue * 100).cast("INTEGER"))
+    return fn.SUM(S.revenue)
+
+
+def _database():
+    return S._meta.database

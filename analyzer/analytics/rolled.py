@@ -1,0 +1,189 @@
+"""Figures read from the rollups, for the queries they can answer; None means "ask the raw rows"."""
+
+import datetime as dt
+from dataclasses import replace
+
+from peewee import Value, fn
+
+from analyzer import localtime, sketch
+from analyzer.analytics.figures import Totals, money
+from analyzer.analytics.query import NONE_VALUE, Filter
+from analyzer.db import is_sqlite
+from analyzer.models import BreakdownRollup, CustomerSketch, DailyRollup
+
+CUBE_DIMENSIONS = ("channel", "device", "country", "customer_type")
+BREAKDOWN_DIMENSIONS = ("source", "medium", "campaign", "landing_page", "exit_page")
+MEASURES = ("sessions", "bounces", "conversions", "revenue", "page_views", "duration_s")
+D = DailyRollup
+
+
+def answerable(query):
+    """Tell whether the daily rollups answer QUERY's totals and trend: only filters on channel, device, country, type."""
+    return all(f.dimension in CUBE_DIMENSIONS for f in query.filters)
+
+
+def totals(query):
+    """Return the Totals of QUERY from the rollups (customers None when the sketches cannot say), or None."""
+    if not answerable(query):
+        return None
+    found = _cube(query, None)
+    result = found.get(None, Totals())
+    customers = _customers(query, [(query.start, query.end)])
+    result.customers, result.approximate = customers[0] if customers else (None, False)
+    return result
+
+
+def series(query, interval, customers=True):
+    """Return {bucket start: Totals} of QUERY by day, week or month from the rollups (CUSTOMERS too), or None."""
+    if interval == "hour" or not answerable(query):
+        return None
+    by_day = _cube(query, D.day)
+    out = {}
+    for day, day_totals in by_day.items():
+        out.setdefault(localtime.bucket_of(_date(day), interval), Totals()).add(day_totals)
+    spans = {}
+    for day in (query.start + localtime.ONE_DAY * n for n in range(query.days)):
+        key = localtime.bucket_of(day, interval)
+        first, last = spans.get(key, (day, day))
+        spans[key] = (min(first, day), max(last, day))
+    if not customers:
+        return out
+    keys = list(spans)
+    counted = _customers(query, [spans[k] for k in keys])
+    if counted is None:
+        return None
+    for key, (count, approximate) in zip(keys, counted):
+        if key in out:
+            out[key].customers, out[key].approximate = count, approximate
+    return out
+
+
+def rows(query, dimension):
+    """Return [(value, sessions, conversions, revenue)] of DIMENSION from the rollups, or None."""
+    if dimension in CUBE_DIMENSIONS and answerable(query):
+        return _cube_rows(query, dimension)
+    if dimension in BREAKDOWN_DIMENSIONS and len(query.filters) <= 1 and answerable(query):
+        return _breakdown_rows(query, dimension)
+    return None
+
+
+def _cube(query, group):
+    """Sum the daily rollups of the range under the filters, grouped by GROUP (a column) or not at all."""
+    wanted = _customer_types(query)
+    if not wanted:
+        return {}
+    columns = []
+    for measure in MEASURES:
+        total, new = _sum(getattr(D, measure), measure), _sum(getattr(D, "new_" + measure), measure)
+        columns.append({"new": new, "returning": total - new}.get(*wanted) if len(wanted) == 1 else total)
+    columns.append(_sum(D.new_sessions, "sessions") if "new" in wanted else Value(0))
+    select = D.select(*([group] if group is not None else []), *columns).where(*_cube_conditions(query))
+    if group is not None:
+        select = select.group_by(group)
+    out = {}
+    for row in select.tuples():
+        key, values = (row[0], row[1:]) if group is not None else (None, row)
+        sessions, bounces, conversions, revenue, page_views, duration, new = values
+        if sessions:  # PostgreSQL sums bigint columns as NUMERIC
+            out[key] = Totals(int(sessions), int(bounces), int(conversions), money(revenue), int(page_views),
+                              int(duration), int(new))
+    return out
+
+
+def _cube_rows(query, dimension):
+    if dimension == "customer_type":
+        wanted = _customer_types(query)
+        found = _cube(query, None).get(None)
+        if found is None:
+            return []
+        if wanted == {"new"}:
+            return [("new", found.sessions, found.conversions, found.revenue)]
+        if wanted == {"returning"}:
+            return [("returning", found.sessions, found.conversions, found.revenue)]
+        new = _cube(_only_new(query), None).get(None, Totals())
+        return [("new", new.sessions, new.conversions, new.revenue),
+                ("returning", found.sessions - new.sessions, found.conversions - new.conversions,
+                 found.revenue - new.revenue)]
+    return [(value or None, t.sessions, t.conversions, t.revenue)
+            for value, t in _cube(query, getattr(D, dimension)).items()]
+
+
+def _breakdown_rows(query, dimension):
+    B = BreakdownRollup
+    conditions = [B.day >= query.start, B.day <= query.end, B.dimension == dimension]
+    if query.filters:
+        item = query.filters[0]
+        values = _stored_values(item)
+        conditions += [B.filter_dimension == item.dimension,
+                       B.filter_value.not_in(values) if item.negate else B.filter_value.in_(values)]
+    else:
+        conditions += [B.filter_dimension == ""]
+    select = (B.select(B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
+              .where(*conditions).group_by(B.value))
+    return [(value or None, int(sessions), int(conversions), money(revenue))
+            for value, sessions, conversions, revenue in select.tuples() if sessions]
+
+
+def _customers(query, spans):
+    """Return [(customers, approximate)] per (first, last) span from the sketches, or None when they cannot say."""
+    others = query.filters
+    if len(others) > 1:
+        return None
+    C = CustomerSketch
+    conditions = [C.day >= spans[0][0], C.day <= spans[-1][1]] if spans else []
+    single = True
+    if others:
+        item = others[0]
+        values = _stored_values(item) if item.dimension != "customer_type" else list(item.values)
+        conditions += [C.dimension == item.dimension, C.value.not_in(values) if item.negate else C.value.in_(values)]
+        single = not item.negate and len(values) == 1
+    else:
+        conditions += [C.dimension == ""]
+    cells = {}
+    for day, count, blob in C.select(C.day, C.customers, C.sketch).where(*conditions).tuples():
+        cells.setdefault(_date(day), []).append((count, blob))
+    out = []
+    for first, last in spans:
+        chosen = [cell for day, found in cells.items() if first <= day <= last for cell in found]
+        if single and first == last:
+            out.append((chosen[0][0] if chosen else 0, False))
+        else:
+            out.append(sketch.count(blob for _, blob in chosen))
+    return out
+
+
+def _cube_conditions(query):
+    conditions = [D.day >= query.start, D.day <= query.end]
+    for item in query.filters:
+        if item.dimension == "customer_type":
+            continue
+        column = getattr(D, item.dimension)
+        values = _stored_values(item)
+        conditions.append(column.not_in(values) if item.negate else column.in_(values))
+    return conditions
+
+
+def _customer_types(query):
+    item = query.filter_of("customer_type")
+    if item is None:
+        return {"new", "returning"}
+    return (set(item.values) ^ {"new", "returning"}) if item.negate else set(item.values)
+
+
+def _only_new(query):
+    return replace(query, filters=query.filters + (Filter("customer_type", ("new",)),))
+
+
+def _stored_values(item):
+    """Return the values of a filter as the rollups store them (a missing value is '')."""
+    return ["" if v == NONE_VALUE else v for v in item.values]
+
+
+def _sum(column, measure):
+    if measure == "revenue" and is_sqlite(D._meta.database):
+        return fn.SUM(fn.ROUND(column * 100).cast("INTEGER"))
+    return fn.SUM(column)
+
+
+def _date(value):
+    return dt.date.fromisoformat(value[:10]) if isinstance(value, str) else value

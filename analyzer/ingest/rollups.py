@@ -1,0 +1,221 @@
+"""Rollups per reporting day, recomputed from customer_sessions for the days an import or undo touched.
+
+Four tables, each bounded by days x dimension values: daily_rollups (channel x device x country, all sessions and
+those of new customers), breakdown_rollups (each many-valued dimension, overall and within one value of channel,
+device, country or customer type), customer_sketches (unique customers per day, overall and per value of those
+four) and customer_firsts (each customer's first session, which makes that session's customer new).
+"""
+
+import datetime as dt
+
+import numpy as np
+
+from analyzer import localtime, sketch
+from analyzer.db import is_sqlite
+
+BREAKDOWN_DIMENSIONS = ("source", "medium", "campaign", "landing_page", "exit_page")
+FILTER_DIMENSIONS = ("channel", "device", "country", "customer_type")
+TABLES = ("daily_rollups", "breakdown_rollups", "customer_sketches")
+
+# The customers whose first session may have changed: those with a session in the window, and those whose
+# recorded first session is gone.
+AFFECTED_CUSTOMERS = """
+CREATE TEMP TABLE rollup_customers AS
+SELECT DISTINCT customer_id FROM customer_sessions
+WHERE started_at >= {p} AND started_at < {p}
+UNION
+SELECT f.customer_id FROM customer_firsts f
+WHERE NOT EXISTS (SELECT 1 FROM customer_sessions s WHERE s.id = f.session_id)
+"""
+NEW_FIRSTS = """
+CREATE TEMP TABLE rollup_firsts AS
+SELECT customer_id, id AS session_id, started_at
+FROM (SELECT customer_id, id, started_at,
+             ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY started_at, id) AS n
+      FROM customer_sessions
+      WHERE customer_id IN (SELECT customer_id FROM rollup_customers)) ranked
+WHERE n = 1
+"""
+# First sessions that stop or start being first outside the window: their days change too.
+MOVED_FIRSTS = """
+SELECT f.started_at FROM customer_firsts f
+WHERE f.customer_id IN (SELECT customer_id FROM rollup_customers)
+  AND NOT EXISTS (SELECT 1 FROM rollup_firsts n WHERE n.session_id = f.session_id)
+  AND (f.started_at < {p} OR f.started_at >= {p})
+UNION ALL
+SELECT n.started_at FROM rollup_firsts n
+WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = n.session_id)
+  AND (n.started_at < {p} OR n.started_at >= {p})
+"""
+REPLACE_FIRSTS = (
+    "DELETE FROM customer_firsts WHERE customer_id IN (SELECT customer_id FROM rollup_customers)",
+    "INSERT INTO customer_firsts (customer_id, session_id, started_at) "
+    "SELECT customer_id, session_id, started_at FROM rollup_firsts",
+    "DROP TABLE rollup_firsts",
+    "DROP TABLE rollup_customers",
+)
+# One row per session of the window with its reporting day and whether it is its customer's first.
+STAGE = """
+CREATE TEMP TABLE rollup_staged AS
+SELECT {day} AS day, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
+       CASE WHEN f.session_id IS NULL THEN 'returning' ELSE 'new' END AS customer_type,
+       CASE WHEN f.session_id IS NULL THEN 0 ELSE 1 END AS new,
+       COALESCE(s.source, '') AS source, COALESCE(s.medium, '') AS medium, COALESCE(s.campaign, '') AS campaign,
+       COALESCE(s.landing_page, '') AS landing_page, COALESCE(s.exit_page, '') AS exit_page,
+       CASE WHEN s.page_views <= 1 THEN 1 ELSE 0 END AS bounce, CASE WHEN s.converted THEN 1 ELSE 0 END AS conv,
+       s.revenue, s.page_views, s.duration_s
+FROM customer_sessions s
+LEFT JOIN customer_firsts f ON f.session_id = s.id
+WHERE s.started_at >= {p} AND s.started_at < {p}
+"""
+INSERT_DAILY = """
+INSERT INTO daily_rollups (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,
+                           duration_s, new_sessions, new_bounces, new_conversions, new_revenue, new_page_views,
+                           new_duration_s)
+SELECT {date}, channel, device, country, COUNT(*), SUM(bounce), SUM(conv), {revenue}, SUM(page_views),
+       SUM(duration_s), SUM(new), SUM(new * bounce), SUM(new * conv), {new_revenue}, SUM(new * page_views),
+       SUM(new * duration_s)
+FROM rollup_staged
+GROUP BY day, channel, device, country
+"""
+# Each many-valued dimension by day, value and the four filter dimensions, then summed per filter.
+GROUP_DIMENSION = """
+CREATE TEMP TABLE rollup_values AS
+SELECT day, {dimension} AS value, channel, device, country, customer_type,
+       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue
+FROM rollup_staged
+GROUP BY day, {dimension}, channel, device, country, customer_type
+"""
+INSERT_BREAKDOWN = """
+INSERT INTO breakdown_rollups (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue)
+SELECT {date}, {p}, value, {p}, {filter_value}, SUM(sessions), SUM(conversions), {revenue}
+FROM rollup_values
+GROUP BY day, value{group}
+"""
+SKETCH_ROWS = """
+SELECT day, customer_id, channel, device, country, customer_type
+FROM rollup_staged
+ORDER BY day
+"""
+INSERT_SKETCH = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES ({p}, {p}, {p}, {p}, {p})"
+DELETE_DAYS = "DELETE FROM {table} WHERE day >= {p} AND day <= {p}"
+SESSION_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM customer_sessions"
+
+
+def refresh_rollups(db, first_day, last_day):
+    """Recompute the rollups after sessions started on the UTC days FIRST_DAY to LAST_DAY were added, changed or removed.
+
+    The one entry point of the importer and the undo: call it in their transaction, with every UTC day on which a
+    session was written, changed (before and after) or deleted. It also re-marks new customers on other days when
+    a customer's first session moved.
+    """
+    if first_day is None:
+        return
+    tz = localtime.reporting_zone()[1]
+    first, last = localtime.local_days(first_day, last_day, tz)
+    start, end = localtime.utc_window(first, last, tz)
+    moved = _update_firsts(db, start, end, tz)
+    days = sorted(moved | {first + dt.timedelta(days=n) for n in range((last - first).days + 1)})
+    for run_first, run_last in _runs(days):
+        _recompute(db, run_first, run_last, tz)
+
+
+def rebuild_rollups(db):
+    """Recompute every rollup from customer_sessions (after REPORT_TIMEZONE changed, or to repair them); return the span."""
+    with db.atomic():
+        for table in (*TABLES, "customer_firsts"):
+            db.execute_sql(f"DELETE FROM {table}")
+        first, last = db.execute_sql(SESSION_SPAN).fetchone()
+        if first is None:
+            return None
+        first, last = (_datetime(first).date(), _datetime(last).date())
+        refresh_rollups(db, first, last)
+        _analyze(db, *TABLES, "customer_firsts")
+        return first, last
+
+
+def _update_firsts(db, start, end, tz):
+    p = db.param
+    db.execute_sql(AFFECTED_CUSTOMERS.format(p=p), (start, end))
+    db.execute_sql(NEW_FIRSTS)
+    _analyze(db, "rollup_customers", "rollup_firsts")
+    moved = {localtime.local_day(_datetime(row[0]), tz)
+             for row in db.execute_sql(MOVED_FIRSTS.format(p=p), (start, end, start, end))}
+    for statement in REPLACE_FIRSTS:
+        db.execute_sql(statement)
+    return moved
+
+
+def _recompute(db, first, last, tz):
+    p = db.param
+    postgres = not is_sqlite(db)
+    start, end = localtime.utc_window(first, last, tz)
+    for table in TABLES:
+        db.execute_sql(DELETE_DAYS.format(table=table, p=p), (first, last))
+    day_sql, day_params = localtime.bucket_sql(p, postgres, "day", start, end, tz, column="s.started_at")
+    db.execute_sql(STAGE.format(day=day_sql, p=p), (*day_params, start, end))
+    date = "CAST(day AS DATE)" if postgres else "day"
+    # SQLite sums amounts as floating point: round the sums to cents as PostgreSQL's NUMERIC has them.
+    money = "SUM({})" if postgres else "ROUND(SUM({}), 2)"
+    db.execute_sql(INSERT_DAILY.format(date=date, revenue=money.format("revenue"),
+                                       new_revenue=money.format("CASE WHEN new = 1 THEN revenue ELSE 0 END")))
+    for dimension in BREAKDOWN_DIMENSIONS:
+        db.execute_sql(GROUP_DIMENSION.format(dimension=dimension))
+        for by in ("", *FILTER_DIMENSIONS):
+            db.execute_sql(INSERT_BREAKDOWN.format(date=date, p=p, filter_value=by or "''", group=f", {by}" if by else "",
+                                                   revenue=money.format("revenue")), (dimension, by))
+        db.execute_sql("DROP TABLE rollup_values")
+    _write_sketches(db)
+    db.execute_sql("DROP TABLE rollup_staged")
+
+
+def _write_sketches(db):
+    cursor = db.execute_sql(SKETCH_ROWS)
+    day, batch = None, []
+    while True:
+        rows = cursor.fetchmany(10000)
+        for row in rows:
+            if row[0] != day and batch:
+                _sketch_day(db, day, batch)
+                batch = []
+            day = row[0]
+            batch.append(row)
+        if not rows:
+            break
+    if batch:
+        _sketch_day(db, day, batch)
+
+
+def _sketch_day(db, day, rows):
+    hashed = sketch.hashes([r[1] for r in rows])
+    cells = [("", "", np.ones(len(rows), dtype=bool))]
+    for position, dimension in enumerate(FILTER_DIMENSIONS, start=2):
+        values = np.array([r[position] for r in rows], dtype=object)
+        cells += [(dimension, value, values == value) for value in sorted(set(values))]
+    statement = INSERT_SKETCH.format(p=db.param)
+    day_value = dt.date.fromisoformat(str(day)[:10])
+    params = []
+    for dimension, value, mask in cells:
+        chosen = hashed[mask]
+        params.append((day_value, dimension, value, len(np.unique(chosen)), sketch.pack(chosen)))
+    db.cursor().executemany(statement, params)
+
+
+def _runs(days):
+    """Group sorted days into (first, last) runs of consecutive days."""
+    runs = []
+    for day in days:
+        if runs and day == runs[-1][1] + localtime.ONE_DAY:
+            runs[-1][1] = day
+        else:
+            runs.append([day, day])
+    return [tuple(run) for run in runs]
+
+
+def _analyze(db, *tables):
+    if not is_sqlite(db):
+        db.execute_sql("ANALYZE " + ", ".join(tables))
+
+
+def _datetime(value):
+    return dt.datetime.fromisoformat(value) if isinstance(value, str) else value

@@ -1,0 +1,179 @@
+"""One parser of URL parameters into a Query for pages, API and CSV, and the way back to a URL."""
+
+import datetime as dt
+from dataclasses import replace
+from urllib.parse import urlencode
+
+from analyzer import localtime
+from analyzer.analytics import dashboard
+from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOURLY_DAYS, INTERVALS, METRICS, Filter,
+                                      default_interval, make_query)
+
+PERIODS = ("today", "yesterday", "7d", "30d", "90d", "month", "last_month", "12mo", "all")
+DEFAULT_PERIOD = "30d"
+MAX_YEARS = 10
+FIRST_DAY, LAST_DAY = dt.date(1971, 1, 1), dt.date(9990, 12, 31)
+SORTS = ("sessions", "conversions", "conversion_rate", "revenue", "value")
+
+
+class QueryError(ValueError):
+    """A parameter that cannot be read; the message tells the user what to send instead."""
+
+
+def parse_query(params, today=None):
+    """Read range, comparison, filters and interval from URL parameters; raise QueryError on bad input."""
+    params = _decoded(params)
+    zone_name, tz = localtime.reporting_zone()
+    today = today or dt.datetime.now(localtime.UTC).astimezone(tz).date()
+    period = params.get("period") or None
+    given_from, given_to = params.get("from") or None, params.get("to") or None
+    if period and (given_from or given_to):
+        raise QueryError("Give either period or from and to, not both.")
+    if given_from or given_to:
+        if not given_from:
+            raise QueryError("to needs a from date too (from=YYYY-MM-DD&to=YYYY-MM-DD).")
+        start = _date("from", given_from)
+        end = _date("to", given_to) if given_to else today
+        if start > end:
+            raise QueryError(f"from ({start}) is after to ({end}): swap them.")
+    else:
+        period = period or DEFAULT_PERIOD
+        start, end = period_range(period, today)
+    if end.year - start.year > MAX_YEARS or (end - start).days > MAX_YEARS * 366:
+        raise QueryError(f"The range {start} to {end} is longer than {MAX_YEARS} years: choose a shorter one.")
+    compare = params.get("compare") or "previous"
+    if compare not in COMPARES:
+        raise QueryError(f"compare={compare!r} is not valid: use {', '.join(COMPARES)}.")
+    interval = params.get("interval") or None
+    if interval is not None:
+        if interval not in INTERVALS:
+            raise QueryError(f"interval={interval!r} is not valid: use {', '.join(INTERVALS)}.")
+        if interval == "hour" and (end - start).days + 1 > HOURLY_DAYS:
+            raise QueryError(f"interval=hour works for ranges of up to {HOURLY_DAYS} days; use day, week or month.")
+    return make_query(start, end, compare, _filters(params), interval, period, zone_name)
+
+
+def period_range(period, today):
+    """Return the (first, last) day of a named period ending today."""
+    year_ago = today.replace(year=today.year - 1) if (today.month, today.day) != (2, 29) else today.replace(
+        year=today.year - 1, day=28)
+    first_of_month = today.replace(day=1)
+    spans = {
+        "today": (today, today),
+        "yesterday": (today - localtime.ONE_DAY,) * 2,
+        "7d": (today - dt.timedelta(days=6), today),
+        "30d": (today - dt.timedelta(days=29), today),
+        "90d": (today - dt.timedelta(days=89), today),
+        "month": (first_of_month, today),
+        "last_month": ((first_of_month - localtime.ONE_DAY).replace(day=1), first_of_month - localtime.ONE_DAY),
+        "12mo": (year_ago + localtime.ONE_DAY, today),
+    }
+    if period == "all":
+        span = dashboard.data_span()
+        return span if span else (today, today)
+    if period not in spans:
+        raise QueryError(f"period={period!r} is not valid: use {', '.join(PERIODS)}, or from and to.")
+    return spans[period]
+
+
+def parse_metric(params, default="sessions"):
+    """Return the metric parameter; raise QueryError for an unknown one."""
+    metric = _decoded(params).get("metric") or default
+    if metric not in METRICS:
+        raise QueryError(f"Unknown metric {metric!r}: use one of {', '.join(METRICS)}.")
+    return metric
+
+
+def parse_dimension(name):
+    """Return NAME when it is a dimension; raise QueryError otherwise."""
+    if name not in DIMENSIONS:
+        raise QueryError(f"Unknown dimension {name!r}: use one of {', '.join(DIMENSIONS)}.")
+    return name
+
+
+def parse_limit(params, default=10, most=1000):
+    """Return the limit parameter (1 to MOST)."""
+    raw = _decoded(params).get("limit") or str(default)
+    try:
+        limit = int(raw)
+    except ValueError:
+        limit = 0
+    if not 1 <= limit <= most:
+        raise QueryError(f"limit={raw!r} is not valid: use a whole number from 1 to {most}.")
+    return limit
+
+
+def parse_sort(params, default="sessions"):
+    """Return the sort parameter of a breakdown."""
+    sort = _decoded(params).get("sort") or default
+    if sort not in SORTS:
+        raise QueryError(f"sort={sort!r} is not valid: use one of {', '.join(SORTS)}.")
+    return sort
+
+
+def query_string(query, **changes):
+    """Return the URL parameters (without '?') of QUERY with CHANGES (Query fields) applied."""
+    if ("start" in changes or "end" in changes) and "period" not in changes:
+        changes["period"] = None
+    query = replace(query, **changes)
+    pairs = [("period", query.period)] if query.period else [("from", query.start.isoformat()),
+                                                             ("to", query.end.isoformat())]
+    if query.compare != "previous":
+        pairs.append(("compare", query.compare))
+    range_changed = {"start", "end", "period"} & set(changes) and "interval" not in changes
+    if not range_changed and query.interval != default_interval(query.start, query.end):
+        pairs.append(("interval", query.interval))
+    pairs += [(("-" if f.negate else "") + f.dimension, "|".join(f.values)) for f in query.filters]
+    return urlencode(pairs)
+
+
+def with_filter(query, dimension, values, negate=False):
+    """Return QUERY filtered by DIMENSION (replacing an earlier filter on it)."""
+    kept = tuple(f for f in query.filters if f.dimension != dimension)
+    return replace(query, filters=kept + (Filter(dimension, tuple(values), negate),))
+
+
+def without_filter(query, dimension):
+    """Return QUERY without its filter on DIMENSION."""
+    return replace(query, filters=tuple(f for f in query.filters if f.dimension != dimension))
+
+
+def _filters(params):
+    found = {}
+    for name in params.keys():
+        negate = name.startswith("-")
+        dimension = name[1:] if negate else name
+        if dimension not in DIMENSIONS:
+            if negate:
+                raise QueryError(f"Unknown dimension {dimension!r} in {name!r}: use one of {', '.join(DIMENSIONS)}.")
+            continue
+        values = [v for raw in _all(params, name) for v in raw.split("|") if v != ""]
+        if not values:
+            continue
+        if dimension == "country":
+            values = [v.upper() if v != "(none)" else v for v in values]
+        if dimension == "customer_type" and set(values) - set(CUSTOMER_TYPES):
+            raise QueryError("customer_type is new or returning.")
+        if dimension in found:
+            raise QueryError(f"{dimension} is filtered twice ({name!r}): use one parameter with values joined by '|'.")
+        found[dimension] = Filter(dimension, tuple(dict.fromkeys(values)), negate)
+    return tuple(found[d] for d in DIMENSIONS if d in found)
+
+
+def _all(params, name):
+    return params.getall(name) if hasattr(params, "getall") else [params[name]]
+
+
+def _decoded(params):
+    # Bottle hands query values over as Latin-1 text; decode() gives the UTF-8 the browser sent.
+    return params.decode() if hasattr(params, "decode") and hasattr(params, "getall") else params
+
+
+def _date(name, text):
+    try:
+        day = dt.date.fromisoformat(text) if len(text) == 10 else None
+    except ValueError:
+        day = None
+    if day is None or not FIRST_DAY <= day <= LAST_DAY:
+        raise QueryError(f"{name}={text!r} is not a date from {FIRST_DAY} to {LAST_DAY}: use YYYY-MM-DD.")
+    return day

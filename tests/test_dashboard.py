@@ -1,0 +1,197 @@
+"""Every dashboard figure equals a plain computation over the stored sessions, on random data with random filters.
+
+The data goes in through the importer and out through its undo, so the rollups are the ones a user gets; the
+reference below reads the rows back and computes everything in Python.
+"""
+
+import datetime as dt
+from collections import defaultdict
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from analyzer import localtime
+from analyzer.analytics import dashboard, figures, raw
+from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE, Filter, make_query
+from analyzer.config import Settings
+from analyzer.db import init_database
+from analyzer.ingest import importer, rollups
+from analyzer.migrate import commands
+from analyzer.models import CustomerSession
+
+ZONES = ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata")
+FIRST = dt.datetime(2026, 3, 1)  # the window holds the spring DST change of Europe and the US
+CHOICES = {"channel": ["Direct", "Paid Search", "Email"], "device": ["mobile", "desktop", "tablet"],
+           "country": ["DE", "US", ""], "source": ["google", "newsletter", ""], "medium": ["cpc", "email", ""],
+           "campaign": ["spring", ""], "landing_page": ["/", "/sale", ""], "exit_page": ["/", "/cart", ""]}
+HEADER = ("session_id,customer_id,started_at,duration_s,channel,source,medium,campaign,device,country,"
+          "landing_page,exit_page,page_views,converted,revenue\n")
+
+
+@pytest.fixture
+def db(db_url):
+    """A migrated database bound to the models; the reporting zone is reset afterwards."""
+    config = Settings(database_url=db_url)
+    ctx = commands.Context(settings=config, out=lambda *_: None)
+    commands.run(ctx)
+    ctx.close()
+    database = init_database(config)
+    yield database
+    database.close()
+    localtime.configure("UTC")
+
+
+session = st.fixed_dictionaries({
+    "customer": st.integers(0, 7),
+    "minutes": st.integers(0, 45 * 24 * 60),
+    "duration": st.integers(0, 4000),
+    "page_views": st.integers(0, 4),
+    "cents": st.integers(0, 30000),
+    "converted": st.booleans(),
+    **{name: st.sampled_from(values) for name, values in CHOICES.items()},
+})
+a_filter = st.builds(lambda dimension, picks, negate: Filter(dimension, tuple(dict.fromkeys(picks)), negate),
+                     st.sampled_from(DIMENSIONS), st.lists(st.integers(0, 2), min_size=1, max_size=2), st.booleans())
+a_query = st.fixed_dictionaries({
+    "first": st.integers(0, 44), "days": st.integers(1, 30), "compare": st.sampled_from(["previous", "year", "none"]),
+    "filters": st.lists(a_filter, max_size=2, unique_by=lambda f: f.dimension),
+})
+
+
+def write_csv(path, rows, prefix):
+    lines = [HEADER]
+    for number, row in enumerate(rows):
+        started = FIRST + dt.timedelta(minutes=row["minutes"])
+        lines.append(",".join([
+            f"{prefix}-{number}", f"c{row['customer']}", started.strftime("%Y-%m-%dT%H:%M:%SZ"), str(row["duration"]),
+            *(row[name] for name in ("channel", "source", "medium", "campaign", "device", "country", "landing_page",
+                                     "exit_page")),
+            str(row["page_views"]), "true" if row["converted"] else "false", f"{row['cents'] / 100:.2f}"]) + "\n")
+    path.write_text("".join(lines), encoding="utf-8")
+    return path
+
+
+def concrete(query_spec, zone):
+    start = FIRST.date() + dt.timedelta(days=query_spec["first"])
+    filters = []
+    for item in query_spec["filters"]:
+        choices = {"customer_type": ["new", "returning", "new"]}.get(item.dimension) or [
+            v or NONE_VALUE for v in CHOICES.get(item.dimension, [])]
+        if item.dimension == "channel":
+            choices = ["direct", "paid search", "email"]
+        filters.append(Filter(item.dimension, tuple(dict.fromkeys(choices[i % len(choices)] for i in item.values)), item.negate))
+    return make_query(start, start + dt.timedelta(days=query_spec["days"] - 1), query_spec["compare"], filters,
+                      zone=zone)
+
+
+def stored():
+    rows = list(CustomerSession.select().dicts())
+    first = {}
+    for row in sorted(rows, key=lambda r: (r["started_at"], r["id"])):
+        first.setdefault(row["customer_id"], row["id"])
+    for row in rows:
+        row["customer_type"] = "new" if first[row["customer_id"]] == row["id"] else "returning"
+    return rows
+
+
+def matches(row, item):
+    value = row[item.dimension]
+    hit = value in item.values or (NONE_VALUE in item.values and value in (None, ""))
+    return hit != item.negate
+
+
+def selected(rows, query):
+    tz = query.tz
+    return [r for r in rows if query.start <= localtime.local_day(r["started_at"], tz) <= query.end
+            and all(matches(r, f) for f in query.filters)]
+
+
+def reference_totals(rows):
+    return figures.Totals(len(rows), sum(r["page_views"] <= 1 for r in rows), sum(r["converted"] for r in rows),
+                          sum((Decimal(r["revenue"]) for r in rows), Decimal("0.00")),
+                          sum(r["page_views"] for r in rows), sum(r["duration_s"] for r in rows),
+                          sum(r["customer_type"] == "new" for r in rows), len({r["customer_id"] for r in rows}))
+
+
+def reference_bucket(row, interval, tz):
+    if interval == "hour":
+        local = row["started_at"].replace(tzinfo=localtime.UTC).astimezone(tz)
+        return local.replace(minute=0, second=0, microsecond=0, tzinfo=dt.timezone(local.utcoffset()))
+    return localtime.bucket_of(localtime.local_day(row["started_at"], tz), interval)
+
+
+def check(query, rows):
+    """Compare every KPI, each interval's trend and every breakdown with the reference."""
+    now, before = selected(rows, query), selected(rows, query.previous()) if query.previous() else None
+    got = dashboard.stats(query)
+    for name in METRICS:
+        expected = figures.value(reference_totals(now), name)
+        assert got[name].value == expected, name
+        assert got[name].previous == (figures.value(reference_totals(before), name) if before is not None else None)
+        assert raw.totals(query) == reference_totals(now)
+    intervals = ["day", "week", "month"] + (["hour"] if query.days <= 2 else [])
+    for interval in intervals:
+        for metric in ("sessions", "customers", "new_customers", "revenue", "bounce_rate"):
+            by_bucket = defaultdict(list)
+            for row in now:
+                by_bucket[reference_bucket(row, interval, query.tz)].append(row)
+            points = dashboard.timeseries(query, metric, interval)
+            assert len(points) == len(localtime.buckets(query.start, query.end, interval, query.tz))
+            for bucket, point in zip(localtime.buckets(query.start, query.end, interval, query.tz), points):
+                assert point.value == figures.value(reference_totals(by_bucket.get(bucket, [])), metric), (
+                    interval, metric, bucket)
+    for dimension in DIMENSIONS:
+        groups = defaultdict(list)
+        for row in now:
+            groups[row[dimension] or None].append(row)
+        result = dashboard.breakdown(query, dimension, limit=1000)
+        assert result.total_rows == len(groups)
+        assert {r.value: (r.sessions, r.conversions, r.revenue) for r in result.rows} == {
+            value: (len(g), sum(r["converted"] for r in g), sum((Decimal(r["revenue"]) for r in g), Decimal("0.00")))
+            for value, g in groups.items()}
+        assert [r.sessions for r in result.rows] == sorted((r.sessions for r in result.rows), reverse=True)
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(zone=st.sampled_from(ZONES), first=st.lists(session, min_size=1, max_size=25),
+       second=st.lists(session, max_size=15), queries=st.lists(a_query, min_size=1, max_size=3))
+def test_figures_equal_the_rows_after_import_and_undo(db, tmp_path, zone, first, second, queries):
+    for table in ("session_events", "customer_sessions", "imports", "daily_rollups", "breakdown_rollups",
+                  "customer_sketches", "customer_firsts"):
+        db.execute_sql(f"DELETE FROM {table}")
+    localtime.configure(zone)
+    one = importer.import_file(db, write_csv(tmp_path / "one.csv", first, "a"))
+    importer.import_file(db, write_csv(tmp_path / "two.csv", second, "b"))  # earlier sessions move "new" back
+    for spec in queries:
+        check(concrete(spec, zone), stored())
+    importer.undo(db, one.import_id)
+    for spec in queries:
+        check(concrete(spec, zone), stored())
+
+
+@pytest.mark.parametrize("zone, day, hours", [("Europe/Berlin", dt.date(2026, 3, 29), 23),
+                                               ("America/Los_Angeles", dt.date(2026, 11, 1), 25)])
+def test_a_dst_day_is_one_reporting_day_of_its_own_length(db, tmp_path, zone, day, hours):
+    localtime.configure(zone)
+    tz = localtime.zone(zone)
+    start, end = localtime.utc_window(day, day, tz)
+    assert (end - start) == dt.timedelta(hours=hours)
+    moments = [start - dt.timedelta(minutes=1), start, start + dt.timedelta(hours=2, minutes=30), end - dt.timedelta(
+        seconds=1), end]
+    lines = [HEADER] + [f"s{n},c{n},{m:%Y-%m-%dT%H:%M:%SZ},60,Direct,,,,mobile,DE,/,/,2,false,1.00\n"
+                        for n, m in enumerate(moments)]
+    (tmp_path / "dst.csv").write_text("".join(lines), encoding="utf-8")
+    importer.import_file(db, tmp_path / "dst.csv")
+    query = make_query(day - dt.timedelta(days=1), day + dt.timedelta(days=1), "none", zone=zone)
+    assert [p.value for p in dashboard.timeseries(query, "sessions", "day")] == [1, 3, 1]
+    one_day = make_query(day, day, "none", zone=zone)
+    hourly = dashboard.timeseries(one_day, "sessions", "hour")
+    assert len(hourly) == hours and sum(p.value for p in hourly) == 3
+    assert len({p.t.utcoffset() for p in hourly}) == 2
+    assert dashboard.stats(one_day)["sessions"].value == 3
+    localtime.configure("UTC")
+    rollups.rebuild_rollups(db)
+    assert dashboard.stats(make_query(day, day, "none", zone="UTC"))["sessions"].value == len(
+        [m for m in moments if m.date() == day])

@@ -1,0 +1,111 @@
+"""The URL contract of the dashboard and its API: ranges, periods, comparison, filters, interval, errors."""
+
+import datetime as dt
+from urllib.parse import parse_qsl
+
+import pytest
+
+from analyzer import localtime
+from analyzer.analytics.query import Filter
+from analyzer.web.params import (QueryError, parse_dimension, parse_limit, parse_metric, parse_query, parse_sort,
+                                 query_string, with_filter, without_filter)
+
+TODAY = dt.date(2026, 3, 31)
+
+
+def parse(params):
+    return parse_query(params, today=TODAY)
+
+
+def test_from_and_to_are_inclusive_days_compared_with_the_period_just_before():
+    query = parse({"from": "2026-03-01", "to": "2026-03-10"})
+    assert (query.start, query.end, query.compare) == (dt.date(2026, 3, 1), dt.date(2026, 3, 10), "previous")
+    assert (query.compare_start, query.compare_end) == (dt.date(2026, 2, 19), dt.date(2026, 2, 28))
+    assert query.days == 10 and query.interval == "day" and query.period is None
+
+
+@pytest.mark.parametrize("period, start, end", [
+    ("today", "2026-03-31", "2026-03-31"), ("yesterday", "2026-03-30", "2026-03-30"),
+    ("7d", "2026-03-25", "2026-03-31"), ("30d", "2026-03-02", "2026-03-31"), ("90d", "2026-01-01", "2026-03-31"),
+    ("month", "2026-03-01", "2026-03-31"), ("last_month", "2026-02-01", "2026-02-28"),
+    ("12mo", "2025-04-01", "2026-03-31"),
+])
+def test_periods_end_today_in_the_reporting_zone(period, start, end):
+    query = parse({"period": period})
+    assert (query.start.isoformat(), query.end.isoformat(), query.period) == (start, end, period)
+
+
+def test_no_range_means_the_last_30_days():
+    assert parse({}).period == "30d"
+
+
+def test_compare_year_and_none():
+    year = parse({"from": "2024-02-29", "to": "2024-03-01", "compare": "year"})
+    assert (year.compare_start, year.compare_end) == (dt.date(2023, 2, 28), dt.date(2023, 3, 1))
+    none = parse({"period": "7d", "compare": "none"})
+    assert (none.compare_start, none.compare_end, none.previous()) == (None, None, None)
+
+
+def test_filters_are_named_after_dimensions_with_pipes_and_a_leading_minus_for_is_not():
+    query = parse({"channel": "paid search", "device": "mobile|tablet", "-country": "de", "customer_type": "new",
+                   "metric": "revenue"})
+    assert query.filters == (Filter("channel", ("paid search",), False), Filter("device", ("mobile", "tablet"), False),
+                             Filter("country", ("DE",), True), Filter("customer_type", ("new",), False))
+
+
+def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
+    assert parse({"period": "yesterday"}).interval == "hour"
+    assert parse({"period": "12mo"}).interval == "day"
+    assert parse({"period": "12mo", "interval": "month"}).interval == "month"
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"from": "2026-02-30", "to": "2026-03-01"}, "from='2026-02-30' is not a date"),
+    ({"from": "yesterday"}, "is not a date"),
+    ({"from": "2026-03-10", "to": "2026-03-01"}, "from (2026-03-10) is after to (2026-03-01)"),
+    ({"from": "2010-01-01", "to": "2026-03-01"}, "longer than 10 years"),
+    ({"to": "2026-03-01"}, "to needs a from date"),
+    ({"period": "5d"}, "period='5d' is not valid"),
+    ({"period": "7d", "from": "2026-03-01"}, "either period or from and to"),
+    ({"compare": "last"}, "compare='last' is not valid"),
+    ({"interval": "minute"}, "interval='minute' is not valid"),
+    ({"period": "30d", "interval": "hour"}, "interval=hour works for ranges of up to 2 days"),
+    ({"-browser": "chrome"}, "Unknown dimension 'browser'"),
+    ({"customer_type": "vip"}, "customer_type is new or returning"),
+])
+def test_bad_parameters_raise_a_message_for_the_user(params, message):
+    with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
+        parse(params)
+
+
+def test_metric_dimension_limit_and_sort_are_checked():
+    assert parse_metric({"metric": "bounce_rate"}) == "bounce_rate" and parse_metric({}) == "sessions"
+    assert parse_dimension("landing_page") == "landing_page"
+    assert (parse_limit({}), parse_limit({"limit": "50"}), parse_sort({"sort": "revenue"})) == (10, 50, "revenue")
+    for call in (lambda: parse_metric({"metric": "visits"}), lambda: parse_dimension("browser"),
+                 lambda: parse_limit({"limit": "0"}), lambda: parse_limit({"limit": "ten"}),
+                 lambda: parse_sort({"sort": "share"})):
+        with pytest.raises(QueryError):
+            call()
+
+
+def test_query_string_round_trips_and_builds_changed_views():
+    query = parse({"from": "2026-03-01", "to": "2026-03-10", "compare": "year", "channel": "paid search",
+                   "-device": "mobile|tablet", "interval": "week"})
+    text = query_string(query)
+    assert parse(dict(parse_qsl(text))) == query
+    moved = dict(parse_qsl(query_string(query, period="7d")))
+    assert moved == {"period": "7d", "compare": "year", "channel": "paid search", "-device": "mobile|tablet"}
+    chip = dict(parse_qsl(query_string(with_filter(query, "country", ["DE"]))))
+    assert chip["country"] == "DE" and chip["channel"] == "paid search"
+    assert "channel" not in dict(parse_qsl(query_string(without_filter(query, "channel"))))
+
+
+def test_periods_follow_the_reporting_zone():
+    localtime.configure("Pacific/Auckland")
+    try:
+        query = parse_query({"period": "today"})
+    finally:
+        localtime.configure("UTC")
+    expected = dt.datetime.now(localtime.UTC).astimezone(localtime.zone("Pacific/Auckland")).date()
+    assert query.start == expected and query.zone == "Pacific/Auckland"
