@@ -18,14 +18,15 @@ FILTER_DIMENSIONS = ("channel", "device", "country", "customer_type")
 TABLES = ("daily_rollups", "breakdown_rollups", "customer_sketches")
 
 # The customers whose first session may have changed: those with a session in the window, and those whose
-# recorded first session is gone.
+# recorded first session is gone (SQLite may have given its id to another session since).
 AFFECTED_CUSTOMERS = """
 CREATE TEMP TABLE rollup_customers AS
 SELECT DISTINCT customer_id FROM customer_sessions
 WHERE started_at >= {p} AND started_at < {p}
 UNION
 SELECT f.customer_id FROM customer_firsts f
-WHERE NOT EXISTS (SELECT 1 FROM customer_sessions s WHERE s.id = f.session_id)
+WHERE NOT EXISTS (SELECT 1 FROM customer_sessions s
+                  WHERE s.id = f.session_id AND s.customer_id = f.customer_id AND s.started_at = f.started_at)
 """
 NEW_FIRSTS = """
 CREATE TEMP TABLE rollup_firsts AS
@@ -40,11 +41,13 @@ WHERE n = 1
 MOVED_FIRSTS = """
 SELECT f.started_at FROM customer_firsts f
 WHERE f.customer_id IN (SELECT customer_id FROM rollup_customers)
-  AND NOT EXISTS (SELECT 1 FROM rollup_firsts n WHERE n.session_id = f.session_id)
+  AND NOT EXISTS (SELECT 1 FROM rollup_firsts n
+                  WHERE n.customer_id = f.customer_id AND n.session_id = f.session_id AND n.started_at = f.started_at)
   AND (f.started_at < {p} OR f.started_at >= {p})
 UNION ALL
 SELECT n.started_at FROM rollup_firsts n
-WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = n.session_id)
+WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f
+                  WHERE f.customer_id = n.customer_id AND f.session_id = n.session_id AND f.started_at = n.started_at)
   AND (n.started_at < {p} OR n.started_at >= {p})
 """
 REPLACE_FIRSTS = (
