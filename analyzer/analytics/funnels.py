@@ -5,6 +5,7 @@ from dataclasses import dataclass
 
 import peewee as pw
 
+from analyzer.analytics.query import where_sessions
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
 from analyzer.models import CustomerSession
@@ -27,42 +28,55 @@ FIRST_TIME = """s1t AS (
   WHERE {match}
   GROUP BY scope.{unit}, scope.grp)"""
 FIRST_EVENT = """s1 AS (
-  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id
+  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id, 0.0 AS wait
   FROM s1t AS t
-  JOIN scope ON scope.{unit} = t.unit AND scope.grp = t.grp
-  JOIN session_events AS e ON e.session_id = scope.id
+  {events}
   WHERE e.occurred_at = t.at
   AND {match}
   GROUP BY t.unit, t.grp, t.at)"""
 NEXT_TIME = """s{k}t AS (
-  SELECT p.unit, p.grp, p.at AS prev_at, p.id AS prev_id, MIN(e.occurred_at) AS at
-  FROM s{prev} AS p
-  JOIN scope ON scope.{unit} = p.unit AND scope.grp = p.grp
-  JOIN session_events AS e ON e.session_id = scope.id
-  WHERE e.occurred_at >= p.at
-  AND (e.occurred_at > p.at OR e.id > p.id)
+  SELECT t.unit, t.grp, t.at AS prev_at, t.id AS prev_id, MIN(e.occurred_at) AS at
+  FROM s{prev} AS t
+  {events}
+  WHERE e.occurred_at >= t.at
+  AND (e.occurred_at > t.at OR e.id > t.id)
   AND {match}{direct}
-  GROUP BY p.unit, p.grp, p.at, p.id)"""
+  GROUP BY t.unit, t.grp, t.at, t.id)"""
 NEXT_EVENT = """s{k} AS (
-  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id
+  SELECT t.unit, t.grp, t.at, MIN(e.id) AS id, {wait} AS wait
   FROM s{k}t AS t
-  JOIN scope ON scope.{unit} = t.unit AND scope.grp = t.grp
-  JOIN session_events AS e ON e.session_id = scope.id
+  {events}
   WHERE e.occurred_at = t.at
   AND (e.occurred_at > t.prev_at OR e.id > t.prev_id)
   AND {match}
-  GROUP BY t.unit, t.grp, t.at)"""
+  GROUP BY t.unit, t.grp, t.at, t.prev_at)"""
+# A unit's events: a session's own (its id is the unit), or those of every picked session of the customer.
+EVENTS = {
+    "session": "JOIN session_events AS e ON e.session_id = t.unit",
+    "customer": "JOIN scope ON scope.customer_id = t.unit AND scope.grp = t.grp\n"
+                "  JOIN session_events AS e ON e.session_id = scope.id",
+}
 # "Followed directly by": no other event of the unit between the previous step's event and this one.
-DIRECT = """
+DIRECT = {
+    "session": """
+  AND NOT EXISTS (
+    SELECT 1
+    FROM session_events AS x
+    WHERE x.session_id = t.unit
+    AND (x.occurred_at, x.id) > (t.at, t.id)
+    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))""",
+    "customer": """
   AND NOT EXISTS (
     SELECT 1
     FROM scope AS between_scope
     JOIN session_events AS x ON x.session_id = between_scope.id
-    WHERE between_scope.{unit} = p.unit
-    AND between_scope.grp = p.grp
-    AND (x.occurred_at, x.id) > (p.at, p.id)
-    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))"""
-JOIN_STEP = "LEFT JOIN s{k} ON s{k}.unit = s1.unit AND s{k}.grp = s1.grp"
+    WHERE between_scope.customer_id = t.unit
+    AND between_scope.grp = t.grp
+    AND (x.occurred_at, x.id) > (t.at, t.id)
+    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))""",
+}
+# Each step's units with the seconds since the previous step: rows, not a join of the steps.
+STEP_ROWS = "SELECT {k}, grp, wait FROM s{k}"
 EPOCH = {True: "(julianday({column}) - 2440587.5) * 86400.0", False: "CAST(EXTRACT(EPOCH FROM {column}) AS FLOAT)"}
 
 
@@ -141,43 +155,51 @@ def parse_steps(texts):
     return steps
 
 
+def funnel(query, steps, unit="session", by=None):
+    """Return the Funnel of STEPS over the sessions in QUERY's range that pass its filters."""
+    return compute(where_sessions(CustomerSession.select(), query), steps, unit, by)
+
+
 def compute(sessions, steps, unit="session", by=None):
     """Return the Funnel of STEPS over the sessions that SESSIONS (a select of CustomerSession) picks."""
     if unit not in UNITS:
         raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {unit!r}.")
     if by not in (None, *BREAKDOWNS):
         raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}.")
-    overall = _figures(_rows(sessions, steps, unit, None), steps)
+    overall = _figures(_waits(_rows(sessions, steps, unit, None), len(steps)), steps)
     groups = {}
     if by:
-        rows = _rows(sessions, steps, unit, by)
-        values = sorted({r[0] for r in rows}, key=lambda v: (-sum(1 for r in rows if r[0] == v), v))
-        groups = {v: _figures([r for r in rows if r[0] == v], steps) for v in values}
+        by_group = {}
+        for k, value, wait in _rows(sessions, steps, unit, by):
+            by_group.setdefault(value, []).append((k, value, wait))
+        ordered = sorted(by_group.items(), key=lambda item: (-sum(1 for r in item[1] if r[0] == 1), item[0]))
+        groups = {value: _figures(_waits(rows, len(steps)), steps) for value, rows in ordered}
     return Funnel(overall, unit, by, groups)
 
 
 def _rows(sessions, steps, unit, by):
-    """Return (group, epoch of step 1, of step 2 or None, …) for every unit that reached step 1."""
+    """Return (step number, group, seconds since the previous step) for every unit at every step it reached."""
     db = CustomerSession._meta.database
     sqlite = is_sqlite(db)
     grp = getattr(CustomerSession, by) if by else pw.Value("")
     scope_select = sessions.select(CustomerSession.id, CustomerSession.customer_id, grp.alias("grp")).order_by()
     scope_sql, params = scope_select.sql()
     column = "customer_id" if unit == "customer" else "id"
+    events = EVENTS[unit]
+    wait = f"{EPOCH[sqlite].format(column='t.at')} - {EPOCH[sqlite].format(column='t.prev_at')}"
     parts = [SCOPE.format(sessions=scope_sql)]
     for k, step in enumerate(steps, 1):
         match, values = _match(step, sqlite, db.param)
         if k == 1:
-            parts += [FIRST_TIME.format(unit=column, match=match), FIRST_EVENT.format(unit=column, match=match)]
+            parts += [FIRST_TIME.format(unit=column, match=match), FIRST_EVENT.format(events=events, match=match)]
         else:
-            parts += [NEXT_TIME.format(k=k, prev=k - 1, unit=column, match=match,
-                                       direct=DIRECT.format(unit=column) if step.direct else ""),
-                      NEXT_EVENT.format(k=k, unit=column, match=match)]
+            parts += [NEXT_TIME.format(k=k, prev=k - 1, events=events, match=match,
+                                       direct=DIRECT[unit] if step.direct else ""),
+                      NEXT_EVENT.format(k=k, events=events, match=match, wait=wait)]
         params.extend(values * 2)
-    times = ", ".join(EPOCH[sqlite].format(column=f"s{k}.at") for k in range(1, len(steps) + 1))
-    joins = "\n".join(JOIN_STEP.format(k=k) for k in range(2, len(steps) + 1))
-    sql = f"WITH {', '.join(parts)}\nSELECT s1.grp, {times}\nFROM s1\n{joins}"
-    return [tuple(r) for r in db.execute_sql(sql, params).fetchall()]
+    selects = "\nUNION ALL\n".join(STEP_ROWS.format(k=k) for k in range(1, len(steps) + 1))
+    sql = f"WITH {', '.join(parts)}\n{selects}"
+    return db.execute_sql(sql, params).fetchall()
 
 
 def _match(step, sqlite, param):
@@ -192,19 +214,23 @@ def _match(step, sqlite, param):
     return f"{guard}{find}({column}, {param}) > 0", [step.value]
 
 
-def _figures(rows, steps):
-    """Turn the per-unit step times into each step's count, conversions and median time from the previous step."""
+def _waits(rows, count):
+    """Return, per step, the list of seconds each unit took from the previous step."""
+    waits = [[] for _ in range(count)]
+    for k, _, wait in rows:
+        waits[k - 1].append(wait)
+    return waits
+
+
+def _figures(waits, steps):
+    """Turn each step's waits into its count, conversions and median time from the previous step."""
     results = []
-    first = previous = None
+    first = len(waits[0])
     for k, step in enumerate(steps):
-        reached = [r for r in rows if r[k + 1] is not None]
-        count = len(reached)
-        waits = [r[k + 1] - r[k] for r in reached] if k else []
+        count, previous = len(waits[k]), len(waits[k - 1]) if k else None
         results.append(StepResult(
             step=step.text, sessions=count,
             conversion_from_previous=(count / previous if previous else 0.0) if k else None,
             conversion_from_first=(count / first if first else 0.0) if k else (1.0 if count else None),
-            median_seconds_from_previous=round(statistics.median(waits), 1) if waits else None))
-        first = count if k == 0 else first
-        previous = count
+            median_seconds_from_previous=round(statistics.median(waits[k]), 1) if k and waits[k] else None))
     return results

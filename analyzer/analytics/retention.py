@@ -3,18 +3,14 @@
 import datetime as dt
 from dataclasses import dataclass
 
+from analyzer import localtime
+from analyzer.analytics.query import where_sessions
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
 from analyzer.models import CustomerSession
 
 INTERVALS = ("week", "month")
 ACTIVITIES = ("session", "conversion")
-BUCKET = {
-    (True, "month"): "date({column}, 'start of month')",
-    (True, "week"): "date({column}, '-6 days', 'weekday 1')",
-    (False, "month"): "CAST(date_trunc('month', {column}) AS DATE)",
-    (False, "week"): "CAST(date_trunc('week', {column}) AS DATE)",
-}
 # Each customer's first session ever; the cohort keeps those whose first session is one of the picked sessions.
 # Then every (cohort, later period) pair with how many of its customers were active in that period.
 COHORTS = """WITH firsts AS (
@@ -62,26 +58,36 @@ class Cohort:
     periods: list
 
 
-def cohorts(sessions, start, end, interval="month", activity="session"):
-    """Return the Cohorts of customers whose first session is among SESSIONS, active between START and END (UTC)."""
+def retention(query, interval="month", activity="session"):
+    """Return the Cohorts of customers whose first session ever is in QUERY's range and passes its filters."""
+    start, end = query.window()
+    return cohorts(where_sessions(CustomerSession.select(), query), start, end, interval, activity, query.tz)
+
+
+def cohorts(sessions, start, end, interval="month", activity="session", tz=localtime.UTC):
+    """Return the Cohorts of customers whose first session is among SESSIONS, active between START and END (UTC).
+
+    Weeks (Monday to Sunday) and months are those of the time zone TZ.
+    """
     if interval not in INTERVALS:
         raise RetentionError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}.")
     if activity not in ACTIVITIES:
         raise RetentionError(f"activity must be one of {', '.join(ACTIVITIES)}; got {activity!r}.")
     db = CustomerSession._meta.database
-    sqlite = is_sqlite(db)
-    picked_sql, params = sessions.select(CustomerSession.customer_id, CustomerSession.started_at).order_by().sql()
-    sql = COHORTS.format(first_bucket=BUCKET[sqlite, interval].format(column="f.first_at"), picked=picked_sql,
-                         bucket=BUCKET[sqlite, interval].format(column="started_at"), p=db.param,
+    postgres = not is_sqlite(db)
+    first_bucket, params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz, "f.first_at")
+    picked_sql, picked_params = sessions.select(CustomerSession.customer_id, CustomerSession.started_at).order_by().sql()
+    bucket, bucket_params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz)
+    sql = COHORTS.format(first_bucket=first_bucket, picked=picked_sql, bucket=bucket, p=db.param,
                          converted=f"\n  AND converted = {db.param}" if activity == "conversion" else "")
-    params += [start, end] + ([True] if activity == "conversion" else [])
+    params += picked_params + bucket_params + [start, end] + ([True] if activity == "conversion" else [])
     sizes, active = {}, {}
     for cohort, period, count in db.execute_sql(sql, params).fetchall():
         if period is None:
             sizes[_date(cohort)] = count
         else:
             active[_date(cohort), _date(period)] = count
-    last = _bucket(end - dt.timedelta(microseconds=1), interval)
+    last = _bucket(localtime.local_day(end - dt.timedelta(microseconds=1), tz), interval)
     out = []
     for first in sorted(sizes):
         size, periods, period = sizes[first], [], first
@@ -101,8 +107,7 @@ def label(start, interval):
     return f"{year}-W{week:02d}"
 
 
-def _bucket(moment, interval):
-    day = moment.date()
+def _bucket(day, interval):
     return day.replace(day=1) if interval == "month" else day - dt.timedelta(days=day.weekday())
 
 
@@ -112,6 +117,6 @@ def _next(period, interval):
     return (period.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
 
 
-def _date(value):
-    """Return a date from what the driver gives back (SQLite: text)."""
-    return value if isinstance(value, dt.date) else dt.date.fromisoformat(value)
+def _date(text):
+    """Return the first day of a bucket written as YYYY-MM-DD or YYYY-MM."""
+    return dt.date.fromisoformat(text if len(text) == 10 else text + "-01")

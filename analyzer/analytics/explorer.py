@@ -1,0 +1,165 @@
+"""The session explorer: the dashboard's range and filters plus its own, any sort, keyset pages and a cheap total."""
+
+import datetime as dt
+from dataclasses import dataclass, fields
+from decimal import Decimal, InvalidOperation
+
+import peewee as pw
+
+from analyzer.analytics import rolled
+from analyzer.analytics.query import where_sessions
+from analyzer.db import is_sqlite
+from analyzer.models import CustomerSession
+
+S = CustomerSession
+SORTS = ("started_at", "duration_s", "page_views", "revenue")
+DEFAULT_SORT = "-started_at"
+PAGE_SIZE = 50
+EXACT_UP_TO = 100_000  # counted exactly up to here; past it the rollups or the planner's estimate say how many
+STAMP = "%Y%m%dT%H%M%S.%f"
+
+
+class CursorError(ValueError):
+    """An 'after' cursor that this sort did not hand out."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The explorer's own filters and its sort, on top of the dashboard's range and filters."""
+
+    search: str | None = None  # a customer id or a session key, exactly
+    converted: bool | None = None
+    revenue_min: Decimal | None = None
+    revenue_max: Decimal | None = None
+    page_views_min: int | None = None
+    page_views_max: int | None = None
+    duration_min: int | None = None
+    duration_max: int | None = None
+    landing_contains: str | None = None
+    sort: str = DEFAULT_SORT
+
+    @property
+    def narrowed(self):
+        """Tell whether any of the explorer's own filters is set."""
+        return any(getattr(self, f.name) is not None for f in fields(self) if f.name != "sort")
+
+
+@dataclass
+class Page:
+    """One page of sessions and the cursor of the next page (None on the last)."""
+
+    rows: list
+    next_cursor: str | None
+
+
+@dataclass
+class Total:
+    """How many sessions match: exactly, as the planner's estimate, or only 'more than' a number."""
+
+    value: int
+    kind: str  # exact | estimate | at_least
+
+
+def matching(query, options):
+    """Return a select of the sessions in QUERY's range and filters that also pass OPTIONS (unordered)."""
+    select = where_sessions(S.select(), query)
+    conditions = []
+    if options.search is not None:
+        conditions.append((S.customer_id == options.search) | (S.session_key == options.search))
+    if options.converted is not None:
+        conditions.append(S.converted == options.converted)
+    for column, low, high in ((S.revenue, options.revenue_min, options.revenue_max),
+                              (S.page_views, options.page_views_min, options.page_views_max),
+                              (S.duration_s, options.duration_min, options.duration_max)):
+        if low is not None:
+            conditions.append(column >= low)
+        if high is not None:
+            conditions.append(column <= high)
+    if options.landing_contains:
+        find = pw.fn.INSTR(S.landing_page, options.landing_contains) if is_sqlite(S._meta.database) else \
+            pw.fn.STRPOS(S.landing_page, options.landing_contains)
+        conditions.append(find > 0)
+    return select.where(*conditions) if conditions else select
+
+
+def ordered(query, options):
+    """Return the matching sessions in the options' sort order (the session id breaks ties)."""
+    column, descending = _sort(options.sort)
+    if descending:
+        return matching(query, options).order_by(column.desc(), S.id.desc())
+    return matching(query, options).order_by(column, S.id)
+
+
+def page(query, options, cursor=None, limit=PAGE_SIZE):
+    """Return the Page after CURSOR; a cursor of another sort, or a malformed one, raises CursorError."""
+    column, descending = _sort(options.sort)
+    select = ordered(query, options)
+    if cursor:
+        value, row_id = parse_cursor(cursor, options.sort)
+        position = pw.Tuple(column, S.id)
+        select = select.where(position < pw.Tuple(value, row_id) if descending else position > pw.Tuple(value, row_id))
+    rows = list(select.limit(limit + 1))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return Page(rows, make_cursor(rows[-1], options.sort) if more else None)
+
+
+def total(query, options):
+    """Return the Total of matching sessions without counting millions of rows on every page."""
+    capped = matching(query, options).select(S.id).order_by().limit(EXACT_UP_TO + 1)
+    count = S.select(pw.fn.COUNT(pw.SQL("*"))).from_(capped.alias("capped")).scalar()
+    if count <= EXACT_UP_TO:
+        return Total(count, "exact")
+    if not options.narrowed and options.search is None:
+        rolled_up = rolled.totals(query)
+        if rolled_up is not None:
+            return Total(rolled_up.sessions, "exact")
+    db = S._meta.database
+    if not is_sqlite(db):
+        sql, params = matching(query, options).select(S.id).order_by().sql()
+        plan = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
+        estimate = int(plan[0]["Plan"]["Plan Rows"])
+        if estimate > EXACT_UP_TO:
+            return Total(estimate, "estimate")
+    return Total(EXACT_UP_TO, "at_least")
+
+
+def make_cursor(row, sort):
+    """Encode a row's place in SORT as 'sort~value~id'."""
+    name = sort.lstrip("-")
+    value = getattr(row, name)
+    text = value.strftime(STAMP) if name == "started_at" else f"{value:.2f}" if name == "revenue" else str(value)
+    return f"{sort}~{text}~{row.id}"
+
+
+def parse_cursor(cursor, sort):
+    """Decode a cursor of SORT into (value, id); raise CursorError when it is not one."""
+    bad = f"after: {cursor[:80]!r} is not a cursor from a previous page."
+    parts = cursor.split("~")
+    if len(parts) != 3:
+        raise CursorError(bad)
+    if parts[0] != sort:
+        raise CursorError(f"{bad[:-1]} of this sort ({sort}): start from the first page.")
+    name, text, row_id = sort.lstrip("-"), parts[1], parts[2]
+    try:
+        if name == "started_at":
+            value = dt.datetime.strptime(text, STAMP)
+        elif name == "revenue":
+            value = Decimal(text)
+            if not value.is_finite():
+                raise ValueError(text)
+        else:
+            value = int(text)
+        position = int(row_id)
+    except (ValueError, InvalidOperation):
+        raise CursorError(bad) from None
+    if not 0 < position < 2**63 or (name != "started_at" and abs(value) >= 10**15):
+        raise CursorError(bad)
+    return value, position
+
+
+def _sort(sort):
+    name = sort.lstrip("-")
+    if name not in SORTS or sort.count("-") > 1:
+        raise ValueError(f"sort={sort!r} is not valid: use one of {', '.join(SORTS)}, with a leading - for descending.")
+    return getattr(S, name), sort.startswith("-")

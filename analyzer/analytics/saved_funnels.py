@@ -1,0 +1,57 @@
+"""Funnels saved by name: their steps in the API's notation and whether they count sessions or customers."""
+
+import datetime as dt
+
+import peewee as pw
+
+from analyzer.analytics.funnels import UNITS, FunnelError, parse_steps
+from analyzer.db import database
+from analyzer.models import SavedFunnel
+
+MAX_NAME = 100
+
+
+def all_funnels():
+    """Return every saved funnel, by name."""
+    return list(SavedFunnel.select().order_by(SavedFunnel.name))
+
+
+def find(funnel_id):
+    """Return the saved funnel with FUNNEL_ID, or None."""
+    return SavedFunnel.get_or_none(SavedFunnel.id == funnel_id)
+
+
+def steps_of(saved):
+    """Return the Steps of a saved funnel."""
+    return parse_steps(saved.steps.splitlines())
+
+
+def save(name, steps, unit, user_email, funnel_id=None):
+    """Create a funnel (or change the one with FUNNEL_ID) named NAME with STEPS; return it."""
+    name = " ".join((name or "").split())
+    if not 1 <= len(name) <= MAX_NAME:
+        raise FunnelError(f"Give the funnel a name of 1 to {MAX_NAME} characters.")
+    if unit not in UNITS:
+        raise FunnelError(f"A funnel counts one of {', '.join(UNITS)}; got {unit!r}.")
+    now = dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    values = dict(name=name, steps="\n".join(s.text for s in steps), unit=unit, updated_at=now)
+    try:
+        with database.atomic():
+            if funnel_id is None:
+                return SavedFunnel.create(created_by=user_email, created_at=now, **values)
+            saved = find(funnel_id)
+            if saved is None:
+                raise FunnelError("That funnel no longer exists: it was deleted.")
+            SavedFunnel.update(**values).where(SavedFunnel.id == funnel_id).execute()
+            return find(funnel_id)
+    except pw.IntegrityError:
+        raise FunnelError(f"A funnel named {name!r} exists already: choose another name.") from None
+
+
+def delete(funnel_id):
+    """Delete the saved funnel with FUNNEL_ID; return its name, or None when there was none."""
+    saved = find(funnel_id)
+    if saved is None:
+        return None
+    saved.delete_instance()
+    return saved.name
