@@ -11,6 +11,7 @@ from analyzer.migrate import commands as migrate_commands
 from analyzer import guard
 
 DEBUG_VARIABLE = "ANALYZER_DEBUG"
+CREATING_VERBS = ("run", "create", "stamp")  # the migrate verbs that may make a new SQLite file; others only read
 
 
 def build_parser():
@@ -142,8 +143,10 @@ def _guarded(parser):
 
 def dispatch(args, settings, stdin, out):
     """Run the chosen command and return its exit code."""
+    creates = args.area == "migrate" and args.verb in CREATING_VERBS and not getattr(args, "dry_run", False)
     ctx = migrate_commands.Context(settings=settings, yes=getattr(args, "yes", False),
-                                   lock_timeout=getattr(args, "lock_timeout", None), stdin=stdin, out=out)
+                                   lock_timeout=getattr(args, "lock_timeout", None), stdin=stdin, out=out,
+                                   must_exist=not creates)
     try:
         if args.area == "db":
             return database_command(ctx, args)

@@ -12,7 +12,7 @@ import webtest
 from analyzer.config import Settings
 from analyzer.web import create_app
 from analyzer.accounts import tokens, users
-from tests.conftest import PASSWORD, run_cli, sign_in
+from tests.conftest import PASSWORD, ROOT, run_cli, sign_in
 from tests.test_web import migrate
 
 
@@ -128,3 +128,15 @@ def test_redirects_are_relative_whatever_host_the_request_names(tmp_path):
     form["email"], form["password"] = "admin@example.com", PASSWORD
     assert form.submit(status=303).headers["Location"] == "/imports"
     app.config["analyzer.db"].close()
+
+
+@pytest.mark.parametrize("args", [("migrate", "list"), ("migrate", "status"), ("migrate", "sql"), ("migrate", "history"),
+                                  ("migrate", "check"), ("migrate", "run", "--dry-run"), ("import", "--list"),
+                                  ("user", "list"), ("export", "--out", "x.csv")])
+def test_a_read_only_command_on_a_missing_sqlite_file_says_so_and_creates_nothing(tmp_path, args):
+    folder = tmp_path / "data"
+    folder.mkdir()
+    result = run_cli(ROOT, *args, env={"DATABASE_URL": f"sqlite:///{folder / 'typo.db'}"})
+    assert result.code == 2
+    assert f"No database at {folder / 'typo.db'}: check DATABASE_URL" in result.err + result.out
+    assert list(folder.iterdir()) == []

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from importlib import import_module
 
-from analyzer.db import check_connection, init_database
+from analyzer.db import check_connection, init_database, is_sqlite
 from analyzer.errors import AppError
 from analyzer import guard
 from analyzer.migrate import MIGRATIONS_DIR, archive, integrity, plan
@@ -31,6 +31,7 @@ class Context:
     lock_timeout: float | None = None
     out: object = print
     stdin: object = field(default_factory=lambda: sys.stdin)
+    must_exist: bool = False  # a verb that only reads: never create a missing SQLite file
     _db: object = None
 
     @property
@@ -38,6 +39,9 @@ class Context:
         """Open the configured database once, with a clear error when it cannot be reached."""
         if self._db is None:
             db = init_database(self.settings)
+            if self.must_exist and is_sqlite(db) and db.database != ":memory:" and not Path(db.database).is_file():
+                raise AppError(f"No database at {db.database}: check DATABASE_URL (python manage.py migrate run "
+                               "creates a new one).", exit_code=2)
             check_connection(db, self.settings.database_url)
             self._db = db
         return self._db
