@@ -96,6 +96,10 @@ def build_parser():
     sample.add_argument("--seed", type=int, default=7, metavar="S")
     sample.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
 
+    rollup = areas.add_parser("rollups", help="recompute the dashboard's rollups from the sessions")
+    rollup_verbs = rollup.add_subparsers(dest="verb", required=True, metavar="VERB")
+    rollup_verbs.add_parser("rebuild", help="recompute every rollup (after changing REPORT_TIMEZONE, or to repair)")
+
     person = areas.add_parser("user", help="create and manage the users who sign in")
     person_verbs = person.add_subparsers(dest="verb", required=True, metavar="VERB")
     add = person_verbs.add_parser("create", help="create a user (password typed twice, or --password-stdin)")
@@ -150,9 +154,9 @@ def dispatch(args, settings, stdin, out):
     try:
         if args.area == "db":
             return database_command(ctx, args)
-        if args.area in ("import", "demo", "export", "user", "token"):
+        if args.area in ("import", "demo", "export", "rollups", "user", "token"):
             migrate_commands.require_current(ctx)  # this also opens the database that their models use
-        if args.area in ("import", "demo", "export"):
+        if args.area in ("import", "demo", "export", "rollups"):
             return ingest_command(ctx, args)
         if args.area in ("user", "token"):
             return account_command(ctx, args)
@@ -190,8 +194,10 @@ def migrate_command(ctx, args):
 
 
 def ingest_command(ctx, args):
-    """Run "import" or "demo"."""
+    """Run "import", "demo", "export" or "rollups"."""
     ingest = import_module("analyzer.ingest.commands")
+    if args.area == "rollups":
+        return ingest.rebuild_rollups(ctx)
     if args.area == "export":
         return ingest.export_sessions(ctx, args.out)
     if args.area == "demo":

@@ -85,6 +85,9 @@ ACCESS = {
     ("GET", "/customers/<customer_id:path>"): "viewer",
     ("GET", "/api/v1/sessions/<key:path>"): "api:read",
     ("GET", "/api/v1/customers/<customer_id:path>"): "api:read",
+    ("GET", "/api/v1/stats"): "api:read",
+    ("GET", "/api/v1/timeseries"): "api:read",
+    ("GET", "/api/v1/breakdown/<dimension>"): "api:read",
 }
 RANK = {"anonymous": 0, "viewer": 1, "analyst": 2, "admin": 3}
 

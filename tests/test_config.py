@@ -66,12 +66,18 @@ def test_app_env_wins_over_railway_environment():
     ("DATABASE_URL", "mysql://u:pw@h/d", "DATABASE_URL='mysql://u:***@h/d' is not valid"),
     ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the port is not a number"),
     ("DATABASE_URL", "postgresql://u:pw@h:5432", "it needs a host and a database name"),
+    ("REPORT_TIMEZONE", "Berlin", "REPORT_TIMEZONE='Berlin' is not valid: unknown time zone 'Berlin'"),
 ])
 def test_malformed_setting_names_the_variable(name, value, message):
     with pytest.raises(ConfigError) as error:
         load_settings({name: value})
     assert message in str(error.value)
     assert "pw@" not in str(error.value)
+
+
+def test_report_timezone_defaults_to_utc_and_takes_an_iana_name():
+    assert load_settings({}).report_timezone == "UTC"
+    assert load_settings({"REPORT_TIMEZONE": "Europe/Berlin"}).report_timezone == "Europe/Berlin"
 
 
 def test_mask_url_hides_only_the_password():

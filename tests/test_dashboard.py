@@ -195,3 +195,25 @@ def test_a_dst_day_is_one_reporting_day_of_its_own_length(db, tmp_path, zone, da
     rollups.rebuild_rollups(db)
     assert dashboard.stats(make_query(day, day, "none", zone="UTC"))["sessions"].value == len(
         [m for m in moments if m.date() == day])
+
+
+def test_rollups_rebuild_recomputes_the_days_of_a_new_zone_and_repairs_damage(db, db_url, tmp_path):
+    import manage
+
+    moments = [dt.datetime(2026, 3, 8, 7, 30), dt.datetime(2026, 3, 8, 9, 0), dt.datetime(2026, 3, 9, 3, 0)]
+    lines = [HEADER] + [f"s{n},c{n % 2},{m:%Y-%m-%dT%H:%M:%SZ},60,Direct,,,,mobile,DE,/,/,2,true,2.50\n"
+                        for n, m in enumerate(moments)]
+    (tmp_path / "three.csv").write_text("".join(lines), encoding="utf-8")
+    importer.import_file(db, tmp_path / "three.csv")
+    db.execute_sql("UPDATE daily_rollups SET sessions = sessions + 5")  # damage that the rebuild repairs
+    out = []
+    code = manage.main(["rollups", "rebuild"], environ={"DATABASE_URL": db_url, "REPORT_TIMEZONE": "America/Los_Angeles"},
+                       out=out.append)
+    assert code == 0 and "America/Los_Angeles" in out[-1]
+    localtime.configure("America/Los_Angeles")
+    days = {str(day)[:10]: sessions for day, sessions in db.execute_sql(
+        "SELECT day, SUM(sessions) FROM daily_rollups GROUP BY day ORDER BY day")}
+    assert days == {"2026-03-07": 1, "2026-03-08": 2}  # 07:30 UTC is still the 7th in Los Angeles (UTC-8)
+    query = make_query(dt.date(2026, 3, 7), dt.date(2026, 3, 8), "none", zone="America/Los_Angeles")
+    assert dashboard.stats(query)["revenue"].value == Decimal("7.50")
+    assert dashboard.stats(query)["new_customers"].value == 2

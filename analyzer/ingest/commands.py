@@ -1,9 +1,10 @@
 """The verbs of "python manage.py import" and "demo": each prints what it did and returns an exit code."""
 
 import sys
+import time
 
 from analyzer import guard
-from analyzer.ingest import demo, export, importer
+from analyzer.ingest import demo, export, importer, rollups
 from analyzer.models import Import
 
 BAR = 30
@@ -62,6 +63,18 @@ def load_demo(ctx, sessions=5000, days=90, seed=7):
     report = demo.load(ctx.db, sessions=sessions, days=days, seed=seed)
     ctx.out(f"Loaded demo data as import {report.import_id} ({days} days, seed {seed}): {report.summary()}, "
             f"in {report.seconds:.2f} s.")
+    return 0
+
+
+def rebuild_rollups(ctx):
+    """Recompute every rollup from the sessions, in the reporting time zone."""
+    started = time.perf_counter()
+    span = rollups.rebuild_rollups(ctx.db)
+    if span is None:
+        ctx.out("No sessions: the rollups are empty.")
+        return 0
+    ctx.out(f"Rebuilt the rollups of {span[0]} to {span[1]} (UTC days) in the reporting time zone "
+            f"{ctx.settings.report_timezone}, in {time.perf_counter() - started:.2f} s.")
     return 0
 
 

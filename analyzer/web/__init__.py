@@ -12,7 +12,7 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import account, api, auth, details, explore, imports, routes, signin
+from analyzer.web import account, api, api_dashboard, auth, details, explore, imports, routes, signin
 
 log = logging.getLogger("analyzer.web")
 
@@ -68,6 +68,7 @@ def create_app(settings=None, migrations_dir=None):
     account.register(app, settings)
     imports.register(app, settings)
     api.register(app, settings)
+    api_dashboard.register(app)
     details.register(app)
     explore.register(app)
     unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]
