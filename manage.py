@@ -82,6 +82,8 @@ def build_parser():
     load.add_argument("--gap-minutes", type=int, default=30, metavar="N", help="inactivity that ends a session")
     load.add_argument("--year", type=int, help="for files that have a month but no date")
     load.add_argument("--split-by-gap", action="store_true", help="ignore the file's session ids; split by inactivity")
+    load.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
+                      help="read FIELD from COLUMN instead of the detected one (repeatable; FIELD= leaves it out)")
     load.add_argument("--dry-run", action="store_true", help="validate everything, write nothing")
     load.add_argument("--undo", type=int, metavar="ID", help="remove exactly what import ID wrote")
     load.add_argument("--list", action="store_true", help="list the imports")
@@ -208,9 +210,11 @@ def ingest_command(ctx, args):
         return ingest.undo_import(ctx, args.undo)
     if not args.file:
         raise AppError("Name the file to import: python manage.py import FILE (or --list, or --undo ID).")
-    return ingest.run_import(ctx, args.file, kind=args.kind, fmt=args.format, tz=args.timezone, dry_run=args.dry_run,
-                             gap_minutes=args.gap_minutes, year=args.year, created_by=os.environ.get("USER"),
-                             by_gap=args.split_by_gap)
+    options = import_module("analyzer.ingest.options")
+    return ingest.run_import(ctx, args.file, options.ImportOptions(
+        kind=args.kind, file_format=args.format, timezone=args.timezone, gap_minutes=args.gap_minutes,
+        split_by_gap=args.split_by_gap, year=args.year, mapping=options.parse_mapping(args.map),
+        dry_run=args.dry_run, created_by=os.environ.get("USER")))
 
 
 def account_command(ctx, args):

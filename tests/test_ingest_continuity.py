@@ -12,6 +12,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer.ingest import importer
+from analyzer.ingest.options import ImportOptions
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
 from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
 
@@ -75,15 +76,15 @@ EVENTS = st.lists(
 def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, events, by_id, cuts, order):  # noqa: F811
     rows = event_rows(events, by_id)
     clear(db)
-    importer.import_file(db, write_csv(tmp_path / "whole.csv", rows), by_gap=not by_id)
+    importer.import_file(db, write_csv(tmp_path / "whole.csv", rows), ImportOptions(split_by_gap=not by_id))
     whole = state()
     clear(db)
     bounds = [0, *sorted(min(c, len(rows)) for c in cuts), len(rows)]
     parts = [write_csv(tmp_path / f"part{i}.csv", rows[a:b]) for i, (a, b) in enumerate(zip(bounds, bounds[1:]))]
     order.shuffle(parts)
-    reports = [importer.import_file(db, part, by_gap=not by_id) for part in parts]
+    reports = [importer.import_file(db, part, ImportOptions(split_by_gap=not by_id)) for part in parts]
     assert state() == whole
-    again = importer.import_file(db, tmp_path / "whole.csv", by_gap=not by_id)
+    again = importer.import_file(db, tmp_path / "whole.csv", ImportOptions(split_by_gap=not by_id))
     assert (again.sessions_created, again.sessions_continued, again.events_added) == (0, 0, 0)
     assert state() == whole
     importer.undo(db, again.import_id)
@@ -100,9 +101,9 @@ def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, eve
 def test_undoing_the_second_import_restores_the_first_exactly(db, tmp_path, events, by_id, cut):  # noqa: F811
     rows = event_rows(events, by_id)
     clear(db)
-    first = importer.import_file(db, write_csv(tmp_path / "first.csv", rows[:cut]), by_gap=not by_id)
+    first = importer.import_file(db, write_csv(tmp_path / "first.csv", rows[:cut]), ImportOptions(split_by_gap=not by_id))
     before = state()
-    second = importer.import_file(db, write_csv(tmp_path / "second.csv", rows[cut:]), by_gap=not by_id)
+    second = importer.import_file(db, write_csv(tmp_path / "second.csv", rows[cut:]), ImportOptions(split_by_gap=not by_id))
     importer.undo(db, second.import_id)
     assert state() == before
     importer.undo(db, first.import_id)
@@ -167,12 +168,12 @@ def rees46_parts(tmp_path):
 @pytest.mark.parametrize("by_gap", [False, True], ids=["by session id", "by inactivity"])
 def test_real_rees46_cut_at_0220_adds_up_to_the_whole_file(db, tmp_path, by_gap):  # noqa: F811
     early, late = rees46_parts(tmp_path)
-    importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", by_gap=by_gap)
+    importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", ImportOptions(split_by_gap=by_gap))
     whole = state()
     assert len(whole[0]) == (4518 if by_gap else 5064) and len(whole[1]) == 17426
     clear(db)
-    importer.import_file(db, late, by_gap=by_gap)
-    report = importer.import_file(db, early, by_gap=by_gap)
+    importer.import_file(db, late, ImportOptions(split_by_gap=by_gap))
+    report = importer.import_file(db, early, ImportOptions(split_by_gap=by_gap))
     assert report.sessions_continued > 0
     assert state() == whole
     revenue = sum((s.revenue for s in CustomerSession.select()), Decimal("0"))

@@ -13,6 +13,7 @@ from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
 from analyzer.ingest import demo, export, importer
+from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
 from tests.conftest import ROOT, run_cli
@@ -211,7 +212,7 @@ def test_values_too_large_for_their_columns_are_bad_fields(db, tmp_path):
     ]
     events = "user_id,timestamp\n" + "u" * 64 + ",2026-03-01T10:00:00Z\n"
     with pytest.raises(importer.ImportRejected, match="line 2, column 'user_id'.*longer than 63 characters"):
-        importer.import_file(db, write(tmp_path, "long-user.csv", events), kind="events")
+        importer.import_file(db, write(tmp_path, "long-user.csv", events), ImportOptions(kind="events"))
     assert CustomerSession.select().count() == 0
 
 
@@ -300,7 +301,7 @@ def test_importing_the_same_file_twice_writes_nothing_the_second_time(db, tmp_pa
 
 
 def test_dry_run_validates_without_writing(db, tmp_path):
-    report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY), dry_run=True)
+    report = importer.import_file(db, write(tmp_path, "shopify.csv", SHOPIFY), ImportOptions(dry_run=True))
     assert (report.sessions_created, report.import_id) == (2, None)
     assert CustomerSession.select().count() == 0 and Import.select().count() == 0
 
@@ -348,7 +349,7 @@ def test_session_across_midnight_stays_one_session(db, tmp_path):
 
 def test_dst_change_in_a_local_time_zone(db, tmp_path):
     path = event_file(tmp_path, ["2026-03-29 01:50:00", "2026-03-29 03:10:00"])
-    importer.import_file(db, path, tz="Europe/Berlin")
+    importer.import_file(db, path, ImportOptions(timezone="Europe/Berlin"))
     (row,) = sessions()
     assert (row.started_at, row.duration_s) == (dt.datetime(2026, 3, 29, 0, 50), 1200)
 
@@ -361,7 +362,7 @@ def test_session_id_column_decides_over_the_gap(db, tmp_path):
 
 
 def test_gap_is_configurable(db, tmp_path):
-    importer.import_file(db, event_file(tmp_path, ["2026-03-01T10:00:00Z", "2026-03-01T10:20:00Z"]), gap_minutes=10)
+    importer.import_file(db, event_file(tmp_path, ["2026-03-01T10:00:00Z", "2026-03-01T10:20:00Z"]), ImportOptions(gap_minutes=10))
     assert len(sessions()) == 2
 
 
@@ -387,7 +388,7 @@ def test_real_rees46_events(db):
 
 
 def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
-    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", by_gap=True)
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz", ImportOptions(split_by_gap=True))
     assert report.sessions_created == 4518
 
 
@@ -395,7 +396,7 @@ def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
 def test_real_uci_sessions_with_a_month_column(db, name):
     with pytest.raises(AppError, match="pass --year YYYY"):
         importer.import_file(db, REAL / f"{name}.gz")
-    report = importer.import_file(db, REAL / f"{name}.gz", year=2018)
+    report = importer.import_file(db, REAL / f"{name}.gz", ImportOptions(year=2018))
     assert (report.rows_read, report.sessions_created) == (12330, 12330)
     assert CustomerSession.select().where(CustomerSession.converted).count() == 1908
     assert CustomerSession.select().where(CustomerSession.started_at == dt.datetime(2018, 6, 1)).count() == 288
@@ -428,8 +429,9 @@ def test_cli_import_prints_detection_and_summary(db_url, db, tmp_path):
     lines = result.out.splitlines()
     assert lines[0] == "Reading shopify.csv: CSV, sessions"
     assert lines[1].startswith("Columns: session_key <- session_token, customer_id <- customer_id, started_at <- session_started_at")
-    assert lines[2].startswith("Imported as import 1: 2 rows read, 2 sessions created, 0 rows whose session is already "
-                            "there, in ")
+    assert lines[2] == "Columns not used: referrer_source"
+    assert lines[3].startswith("Imported as import 1: 2 rows read, 2 sessions created, 0 rows whose session is already "
+                               "there, in ")
 
 
 def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_path):

@@ -10,20 +10,21 @@ from analyzer.models import Import
 BAR = 30
 
 
-def run_import(ctx, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None, created_by=None,
-               by_gap=False):
-    """Import one file and print what was detected, the progress and a summary."""
+def run_import(ctx, path, options):
+    """Import one file as OPTIONS say and print what was detected, the progress and a summary."""
     def announce(report):
         ctx.out(f"Reading {report.file_name}: {report.file_format.upper()}, {report.kind}"
-                + (" (dry run: nothing will be written)" if dry_run else ""))
+                + (" (dry run: nothing will be written)" if options.dry_run else ""))
         ctx.out("Columns: " + ", ".join(f"{field} <- {header}" for field, header in report.mapping.items()))
+        if report.unused_columns:
+            ctx.out("Columns not used: " + ", ".join(report.unused_columns))
+        for warning in report.warnings:
+            ctx.out(f"Warning: {warning}.")
 
-    report = importer.import_file(ctx.db, path, kind=kind, fmt=fmt, tz=tz, dry_run=dry_run, gap_minutes=gap_minutes,
-                                  year=year, created_by=created_by, progress=_progress(ctx), announce=announce,
-                                  by_gap=by_gap)
+    report = importer.import_file(ctx.db, path, options, progress=_progress(ctx), announce=announce)
     if ctx.interactive:
         print(file=sys.stderr)
-    what = "Checked (dry run, nothing written)" if dry_run else f"Imported as import {report.import_id}"
+    what = "Checked (dry run, nothing written)" if options.dry_run else f"Imported as import {report.import_id}"
     ctx.out(f"{what}: {report.summary()}, in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
     return 0
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from analyzer.ingest import importer
+from analyzer.ingest.options import ImportOptions
 
 CHANNELS = [  # (weight, source, medium, referrer)
     (25, None, None, None),
@@ -69,7 +70,7 @@ def load(db, sessions=5000, days=90, seed=7, created_by="demo"):
         with gzip.open(path, "wt", encoding="utf-8") as handle:
             for event in events(sessions, days, seed):
                 handle.write(json.dumps(event) + "\n")
-        return importer.import_file(db, path, kind="events", created_by=created_by)
+        return importer.import_file(db, path, ImportOptions(kind="events", created_by=created_by))
 
 
 def _session(rng, session_id, customer, start, country, device, source, medium, referrer):

@@ -10,6 +10,7 @@ from peewee import fn
 
 from analyzer.errors import AppError
 from analyzer.ingest import columns, export, readers, rollups, rows, sessionize, store, values
+from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns, warnings_of
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
@@ -34,6 +35,8 @@ class Report:
     extra_rows: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    unused_columns: list = field(default_factory=list)
+    warnings: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     error_count: int = 0
 
@@ -72,26 +75,29 @@ class ImportRejected(AppError):
         self.report = report
 
 
-def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minutes=30, year=None,
-                created_by=None, progress=None, announce=None, by_gap=False, name=None):
-    """Import a session or event export (NAME: what to call it, default its file name); return a Report."""
+def import_file(db, path, options=ImportOptions(), progress=None, announce=None):
+    """Import a session or event export as OPTIONS say; return a Report."""
     started = time.perf_counter()
-    source = readers.inspect(path, fmt, name)
+    source = readers.inspect(path, options.file_format, options.name)
     records = readers.records(source)
     headers = next(records)
     if not headers:
         raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
-    kind = kind or columns.detect_kind(headers)
+    kind = options.kind or columns.detect_kind(headers)
     if kind not in REQUIRED:
         raise AppError(f"Unknown --kind {kind!r}: use sessions or events.")
     mapping, components = columns.map_columns(headers, kind)
-    if by_gap:
+    if options.split_by_gap:
         mapping.pop("session_id", None)
+    apply_mapping(headers, kind, mapping, components, options.mapping)
+    year, gap_minutes, dry_run, created_by = options.year, options.gap_minutes, options.dry_run, options.created_by
     _require(source, headers, kind, mapping, year)
-    zone = _timezone(tz)
+    zone = _timezone(options.timezone)
     report = Report(source.name, kind, source.format,
                     {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
                                                                    for f, ix in components.items()})
+    report.unused_columns = unused_columns(headers, mapping, components)
+    report.warnings = warnings_of(kind, mapping)
     report.dry_run = dry_run
     if announce:
         announce(report)
@@ -112,7 +118,8 @@ def import_file(db, path, kind=None, fmt=None, tz="UTC", dry_run=False, gap_minu
             record.rows_read, record.sessions_written = report.rows_read, report.sessions_created
             record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
             record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
-            record.notes = json.dumps({"gap_minutes": gap_minutes})
+            record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
+                                       "warnings": report.warnings})
             record.save()
     report.seconds = time.perf_counter() - started
     if report.error_count:

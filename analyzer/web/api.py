@@ -9,6 +9,7 @@ import bottle
 from analyzer.analytics import sessions
 from analyzer.errors import AppError
 from analyzer.ingest import importer
+from analyzer.ingest.options import ImportOptions, parse_mapping
 from analyzer.web import auth, details
 
 MAX_LIMIT = 500
@@ -55,9 +56,10 @@ def _ingest(app, settings, kind):
         if not size:
             return auth.api_error(400, "The body is empty: send a JSON array of objects or NDJSON (one object per line).")
         try:
-            report = importer.import_file(app.config["analyzer.db"], path, kind=kind, name="the request body",
-                                          tz=query.get("timezone") or "UTC", dry_run=query.get("dry_run") == "1",
-                                          created_by=auth.current_user().email)
+            options = ImportOptions(kind=kind, name="the request body", timezone=query.get("timezone") or "UTC",
+                                    mapping=parse_mapping(query.getall("map")), dry_run=query.get("dry_run") == "1",
+                                    created_by=auth.current_user().email)
+            report = importer.import_file(app.config["analyzer.db"], path, options)
         except importer.ImportRejected as rejected:
             bad = rejected.report
             return auth.api_error(422, f"{bad.error_count} bad field(s); nothing was written.",
@@ -71,7 +73,8 @@ def _ingest(app, settings, kind):
     return json.dumps({"import_id": report.import_id, "dry_run": report.dry_run, "rows_read": report.rows_read,
                        "sessions_created": report.sessions_created, "sessions_continued": report.sessions_continued,
                        "events_added": report.events_added, "rows_identical": report.rows_identical,
-                       "extra_rows": report.extra_rows})
+                       "extra_rows": report.extra_rows, "unused_columns": report.unused_columns,
+                       "warnings": report.warnings})
 
 
 def _save_body(path, limit):

@@ -7,6 +7,7 @@ import bottle
 
 from analyzer.errors import AppError
 from analyzer.ingest import importer
+from analyzer.ingest.options import ImportOptions
 from analyzer.models import Import
 from analyzer.web import auth
 from analyzer.web.routes import render
@@ -36,10 +37,9 @@ def register(app, settings):
             path = Path(folder) / f"upload{suffixes}"
             upload.save(str(path))
             try:
-                report = importer.import_file(app.config["analyzer.db"], path, kind=kind, name=name,
-                                              tz=form.getunicode("timezone") or "UTC",
-                                              dry_run=form.get("dry_run") == "1",
-                                              created_by=auth.current_user().email)
+                options = ImportOptions(kind=kind, name=name, timezone=form.getunicode("timezone") or "UTC",
+                                        dry_run=form.get("dry_run") == "1", created_by=auth.current_user().email)
+                report = importer.import_file(app.config["analyzer.db"], path, options)
             except importer.ImportRejected as rejected:
                 return _page(error=f"{name}: {rejected.report.error_count} bad field(s); nothing of this file was "
                                    "written. Fix these rows and upload it again.",

@@ -1,0 +1,75 @@
+"""What describes one import, built once by the CLI, the web upload, the API and the demo, and the column
+mapping an analyst chooses over the detected one."""
+
+from dataclasses import dataclass
+
+from analyzer.errors import AppError
+from analyzer.ingest import columns
+
+NO_CUSTOMER = ("no customer column was found: every session counts as its own customer; name the column with "
+               "--map customer_id=COLUMN")
+
+
+@dataclass(frozen=True)
+class ImportOptions:
+    """How to read one file and what to call it; a new option is one field here."""
+
+    kind: str | None = None  # sessions or events; None: told by the columns
+    file_format: str | None = None  # csv, ndjson or json; None: told by the content
+    timezone: str = "UTC"  # the zone of times without an offset
+    gap_minutes: int = 30  # the inactivity that ends a session of an event file
+    split_by_gap: bool = False  # ignore an event file's session id column
+    year: int | None = None  # the year of a session file that has only a month column
+    mapping: tuple = ()  # (field, column) pairs chosen over the detection; an empty column leaves the field out
+    dry_run: bool = False
+    name: str | None = None  # what to call the file; default its own name
+    created_by: str | None = None
+
+
+def parse_mapping(texts):
+    """Return the (field, column) pairs of FIELD=COLUMN texts, or raise AppError naming the bad one."""
+    pairs = []
+    for text in texts:
+        field, equals, column = text.partition("=")
+        if not equals or not field.strip():
+            raise AppError(f"--map {text!r}: write FIELD=COLUMN, for example --map customer_id=user_token.")
+        pairs.append((field.strip(), column.strip()))
+    return tuple(pairs)
+
+
+def apply_mapping(headers, kind, mapping, components, chosen):
+    """Apply the CHOSEN (field, column) pairs to the detected MAPPING and COMPONENTS, or raise AppError."""
+    fields = columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES
+    for field, column in chosen:
+        if field not in fields:
+            raise AppError(f"--map {field}={column}: {kind} files have no field {field!r}. "
+                           f"Fields: {', '.join(sorted(fields))}.")
+        components.pop(field, None)
+        if not column:
+            mapping.pop(field, None)
+            continue
+        index = _column_index(headers, column)
+        if index is None:
+            raise AppError(f"--map {field}={column}: the file has no column {column!r}. "
+                           f"Columns: {', '.join(headers)}.")
+        mapping[field] = index
+
+
+def unused_columns(headers, mapping, components):
+    """Return the headers that feed no field."""
+    used = set(mapping.values()) | {i for indexes in components.values() for i in indexes}
+    return [h for i, h in enumerate(headers) if i not in used]
+
+
+def warnings_of(kind, mapping):
+    """Return what the user should know about the mapping before trusting the figures."""
+    if kind == "sessions" and "customer_id" not in mapping:
+        return [NO_CUSTOMER]
+    return []
+
+
+def _column_index(headers, column):
+    if column in headers:
+        return headers.index(column)
+    wanted = columns.normal(column)
+    return next((i for i, h in enumerate(headers) if columns.normal(h) == wanted), None)
