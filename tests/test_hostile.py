@@ -143,3 +143,12 @@ def test_a_gzip_file_cut_after_its_header_is_refused_whole(db, tmp_path):
     with pytest.raises(AppError, match="cut.csv.gz cannot be read"):
         importer.import_file(db, path)
     assert CustomerSession.select().count() == 0
+
+
+def test_a_dry_run_writes_nothing_not_even_an_import_id_or_a_failed_import(db, generated):
+    good = corpus_path("mixed-newlines.csv", generated)
+    assert importer.import_file(db, good, dry_run=True).import_id is None
+    with pytest.raises(importer.ImportRejected):
+        importer.import_file(db, corpus_path("revenue-1e30.csv", generated), dry_run=True)
+    assert Import.select().count() == 0 and CustomerSession.select().count() == 0
+    assert importer.import_file(db, good).import_id == 1

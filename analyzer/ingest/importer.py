@@ -14,6 +14,7 @@ from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
+DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
 STARTED_AT = store.SESSION_COLUMNS.index("started_at")
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
 
@@ -103,13 +104,17 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
         announce(report)
     conv = rows.Converter(headers, mapping, zone, own_export=export.is_own_export(headers))
     with db.atomic() as transaction:
-        record = Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind,
-                               file_format=source.format, created_by=created_by, started_at=_now())
-        report.import_id = record.id
-        if kind == "sessions":
-            days = _load_sessions(db, records, conv, components, source, year, record.id, report, progress)
+        if dry_run:  # no imports row: on PostgreSQL even a rolled-back insert uses up an id
+            record, import_id = None, DRY_RUN_ID
         else:
-            days = _load_events(db, records, conv, source, record.id, gap_minutes, report, progress)
+            record = Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind,
+                                   file_format=source.format, created_by=created_by, started_at=_now())
+            import_id = record.id
+        report.import_id = import_id
+        if kind == "sessions":
+            days = _load_sessions(db, records, conv, components, source, year, import_id, report, progress)
+        else:
+            days = _load_events(db, records, conv, source, import_id, gap_minutes, report, progress)
         if report.error_count or dry_run:
             transaction.rollback()
         else:
@@ -123,7 +128,8 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
             record.save()
     report.seconds = time.perf_counter() - started
     if report.error_count:
-        _record_failure(source, kind, report, created_by)
+        if not dry_run:
+            _record_failure(source, kind, report, created_by)
         raise ImportRejected(report)
     if dry_run:
         report.import_id = None
