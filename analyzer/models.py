@@ -117,7 +117,7 @@ class DailyRollup(BaseModel):
 
 
 class BreakdownRollup(BaseModel):
-    """Sessions per reporting day and value of a many-valued dimension, overall ('') or within one filter value."""
+    """Sessions per reporting day and value of a dimension ('' for all), overall ('') or within one filter value."""
 
     day = pw.DateField()
     dimension = pw.CharField(max_length=16)
@@ -127,10 +127,14 @@ class BreakdownRollup(BaseModel):
     sessions = pw.IntegerField(default=0)
     conversions = pw.IntegerField(default=0)
     revenue = pw.DecimalField(max_digits=16, decimal_places=2, default=0)
+    bounces = pw.IntegerField(default=0)
+    page_views = pw.IntegerField(default=0)
+    duration_s = pw.BigIntegerField(default=0)
+    new_sessions = pw.IntegerField(default=0)
 
     class Meta:
         table_name = "breakdown_rollups"
-        indexes = ((("filter_dimension", "filter_value", "day"), False),)
+        indexes = ((("filter_dimension", "filter_value", "dimension", "day"), False),)
 
 
 class CustomerSketch(BaseModel):
