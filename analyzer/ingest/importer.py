@@ -38,6 +38,7 @@ class Report:
     dry_run: bool = False
     unused_columns: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
+    time_notes: list = field(default_factory=list)
     errors: list = field(default_factory=list)
     error_count: int = 0
 
@@ -115,6 +116,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
             days = _load_sessions(db, records, conv, components, source, year, import_id, report, progress)
         else:
             days = _load_events(db, records, conv, source, import_id, gap_minutes, report, progress)
+        report.time_notes = _time_notes(conv.local_problems, options.timezone)
         if report.error_count or dry_run:
             transaction.rollback()
         else:
@@ -124,7 +126,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
             record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
             record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
             record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
-                                       "warnings": report.warnings})
+                                       "warnings": report.warnings, "time_notes": report.time_notes})
             record.save()
     report.seconds = time.perf_counter() - started
     if report.error_count:
@@ -236,6 +238,19 @@ def _regroup(db, import_id, gap_minutes, stager, undo=False):
 def _refresh(db, first_day, last_day):
     """Recompute the rollups of the days an import or undo changed."""
     rollups.refresh_rollups(db, first_day, last_day)
+
+
+def _time_notes(problems, zone):
+    """Say how local times that do not exist or exist twice in ZONE were read."""
+    notes = []
+    if problems["nonexistent"]:
+        notes.append(f"{problems['nonexistent']:,} row(s) have a local time that does not exist in {zone} (the clocks "
+                     "jumped forward over it); each was read with the offset before the jump, so 02:30 counts as "
+                     "03:30 summer time")
+    if problems["ambiguous"]:
+        notes.append(f"{problems['ambiguous']:,} row(s) have a local time that happens twice in {zone} (the clocks "
+                     "went back over it); each was read as the first of the two, in summer time")
+    return notes
 
 
 def _note(report, problems):

@@ -20,6 +20,7 @@ LIMITS = {"source": MAX_LABEL, "medium": MAX_LABEL, "campaign": MAX_LABEL, "land
           "exit_page": MAX_TEXT, "page": MAX_TEXT, "event_type": 64}
 MAX_EVENT_ID = 63  # an event file's customer id and session id together form a session key of at most MAX_KEY
 ZERO = Decimal("0")
+UNKNOWN = "unknown"  # the channel of a file without source, medium, campaign, referrer or channel column
 
 
 @dataclass
@@ -51,6 +52,9 @@ class Converter:
         self.mapping = mapping
         self.fields = list(mapping.items())
         self.tz = tz
+        self.local_problems = {"nonexistent": 0, "ambiguous": 0}
+        # A file without any traffic-source column says nothing about channels: unknown, not direct.
+        self.has_traffic = any(f in mapping for f in ("channel", "source", "medium", "campaign", "referrer"))
         self.own_export = own_export
         key = mapping.get("session_key")
         self.combine_key = key is not None and columns.header_of(headers, key) in columns.PER_VISITOR_IDS
@@ -58,8 +62,17 @@ class Converter:
         self.revenue_scale = 1e-6 if revenue is not None and columns.header_of(headers, revenue) in columns.MICROS else 1
 
     def timestamp(self, text):
-        """Parse a time in this file's zone."""
-        return values.parse_timestamp(text, self.tz)
+        """Parse a time in this file's zone, counting local times that do not exist or exist twice."""
+        parsed = values.parse_timestamp(text, self.tz)
+        if self.tz is not values.UTC:
+            problem = values.local_time_problem(text, self.tz)
+            if problem:
+                self.local_problems[problem] += 1
+        return parsed
+
+    def channel(self, label, source, medium, referrer):
+        """Return the channel, or 'unknown' when the file has no column to tell it from."""
+        return values.channel(label, source, medium, referrer) if self.has_traffic else UNKNOWN
 
     def texts(self, row):
         """Return {field: stripped text} for the mapped fields that hold a value (cut one past MAX_TEXT)."""
@@ -110,12 +123,11 @@ def session_row(conv, components, line, row, checksum, year):
     events = parse(t, "events", values.parse_count, problems, line)
     country = parse(t, "country", values.country_code, problems, line)
     for field, indexes in components.items():
-        total = _sum_parts(conv, row, indexes, values.parse_count if field == "page_views" else values.parse_seconds,
-                           problems, line)
         if field == "page_views":
-            page_views = total
+            page_views = _sum_parts(conv, row, indexes, values.parse_count, problems, line)
         else:
-            duration = total
+            # Parts of a duration are summed with their fractions, then rounded once.
+            duration = int(round(_sum_parts(conv, row, indexes, values.exact_seconds, problems, line)))
     converted, revenue = _conversion(conv, t, problems, line)
     if problems:
         raise Rejected(problems)
@@ -135,7 +147,7 @@ def session_row(conv, components, line, row, checksum, year):
         raise Rejected([FieldError(line, conv.headers[conv.mapping[field]], (get(field) or "")[:80],
                                    f"the {field.replace('_', ' ')} is longer than {MAX_KEY} characters")])
     source, medium, campaign = get("source"), get("medium"), get("campaign")
-    return (key, customer, started, ended, duration or 0, values.channel(get("channel"), source, medium, get("referrer")),
+    return (key, customer, started, ended, duration or 0, conv.channel(get("channel"), source, medium, get("referrer")),
             source, medium, campaign, values.device_type(get("device"), get("user_agent")),
             country, get("landing_page"), get("exit_page"), page_views or 0, events or 0, converted, revenue)
 
@@ -174,7 +186,7 @@ def event_row(conv, line, row):
         "file_session": get("session_id"),
         "revenue": revenue if kind in PURCHASE_TYPES else ZERO,
         "purchase": kind in PURCHASE_TYPES,
-        "channel": values.channel(None, get("source"), get("medium"), get("referrer")),
+        "channel": conv.channel(None, get("source"), get("medium"), get("referrer")),
         "source": get("source"),
         "medium": get("medium"),
         "campaign": get("campaign"),

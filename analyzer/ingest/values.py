@@ -36,6 +36,23 @@ def timezone(name):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
+def local_time_problem(text, tz):
+    """Tell whether TEXT, read in zone TZ, is a local time that does not exist or exists twice (else None)."""
+    value = text.strip()
+    try:
+        local = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if local.tzinfo is not None:
+        return None
+    first, second = local.replace(tzinfo=tz, fold=0), local.replace(tzinfo=tz, fold=1)
+    if first.utcoffset() == second.utcoffset():
+        return None
+    # In a gap (spring forward) the two readings map back to other wall times; in an overlap, to this one.
+    back = first.astimezone(UTC).astimezone(tz).replace(tzinfo=None)
+    return "ambiguous" if back == local else "nonexistent"
+
+
 def parse_timestamp(text, tz=UTC):
     """Parse ISO 8601, 'YYYY-MM-DD HH:MM:SS[ UTC]' or epoch s/ms/µs into a naive UTC datetime from 1900 to 2999."""
     try:
@@ -98,7 +115,12 @@ def parse_count(text):
 
 @cached
 def parse_seconds(text):
-    """Parse a duration in seconds; -1 means 'not recorded' in analytics exports and counts as 0."""
+    """Parse a duration in whole seconds; -1 means 'not recorded' in analytics exports and counts as 0."""
+    return int(round(exact_seconds(text)))
+
+
+def exact_seconds(text):
+    """Parse a duration in seconds with its fraction; -1 means 'not recorded' and counts as 0."""
     value = text.strip()
     try:
         number = float(value)
@@ -112,7 +134,7 @@ def parse_seconds(text):
         raise ValueError("must not be negative")
     if number > MAX_INT:
         raise ValueError("too large")
-    return int(round(number))
+    return number
 
 
 @cached

@@ -1,0 +1,75 @@
+"""Definitions checked against a plain computation: unknown channel, durations given in parts, local times."""
+
+import csv
+import gzip
+import io
+
+import pytest
+
+from analyzer.ingest import importer
+from analyzer.ingest.options import ImportOptions
+from analyzer.models import CustomerSession, Import
+from tests.conftest import ROOT, run_cli
+from tests.test_ingest_import import REAL, db, write  # noqa: F401 (the migrated-database fixture)
+
+
+def test_a_file_without_traffic_columns_has_unknown_channels(db):  # noqa: F811
+    importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz")
+    assert {s.channel for s in CustomerSession.select()} == {"unknown"}
+
+
+def test_empty_traffic_columns_mean_direct(db, tmp_path):  # noqa: F811
+    text = "session_id,started_at,utm_source,utm_medium\ns1,2026-03-01T10:00:00Z,,\ns2,2026-03-01T11:00:00Z,google,cpc\n"
+    importer.import_file(db, write(tmp_path, "s.csv", text))
+    assert sorted(s.channel for s in CustomerSession.select()) == ["direct", "paid search"]
+    events = "user_id,timestamp,page\nu1,2026-03-01T10:00:00Z,/\n"
+    importer.import_file(db, write(tmp_path, "e.csv", events))
+    assert CustomerSession.get(CustomerSession.customer_id == "u1").channel == "unknown"
+
+
+def test_durations_in_parts_are_summed_then_rounded_once(db, tmp_path):  # noqa: F811
+    text = ("Administrative,Administrative_Duration,Informational,Informational_Duration,ProductRelated,"
+            "ProductRelated_Duration,Month\n1,0.4,1,0.4,1,0.4,Feb\n")
+    importer.import_file(db, write(tmp_path, "uci.csv", text), ImportOptions(year=2018))
+    assert CustomerSession.get().duration_s == 1
+
+
+def test_real_uci_durations_equal_the_rounded_sums(db):  # noqa: F811
+    with gzip.open(REAL / "uci_online_shoppers_intention.csv.gz", "rt", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    parts = ("Administrative_Duration", "Informational_Duration", "ProductRelated_Duration")
+    expected = sum(round(sum(max(float(r[p]), 0.0) for p in parts if r[p] not in ("", "-1")))
+                   for r in rows if any(r[p] not in ("", "-1") for p in parts))
+    importer.import_file(db, REAL / "uci_online_shoppers_intention.csv.gz", ImportOptions(year=2018))
+    assert sum(s.duration_s for s in CustomerSession.select()) == expected
+
+
+BERLIN = ("user_id,timestamp,page\n"
+          "u1,2026-03-29 02:30:00,/\n"  # does not exist: the clocks jump from 02:00 to 03:00
+          "u2,2026-10-25 02:30:00,/\n"  # happens twice: the clocks go back from 03:00 to 02:00
+          "u3,2026-10-25 02:45:00,/\n"
+          "u4,2026-10-25 12:00:00,/\n")
+
+
+def test_local_times_that_do_not_exist_or_happen_twice_are_counted_and_explained(db, tmp_path):  # noqa: F811
+    report = importer.import_file(db, write(tmp_path, "b.csv", BERLIN), ImportOptions(timezone="Europe/Berlin"))
+    assert report.time_notes == [
+        "1 row(s) have a local time that does not exist in Europe/Berlin (the clocks jumped forward over it); each "
+        "was read with the offset before the jump, so 02:30 counts as 03:30 summer time",
+        "2 row(s) have a local time that happens twice in Europe/Berlin (the clocks went back over it); each was "
+        "read as the first of the two, in summer time"]
+    starts = {s.customer_id: s.started_at.isoformat() for s in CustomerSession.select()}
+    assert starts == {"u1": "2026-03-29T01:30:00", "u2": "2026-10-25T00:30:00", "u3": "2026-10-25T00:45:00",
+                      "u4": "2026-10-25T11:00:00"}
+    assert "time_notes" in Import.get().notes
+
+
+def test_utc_files_have_no_local_time_notes(db, tmp_path):  # noqa: F811
+    assert importer.import_file(db, write(tmp_path, "b.csv", BERLIN)).time_notes == []
+
+
+def test_cli_prints_the_local_time_notes(db_url, db, tmp_path):  # noqa: F811
+    path = write(tmp_path, "la.csv", "user_id,timestamp,page\nu1,2026-03-08 02:30:00,/\n")
+    result = run_cli(ROOT, "import", str(path), "--timezone", "America/Los_Angeles", env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.err
+    assert "Note: 1 row(s) have a local time that does not exist in America/Los_Angeles" in result.out
