@@ -3,6 +3,7 @@
 import datetime as dt
 import fcntl
 import os
+import re
 import socket
 import time
 from contextlib import contextmanager
@@ -19,6 +20,31 @@ class LockTimeout(AppError):
     """Another migration command held the lock for longer than we were willing to wait."""
 
     exit_code = 3
+
+
+HOLDER = """
+SELECT a.pid, a.application_name, a.client_addr, a.backend_start, a.state,
+       EXTRACT(EPOCH FROM clock_timestamp() - a.query_start)
+FROM pg_locks l
+JOIN pg_stat_activity a ON a.pid = l.pid
+WHERE l.locktype = 'advisory' AND l.granted AND l.classid = 0 AND l.objid = %s
+  AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
+"""
+LABEL = re.compile(r"migrate: (\S+) pid (\d+) since")
+
+
+def _gone_process(application_name):
+    """Return 'migrate on HOST pid N' when the lock holder is a migrate process of this host that no longer exists."""
+    match = LABEL.match(application_name)
+    if not match or match.group(1) != socket.gethostname():
+        return None
+    try:
+        os.kill(int(match.group(2)), 0)
+    except ProcessLookupError:
+        return f"migrate on {match.group(1)} pid {match.group(2)}"
+    except (PermissionError, OverflowError):
+        pass
+    return None
 
 
 def holder_label():
@@ -58,18 +84,25 @@ def _advisory_lock(db, timeout_s, on_wait):
         return db.execute_sql("SELECT pg_try_advisory_lock(%s)", (LOCK_KEY,)).fetchone()[0]
 
     def describe_holder():
-        row = db.execute_sql(
-            "SELECT a.pid, a.application_name, a.client_addr, a.backend_start FROM pg_locks l "
-            "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
-            "AND l.classid = 0 AND l.objid = %s AND l.database = (SELECT oid FROM pg_database "
-            "WHERE datname = current_database())", (LOCK_KEY,)).fetchone()
+        row = db.execute_sql(HOLDER, (LOCK_KEY,)).fetchone()
         if not row:
             return "a process that has just released it"
-        pid, app, addr, started = row
+        pid, app, addr, started, state, running_s = row
+        gone = _gone_process(app or "")
+        if gone:
+            doing = (f"its last statement is still running on the server ({running_s:.0f} s so far) and keeps the "
+                     "lock until it ends (at most MIGRATE_PG_STATEMENT_TIMEOUT)" if state == "active"
+                     else "its server session is still open")
+            return (f"{gone}, which is gone: {doing}. To free the lock now, run "
+                    f"SELECT pg_terminate_backend({pid}); on the database")
         return f"{app or 'a session'} (server pid {pid}{', from ' + str(addr) if addr else ''}, connected {started:%Y-%m-%d %H:%M:%S %Z})"
 
     _wait(try_acquire, describe_holder, timeout_s, on_wait)
     db.execute_sql("SELECT set_config('application_name', %s, false)", (f"migrate: {holder_label()}"[:63],))
+    if db.execute_sql("SELECT current_setting('server_version_num')::int").fetchone()[0] >= 140000:
+        # A killed migrate would leave its statement running, and the lock held, until the statement ended:
+        # the server now checks every second that the client is still there, and ends the session if not.
+        db.execute_sql("SET client_connection_check_interval = '1s'")
     try:
         yield
     finally:
