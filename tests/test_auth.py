@@ -71,6 +71,7 @@ ACCESS = {
     ("POST", "/account/tokens/<token_id:int>/revoke"): "viewer",
     ("GET", "/imports"): "analyst",
     ("POST", "/imports"): "analyst",
+    ("POST", "/imports/confirm"): "analyst",
     ("GET", "/export.csv"): "analyst",
     ("POST", "/imports/<import_id:int>/undo"): "admin",
     ("GET", "/admin/users"): "admin",

@@ -36,6 +36,8 @@ class Report:
     extra_rows: int = 0
     seconds: float = 0.0
     dry_run: bool = False
+    headers: list = field(default_factory=list)
+    fields: list = field(default_factory=list)
     unused_columns: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     time_notes: list = field(default_factory=list)
@@ -98,6 +100,8 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     report = Report(source.name, kind, source.format,
                     {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
                                                                    for f, ix in components.items()})
+    report.headers = list(headers)
+    report.fields = list(columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES)
     report.unused_columns = unused_columns(headers, mapping, components)
     report.warnings = warnings_of(kind, mapping)
     report.dry_run = dry_run

@@ -1,15 +1,14 @@
-"""Uploading a file to import, the list of imports, and undoing one."""
+"""Uploading a file to check or import, changing its column mapping, the list of imports, and undoing one."""
 
-import tempfile
 from pathlib import Path
 
 import bottle
 
 from analyzer.errors import AppError
-from analyzer.ingest import importer
+from analyzer.ingest import columns, importer
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import Import
-from analyzer.web import auth
+from analyzer.web import auth, staging
 from analyzer.web.routes import render
 
 
@@ -29,25 +28,35 @@ def register(app, settings):
         if upload is None or not upload.raw_filename:
             return _page(error="Choose a file to import.", status=400)
         form = bottle.request.forms
-        kind = form.get("kind") or None
         name = _file_name(upload.raw_filename)
-        with tempfile.TemporaryDirectory(prefix="analyzer-upload-") as folder:
-            # Saved under a name of ours: the client's may be "..", too long for the disk, or hold a NUL.
-            suffixes = "".join(s for s in Path(name).suffixes[-2:] if s[1:].isalnum() and len(s) <= 8)
-            path = Path(folder) / f"upload{suffixes}"
-            upload.save(str(path))
-            try:
-                options = ImportOptions(kind=kind, name=name, timezone=form.getunicode("timezone") or "UTC",
-                                        dry_run=form.get("dry_run") == "1", created_by=auth.current_user().email)
-                report = importer.import_file(app.config["analyzer.db"], path, options)
-            except importer.ImportRejected as rejected:
-                return _page(error=f"{name}: {rejected.report.error_count} bad field(s); nothing of this file was "
-                                   "written. Fix these rows and upload it again.",
-                             bad_rows=rejected.report.errors, status=422)
-            except AppError as exc:
-                return _page(error=str(exc), status=400)
-        done = "Checked (dry run)" if report.dry_run else f"Imported {name} as import {report.import_id}"
-        return _page(notice=f"{done}: {report.summary()}, in {report.seconds:.1f} s.")
+        owner = auth.current_user().email
+        token, path = staging.stage(upload, name, owner)
+        check = form.get("dry_run") == "1" or form.get("step") == "check"
+        options = ImportOptions(kind=form.get("kind") or None, name=name,
+                                timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
+        try:
+            return _run(app, path, options, token if check else None)
+        finally:
+            if not check:
+                staging.discard(token)
+
+    @app.post("/imports/confirm", access="analyst")
+    def confirm():
+        form = bottle.request.forms
+        token = form.get("token") or ""
+        try:
+            path, name = staging.staged(token, auth.current_user().email)
+        except AppError as exc:
+            return _page(error=str(exc), status=400)
+        # Only the fields whose column the analyst changed override the detection.
+        chosen = tuple((field, form.getunicode(f"map_{field}") or "") for field in sorted(_fields())
+                       if f"map_{field}" in form and form.getunicode(f"map_{field}") != form.getunicode(f"was_{field}"))
+        options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
+                                timezone=form.getunicode("timezone") or "UTC", created_by=auth.current_user().email)
+        result = _run(app, path, options, token)
+        if bottle.response.status_code < 300:
+            staging.discard(token)
+        return result
 
     @app.post("/imports/<import_id:int>/undo", access="admin")
     def undo(import_id):
@@ -59,13 +68,35 @@ def register(app, settings):
                             "removed, and the sessions it continued are as they were before it.")
 
 
+def _run(app, path, options, token):
+    """Import (or, with a TOKEN, check) the file at PATH and render the page with what came of it."""
+    try:
+        report = importer.import_file(app.config["analyzer.db"], path, options)
+    except importer.ImportRejected as rejected:
+        return _page(error=f"{options.name}: {rejected.report.error_count} bad field(s); nothing of this file was "
+                           "written. Fix these rows (or the column mapping) and upload it again.",
+                     bad_rows=rejected.report.errors, status=422)
+    except AppError as exc:
+        return _page(error=str(exc), status=400)
+    if options.dry_run:
+        return _page(notice=f"Checked {options.name}, nothing written: it would give {report.summary()}.",
+                     check=report, token=token, options=options)
+    return _page(notice=f"Imported {options.name} as import {report.import_id}: {report.summary()}, in "
+                        f"{report.seconds:.1f} s.", report=report)
+
+
+def _fields():
+    return set(columns.SESSION_ALIASES) | set(columns.EVENT_ALIASES)
+
+
 def _file_name(raw):
     """Return the uploaded file's own name without folders or control characters, at most 200 characters."""
     name = Path(raw.replace("\\", "/")).name
     return "".join(c for c in name if c.isprintable())[:200] or "upload"
 
 
-def _page(error=None, notice=None, bad_rows=(), status=200):
+def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None):
     bottle.response.status = status
-    return render("imports", error=error, notice=notice, bad_rows=bad_rows,
+    return render("imports", error=error, notice=notice, bad_rows=bad_rows, check=check, token=token,
+                  options=options, report=report,
                   imports=list(Import.select().order_by(Import.id.desc()).limit(200)))

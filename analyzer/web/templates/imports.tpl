@@ -1,6 +1,54 @@
 % rebase('base.tpl', title='Imports')
 <h1>Imports</h1>
 % include('flash.tpl')
+% shown = check or report
+% if shown:
+%   for warning in shown.warnings + shown.time_notes:
+<p class="flash warning" role="status">{{warning}}</p>
+%   end
+% end
+% if check:
+<section class="card">
+  <h2>Columns of {{check.file_name}}</h2>
+  <p>Detected as a {{check.kind}} file ({{check.file_format.upper()}}). Change a column and import, or upload
+     another file. Nothing has been written yet.</p>
+  <form method="post" action="/imports/confirm">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <input type="hidden" name="token" value="{{token}}">
+    <input type="hidden" name="kind" value="{{check.kind}}">
+    <input type="hidden" name="timezone" value="{{options.timezone}}">
+    <table class="mapping">
+      <thead><tr><th>Field</th><th>Column</th></tr></thead>
+      <tbody>
+      % for name in check.fields:
+      %   current = check.mapping.get(name, '')
+        <tr><td><label for="map_{{name}}">{{name}}</label></td><td>
+          <input type="hidden" name="was_{{name}}" value="{{current}}">
+          <select id="map_{{name}}" name="map_{{name}}">
+            <option value="">— not used —</option>
+      %   if current and current not in check.headers:
+            <option value="{{current}}" selected>{{current}}</option>
+      %   end
+      %   for header in check.headers:
+      %     if header == current:
+            <option value="{{header}}" selected>{{header}}</option>
+      %     else:
+            <option value="{{header}}">{{header}}</option>
+      %     end
+      %   end
+          </select></td></tr>
+      % end
+      </tbody>
+    </table>
+    % if check.unused_columns:
+    <p>Columns not used: {{', '.join(check.unused_columns)}}</p>
+    % else:
+    <p>Every column is used.</p>
+    % end
+    <button type="submit">Import with these columns</button>
+  </form>
+</section>
+% end
 % if bad_rows:
 <table>
   <thead><tr><th>Line</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
@@ -22,8 +70,8 @@
       <option value="">detect</option><option value="sessions">sessions</option><option value="events">events</option>
     </select></label>
     <label>Time zone of times without offset <input type="text" name="timezone" value="UTC"></label>
-    <label><input type="checkbox" name="dry_run" value="1"> only check</label>
-    <button type="submit">Import</button>
+    <button type="submit" name="step" value="check">Check columns first</button>
+    <button type="submit" name="step" value="import">Import now</button>
   </form>
   <p><a href="/export.csv">Export every session as CSV</a></p>
 </section>

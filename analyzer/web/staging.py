@@ -1,0 +1,63 @@
+"""Uploads kept between the check (a dry run) and the import the analyst confirms: a folder per upload."""
+
+import json
+import re
+import secrets
+import shutil
+import tempfile
+import time
+from pathlib import Path
+
+from analyzer.errors import AppError
+
+FOLDER = Path(tempfile.gettempdir()) / "analyzer-staged-uploads"
+MAX_AGE_S = 3600
+TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
+GONE = "This checked upload is no longer here (it is kept for an hour): upload the file again."
+
+
+def stage(upload, name, owner):
+    """Save UPLOAD (a Bottle FileUpload) for OWNER under a name of ours; return (token, path)."""
+    purge_old()
+    token = secrets.token_urlsafe(16)
+    folder = FOLDER / token
+    folder.mkdir(parents=True, mode=0o700)
+    # Saved under a name of ours: the client's may be "..", too long for the disk, or hold a NUL.
+    suffixes = "".join(s for s in Path(name).suffixes[-2:] if s[1:].isalnum() and len(s) <= 8)
+    path = folder / f"upload{suffixes}"
+    upload.save(str(path))
+    (folder / "meta.json").write_text(json.dumps({"owner": owner, "name": name, "file": path.name}), encoding="utf-8")
+    return token, path
+
+
+def staged(token, owner):
+    """Return (path, name) of OWNER's staged upload TOKEN, or raise AppError."""
+    if not TOKEN.fullmatch(token or ""):
+        raise AppError(GONE)
+    meta_path = FOLDER / token / "meta.json"
+    try:
+        meta = json.loads(meta_path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raise AppError(GONE) from None
+    if meta.get("owner") != owner:
+        raise AppError(GONE)
+    return FOLDER / token / meta["file"], meta["name"]
+
+
+def discard(token):
+    """Delete a staged upload."""
+    if TOKEN.fullmatch(token or ""):
+        shutil.rmtree(FOLDER / token, ignore_errors=True)
+
+
+def purge_old():
+    """Delete staged uploads older than MAX_AGE_S."""
+    if not FOLDER.is_dir():
+        return
+    limit = time.time() - MAX_AGE_S
+    for folder in FOLDER.iterdir():
+        try:
+            if folder.stat().st_mtime < limit:
+                shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            continue

@@ -1,0 +1,68 @@
+"""The upload page: a check shows the detected columns before anything is written, the analyst changes one
+and imports; the counts and warnings are shown by name."""
+
+import re
+
+from analyzer.models import CustomerSession, Import
+from tests.conftest import csrf_of, sign_in
+from tests.test_auth import browser, make_app, settings  # noqa: F401 (fixtures)
+
+SHOP = ("session_token,user_token,session_started_at,total_sales,theme\n"
+        "t1,alice,2026-03-01T10:00:00Z,10.00,dawn\n"
+        "t2,alice,2026-03-02T10:00:00Z,0,dawn\n")
+
+
+def check(client, body=SHOP.encode(), name="shop.csv"):
+    return client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check"},
+                       upload_files=[("file", name, body)])
+
+
+def test_a_check_shows_the_mapping_unused_columns_and_warning_and_writes_nothing(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    page = check(client)
+    assert "Checked shop.csv, nothing written: it would give 2 rows read, 2 sessions created" in page.text
+    assert "Columns not used: user_token, theme" in page.text
+    assert "no customer column was found: every session counts as its own customer" in page.text
+    form = page.forms[1]
+    assert form.action == "/imports/confirm"
+    assert form["map_session_key"].value == "session_token" and form["map_customer_id"].value == ""
+    assert (CustomerSession.select().count(), Import.select().count()) == (0, 0)
+
+
+def test_changing_a_column_and_importing_uses_it(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    form = check(client).forms[1]
+    form["map_customer_id"] = "user_token"
+    form["map_revenue"] = ""
+    page = form.submit()
+    assert re.search(r"Imported shop.csv as import \d+: 2 rows read, 2 sessions created", page.text)
+    assert sorted((s.customer_id, s.revenue) for s in CustomerSession.select()) == [("alice", 0), ("alice", 0)]
+    assert "Sessions continued" in page.text and "Rows already there" in page.text
+    again = form.submit(status=400)
+    assert "no longer here" in again.text
+
+
+def test_confirming_needs_the_csrf_token_and_the_same_user(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    form = check(client).forms[1]
+    fields = {name: field.value for name, field in form.field_order if name}
+    fields["csrf_token"] = "forged"
+    client.post("/imports/confirm", fields, status=403)
+    other = browser()
+    sign_in(other, "bo@example.com", "analyst")
+    fields["csrf_token"] = csrf_of(other, "/imports")
+    page = other.post("/imports/confirm", fields, status=400)
+    assert "no longer here" in page.text
+    assert CustomerSession.select().count() == 0
+
+
+def test_import_now_writes_at_once_and_shows_the_counts(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
+                       upload_files=[("file", "shop.csv", SHOP.encode())])
+    assert "Imported shop.csv as import" in page.text and "every session counts as its own customer" in page.text
+    assert CustomerSession.select().count() == 2
