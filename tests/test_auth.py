@@ -89,6 +89,9 @@ ACCESS = {
     ("GET", "/api/v1/stats"): "api:read",
     ("GET", "/api/v1/timeseries"): "api:read",
     ("GET", "/api/v1/breakdown/<dimension>"): "api:read",
+    ("GET", "/api/v1/funnel"): "api:read",
+    ("GET", "/api/v1/retention"): "api:read",
+    ("GET", "/api/v1/openapi.json"): "public",
 }
 RANK = {"anonymous": 0, "viewer": 1, "analyst": 2, "admin": 3}
 

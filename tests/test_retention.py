@@ -92,3 +92,15 @@ def test_unknown_interval_or_activity_says_what_is_allowed(client):
         retention.cohorts(CustomerSession.select(), T0, T0, "day")
     with pytest.raises(retention.RetentionError, match="activity must be one of session, conversion"):
         retention.cohorts(CustomerSession.select(), T0, T0, "week", "purchase")
+
+
+def test_cohorts_use_the_weeks_and_months_of_the_reporting_time_zone(client):
+    from zoneinfo import ZoneInfo
+    # 03:00 UTC on 1 February is still 31 January in New York.
+    CustomerSession.create(session_key="a", customer_id="late", started_at=dt.datetime(2026, 2, 1, 3, 0))
+    CustomerSession.create(session_key="b", customer_id="late", started_at=dt.datetime(2026, 2, 10))
+    start, end = dt.datetime(2026, 1, 1, 5), dt.datetime(2026, 3, 1, 5)  # New York's January and February
+    got = retention.cohorts(CustomerSession.select(), start, end, "month", "session", ZoneInfo("America/New_York"))
+    assert [(c.cohort, c.customers, [p.customers for p in c.periods]) for c in got] == [("2026-01", 1, [1, 1])]
+    utc = retention.cohorts(CustomerSession.select(), dt.datetime(2026, 1, 1), dt.datetime(2026, 3, 1), "month")
+    assert [(c.cohort, [p.customers for p in c.periods]) for c in utc] == [("2026-02", [1])]

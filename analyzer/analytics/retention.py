@@ -10,6 +10,7 @@ from analyzer.errors import AppError
 from analyzer.models import CustomerSession
 
 INTERVALS = ("week", "month")
+DEFAULT_PERIOD = "12mo"  # cohorts need months to say anything; the dashboard's 30 days would show one or two
 ACTIVITIES = ("session", "conversion")
 # Each customer's first session ever; the cohort keeps those whose first session is one of the picked sessions.
 # Then every (cohort, later period) pair with how many of its customers were active in that period.

@@ -12,7 +12,8 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import account, api, api_dashboard, auth, details, explore, imports, routes, signin
+from analyzer.web import (account, api, api_dashboard, auth, details, explore, explore_api, imports, openapi,
+                          routes, signin)
 
 log = logging.getLogger("analyzer.web")
 
@@ -71,6 +72,8 @@ def create_app(settings=None, migrations_dir=None):
     api_dashboard.register(app)
     details.register(app)
     explore.register(app)
+    explore_api.register(app)
+    openapi.register(app)
     unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]
     if unguarded:
         raise RuntimeError(f"routes without a declared access: {', '.join(unguarded)}")

@@ -6,32 +6,16 @@ from pathlib import Path
 
 import bottle
 
-from analyzer.analytics import sessions
 from analyzer.errors import AppError
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions, parse_mapping
-from analyzer.web import auth, details
+from analyzer.web import auth
 
-MAX_LIMIT = 500
 CHUNK = 1 << 20
 
 
 def register(app, settings):
     """Attach the API routes to APP."""
-
-    @app.get("/api/v1/sessions", access="api:read")
-    def list_sessions():
-        query = bottle.request.query
-        try:
-            limit = min(max(int(query.get("limit", 100)), 1), MAX_LIMIT)
-        except ValueError:
-            return auth.api_error(400, "limit must be a whole number from 1 to 500.")
-        try:
-            page = sessions.recent_sessions(query.get("after"), limit)
-        except ValueError as exc:
-            return auth.api_error(400, str(exc))
-        bottle.response.content_type = "application/json"
-        return json.dumps({"sessions": [details.session_fields(s) for s in page.rows], "next": page.next_cursor})
 
     @app.post("/api/v1/sessions", access="api:ingest")
     def send_sessions():

@@ -45,7 +45,7 @@ def register(app):
         body = session_fields(view.session)
         body["events"] = [{"occurred_at": stamp(e.occurred_at), "event_type": e.event_type, "page": e.page,
                            "revenue": money(e.revenue)} for e in view.events]
-        return _json(body)
+        return json_response(body)
 
     @app.get("/api/v1/customers/<customer_id:path>", access="api:read")
     def customer_json(customer_id):
@@ -61,7 +61,7 @@ def register(app):
             page = customers.customer_sessions(customer_id, query.get("after"), limit)
         except ValueError as exc:
             return auth.api_error(400, str(exc))
-        return _json({
+        return json_response({
             "customer_id": customer.customer_id, "first_seen": stamp(customer.first_seen),
             "last_seen": stamp(customer.last_seen), "sessions_count": customer.sessions,
             "conversions": customer.conversions, "revenue": money(customer.revenue),
@@ -114,6 +114,7 @@ def filter_url(dimension, value, path="/"):
     return f"{path}?{urlencode({dimension: value})}"
 
 
-def _json(body):
+def json_response(body):
+    """Return BODY as a JSON response."""
     bottle.response.content_type = "application/json"
     return json.dumps(body)
