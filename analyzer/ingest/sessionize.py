@@ -226,6 +226,14 @@ SELECT SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) T
 FROM ingest_groups g
 """
 
+# PostgreSQL's own estimate of a table's rows: -1 before its first ANALYZE.
+ROW_ESTIMATE = """
+SELECT reltuples
+FROM pg_class
+WHERE oid = to_regclass(%s)
+"""
+ANALYZE_SHARE = 0.1
+
 TEMP_TABLES = ("ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_customers", "ingest_touched")
 
 
@@ -263,6 +271,7 @@ class Sessionizer:
         """Note the stored sessions that the staged events may continue or join."""
         self._run(CREATE_TOUCHED)
         self._run(CREATE_CUSTOMERS)
+        self._analyze("ingest_customers")
         self._run(self.sql["touch_by_time"], (gap_us, gap_us))
         self._run(TOUCH_BY_ID)
 
@@ -273,6 +282,7 @@ class Sessionizer:
 
     def regroup(self, import_id, gap_us, drop_import=False):
         """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
+        self._analyze("ingest_touched")
         span = self.db.execute_sql(TOUCHED_SPAN).fetchone()
         self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
         if self.postgres:
@@ -293,6 +303,8 @@ class Sessionizer:
         self._run(DELETE_GONE)
         for table in TEMP_TABLES:
             self._run(f"DROP TABLE IF EXISTS {table}")
+        self._analyze_grown("customer_sessions", created or 0)
+        self._analyze_grown("session_events", added or 0)
         starts = [t for t in (first, last, *span) if t is not None]
         return Regrouped(int(created or 0), int(continued or 0), int(added or 0), min(starts, default=None),
                          max(starts, default=None))
@@ -300,6 +312,14 @@ class Sessionizer:
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
         if self.postgres:
+            self._run(f"ANALYZE {table}")
+
+    def _analyze_grown(self, table, written):
+        """ANALYZE TABLE when WRITTEN rows are a tenth of it or more, as autovacuum would (it is off here)."""
+        if not self.postgres or not written:
+            return
+        rows = self.db.execute_sql(ROW_ESTIMATE, (table,)).fetchone()[0]
+        if rows < 0 or written >= ANALYZE_SHARE * rows:
             self._run(f"ANALYZE {table}")
 
     def _run(self, sql, params=None):
