@@ -2,6 +2,7 @@
 and imports; the counts and warnings are shown by name."""
 
 import re
+from urllib.parse import quote
 
 from analyzer.models import CustomerSession, Import
 from tests.conftest import csrf_of, sign_in
@@ -66,3 +67,14 @@ def test_import_now_writes_at_once_and_shows_the_counts(browser):  # noqa: F811
                        upload_files=[("file", "shop.csv", SHOP.encode())])
     assert "Imported shop.csv as import" in page.text and "every session counts as its own customer" in page.text
     assert CustomerSession.select().count() == 2
+
+
+def test_sessions_of_a_file_without_traffic_columns_show_an_unknown_channel(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
+                upload_files=[("file", "e.csv", b"user_id,timestamp,page\nu1,2026-03-01T10:00:00Z,/\n")])
+    session = CustomerSession.get()
+    assert session.channel == "unknown"
+    page = client.get("/sessions/" + quote(session.session_key, safe=""))
+    assert "(unknown)" in page.text

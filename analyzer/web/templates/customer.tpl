@@ -13,7 +13,7 @@
   <h2>Channels that brought them</h2>
   <ul class="channels">
   % for name, count in c.channels:
-    <li><a href="{{filter_url('channel', name)}}">{{name}}</a> <small>{{'{:,}'.format(count)}} session{{'' if count == 1 else 's'}}</small></li>
+    <li><a href="{{filter_url('channel', name)}}">{{'(unknown)' if name == 'unknown' else name}}</a> <small>{{'{:,}'.format(count)}} session{{'' if count == 1 else 's'}}</small></li>
   % end
   </ul>
 </section>
@@ -31,7 +31,7 @@
     <tr>
       <td>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</td>
       <td><a href="{{session_url(s.session_key)}}">{{s.session_key}}</a></td>
-      <td>{{s.channel}}</td>
+      <td>{{'(unknown)' if s.channel == 'unknown' else s.channel}}</td>
       <td>{{s.device}}</td>
       <td>{{s.country or '—'}}</td>
       <td>{{s.landing_page or '—'}}</td>

@@ -30,7 +30,7 @@
     <dt>Started (UTC)</dt><dd>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</dd>
     <dt>Ended (UTC)</dt><dd>{{s.ended_at.strftime('%Y-%m-%d %H:%M:%S') if s.ended_at else '—'}}</dd>
     <dt>Duration</dt><dd>{{clock(s.duration_s or 0)}} ({{'{:,}'.format(s.duration_s or 0)}} s)</dd>
-    <dt>Channel</dt><dd><a href="{{filter_url('channel', s.channel)}}" title="Filter the dashboard by this channel">{{s.channel}}</a></dd>
+    <dt>Channel</dt><dd><a href="{{filter_url('channel', s.channel)}}" title="Filter the dashboard by this channel">{{'(unknown)' if s.channel == 'unknown' else s.channel}}</a></dd>
     <dt>Source</dt><dd>{{s.source or '—'}}</dd>
     <dt>Medium</dt><dd>{{s.medium or '—'}}</dd>
     <dt>Campaign</dt><dd>{{s.campaign or '—'}}</dd>

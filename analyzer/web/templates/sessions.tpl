@@ -17,7 +17,7 @@
     <tr>
       <td>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S') if hasattr(s.started_at, 'strftime') else s.started_at}}</td>
       <td title="{{s.session_key}}">{{s.customer_id}}</td>
-      <td>{{s.channel}}</td>
+      <td>{{'(unknown)' if s.channel == 'unknown' else s.channel}}</td>
       <td>{{s.source or '—'}} / {{s.medium or '—'}}</td>
       <td>{{s.device}}</td>
       <td>{{s.country or '—'}}</td>
