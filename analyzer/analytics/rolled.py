@@ -12,7 +12,6 @@ from analyzer.db import is_sqlite
 from analyzer.models import BreakdownRollup, CustomerSketch, DailyRollup
 
 CUBE_DIMENSIONS = ("channel", "device", "country", "customer_type")
-BREAKDOWN_DIMENSIONS = ("source", "medium", "campaign", "landing_page", "exit_page")
 MEASURES = ("sessions", "bounces", "conversions", "revenue", "page_views", "duration_s")
 D = DailyRollup
 
@@ -26,7 +25,7 @@ def totals(query):
     """Return the Totals of QUERY from the rollups (customers None when the sketches cannot say), or None."""
     if not answerable(query):
         return None
-    found = _cube(query, None)
+    found = _sums(query, None)
     result = found.get(None, Totals())
     customers = _customers(query, [(query.start, query.end)])
     result.customers, result.approximate = customers[0] if customers else (None, False)
@@ -37,7 +36,7 @@ def series(query, interval, customers=True):
     """Return {bucket start: Totals} of QUERY by day, week or month from the rollups (CUSTOMERS too), or None."""
     if interval == "hour" or not answerable(query):
         return None
-    by_day = _cube(query, D.day)
+    by_day = _sums(query, "day")
     out = {}
     for day, day_totals in by_day.items():
         out.setdefault(localtime.bucket_of(_date(day), interval), Totals()).add(day_totals)
@@ -60,11 +59,33 @@ def series(query, interval, customers=True):
 
 def rows(query, dimension):
     """Return [(value, sessions, conversions, revenue)] of DIMENSION from the rollups, or None."""
-    if dimension in CUBE_DIMENSIONS and answerable(query):
-        return _cube_rows(query, dimension)
-    if dimension in BREAKDOWN_DIMENSIONS and len(query.filters) <= 1 and answerable(query):
+    if not answerable(query):
+        return None
+    if len(query.filters) <= 1:
         return _breakdown_rows(query, dimension)
-    return None
+    return _cube_rows(query, dimension) if dimension in CUBE_DIMENSIONS else None
+
+
+def _sums(query, group):
+    """Sum the rollups of the range: the breakdown rollups' all-sessions rows for up to one filter, else the cube."""
+    if len(query.filters) > 1:
+        return _cube(query, D.day if group else None)
+    B = BreakdownRollup
+    columns = [fn.SUM(B.sessions), fn.SUM(B.bounces), fn.SUM(B.conversions), _sum(B.revenue, "revenue"),
+               fn.SUM(B.page_views), fn.SUM(B.duration_s), fn.SUM(B.new_sessions)]
+    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(query, ""))
+    return _totals_by_key(select.group_by(B.day) if group else select, group)
+
+
+def _totals_by_key(select, group):
+    out = {}
+    for row in select.tuples():
+        key, values = (row[0], row[1:]) if group is not None else (None, row)
+        sessions, bounces, conversions, revenue, page_views, duration, new = values
+        if sessions:  # PostgreSQL sums bigint columns as NUMERIC
+            out[key] = Totals(int(sessions), int(bounces), int(conversions), money(revenue), int(page_views),
+                              int(duration), int(new))
+    return out
 
 
 def _cube(query, group):
@@ -78,16 +99,7 @@ def _cube(query, group):
         columns.append({"new": new, "returning": total - new}.get(*wanted) if len(wanted) == 1 else total)
     columns.append(_sum(D.new_sessions, "sessions") if "new" in wanted else Value(0))
     select = D.select(*([group] if group is not None else []), *columns).where(*_cube_conditions(query))
-    if group is not None:
-        select = select.group_by(group)
-    out = {}
-    for row in select.tuples():
-        key, values = (row[0], row[1:]) if group is not None else (None, row)
-        sessions, bounces, conversions, revenue, page_views, duration, new = values
-        if sessions:  # PostgreSQL sums bigint columns as NUMERIC
-            out[key] = Totals(int(sessions), int(bounces), int(conversions), money(revenue), int(page_views),
-                              int(duration), int(new))
-    return out
+    return _totals_by_key(select.group_by(group) if group is not None else select, group)
 
 
 def _cube_rows(query, dimension):
@@ -110,18 +122,25 @@ def _cube_rows(query, dimension):
 
 def _breakdown_rows(query, dimension):
     B = BreakdownRollup
-    conditions = [B.day >= query.start, B.day <= query.end, B.dimension == dimension]
+    select = (B.select(B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
+              .where(*_breakdown_conditions(query, dimension)).group_by(B.value))
+    return [(value or None, int(sessions), int(conversions), money(revenue))
+            for value, sessions, conversions, revenue in select.tuples() if sessions]
+
+
+def _breakdown_conditions(query, dimension):
+    """Select the breakdown rollups of DIMENSION ('' for all sessions) in the range, under the one filter if any."""
+    B = BreakdownRollup
+    conditions = [B.filter_dimension == "", B.filter_value == ""]
     if query.filters:
         item = query.filters[0]
         values = _stored_values(item)
-        conditions += [B.filter_dimension == item.dimension,
-                       B.filter_value.not_in(values) if item.negate else B.filter_value.in_(values)]
-    else:
-        conditions += [B.filter_dimension == ""]
-    select = (B.select(B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
-              .where(*conditions).group_by(B.value))
-    return [(value or None, int(sessions), int(conversions), money(revenue))
-            for value, sessions, conversions, revenue in select.tuples() if sessions]
+        if item.dimension == dimension:  # a breakdown by the filtered dimension: its rows of those values
+            conditions.append(B.value.not_in(values) if item.negate else B.value.in_(values))
+        else:
+            conditions = [B.filter_dimension == item.dimension,
+                          B.filter_value.not_in(values) if item.negate else B.filter_value.in_(values)]
+    return conditions + [B.dimension == dimension, B.day >= query.start, B.day <= query.end]
 
 
 def _customers(query, spans):

@@ -4,10 +4,11 @@ import sys
 import time
 
 from analyzer import guard
-from analyzer.ingest import demo, export, importer, rollups
+from analyzer.ingest import demo, demo_bulk, export, importer, rollups
 from analyzer.models import Import
 
 BAR = 30
+BULK_DEMO = 100_000  # from this many demo sessions on, skip the import path (minutes instead of hours)
 
 
 def run_import(ctx, path, options):
@@ -61,8 +62,14 @@ def list_imports(ctx):
 
 
 def load_demo(ctx, sessions=5000, days=90, seed=7):
-    """Generate demo data through the import path."""
+    """Generate demo data: through the import path, or written straight to the tables from BULK_DEMO sessions."""
     guard.confirm(ctx, "add demo data to this database", destructive=True)
+    if sessions >= BULK_DEMO:
+        loaded = demo_bulk.load(ctx.db, sessions, days, seed)
+        ctx.out(f"Loaded demo data as import {loaded.import_id} ({days} days, seed {seed}): {loaded.sessions:,} "
+                f"sessions, events for 1 in {demo_bulk.EVENT_SHARE} of them ({loaded.events:,}), "
+                f"in {loaded.seconds:.2f} s.")
+        return 0
     report = demo.load(ctx.db, sessions=sessions, days=days, seed=seed)
     ctx.out(f"Loaded demo data as import {report.import_id} ({days} days, seed {seed}): {report.summary()}, "
             f"in {report.seconds:.2f} s.")

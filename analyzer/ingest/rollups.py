@@ -1,9 +1,9 @@
 """Rollups per reporting day, recomputed from customer_sessions for the days an import or undo touched.
 
 Four tables, each bounded by days x dimension values: daily_rollups (channel x device x country, all sessions and
-those of new customers), breakdown_rollups (each many-valued dimension, overall and within one value of channel,
-device, country or customer type), customer_sketches (unique customers per day, overall and per value of those
-four) and customer_firsts (each customer's first session, which makes that session's customer new).
+those of new customers), breakdown_rollups (all sessions and each dimension's values, overall and within one value
+of channel, device, country or customer type), customer_sketches (unique customers per day, overall and per value
+of those four) and customer_firsts (each customer's first session, which makes that session's customer new).
 """
 
 import datetime as dt
@@ -13,7 +13,8 @@ import numpy as np
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 
-BREAKDOWN_DIMENSIONS = ("source", "medium", "campaign", "landing_page", "exit_page")
+DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
+              "customer_type")
 FILTER_DIMENSIONS = ("channel", "device", "country", "customer_type")
 TABLES = ("daily_rollups", "breakdown_rollups", "customer_sketches")
 
@@ -30,12 +31,13 @@ WHERE NOT EXISTS (SELECT 1 FROM customer_sessions s
 """
 NEW_FIRSTS = """
 CREATE TEMP TABLE rollup_firsts AS
-SELECT customer_id, id AS session_id, started_at
-FROM (SELECT customer_id, id, started_at,
-             ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY started_at, id) AS n
+SELECT s.customer_id, MIN(s.id) AS session_id, m.started_at
+FROM (SELECT customer_id, MIN(started_at) AS started_at
       FROM customer_sessions
-      WHERE customer_id IN (SELECT customer_id FROM rollup_customers)) ranked
-WHERE n = 1
+      WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+      GROUP BY customer_id) m
+JOIN customer_sessions s ON s.customer_id = m.customer_id AND s.started_at = m.started_at
+GROUP BY s.customer_id, m.started_at
 """
 # First sessions that stop or start being first outside the window: their days change too.
 MOVED_FIRSTS = """
@@ -71,29 +73,43 @@ FROM customer_sessions s
 LEFT JOIN customer_firsts f ON f.session_id = s.id
 WHERE s.started_at >= {p} AND s.started_at < {p}
 """
+# The sums per day, channel, device, country and customer type: daily_rollups and the rows of all sessions and of
+# those four dimensions come from it; each many-valued dimension is grouped from the sessions with its value.
+GROUP_CUBE = """
+CREATE TEMP TABLE rollup_cube AS
+SELECT day, channel, device, country, customer_type,
+       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
+       SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
+FROM rollup_staged
+GROUP BY day, channel, device, country, customer_type
+"""
+GROUP_DIMENSION = """
+CREATE TEMP TABLE rollup_values AS
+SELECT day, {dimension}, channel, device, country, customer_type,
+       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
+       SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
+FROM rollup_staged
+GROUP BY day, {dimension}, channel, device, country, customer_type
+"""
 INSERT_DAILY = """
 INSERT INTO daily_rollups (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,
                            duration_s, new_sessions, new_bounces, new_conversions, new_revenue, new_page_views,
                            new_duration_s)
-SELECT {date}, channel, device, country, COUNT(*), SUM(bounce), SUM(conv), {revenue}, SUM(page_views),
-       SUM(duration_s), SUM(new), SUM(new * bounce), SUM(new * conv), {new_revenue}, SUM(new * page_views),
-       SUM(new * duration_s)
-FROM rollup_staged
+SELECT {date}, channel, device, country, SUM(sessions), SUM(bounces), SUM(conversions), {revenue}, SUM(page_views),
+       SUM(duration_s), SUM(new_sessions), SUM(CASE WHEN customer_type = 'new' THEN bounces ELSE 0 END),
+       SUM(CASE WHEN customer_type = 'new' THEN conversions ELSE 0 END), {new_revenue},
+       SUM(CASE WHEN customer_type = 'new' THEN page_views ELSE 0 END),
+       SUM(CASE WHEN customer_type = 'new' THEN duration_s ELSE 0 END)
+FROM rollup_cube
 GROUP BY day, channel, device, country
 """
-# Each many-valued dimension by day, value and the four filter dimensions, then summed per filter.
-GROUP_DIMENSION = """
-CREATE TEMP TABLE rollup_values AS
-SELECT day, {dimension} AS value, channel, device, country, customer_type,
-       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue
-FROM rollup_staged
-GROUP BY day, {dimension}, channel, device, country, customer_type
-"""
 INSERT_BREAKDOWN = """
-INSERT INTO breakdown_rollups (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue)
-SELECT {date}, {p}, value, {p}, {filter_value}, SUM(sessions), SUM(conversions), {revenue}
-FROM rollup_values
-GROUP BY day, value{group}
+INSERT INTO breakdown_rollups (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue,
+                               bounces, page_views, duration_s, new_sessions)
+SELECT {date}, {p}, {value}, {p}, {filter_value}, SUM(sessions), SUM(conversions), {revenue}, SUM(bounces),
+       SUM(page_views), SUM(duration_s), SUM(new_sessions)
+FROM {source}
+GROUP BY day{group}
 """
 SKETCH_ROWS = """
 SELECT day, customer_id, channel, device, country, customer_type
@@ -101,6 +117,7 @@ FROM rollup_staged
 ORDER BY day
 """
 INSERT_SKETCH = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES ({p}, {p}, {p}, {p}, {p})"
+SORT_MEMORY = "SET LOCAL work_mem = '256MB'"
 DELETE_DAYS = "DELETE FROM {table} WHERE day >= {p} AND day <= {p}"
 SESSION_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM customer_sessions"
 
@@ -115,6 +132,9 @@ def refresh_rollups(db, first_day, last_day):
     if first_day is None:
         return
     tz = localtime.reporting_zone()[1]
+    if not is_sqlite(db):
+        # The default 4 MB would sort a large import's sessions on disk, several times over.
+        db.execute_sql(SORT_MEMORY)
     first, last = localtime.local_days(first_day, last_day, tz)
     start, end = localtime.utc_window(first, last, tz)
     moved = _update_firsts(db, start, end, tz)
@@ -160,14 +180,24 @@ def _recompute(db, first, last, tz):
     date = "CAST(day AS DATE)" if postgres else "day"
     # SQLite sums amounts as floating point: round the sums to cents as PostgreSQL's NUMERIC has them.
     money = "SUM({})" if postgres else "ROUND(SUM({}), 2)"
+    db.execute_sql(GROUP_CUBE)
     db.execute_sql(INSERT_DAILY.format(date=date, revenue=money.format("revenue"),
-                                       new_revenue=money.format("CASE WHEN new = 1 THEN revenue ELSE 0 END")))
-    for dimension in BREAKDOWN_DIMENSIONS:
-        db.execute_sql(GROUP_DIMENSION.format(dimension=dimension))
+                                       new_revenue=money.format("CASE WHEN customer_type = 'new' THEN revenue ELSE 0 END")))
+    for dimension in ("", *DIMENSIONS):
+        many = dimension not in ("", *FILTER_DIMENSIONS)
+        if many:
+            db.execute_sql(GROUP_DIMENSION.format(dimension=dimension))
         for by in ("", *FILTER_DIMENSIONS):
-            db.execute_sql(INSERT_BREAKDOWN.format(date=date, p=p, filter_value=by or "''", group=f", {by}" if by else "",
-                                                   revenue=money.format("revenue")), (dimension, by))
-        db.execute_sql("DROP TABLE rollup_values")
+            if by and by == dimension:
+                continue
+            grouped = [column for column in (dimension, by) if column]
+            db.execute_sql(INSERT_BREAKDOWN.format(
+                date=date, p=p, value=dimension or "''", filter_value=by or "''", revenue=money.format("revenue"),
+                source="rollup_values" if many else "rollup_cube", group="".join(f", {c}" for c in grouped)),
+                (dimension, by))
+        if many:
+            db.execute_sql("DROP TABLE rollup_values")
+    db.execute_sql("DROP TABLE rollup_cube")
     _write_sketches(db)
     db.execute_sql("DROP TABLE rollup_staged")
 
