@@ -44,3 +44,25 @@ def check_connection(db, url):
 def is_sqlite(db):
     """Tell whether a database is SQLite."""
     return isinstance(getattr(db, "obj", db), pw.SqliteDatabase)
+
+
+def write_if_free(db, write):
+    """Run WRITE, or skip it when another connection holds SQLite's write lock; return whether it ran.
+
+    For bookkeeping that can wait (when a session or token was last used): a read request never waits
+    on a long import for it.
+    """
+    if not is_sqlite(db):
+        write()
+        return True
+    db.execute_sql("PRAGMA busy_timeout = 0")
+    try:
+        write()
+        return True
+    except pw.OperationalError as exc:
+        if "locked" not in str(exc) and "busy" not in str(exc):
+            raise
+        return False
+    finally:
+        db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
+

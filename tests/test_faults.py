@@ -1,6 +1,8 @@
 """Bad days in production: connections killed mid-request, databases gone mid-import, killed imports, full disks."""
 
+import datetime as dt
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -10,8 +12,9 @@ import pytest
 import webtest
 
 from analyzer.config import Settings
+from analyzer.models import LoginSession
 from analyzer.web import create_app
-from analyzer.accounts import tokens, users
+from analyzer.accounts import now, tokens, users
 from tests.conftest import PASSWORD, ROOT, run_cli, sign_in
 from tests.test_web import migrate
 
@@ -140,3 +143,27 @@ def test_a_read_only_command_on_a_missing_sqlite_file_says_so_and_creates_nothin
     assert result.code == 2
     assert f"No database at {folder / 'typo.db'}: check DATABASE_URL" in result.err + result.out
     assert list(folder.iterdir()) == []
+
+
+def test_reading_never_waits_for_a_long_import_holding_the_sqlite_write_lock(tmp_path):
+    path = tmp_path / "app.db"
+    settings = Settings(app_env="test", database_url=f"sqlite:///{path}", secret_key="k")
+    migrate(settings)
+    app = create_app(settings)
+    client = webtest.TestApp(app)
+    user = sign_in(client)
+    with app.config["analyzer.db"].connection_context():
+        secret = tokens.create(user, "read")[0]
+        LoginSession.update(last_seen_at=now() - dt.timedelta(minutes=5)).execute()
+    importing = sqlite3.connect(path)
+    importing.execute("BEGIN IMMEDIATE")  # what an import's transaction holds
+    started = time.monotonic()
+    client.get("/", status=200)
+    client.get("/api/v1/sessions", headers={"Authorization": f"Bearer {secret}"}, status=200)
+    assert time.monotonic() - started < 2  # not the 10 s busy timeout
+    importing.rollback()
+    importing.close()
+    client.get("/", status=200)
+    with app.config["analyzer.db"].connection_context():
+        assert LoginSession.get().last_seen_at > now() - dt.timedelta(minutes=1)  # it slid at the next request
+    app.config["analyzer.db"].close()

@@ -4,6 +4,7 @@ import secrets
 
 from analyzer.accounts import now, users
 from analyzer.accounts.logins import digest
+from analyzer.db import database, write_if_free
 from analyzer.errors import AppError
 from analyzer.models import ApiToken, User
 
@@ -67,5 +68,5 @@ def authorize(header, scope):
         raise TokenRefused(403, f"This token does not have the {scope} scope.")
     stamp = now()
     if token.last_used_at is None or (stamp - token.last_used_at).total_seconds() >= 60:
-        ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute()
+        write_if_free(database, ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute)
     return token.user
