@@ -13,14 +13,15 @@ from hypothesis import strategies as st
 
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
-from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
+from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
+                             SessionEvent)
 from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
 
 HEADER = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "device", "session_id"]
 BASE = dt.datetime(2026, 3, 1, 22, 0)
 SOURCES = ["google", "newsletter", "", "instagram"]
 SESSION_FIELDS = [f.name for f in CustomerSession._meta.sorted_fields if f.name not in ("id", "import_id")]
-ROLLUP_FIELDS = [f.name for f in DailyRollup._meta.sorted_fields if f.name != "id"]
+ROLLUPS = (DailyRollup, BreakdownRollup, CustomerSketch)
 
 
 def event_rows(draw_events, by_id):
@@ -46,21 +47,23 @@ def write_csv(path, rows):
 
 
 def state():
-    """Return the sessions (every column but the row id), events and rollups as comparable values."""
+    """Return the sessions (every column but the row id), events and every rollup as comparable values."""
     sessions = sorted(tuple(str(v) for v in row) for row in
                       CustomerSession.select(*[getattr(CustomerSession, f) for f in SESSION_FIELDS]).tuples())
     events = sorted(tuple(str(v) for v in row) for row in
                     SessionEvent.select(SessionEvent.customer_id, SessionEvent.occurred_at, SessionEvent.event_type,
                                         SessionEvent.page, SessionEvent.revenue, CustomerSession.session_key)
                     .join(CustomerSession).tuples())
-    rollups = sorted(tuple(str(v) for v in row) for row in
-                     DailyRollup.select(*[getattr(DailyRollup, f) for f in ROLLUP_FIELDS]).tuples())
+    rollups = sorted(tuple(str(bytes(v)) if isinstance(v, memoryview) else str(v) for v in row)
+                     for model in ROLLUPS
+                     for row in model.select(*[f for f in model._meta.sorted_fields if f.name != "id"]).tuples())
+    rollups += sorted((c.customer_id, str(c.started_at)) for c in CustomerFirst.select())
     return sessions, events, rollups
 
 
 def clear(database):
     with database.atomic():
-        for model in (SessionEvent, CustomerSession, DailyRollup, Import):
+        for model in (SessionEvent, CustomerFirst, CustomerSession, *ROLLUPS, Import):
             model.delete().execute()
 
 
