@@ -75,6 +75,10 @@ def server_command(port):
     return [sys.executable, "-m", "waitress", *[w.replace("0.0.0.0", "127.0.0.1") for w in words[1:]]]
 
 
+class Retry(Exception):
+    """A request got no response; its client goes on with the next one."""
+
+
 class Client(threading.Thread):
     """One signed-in user cycling through the pages and the API until the deadline."""
 
@@ -84,9 +88,14 @@ class Client(threading.Thread):
 
     def request(self, connection, method, path, body=None, headers=None):
         started = time.perf_counter()
-        connection.request(method, path, body=body, headers=headers or {})
-        response = connection.getresponse()
-        text = response.read().decode("utf-8", "replace")
+        try:
+            connection.request(method, path, body=body, headers=headers or {})
+            response = connection.getresponse()
+            text = response.read().decode("utf-8", "replace")
+        except (OSError, http.client.HTTPException) as exc:  # counted, then the client goes on on a new connection
+            connection.close()
+            self.run_.record(path, 599, time.perf_counter() - started, f"no response: {exc!r}")
+            raise Retry() from None
         self.run_.record(path, response.status, time.perf_counter() - started, text)
         return response, text
 
@@ -104,35 +113,46 @@ class Client(threading.Thread):
     def run(self):
         run = self.run_
         connection = http.client.HTTPConnection("127.0.0.1", run.port, timeout=60)
-        cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+        try:
+            cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+        except Retry:
+            return
         api = {"Authorization": f"Bearer {run.token}"}
         cursor = None
         step = 0
         while time.monotonic() < run.deadline and run.take():
             step += 1
-            kind = step % 8
-            if kind == 0:
-                path = "/api/v1/sessions?limit=100" + (f"&after={cursor}" if cursor else "")
-                _, text = self.request(connection, "GET", path, headers=api)
-                try:
-                    cursor = json.loads(text).get("next")
-                except ValueError:
-                    cursor = None
-            elif kind in (1, 5):
-                self.request(connection, "GET", "/", headers=cookie)
-            elif kind == 2:
-                self.request(connection, "GET", "/api/v1/stats?period=30d", headers=api)
-            elif kind == 3:
-                self.request(connection, "GET", "/api/v1/timeseries?period=30d&metric=sessions", headers=api)
-            elif kind == 4:
-                self.request(connection, "GET", "/api/v1/breakdown/channel?period=30d", headers=api)
-            elif kind == 6:
-                self.request(connection, "GET", "/api/v1/sessions?limit=50", headers=api)
-            else:
-                self.request(connection, "GET", "/imports", headers=cookie)
-            if step % 200 == 0:  # a fresh sign-in now and then: a request that writes
-                cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+            try:
+                cookie, cursor = self.step(connection, step, cookie, api, cursor)
+            except Retry:
+                continue
         connection.close()
+
+    def step(self, connection, step, cookie, api, cursor):
+        """Make one request of the cycle; return the cookie and API cursor to go on with."""
+        kind = step % 8
+        if kind == 0:
+            path = "/api/v1/sessions?limit=100" + (f"&after={cursor}" if cursor else "")
+            _, text = self.request(connection, "GET", path, headers=api)
+            try:
+                cursor = json.loads(text).get("next")
+            except ValueError:
+                cursor = None
+        elif kind in (1, 5):
+            self.request(connection, "GET", "/", headers=cookie)
+        elif kind == 2:
+            self.request(connection, "GET", "/api/v1/stats?period=30d", headers=api)
+        elif kind == 3:
+            self.request(connection, "GET", "/api/v1/timeseries?period=30d&metric=sessions", headers=api)
+        elif kind == 4:
+            self.request(connection, "GET", "/api/v1/breakdown/channel?period=30d", headers=api)
+        elif kind == 6:
+            self.request(connection, "GET", "/api/v1/sessions?limit=50", headers=api)
+        else:
+            self.request(connection, "GET", "/imports", headers=cookie)
+        if step % 200 == 0:  # a fresh sign-in now and then: a request that writes
+            cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+        return cookie, cursor
 
 
 class Run:
@@ -275,7 +295,8 @@ def load(args, folder, url):
         "p50_ms": _ms(percentile(everything, 0.5)), "p99_ms": _ms(percentile(everything, 0.99)),
         "by_kind": {k: {"requests": len(v), "p50_ms": _ms(percentile(v, 0.5)), "p99_ms": _ms(percentile(v, 0.99))}
                     for k, v in sorted(run.times.items())},
-        "5xx": len(run.errors), "5xx_examples": run.errors[:5], "database_is_locked": run.locked,
+        "5xx": sum(1 for e in run.errors if e["status"] < 599), "5xx_examples": run.errors[:5],
+        "no_response_in_60s": sum(1 for e in run.errors if e["status"] == 599), "database_is_locked": run.locked,
         "server_errors_logged": server_log.count("Traceback"),
         "rows_after": count_rows(url), "import_output_tail": import_output.strip().splitlines()[-1:],
     }
