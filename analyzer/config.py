@@ -5,6 +5,8 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
+import pycountry
+
 from analyzer import localtime
 from analyzer.errors import ConfigError
 
@@ -28,6 +30,7 @@ class Settings:
     max_body_mb: float = 100.0
     session_hours: float = 12.0
     report_timezone: str = "UTC"
+    currency: str = "USD"
 
     @property
     def is_production(self):
@@ -78,6 +81,7 @@ def load_settings(environ=None):
         max_body_mb=_number(env, "MAX_BODY_MB", 100.0, float, 0.001, 10240),
         session_hours=_number(env, "SESSION_HOURS", 12.0, float, 0.01, 24 * 90),
         report_timezone=_zone(env),
+        currency=_currency(env),
     )
 
 
@@ -146,6 +150,15 @@ def _zone(env):
     except ValueError as exc:
         raise ConfigError(f"REPORT_TIMEZONE={raw!r} is not valid: {exc}.") from None
     return raw
+
+
+def _currency(env):
+    raw = env.get("CURRENCY", "").strip()
+    if not raw:
+        return Settings.currency
+    if not re.fullmatch(r"[A-Za-z]{3}", raw) or pycountry.currencies.get(alpha_3=raw.upper()) is None:
+        raise ConfigError(f"CURRENCY={raw!r} is not valid: use an ISO 4217 code such as USD, EUR or GBP.")
+    return raw.upper()
 
 
 def _duration(env, name, default):

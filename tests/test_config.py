@@ -20,6 +20,11 @@ def test_development_defaults_to_a_local_sqlite_file():
     assert not settings.is_production
 
 
+def test_currency_defaults_to_usd_and_takes_any_iso_code():
+    assert load_settings({}).currency == "USD"
+    assert load_settings({"CURRENCY": "eur"}).currency == "EUR"
+
+
 def test_production_requires_database_url():
     with pytest.raises(ConfigError, match=r"^DATABASE_URL is not set: production needs it") as error:
         load_settings({**PROD, "DATABASE_URL": ""})
@@ -67,6 +72,8 @@ def test_app_env_wins_over_railway_environment():
     ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the port is not a number"),
     ("DATABASE_URL", "postgresql://u:pw@h:5432", "it needs a host and a database name"),
     ("REPORT_TIMEZONE", "Berlin", "REPORT_TIMEZONE='Berlin' is not valid: unknown time zone 'Berlin'"),
+    ("CURRENCY", "dollars", "CURRENCY='dollars' is not valid: use an ISO 4217 code such as USD, EUR or GBP."),
+    ("CURRENCY", "XYZ", "CURRENCY='XYZ' is not valid"),
 ])
 def test_malformed_setting_names_the_variable(name, value, message):
     with pytest.raises(ConfigError) as error:
