@@ -64,6 +64,9 @@ ACCESS = {
     ("GET", "/setup"): "setup",
     ("POST", "/setup"): "setup",
     ("GET", "/"): "viewer",
+    ("GET", "/sessions"): "viewer",
+    ("GET", "/trend"): "viewer",
+    ("GET", "/breakdown/<dimension>"): "viewer",
     ("POST", "/logout"): "viewer",
     ("GET", "/account"): "viewer",
     ("POST", "/account/password"): "viewer",
@@ -594,10 +597,10 @@ def test_user_supplied_values_come_back_escaped_everywhere(browser):
     token = csrf_of(client)
     client.post("/account/tokens", {"csrf_token": token, "name": XSS, "scope": "read"})
     client.post("/admin/users", {"csrf_token": token, "email": "x@example.com", "password": PASSWORD, "role": "viewer"})
-    for path in ("/", "/imports", "/account", "/admin/users", f"/?after={XSS}", f"/login?next={XSS}"):
+    for path in ("/", "/sessions", "/imports", "/account", "/admin/users", f"/sessions?after={XSS}", f"/login?next={XSS}"):
         text = client.get(path, expect_errors=True).text
         assert "<script>" not in text and "<img src=x" not in text, path
-    assert "&lt;script&gt;" in client.get("/").text
+    assert "&lt;script&gt;" in client.get("/sessions").text
     page = client.get("/login", params={"next": XSS}, status=302)
     assert "<script>" not in page.text
 
@@ -606,7 +609,7 @@ def test_sql_injection_in_query_parameters_and_forms_is_harmless(browser):
     client = browser()
     sign_in(client)
     for params in ({"after": SQL}, {"after": "20260101T000000.000000_1 OR 1=1"}):
-        assert "not a cursor" in client.get("/", params=params, status=400).text
+        assert "not a cursor" in client.get("/sessions", params=params, status=400).text
     read = {"Authorization": f"Bearer {token_for('viewer', 'read')}"}
     client.get("/api/v1/sessions", params={"after": SQL, "limit": "1; DROP TABLE users"}, headers=read, status=400)
     attempt(browser(), SQL, SQL, 401)

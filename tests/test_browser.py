@@ -100,6 +100,8 @@ def test_first_admin_setup_sign_out_and_sign_in_in_a_real_browser(server, browse
     fill(browser, email="root@example.com", password=PASSWORD, password2=PASSWORD)
     click(browser, "main form button[type=submit]")
     assert browser.current_url == server + "/"
+    assert browser.find_element(By.TAG_NAME, "h1").text == "Dashboard"
+    click(browser, "//nav[@aria-label='Main']/a[text()='Sessions']", By.XPATH)
     assert "5,000 in all, newest first" in browser.find_element(By.TAG_NAME, "h1").text
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.sessions tbody tr")) == 50
     click(browser, "//button[text()='Sign out']", By.XPATH)

@@ -164,7 +164,7 @@ def test_static_files_open_no_database_connection(settings, serve, monkeypatch):
 
 @pytest.mark.parametrize("url", UNREACHABLE.values(), ids=UNREACHABLE.keys())
 def test_sessions_page_is_503_without_traceback_when_the_database_is_unreachable(url, serve):
-    response = serve(Settings(app_env="test", database_url=url)).get("/", status=503)
+    response = serve(Settings(app_env="test", database_url=url)).get("/sessions", status=503)
     assert "503 · Database unavailable" in response.text
     assert "The database cannot be reached right now." in response.text
     assert "Traceback" not in response.text and "secret" not in response.text
@@ -172,7 +172,7 @@ def test_sessions_page_is_503_without_traceback_when_the_database_is_unreachable
 
 def test_sessions_page_is_503_naming_the_pending_migrations(settings, serve, behind):
     directory, name = behind
-    response = serve(settings, migrations_dir=directory).get("/", status=503)
+    response = serve(settings, migrations_dir=directory).get("/sessions", status=503)
     assert "Database schema is behind" in response.text
     assert f"1 migration(s) are pending ({name}). Run: python manage.py migrate run" in response.text
     assert "Traceback" not in response.text
@@ -180,17 +180,17 @@ def test_sessions_page_is_503_naming_the_pending_migrations(settings, serve, beh
 
 def test_sessions_page_lists_newest_first_fifty_per_page_with_an_older_link(client):
     add_sessions(120)
-    first = client.get("/")
+    first = client.get("/sessions")
     assert "120 in all, newest first" in first.text
     assert session_keys(first) == [f"s{i:04d}" for i in range(119, 69, -1)]
     assert first.html.select("table.sessions tbody tr td")[0].text == "2026-03-01 13:59:00"
     assert "« Newest" not in first.text
     older = first.html.find("a", string="Older »")
-    assert older["href"].startswith("/?after=")
+    assert older["href"].startswith("/sessions?after=")
 
     second = first.click("Older")
     assert session_keys(second) == [f"s{i:04d}" for i in range(69, 19, -1)]
-    assert second.html.find("a", string="« Newest")["href"] == "/"
+    assert second.html.find("a", string="« Newest")["href"] == "/sessions"
 
     third = second.click("Older")
     assert session_keys(third) == [f"s{i:04d}" for i in range(19, -1, -1)]
@@ -200,14 +200,14 @@ def test_sessions_page_lists_newest_first_fifty_per_page_with_an_older_link(clie
 def test_sessions_sharing_a_start_time_are_neither_skipped_nor_repeated_across_pages(client):
     add_sessions(60, step=dt.timedelta(0))
     CustomerSession.create(session_key="later", customer_id="c", started_at=START + dt.timedelta(microseconds=500))
-    first = client.get("/")
+    first = client.get("/sessions")
     second = first.click("Older")
     assert session_keys(first) == ["later"] + [f"s{i:04d}" for i in range(59, 10, -1)]
     assert session_keys(second) == [f"s{i:04d}" for i in range(10, -1, -1)]
 
 
 def test_sessions_page_shows_the_empty_state_on_an_empty_table(client):
-    response = client.get("/")
+    response = client.get("/sessions")
     assert response.status_int == 200
     assert "0 in all, newest first" in response.text
     assert "No sessions yet. Once sessions are imported they appear here, newest first." in response.text
@@ -216,9 +216,9 @@ def test_sessions_page_shows_the_empty_state_on_an_empty_table(client):
 
 def test_a_cursor_past_the_oldest_session_says_there_are_no_older_ones(client):
     add_sessions(3)
-    response = client.get("/?after=20000101T000000.000000_1")
+    response = client.get("/sessions?after=20000101T000000.000000_1")
     assert "No older sessions." in response.text
-    assert response.html.find("a", string="Back to the newest")["href"] == "/"
+    assert response.html.find("a", string="Back to the newest")["href"] == "/sessions"
 
 
 @pytest.mark.parametrize("cursor", [
@@ -227,7 +227,7 @@ def test_a_cursor_past_the_oldest_session_says_there_are_no_older_ones(client):
 ])
 def test_a_malformed_cursor_is_a_400_that_says_so(client, cursor):
     add_sessions(3)
-    response = client.get("/", params={"after": cursor}, status=400)
+    response = client.get("/sessions", params={"after": cursor}, status=400)
     assert "is not a cursor from a previous page" in response.text
     assert "<script>" not in response.text
     read = {"Authorization": f"Bearer {tokens.create(users.get('admin@example.com'), 'read')[0]}"}
@@ -238,7 +238,7 @@ def test_a_malformed_cursor_is_a_400_that_says_so(client, cursor):
 def test_user_supplied_values_are_html_escaped(client):
     CustomerSession.create(session_key='"><img src=x onerror=alert(1)>', customer_id="<script>alert(1)</script>",
                            started_at=START, source="<b>bold</b>", medium="a&b", channel="<i>x</i>")
-    text = client.get("/").text
+    text = client.get("/sessions").text
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in text
     assert 'title="&quot;&gt;&lt;img src=x onerror=alert(1)&gt;"' in text
     assert "&lt;b&gt;bold&lt;/b&gt; / a&amp;b" in text

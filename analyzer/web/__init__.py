@@ -12,8 +12,8 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import (account, api, api_dashboard, auth, details, explore, explore_api, imports, openapi,
-                          routes, signin)
+from analyzer.web import (account, api, api_dashboard, auth, dashboard, details, explore, explore_api, imports,
+                          openapi, routes, signin)
 
 log = logging.getLogger("analyzer.web")
 
@@ -65,6 +65,7 @@ def create_app(settings=None, migrations_dir=None):
 
     app.install(auth.Guard(settings, lambda: routes.unavailable_page(app), routes.failed_page))
     routes.register(app)
+    dashboard.register(app, settings)
     signin.register(app, settings)
     account.register(app, settings)
     imports.register(app, settings)

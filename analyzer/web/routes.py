@@ -7,6 +7,7 @@ from pathlib import Path
 import bottle
 import peewee as pw
 
+from analyzer.accounts import users
 from analyzer.analytics import sessions
 from analyzer.migrate import MIGRATIONS_DIR, plan
 from analyzer.web import auth
@@ -23,6 +24,8 @@ def render(name, **values):
     login = bottle.request.environ.get("analyzer.login")
     values.setdefault("user", login.user if login else None)
     values.setdefault("csrf", login.csrf_token if login else "")
+    values.setdefault("path", bottle.request.path)
+    values.setdefault("allows", users.allows)
     return bottle.template(name, template_lookup=TEMPLATES, **values)
 
 
@@ -77,8 +80,8 @@ def register(app):
             body["problems"] = problems
         return json.dumps(body)
 
-    @app.get("/", access="viewer")
-    def index():
+    @app.get("/sessions", access="viewer")
+    def sessions_page():
         try:
             page = sessions.recent_sessions(bottle.request.query.get("after"))
         except ValueError as exc:

@@ -6,20 +6,22 @@
 <title>{{title}} · Customer Session Analyzer</title>
 <link rel="stylesheet" href="/static/style.css">
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
+% for script in get('scripts', ()):
+<script src="/static/{{script}}" defer></script>
+% end
 </head>
 <body>
+<a class="skip" href="#content">Skip to the content</a>
 <header class="top">
   <a class="brand" href="/">Customer Session Analyzer</a>
   % if user:
-  <nav class="menu">
-    <a href="/">Sessions</a>
-    % if user.role in ('analyst', 'admin'):
-    <a href="/imports">Imports</a>
+  <nav class="menu" aria-label="Main">
+    % for href, label, role in (('/', 'Dashboard', 'viewer'), ('/sessions', 'Sessions', 'viewer'), ('/imports', 'Imports', 'analyst'), ('/admin/users', 'Users', 'admin')):
+    %   if allows(user.role, role):
+    <a href="{{href}}"{{!' aria-current="page"' if path == href else ''}}>{{label}}</a>
+    %   end
     % end
-    % if user.role == 'admin':
-    <a href="/admin/users">Users</a>
-    % end
-    <a href="/account">{{user.email}} ({{user.role}})</a>
+    <a href="/account" class="account"{{!' aria-current="page"' if path == '/account' else ''}}>{{user.email}} ({{user.role}})</a>
     <form method="post" action="/logout" class="inline">
       <input type="hidden" name="csrf_token" value="{{csrf}}">
       <button type="submit">Sign out</button>
@@ -27,7 +29,7 @@
   </nav>
   % end
 </header>
-<main>
+<main id="content">
 {{!base}}
 </main>
 </body>

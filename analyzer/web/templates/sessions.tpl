@@ -4,7 +4,7 @@
   % if first_page:
   <p class="empty">No sessions yet. Once sessions are imported they appear here, newest first.</p>
   % else:
-  <p class="empty">No older sessions. <a href="/">Back to the newest</a></p>
+  <p class="empty">No older sessions. <a href="/sessions">Back to the newest</a></p>
   % end
 % else:
 <table class="sessions">
@@ -31,10 +31,10 @@
 </table>
 <nav class="pager">
   % if not first_page:
-  <a href="/">« Newest</a>
+  <a href="/sessions">« Newest</a>
   % end
   % if page.next_cursor:
-  <a href="/?after={{page.next_cursor}}">Older »</a>
+  <a href="/sessions?after={{page.next_cursor}}">Older »</a>
   % end
 </nav>
 % end

@@ -1,0 +1,152 @@
+"""How the dashboard writes its figures: labels, thousands separators, money, durations, changes, countries."""
+
+from decimal import ROUND_HALF_UP, Decimal
+
+import pycountry
+
+METRICS = {  # name: (label, kind)
+    "sessions": ("Sessions", "count"),
+    "customers": ("Unique customers", "count"),
+    "new_customers": ("New customers", "count"),
+    "avg_duration_s": ("Avg. session duration", "duration"),
+    "pages_per_session": ("Pages per session", "ratio"),
+    "bounce_rate": ("Bounce rate", "percent"),
+    "conversion_rate": ("Conversion rate", "percent"),
+    "conversions": ("Conversions", "count"),
+    "revenue": ("Revenue", "money"),
+    "revenue_per_session": ("Revenue per session", "money"),
+    "avg_order_value": ("Avg. order value", "money"),
+}
+LOWER_IS_BETTER = {"bounce_rate"}
+DIMENSIONS = {
+    "channel": "Channel",
+    "source": "Source",
+    "medium": "Medium",
+    "campaign": "Campaign",
+    "landing_page": "Landing page",
+    "exit_page": "Exit page",
+    "device": "Device",
+    "country": "Country",
+    "customer_type": "New vs returning",
+}
+SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR": "₹", "KRW": "₩", "BRL": "R$",
+           "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "MXN": "MX$", "ILS": "₪", "PLN": "zł ", "TRY": "₺"}
+NO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "PYG", "UGX", "XAF", "XOF"}
+NONE = "(none)"
+
+
+def count(value):
+    """Write a whole number with thousands separators."""
+    return f"{round(value or 0):,}"
+
+
+def money(value, currency):
+    """Write an amount in CURRENCY: '$1,234.56', '¥1,235', 'CHF 1,234.56'."""
+    places = 0 if currency in NO_DECIMALS else 2
+    amount = Decimal(str(value or 0)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    sign = "−" if amount < 0 else ""
+    text = f"{abs(amount):,.{places}f}"
+    symbol = SYMBOLS.get(currency)
+    return f"{sign}{symbol}{text}" if symbol else f"{sign}{currency} {text}"
+
+
+def duration(seconds):
+    """Write seconds as '42s', '3m 05s' or '1h 02m'."""
+    seconds = round(float(seconds or 0))
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m {seconds:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours:,}h {minutes:02d}m"
+
+
+def percent(fraction, places=1):
+    """Write a fraction as a percentage: 0.1234 -> '12.3 %'."""
+    return f"{float(fraction or 0) * 100:,.{places}f} %"
+
+
+def figure(name, value, currency):
+    """Write the value of metric NAME the way its kind reads best."""
+    kind = METRICS[name][1]
+    if value is None:
+        return "—"
+    if kind == "count":
+        return count(value)
+    if kind == "money":
+        return money(value, currency)
+    if kind == "duration":
+        return duration(value)
+    if kind == "percent":
+        return percent(value)
+    return f"{float(value):,.2f}"
+
+
+def change(name, metric, comparing=True):
+    """Return (text, tone, description) of a metric's change against the comparison period.
+
+    tone is 'good', 'bad' or 'flat' (for the colour); description is for screen readers and the tooltip.
+    """
+    if not comparing:
+        return "", "flat", ""
+    if metric.change is None:
+        if not metric.previous and not metric.value:
+            return "no data in either", "flat", "Neither period has data for this figure."
+        if not metric.previous:
+            return "no previous data", "flat", "The comparison period had none, so there is no percentage to show."
+        return "no data now", "flat", "This period has no data for this figure."
+    rate = float(metric.change)
+    shown = round(rate * 100, 1)
+    if shown == 0:
+        return "±0 %", "flat", "Unchanged against the comparison period."
+    up = rate > 0
+    good = up != (name in LOWER_IS_BETTER)
+    text = f"{'▲' if up else '▼'} {abs(shown):,.1f} %"
+    return text, "good" if good else "bad", f"{'Up' if up else 'Down'} {abs(shown):,.1f} % against the comparison period."
+
+
+def country(code):
+    """Return a country's name from its ISO 3166-1 alpha-2 code, or the code itself when unknown."""
+    if not code:
+        return NONE
+    found = pycountry.countries.get(alpha_2=str(code).upper())
+    return (getattr(found, "common_name", None) or found.name) if found else str(code)
+
+
+def dimension_value(dimension, value):
+    """Return how a breakdown value reads in a table or chip."""
+    if value is None or value == "":
+        return NONE
+    if dimension == "country":
+        name = country(value)
+        return f"{name} ({value})" if name != value else value
+    if dimension == "customer_type":
+        return {"new": "New", "returning": "Returning"}.get(value, value)
+    return str(value)
+
+
+def day(value):
+    """Write a date like 'Mon 3 Mar 2025'."""
+    return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def span(start, end):
+    """Write a range of days: '3 Mar – 9 Mar 2025', or one day."""
+    if start == end:
+        return day(start)
+    left = f"{start.day} {start:%b}" + ("" if start.year == end.year else f" {start.year}")
+    return f"{left} – {end.day} {end:%b %Y}"
+
+
+def moment(value, interval, short=False):
+    """Write a point of a series: 'Mon 3 Mar 14:00', 'Week of 3 Mar 2025', 'March 2025'; SHORT for the axis."""
+    if interval == "hour":
+        return f"{value:%H:00}" if short else f"{value:%a} {value.day} {value:%b %H:00}"
+    if interval == "month":
+        return f"{value:%b %Y}" if short else f"{value:%B %Y}"
+    if short:
+        return f"{value.day} {value:%b}"
+    if interval == "week":
+        return f"Week of {value.day} {value:%b %Y}"
+    return f"{value:%a} {value.day} {value:%b %Y}"

@@ -1,0 +1,403 @@
+"""The dashboard page at / through the real WSGI app: every figure equals the analytics and the API, filters
+and chips, the range and comparison controls, CSV of each panel, empty states, errors and escaping."""
+
+import csv
+import datetime as dt
+import io
+from decimal import Decimal
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+import webtest
+
+from analyzer.analytics import dashboard
+from analyzer.analytics.query import DIMENSIONS, METRICS
+from analyzer.config import Settings
+from analyzer.ingest import demo, importer
+from analyzer.migrate import commands
+from analyzer.models import CustomerSession
+from analyzer.web import chart, create_app, params, present
+from tests.conftest import sign_in
+
+XSS = '"><script>alert(1)</script>'
+
+
+def served(url):
+    """Yield the app on a migrated database at URL."""
+    settings = Settings(app_env="test", database_url=url, secret_key="k")
+    ctx = commands.Context(settings=settings, out=lambda *_: None)
+    commands.run(ctx)
+    ctx.close()
+    made = create_app(settings)
+    yield made
+    made.config["analyzer.db"].close()
+
+
+@pytest.fixture
+def app(db_url):
+    """The app on SQLite, then on PostgreSQL: for what the databases compute."""
+    yield from served(db_url)
+
+
+@pytest.fixture
+def ui_app(sqlite_url):
+    """The app on SQLite only: for how the page behaves, which does not depend on the database."""
+    yield from served(sqlite_url)
+
+
+def signed_in(app):
+    """A browser signed in as an analyst."""
+    testapp = webtest.TestApp(app)
+    sign_in(testapp, "ana@example.com", "analyst")
+    return testapp
+
+
+@pytest.fixture
+def client(app):
+    return signed_in(app)
+
+
+@pytest.fixture
+def ui(ui_app):
+    demo.load(ui_app.config["analyzer.db"], sessions=300, days=60, seed=3)
+    return signed_in(ui_app)
+
+
+@pytest.fixture
+def demo_data(app):
+    """600 demo sessions over the last 60 days, loaded through the importer like any file."""
+    return demo.load(app.config["analyzer.db"], sessions=600, days=60, seed=3)
+
+
+def import_sessions(app, tmp_path, rows):
+    """Import ROWS (dicts of session columns) as a sessions CSV through the importer."""
+    path = tmp_path / "sessions.csv"
+    names = sorted({key for row in rows for key in row})
+    with open(path, "w", encoding="utf-8", newline="") as handle:
+        writer = csv.DictWriter(handle, names)
+        writer.writeheader()
+        writer.writerows(rows)
+    return importer.import_file(app.config["analyzer.db"], path, kind="sessions")
+
+
+def query_of(url):
+    """Return the Query that the URL's parameters give."""
+    return params.parse_query({k: v[0] for k, v in parse_qs(urlsplit(url).query, keep_blank_values=True).items()})
+
+
+def kpis(page):
+    """Return {metric: (value text, change text)} as the page shows them."""
+    found = {}
+    for card in page.html.select("a.kpi"):
+        change = card.select_one(".kpi-change")
+        text = change.contents[0].strip() if change else None
+        found[card["data-metric"]] = (card.select_one(".kpi-value").text.strip(), text)
+    return found
+
+
+def table(page, dimension):
+    """Return the rows of a breakdown table as [(label, sessions, conversion rate, revenue)]."""
+    rows = []
+    for tr in page.html.select(f"#by-{dimension} tbody tr"):
+        cells = tr.select("td")
+        rows.append((tr.select_one("a.filter").text, cells[0].contents[0].strip(), cells[1].text, cells[2].text))
+    return rows
+
+
+def chips(page):
+    """Return the filter chips as they read: 'Channel is not direct or email'."""
+    return [" ".join(chip.select_one(f".chip-{part}").text for part in ("dim", "op", "value"))
+            for chip in page.html.select("a.chip")]
+
+
+def read_csv(response):
+    assert response.content_type == "text/csv"
+    return list(csv.reader(io.StringIO(response.text)))
+
+
+# --- the page and its navigation --------------------------------------------------------------------------
+
+
+def test_signed_in_users_land_on_the_dashboard_and_the_navigation_links_the_sessions(client, demo_data):
+    page = client.get("/")
+    assert page.html.select_one("h1").text == "Dashboard"
+    menu = {a.text: a["href"] for a in page.html.select("nav.menu a")}
+    assert menu["Dashboard"] == "/" and menu["Sessions"] == "/sessions"
+    assert page.html.select_one('nav.menu a[aria-current="page"]').text == "Dashboard"
+    sessions = page.click("Sessions", href="^/sessions$")
+    assert "600 in all, newest first" in sessions.text
+
+
+@pytest.mark.parametrize("url", ["/", "/?period=7d&compare=year", "/?period=all&-channel=direct",
+                                 "/?period=90d&device=mobile|tablet&compare=none"])
+def test_every_kpi_on_the_page_is_the_figure_of_the_same_query(client, demo_data, url):
+    page = client.get(url)
+    query = query_of(url)
+    stats = dashboard.stats(query)
+    shown = kpis(page)
+    assert list(shown) == list(METRICS)
+    for name in METRICS:
+        metric = stats[name]
+        value = ("≈ " if metric.approximate else "") + present.figure(name, metric.value, "USD")
+        change = present.change(name, metric, query.compare != "none")[0] if query.compare != "none" else None
+        assert shown[name] == (value, change), name
+
+
+def test_the_bounce_rate_going_down_is_green_and_revenue_going_down_is_red():
+    down = dashboard.Metric(Decimal("0.40"), Decimal("0.50"), -0.2, False)
+    assert present.change("bounce_rate", down) == ("▼ 20.0 %", "good", "Down 20.0 % against the comparison period.")
+    assert present.change("revenue", down)[:2] == ("▼ 20.0 %", "bad")
+    assert present.change("sessions", dashboard.Metric(12, 10, 0.2, False))[:2] == ("▲ 20.0 %", "good")
+
+
+def test_a_figure_without_previous_data_says_so_instead_of_an_infinite_percentage(client, app, tmp_path):
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    import_sessions(app, tmp_path, [{"session_key": "s1", "customer_id": "c1", "started_at": f"{yesterday} 10:00:00",
+                                     "page_views": "3", "converted": "1", "revenue": "12.50"}])
+    page = client.get("/?period=7d")
+    shown = kpis(page)
+    assert shown["sessions"] == ("1", "no previous data")
+    assert shown["revenue"] == ("$12.50", "no previous data")
+    assert "∞" not in page.text and "inf" not in page.text
+
+
+def test_no_comparison_shows_no_changes(ui):
+    page = ui.get("/?compare=none")
+    assert page.html.select(".kpi-change") == []
+    assert page.html.select(".previous-line") == []
+    assert "vs" not in page.html.select_one(".range-text").text
+
+
+# --- the controls -----------------------------------------------------------------------------------------
+
+
+def test_range_links_keep_the_filters_and_the_metric_and_mark_the_current_one(ui):
+    page = ui.get("/?period=30d&channel=email&metric=revenue")
+    links = {a.text: a["href"] for a in page.html.select("nav.ranges a")}
+    assert list(links) == ["Today", "Yesterday", "7 days", "30 days", "90 days", "This month", "Last month",
+                           "12 months", "All time"]
+    for href in links.values():
+        assert "channel=email" in href and "metric=revenue" in href
+    assert page.html.select_one('nav.ranges a[aria-current]').text == "30 days"
+    week = page.click("7 days")
+    assert query_of(week.request.url).period == "7d"
+    assert week.html.select_one(".chip-value").text == "email"
+
+
+def test_the_custom_range_form_submits_from_and_to_with_the_filters_and_the_comparison(ui):
+    page = ui.get("/?period=30d&-device=tablet&metric=bounce_rate")
+    form = [f for f in page.forms.values() if "from" in f.fields][0]
+    form["from"], form["to"], form["compare"] = "2026-01-01", "2026-01-31", "year"
+    result = form.submit()
+    query = query_of(result.request.url)
+    assert (query.start, query.end, query.compare) == (dt.date(2026, 1, 1), dt.date(2026, 1, 31), "year")
+    assert [(f.dimension, f.values, f.negate) for f in query.filters] == [("device", ("tablet",), True)]
+    assert result.html.select_one("a.kpi.active")["data-metric"] == "bounce_rate"
+
+
+def test_comparison_links_switch_the_comparison(ui):
+    page = ui.get("/?period=30d")
+    year = page.click("Year before")
+    query = query_of(year.request.url)
+    assert query.compare == "year"
+    assert f"vs {present.span(query.compare_start, query.compare_end)}" in year.text
+
+
+def test_clicking_a_kpi_charts_it(ui):
+    page = ui.get("/?period=30d")
+    assert page.html.select_one("#trend-title").text.startswith("Sessions")
+    revenue = ui.get(page.html.select_one('a.kpi[data-metric="revenue"]')["href"])
+    assert revenue.html.select_one("#trend-title").text.startswith("Revenue")
+    assert revenue.html.select_one('a.kpi[aria-current="true"]')["data-metric"] == "revenue"
+
+
+def test_the_trend_table_and_csv_hold_the_series_of_the_same_query(client, demo_data):
+    url = "/?period=30d&metric=conversions&interval=week"
+    page = client.get(url)
+    query = query_of(url)
+    series = dashboard.timeseries(query, "conversions", "week")
+    rows = [[td.text for td in tr.select("td")] for tr in page.html.select("#trend table tbody tr")]
+    assert rows == [[present.moment(p.t, "week"), present.count(p.value), present.count(p.previous)] for p in series]
+    assert len(page.html.select("#trend g.pt")) == len(series)
+    data = read_csv(client.get(page.html.find("a", string="CSV", href=lambda h: h.startswith("/trend"))["href"]))
+    assert data[0] == ["t", "conversions", "previous"]
+    assert data[1:] == [[p.t.isoformat(), str(p.value), str(p.previous)] for p in series]
+    assert "interval=week" in page.html.select_one('a.kpi[data-metric="revenue"]')["href"]
+
+
+def test_hours_are_offered_only_for_ranges_of_up_to_two_days(ui):
+    assert "Hours" in [a.text for a in ui.get("/?period=yesterday").html.select("#trend nav a")]
+    assert "Hours" not in [a.text for a in ui.get("/?period=7d").html.select("#trend nav a")]
+
+
+# --- breakdowns and filters -------------------------------------------------------------------------------
+
+
+def test_every_breakdown_table_holds_the_top_ten_of_the_same_query(client, demo_data):
+    url = "/?period=all&-channel=direct"
+    page = client.get(url)
+    query = query_of(url)
+    for dimension in DIMENSIONS:
+        found = dashboard.breakdown(query, dimension, 10, "sessions")
+        assert table(page, dimension) == [
+            (present.dimension_value(dimension, r.value), present.count(r.sessions), present.percent(r.conversion_rate),
+             present.money(r.revenue, "USD")) for r in found.rows], dimension
+
+
+def test_a_breakdown_sorts_by_its_columns_and_shows_all_on_its_own_page(client, demo_data):
+    page = client.get("/?period=all")
+    by_revenue = client.get(page.html.select_one("#by-landing_page thead a[href*='sort_landing_page=revenue']")["href"])
+    revenues = [Decimal(r[3].strip("$").replace(",", "")) for r in table(by_revenue, "landing_page")]
+    assert revenues == sorted(revenues, reverse=True)
+    assert table(by_revenue, "channel") == table(page, "channel")  # the other tables keep their order
+    everything = page.click("Show all", href="/breakdown/exit_page")
+    total = dashboard.breakdown(query_of("/?period=all"), "exit_page", None, "sessions")
+    assert len(table(everything, "exit_page")) == total.total_rows > 10
+
+
+def test_clicking_a_row_filters_by_it_and_its_chip_removes_the_filter(client, demo_data):
+    page = client.get("/?period=all")
+    filtered = client.get(page.html.select_one('#by-channel a.filter[href$="channel=email"]')["href"])
+    query = query_of(filtered.request.url)
+    assert [(f.dimension, f.values, f.negate) for f in query.filters] == [("channel", ("email",), False)]
+    chip = filtered.html.select_one("a.chip")
+    assert chips(filtered) == ["Channel is email"]
+    assert kpis(filtered)["sessions"][0] == f"{CustomerSession.select().where(CustomerSession.channel == 'email').count():,}"
+    assert [r[0] for r in table(filtered, "channel")] == ["email"]
+    removed = client.get(chip["href"])
+    assert query_of(removed.request.url).filters == ()
+    assert removed.html.select("a.chip") == []
+
+
+def test_exclude_links_add_is_not_filters_that_add_up_and_combine_with_others(client, demo_data):
+    page = client.get("/?period=all&device=mobile")
+    exclude = page.html.select_one('#by-channel a.exclude[href*="-channel=direct"]')["href"]
+    once = client.get(exclude)
+    again = client.get(once.html.select_one('#by-channel a.exclude[href*="email"]')["href"])
+    query = query_of(again.request.url)
+    assert {(f.dimension, f.values, f.negate) for f in query.filters} == {
+        ("device", ("mobile",), False), ("channel", ("direct", "email"), True)}
+    assert chips(again) == ["Channel is not direct or email", "Device is mobile"]
+    expected = CustomerSession.select().where((CustomerSession.device == "mobile")
+                                              & CustomerSession.channel.not_in(["direct", "email"])).count()
+    assert kpis(again)["sessions"][0] == f"{expected:,}"
+    assert again.html.find("a", string="Clear all")["href"] == "/?period=all"
+
+
+def test_countries_show_their_names(ui):
+    labels = [r[0] for r in table(ui.get("/?period=all"), "country")]
+    assert "United States (US)" in labels and "Germany (DE)" in labels
+
+
+def test_each_breakdown_downloads_as_csv_with_every_row(client, demo_data):
+    page = client.get("/?period=all&device=desktop")
+    data = read_csv(client.get(page.html.select_one("#by-landing_page a.csv")["href"]))
+    found = dashboard.breakdown(query_of("/?period=all&device=desktop"), "landing_page", None, "sessions")
+    assert data[0] == ["landing_page", "name", "sessions", "share", "conversions", "conversion_rate", "revenue"]
+    assert [(r[0], int(r[2]), Decimal(r[6])) for r in data[1:]] == [(r.value or "", r.sessions, r.revenue)
+                                                                     for r in found.rows]
+
+
+def test_the_kpis_download_as_csv(client, demo_data):
+    data = read_csv(client.get("/?period=all&format=csv"))
+    stats = dashboard.stats(query_of("/?period=all"))
+    assert data[0] == ["metric", "label", "value", "previous", "change", "approximate"]
+    assert [r[0] for r in data[1:]] == list(METRICS)
+    assert data[1][2] == str(stats["sessions"].value)
+
+
+# --- empty states and errors ------------------------------------------------------------------------------
+
+
+def test_without_any_data_the_page_says_how_to_import_or_load_the_demo(client):
+    page = client.get("/")
+    assert "No sessions yet" in page.text
+    assert [p.text for p in page.html.select("pre.command")] == ["python manage.py import sessions.csv",
+                                                                 "python manage.py demo"]
+    assert page.html.find("a", string="Upload a file on the import page")["href"] == "/imports"
+
+
+def test_a_range_without_data_says_so_and_offers_all_time(client, app, tmp_path):
+    import_sessions(app, tmp_path, [{"session_key": "old", "customer_id": "c", "started_at": "2024-05-02 10:00:00"}])
+    page = client.get("/?period=7d")
+    assert "No sessions in this range" in page.text
+    assert "Your data runs from Thu 2 May 2024 to Thu 2 May 2024." in " ".join(page.text.split())
+    everything = page.click("Show all time")
+    assert kpis(everything)["sessions"][0] == "1"
+
+
+@pytest.mark.parametrize("url,message", [
+    ("/?from=2026-02-30&to=2026-03-01", "from='2026-02-30' is not a date"),
+    ("/?from=2026-03-05&to=2026-03-01", "is after to"),
+    ("/?period=fortnight", "period='fortnight' is not valid"),
+    ("/?compare=sometimes", "compare='sometimes' is not valid"),
+    ("/?metric=happiness", "Unknown metric 'happiness'"),
+    ("/?sort_channel=mood", "sort='mood' is not valid"),
+    ("/?period=7d&interval=hour", "interval=hour works for ranges of up to 2 days"),
+    ("/trend?metric=nope", "Unknown metric 'nope'"),
+    ("/breakdown/country?from=x", "from='x' is not a date"),
+])
+def test_a_bad_address_gets_a_friendly_message_not_a_500(ui, url, message):
+    page = ui.get(url, status=400)
+    assert message in page.html.select_one(".problem p").text
+    assert page.html.find("a", string="Open the default view")["href"] == "/"
+    assert "Traceback" not in page.text
+
+
+def test_an_unknown_breakdown_is_a_404(ui):
+    assert "404 · Not found" in ui.get("/breakdown/mood", status=404).text
+
+
+def test_hostile_filter_values_and_data_come_back_escaped(client, app, tmp_path):
+    today = dt.date.today()
+    import_sessions(app, tmp_path, [{"session_key": "x1", "customer_id": "c", "started_at": f"{today} 01:00:00",
+                                     "source": XSS, "campaign": "=HYPERLINK(\"http://evil\")", "landing_page": XSS}])
+    for url in (f"/?period=7d&source={XSS}", f"/?period=7d&-campaign={XSS}|<b>", "/?period=7d",
+                f"/breakdown/source?period=7d&landing_page={XSS}", f"/trend?period=7d&source={XSS}"):
+        page = client.get(url)
+        assert "<script>" not in page.text, url
+    page = client.get("/", params={"period": "7d", "source": XSS})
+    assert page.html.select_one(".chip-value").text == XSS
+    assert kpis(page)["sessions"][0] == "1"
+    data = read_csv(client.get("/breakdown/campaign?period=7d&format=csv"))
+    assert data[1][0] == "'=HYPERLINK(\"http://evil\")"
+
+
+def test_revenue_is_written_in_the_currency_setting(sqlite_url, ui):
+    settings = Settings(app_env="test", database_url=sqlite_url, secret_key="k", currency="EUR")
+    euro = webtest.TestApp(create_app(settings))
+    sign_in(euro, "eve@example.com", "viewer")
+    revenue = dashboard.stats(query_of("/?period=all"))["revenue"].value
+    assert kpis(euro.get("/?period=all"))["revenue"][0] == present.money(revenue, "EUR")
+    assert present.money(Decimal("1234567.891"), "EUR") == "€1,234,567.89"
+    assert present.money(Decimal("1234.5"), "JPY") == "¥1,235"
+    assert present.money(Decimal("-3"), "CHF") == "−CHF 3.00"
+
+
+# --- the chart and the figures' formats -------------------------------------------------------------------
+
+
+def test_the_chart_scales_to_a_round_top_and_breaks_the_line_where_a_bucket_has_no_data():
+    series = [dashboard.Point(dt.date(2026, 3, d), value, before)
+              for d, value, before in ((1, 10, 4), (2, None, 5), (3, 35, None))]
+    drawn = chart.build(series, lambda v: present.figure("sessions", v, "USD"), lambda t: t.isoformat(),
+                        lambda t: str(t.day))
+    assert [label for _, label in drawn.grid] == ["0", "10", "20", "30", "40"]
+    assert drawn.line.count("M") == 2 and drawn.area == ""  # two pieces, no shaded area under a broken line
+    assert [(p.x, p.value, p.previous) for p in drawn.points] == [(0.0, "10", "4"), (50.0, "—", "5"), (100.0, "35", None)]
+    assert drawn.points[1].y is None and drawn.points[2].y_previous is None
+    assert [(x, label) for x, label, _, _ in drawn.x_labels] == [(0.0, "1"), (50.0, "2"), (100.0, "3")]
+
+
+@pytest.mark.parametrize("value,expected", [(0, 1), (3, 4), (7.5, 8), (120, 200), (0.031, 0.04), (1000, 1000)])
+def test_nice_ceiling_rounds_up_to_a_number_whose_quarters_are_round(value, expected):
+    assert chart.nice_ceiling(value) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("name,value,expected", [
+    ("sessions", 1234567, "1,234,567"), ("avg_duration_s", 42.4, "42s"), ("avg_duration_s", 185, "3m 05s"),
+    ("avg_duration_s", 3725, "1h 02m"), ("pages_per_session", 3.456, "3.46"), ("bounce_rate", 0.4567, "45.7 %"),
+    ("revenue", Decimal("1234.5"), "$1,234.50"), ("avg_order_value", None, "—"),
+])
+def test_figures_read_with_thousands_separators_units_and_currency(name, value, expected):
+    assert present.figure(name, value, "USD") == expected
