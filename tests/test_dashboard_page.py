@@ -10,14 +10,16 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import webtest
 
+from analyzer.accounts import tokens, users
 from analyzer.analytics import dashboard
 from analyzer.analytics.query import DIMENSIONS, METRICS
 from analyzer.config import Settings
 from analyzer.ingest import demo, importer
+from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession
 from analyzer.web import chart, create_app, params, present
-from tests.conftest import sign_in
+from tests.conftest import PASSWORD, sign_in
 
 XSS = '"><script>alert(1)</script>'
 
@@ -77,7 +79,7 @@ def import_sessions(app, tmp_path, rows):
         writer = csv.DictWriter(handle, names)
         writer.writeheader()
         writer.writerows(rows)
-    return importer.import_file(app.config["analyzer.db"], path, kind="sessions")
+    return importer.import_file(app.config["analyzer.db"], path, ImportOptions(kind="sessions"))
 
 
 def query_of(url):
@@ -115,6 +117,14 @@ def read_csv(response):
     return list(csv.reader(io.StringIO(response.text)))
 
 
+def api(client, path, **query):
+    """Call the JSON API with a read token."""
+    user = users.User.get_or_none(users.User.email == "reader@example.com") or users.create(
+        "reader@example.com", PASSWORD, "viewer", cheap=True)
+    token = tokens.create(user, "read", "test")[0]
+    return client.get(path, params=query, headers={"Authorization": f"Bearer {token}"}).json
+
+
 # --- the page and its navigation --------------------------------------------------------------------------
 
 
@@ -141,6 +151,29 @@ def test_every_kpi_on_the_page_is_the_figure_of_the_same_query(client, demo_data
         value = ("≈ " if metric.approximate else "") + present.figure(name, metric.value, "USD")
         change = present.change(name, metric, query.compare != "none")[0] if query.compare != "none" else None
         assert shown[name] == (value, change), name
+
+
+def test_every_figure_on_the_page_equals_the_api_and_a_plain_count_of_the_rows(client, demo_data):
+    filters = {"period": "all", "-channel": "direct", "device": "mobile|desktop"}
+    page = client.get("/", params={**filters, "metric": "revenue"})
+    body = api(client, "/api/v1/stats", **filters)["metrics"]
+    assert kpis(page) == {name: (("≈ " if m["approximate"] else "") + present.figure(name, m["value"], "USD"),
+                                 present.change(name, dashboard.Metric(m["value"], m["previous"], m["change"],
+                                                                       m["approximate"]))[0])
+                          for name, m in body.items()}
+    rows = CustomerSession.select().where(CustomerSession.channel != "direct",
+                                          CustomerSession.device.in_(["mobile", "desktop"]))
+    assert kpis(page)["sessions"][0] == f"{rows.count():,}"
+    assert kpis(page)["revenue"][0] == present.money(sum((r.revenue for r in rows), Decimal(0)), "USD")
+    points = api(client, "/api/v1/timeseries", metric="revenue", **filters)["points"]
+    shown = [[td.text for td in tr.select("td")] for tr in page.html.select("#trend table tbody tr")]
+    assert [row[1:] for row in shown] == [[present.money(p["value"], "USD"), present.money(p["previous"], "USD")]
+                                         for p in points]
+    for dimension in DIMENSIONS:
+        found = api(client, f"/api/v1/breakdown/{dimension}", limit="10", **filters)["rows"]
+        assert table(page, dimension) == [
+            (present.dimension_value(dimension, r["value"]), present.count(r["sessions"]),
+             present.percent(r["conversion_rate"]), present.money(r["revenue"], "USD")) for r in found], dimension
 
 
 def test_the_bounce_rate_going_down_is_green_and_revenue_going_down_is_red():

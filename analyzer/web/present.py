@@ -91,9 +91,9 @@ def change(name, metric, comparing=True):
     if not comparing:
         return "", "flat", ""
     if metric.change is None:
-        if not metric.previous and not metric.value:
+        if _nothing(metric.previous) and _nothing(metric.value):
             return "no data in either", "flat", "Neither period has data for this figure."
-        if not metric.previous:
+        if _nothing(metric.previous):
             return "no previous data", "flat", "The comparison period had none, so there is no percentage to show."
         return "no data now", "flat", "This period has no data for this figure."
     rate = float(metric.change)
@@ -104,6 +104,10 @@ def change(name, metric, comparing=True):
     good = up != (name in LOWER_IS_BETTER)
     text = f"{'▲' if up else '▼'} {abs(shown):,.1f} %"
     return text, "good" if good else "bad", f"{'Up' if up else 'Down'} {abs(shown):,.1f} % against the comparison period."
+
+
+def _nothing(value):
+    return value is None or Decimal(str(value)) == 0
 
 
 def country(code):
