@@ -4,6 +4,7 @@ and chips, the range and comparison controls, CSV of each panel, empty states, e
 import csv
 import datetime as dt
 import io
+import math
 from decimal import Decimal
 from urllib.parse import parse_qs, urlsplit
 
@@ -422,9 +423,15 @@ def test_the_chart_scales_to_a_round_top_and_breaks_the_line_where_a_bucket_has_
     assert [(x, label) for x, label, _, _ in drawn.x_labels] == [(0.0, "1"), (50.0, "2"), (100.0, "3")]
 
 
-@pytest.mark.parametrize("value,expected", [(0, 1), (3, 4), (7.5, 8), (120, 200), (0.031, 0.04), (1000, 1000)])
-def test_nice_ceiling_rounds_up_to_a_number_whose_quarters_are_round(value, expected):
-    assert chart.nice_ceiling(value) == pytest.approx(expected)
+@pytest.mark.parametrize("value,whole,expected", [
+    (3, True, (4, 4)), (3, False, (3, 6)), (47, True, (50, 5)), (60, True, (60, 6)), (61, True, (80, 4)),
+    (0.49, False, (0.5, 5)), (1000, True, (1000, 5)), (1.7, False, (2, 4)), (1.7, True, (4, 4)),
+])
+def test_the_axis_ends_at_a_round_number_cut_into_round_steps(value, whole, expected):
+    top, ticks = chart.scale(value, whole)
+    assert (top, ticks) == pytest.approx(expected)
+    step = top / ticks
+    assert round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
 
 
 @pytest.mark.parametrize("name,value,expected", [

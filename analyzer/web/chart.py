@@ -6,7 +6,7 @@ from dataclasses import dataclass
 HEIGHT = 236  # pixels of the whole chart
 TOP, BOTTOM = 18, 206  # pixels of the plot area's top and bottom (x labels below)
 WIDTH = 1000  # user units across the stretched layer that holds the lines and the area
-TICKS = 4  # horizontal grid intervals
+TICKS = 4  # the fewest horizontal grid intervals
 X_LABELS = 7  # at most this many dates under the axis
 
 
@@ -39,22 +39,21 @@ class Chart:
     width: int = WIDTH
 
 
-def nice_ceiling(value):
-    """Round VALUE up to 1, 2, 2.5 or 5 times a power of ten, so that a quarter of it is a round number."""
+def scale(value, whole=False):
+    """Return (top, ticks): the smallest round top at or above VALUE, cut into 4 to 6 round (WHOLE) steps."""
     if value <= 0:
-        return 1
-    power = 10 ** math.floor(math.log10(value))
-    for step in (1, 2, 2.5, 4, 5, 8, 10):
-        if value <= step * power:
-            return step * power
-    return 10 * power
+        return 1, 1
+    power = 10 ** math.floor(math.log10(value / TICKS))
+    candidates = [(step * power * ticks, ticks) for step in (1, 2, 5, 10) for ticks in (4, 5, 6)
+                  if step * power * ticks >= value and (step * power >= 1 or not whole)]
+    return min(candidates)
 
 
-def build(series, write, label, tick):
-    """Lay out SERIES [(t, value, previous)]; WRITE formats a value, LABEL and TICK format a point's time."""
+def build(series, write, label, tick, whole=False):
+    """Lay out SERIES [(t, value, previous)]; WRITE formats a value, LABEL and TICK a point's time; WHOLE: counts."""
     values = [None if p.value is None else float(p.value) for p in series]
     previous = [None if p.previous is None else float(p.previous) for p in series]
-    top = nice_ceiling(max([v for v in values + previous if v is not None] + [0]))
+    top, ticks = scale(max([v for v in values + previous if v is not None] + [0]), whole)
     count = len(series)
 
     def x_of(index):
@@ -90,7 +89,7 @@ def build(series, write, label, tick):
             label=label(point.t), value=write(point.value),
             previous=None if point.previous is None else write(point.previous),
         ))
-    grid = [(y_of(top * i / TICKS), write(top * i / TICKS)) for i in range(TICKS + 1)]
+    grid = [(y_of(top * i / ticks), write(top * i / ticks)) for i in range(ticks + 1)]
     return Chart(line=line, area=area, previous_line=path([None if v is None else y_of(v) for v in previous]),
                  grid=grid, x_labels=_x_labels(series, x_of, tick), points=points)
 

@@ -134,7 +134,8 @@ def draw(view, series, currency):
     """Lay out the trend chart of VIEW's metric."""
     interval = view.query.interval
     return chart.build(series, lambda value: present.figure(view.metric, value, currency),
-                       lambda t: present.moment(t, interval), lambda t: present.moment(t, interval, short=True))
+                       lambda t: present.moment(t, interval), lambda t: present.moment(t, interval, short=True),
+                       whole=present.METRICS[view.metric][1] == "count")
 
 
 def helpers(view, currency):
