@@ -4,6 +4,7 @@ Never a crash, never a partial write; a file with bad fields lists each one (lin
 recorded as a failed import. The same on SQLite and PostgreSQL.
 """
 
+import csv
 import gzip
 import json
 import random
@@ -11,13 +12,13 @@ import random
 import pytest
 
 from analyzer.config import Settings
-from analyzer.db import init_database
+from analyzer.db import database, init_database
 from analyzer.errors import AppError
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import
-from tests.conftest import ROOT
+from tests.conftest import ROOT, csrf_of
 
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
@@ -153,3 +154,98 @@ def test_a_dry_run_writes_nothing_not_even_an_import_id_or_a_failed_import(db, g
         importer.import_file(db, corpus_path("revenue-1e30.csv", generated), ImportOptions(dry_run=True))
     assert Import.select().count() == 0 and CustomerSession.select().count() == 0
     assert importer.import_file(db, good).import_id == 1
+
+
+# --- the same corpus through the command line, the web upload and the API ----------------------------------
+
+
+def every_case(generated):
+    return sorted(set(REJECTED) | set(REFUSED) | set(STORED))
+
+
+def stored_count(name):
+    return len(STORED.get(name, {}))
+
+
+def undo_all():
+    for record in Import.select().where(Import.status == "done"):
+        importer.undo(database.obj, record.id)  # the database the models use now
+
+
+def test_the_corpus_through_the_command_line(db, db_url, generated, capsys):
+    import manage
+
+    for name in every_case(generated):
+        code = manage.main(["import", str(corpus_path(name, generated))], environ={"DATABASE_URL": db_url},
+                           out=lambda *_: None)
+        database.initialize(db)  # the command pointed the models at a database of its own, closed now
+        err = capsys.readouterr().err
+        if name in STORED:
+            assert (code, CustomerSession.select().count()) == (0, stored_count(name)), (name, err)
+            undo_all()
+        else:
+            assert code == 1 and err.startswith("Error: ") and "Traceback" not in err, (name, err)
+            for line, column, _, reason in REJECTED.get(name, []):
+                assert f"line {line}, column {column!r}" in err and reason in err, (name, err)
+            assert REFUSED.get(name, "") in err, (name, err)
+            assert CustomerSession.select().count() == 0, name
+
+
+@pytest.fixture
+def web(db, db_url):
+    """The app on the test's database, signed in as an analyst, with an ingest token."""
+    import webtest
+
+    from analyzer.accounts import tokens
+    from analyzer.web import create_app
+    from tests.conftest import sign_in
+
+    app = create_app(Settings(app_env="test", database_url=db_url, secret_key="k"))
+    client = webtest.TestApp(app)
+    user = sign_in(client, "analyst@example.com", "analyst")
+    yield client, {"Authorization": f"Bearer {tokens.create(user, 'ingest')[0]}"}
+    app.config["analyzer.db"].close()
+
+
+def test_the_corpus_through_the_web_upload(db, web, generated):
+    client, _ = web
+    for name in every_case(generated):
+        response = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")}, expect_errors=True,
+                               upload_files=[("file", name, corpus_path(name, generated).read_bytes())])
+        expected = 200 if name in STORED else 422 if name in REJECTED else 400
+        assert response.status_int == expected, (name, response.status, response.text[-500:])
+        cells = [[td.get_text() for td in tr.select("td")] for tr in response.html.select("table tr")]
+        for line, column, _, reason in REJECTED.get(name, []):
+            assert [str(line), column] in [c[:2] for c in cells] and reason in response.text, name
+        assert CustomerSession.select().count() == stored_count(name), name
+        undo_all()
+
+
+def as_api_body(name, path):
+    """Return what a client of the API would send for this case, and how its line numbers shift."""
+    if not name.endswith(".csv") or name in REFUSED:
+        return path.read_bytes(), 0
+    with open(path, newline="", encoding="utf-8", errors="surrogateescape") as handle:
+        records = list(csv.DictReader(handle))
+    return "\n".join(json.dumps(r, ensure_ascii=False) for r in records).encode("utf-8", "surrogateescape"), -1
+
+
+def test_the_corpus_through_the_api(db, web, generated):
+    client, headers = web
+    for name in every_case(generated):
+        body, shift = as_api_body(name, corpus_path(name, generated))
+        response = client.post("/api/v1/sessions", body, headers=headers, expect_errors=True)
+        assert response.content_type == "application/json", name
+        if not body:
+            assert response.status_int == 400 and response.json["error"].startswith("The body is empty"), name
+        elif name in STORED:
+            assert response.status_int == 201, (name, response.json)
+            assert response.json["sessions_created"] == stored_count(name), name
+        elif name in REJECTED:
+            found = [(e["line"] - shift, e["column"], e["reason"]) for e in response.json["errors"]]
+            assert response.status_int == 422 and found == [(l, c, r) for l, c, _, r in REJECTED[name]], name
+        else:
+            assert response.status_int == 400 and response.json["error"], name
+            assert "/tmp" not in response.json["error"] and "analyzer-api" not in response.json["error"], name
+        assert CustomerSession.select().count() == stored_count(name), name
+        undo_all()

@@ -56,6 +56,9 @@ def create_app(settings=None, migrations_dir=None):
     def close_connection():
         add_security_headers()
         relative_location()
+        body = bottle.request.environ.get("bottle.request.body")
+        if body is not None:  # a large body is spooled to a temporary file: give it back now, not at collection
+            body.close()
         if db.is_closed():
             return
         try:
