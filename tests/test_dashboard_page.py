@@ -150,7 +150,7 @@ def test_every_kpi_on_the_page_is_the_figure_of_the_same_query(client, demo_data
     for name in METRICS:
         metric = stats[name]
         value = ("≈ " if metric.approximate else "") + present.figure(name, metric.value, "USD")
-        change = present.change(name, metric, query.compare != "none")[0] if query.compare != "none" else None
+        change = present.change(name, metric, query.compare != "none")[0] or None
         assert shown[name] == (value, change), name
 
 
@@ -160,7 +160,7 @@ def test_every_figure_on_the_page_equals_the_api_and_a_plain_count_of_the_rows(c
     body = api(client, "/api/v1/stats", **filters)["metrics"]
     assert kpis(page) == {name: (("≈ " if m["approximate"] else "") + present.figure(name, m["value"], "USD"),
                                  present.change(name, dashboard.Metric(m["value"], m["previous"], m["change"],
-                                                                       m["approximate"]))[0])
+                                                                       m["approximate"]))[0] or None)
                           for name, m in body.items()}
     rows = CustomerSession.select().where(CustomerSession.channel != "direct",
                                           CustomerSession.device.in_(["mobile", "desktop"]))
@@ -193,6 +193,9 @@ def test_a_figure_without_previous_data_says_so_instead_of_an_infinite_percentag
     assert shown["sessions"] == ("1", "no previous data")
     assert shown["revenue"] == ("$12.50", "no previous data")
     assert "∞" not in page.text and "inf" not in page.text
+    assert shown["avg_order_value"] == ("$12.50", "no previous data")
+    empty = kpis(client.get("/?from=2020-01-01&to=2020-01-31"))
+    assert empty["sessions"] == ("0", None) and empty["bounce_rate"] == ("—", None)  # nothing to compare
 
 
 def test_no_comparison_shows_no_changes(ui):
@@ -432,6 +435,14 @@ def test_the_axis_ends_at_a_round_number_cut_into_round_steps(value, whole, expe
     assert (top, ticks) == pytest.approx(expected)
     step = top / ticks
     assert round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
+
+
+def test_breakdown_values_read_as_names():
+    assert present.dimension_value("country", "DE") == "Germany (DE)"
+    assert present.dimension_value("country", "XK") == "XK"
+    assert present.dimension_value("customer_type", "returning") == "Returning"
+    assert present.dimension_value("channel", "unknown") == "(unknown)"
+    assert present.dimension_value("source", None) == present.dimension_value("campaign", "") == "(none)"
 
 
 @pytest.mark.parametrize("name,value,expected", [

@@ -92,7 +92,7 @@ def change(name, metric, comparing=True):
         return "", "flat", ""
     if metric.change is None:
         if _nothing(metric.previous) and _nothing(metric.value):
-            return "no data in either", "flat", "Neither period has data for this figure."
+            return "", "flat", ""
         if _nothing(metric.previous):
             return "no previous data", "flat", "The comparison period had none, so there is no percentage to show."
         return "no data now", "flat", "This period has no data for this figure."
@@ -127,6 +127,8 @@ def dimension_value(dimension, value):
         return f"{name} ({value})" if name != value else value
     if dimension == "customer_type":
         return {"new": "New", "returning": "Returning"}.get(value, value)
+    if dimension == "channel" and value == "unknown":
+        return "(unknown)"  # the importer's word for a channel it could not tell, as the session pages write it
     return str(value)
 
 
