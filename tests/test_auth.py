@@ -77,6 +77,7 @@ ACCESS = {
     ("POST", "/imports/confirm"): "analyst",
     ("GET", "/export.csv"): "analyst",
     ("POST", "/imports/<import_id:int>/undo"): "admin",
+    ("GET", "/admin/schema"): "admin",
     ("GET", "/admin/users"): "admin",
     ("POST", "/admin/users"): "admin",
     ("POST", "/admin/users/<user_id:int>/role"): "admin",

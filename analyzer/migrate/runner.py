@@ -78,6 +78,22 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
     return results
 
 
+def sketch(db, migrator, migration):
+    """Return (transactional, statements) that applying MIGRATION would run: reads run, no write does."""
+    namespace = mfiles.load(migration)
+    migrator.migration_name = migration.name
+    migrator.previewing = True
+    recorder = _Recorder(db, dry=True)
+    try:
+        with recorder:
+            _call(migrator, migration, namespace, "migrate", fake=False)
+            migrator.apply()
+    finally:
+        migrator.previewing = False
+        migrator.discard()
+    return is_transactional(namespace), [s for s in recorder.statements if not is_read(s)]
+
+
 def is_transactional(namespace):
     """Tell whether a loaded migration runs inside a transaction (TRANSACTION = False opts out)."""
     return namespace.get("TRANSACTION", True) is not False

@@ -13,7 +13,7 @@ from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
 from analyzer.web import (account, api, api_dashboard, auth, dashboard, details, explore, explore_api, imports,
-                          openapi, routes, signin)
+                          openapi, routes, schema, signin)
 
 log = logging.getLogger("analyzer.web")
 
@@ -66,7 +66,8 @@ def create_app(settings=None, migrations_dir=None):
         except pw.DatabaseError:  # a connection the server ended: forget it, the next request opens a new one
             db._state.reset()
 
-    app.install(auth.Guard(settings, lambda: routes.unavailable_page(app), routes.failed_page))
+    app.install(auth.Guard(settings, lambda behind_ok=False: routes.unavailable_page(app, behind_ok),
+                           routes.failed_page))
     routes.register(app)
     dashboard.register(app, settings)
     signin.register(app, settings)
@@ -78,6 +79,7 @@ def create_app(settings=None, migrations_dir=None):
     explore.register(app)
     explore_api.register(app)
     openapi.register(app)
+    schema.register(app, settings)
     unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]
     if unguarded:
         raise RuntimeError(f"routes without a declared access: {', '.join(unguarded)}")

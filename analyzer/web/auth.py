@@ -35,10 +35,12 @@ class Guard:
 
     def apply(self, callback, route):
         access = route.config.get("access")
+        # A page about the schema itself stays open to its role while migrations are pending.
+        behind_ok = route.config.get("behind_ok", False)
 
         def guarded(*args, **kwargs):
             try:
-                refusal = self.check(access)
+                refusal = self.check(access, behind_ok)
                 if refusal is not None:
                     return refusal
                 return callback(*args, **kwargs)
@@ -56,14 +58,14 @@ class Guard:
             bottle.response.set_header("Retry-After", str(BUSY_RETRY_S))
         return api_error(503, message) if access.startswith("api:") else page
 
-    def check(self, access):
+    def check(self, access, behind_ok=False):
         """Return a refusal response, or None when the request may go on."""
         request = bottle.request
         if access not in ACCESS:
             bottle.abort(403, "This address is not open to anyone.")
         if access == "public":
             return None
-        down = self.unavailable()
+        down = self.unavailable(behind_ok)
         if down is not None:
             return api_error(503, down[1]) if access.startswith("api:") else down[0]
         if access.startswith("api:"):

@@ -139,8 +139,8 @@ def failed_page(busy):
     return render("error", code=503, title=title, message=message), message
 
 
-def unavailable_page(app):
-    """Return (503 page, message) while the database is unreachable or behind the migrations, else None."""
+def unavailable_page(app, behind_ok=False):
+    """Return (503 page, message) while the database is unreachable or (unless BEHIND_OK) behind, else None."""
     try:
         state = None if bottle.request.environ.get("analyzer.db_error") else schema_state(app)
     except pw.DatabaseError as exc:
@@ -151,7 +151,7 @@ def unavailable_page(app):
         title = "Database unavailable"
     else:
         current, pending, problems = state
-        if not pending and not problems:
+        if behind_ok or (not pending and not problems):
             return None
         title = "Database schema is behind"
         message = (f"{len(pending)} migration(s) are pending ({', '.join(pending)}). Run: python manage.py migrate run"
