@@ -1,6 +1,7 @@
 """The repository itself: its migrations pass the CI gate, and its deploy files say what the README says."""
 
 import re
+import sys
 import tomllib
 
 from tests.conftest import ROOT, run_cli
@@ -36,3 +37,10 @@ def test_procfile_and_railway_config_migrate_before_serving():
     assert railway["deploy"]["preDeployCommand"] == ["python manage.py migrate run"]
     assert railway["deploy"]["healthcheckPath"] == "/healthz"
     assert railway["deploy"]["startCommand"] == procfile["web"]
+
+
+def test_railway_builds_with_railpack_on_the_python_the_tests_run_on():
+    railway = tomllib.loads((ROOT / "railway.toml").read_text())
+    assert railway["build"]["builder"] == "RAILPACK"
+    pinned = (ROOT / ".python-version").read_text().strip()
+    assert pinned == f"{sys.version_info.major}.{sys.version_info.minor}"
