@@ -2,7 +2,12 @@
 
 Adds a nullable column and a column with a constant default through `migrate run` (both should be
 metadata-only, under 100 ms), then builds an index CONCURRENTLY in a TRANSACTION = False migration
-while another connection keeps inserting, and reports the insert latency during the build.
+while another connection keeps inserting, and reports the insert latency during the build. Last, it
+makes a NOT NULL column with a computed value while writers run 50 inserts/s and 50 updates/s: once
+with the helpers (migrator.backfill + migrator.set_not_null, TRANSACTION = False) and once the naive
+way (one UPDATE + SET NOT NULL in a transaction), and reports the writers' latency for each. A
+writer's latency counts from when it meant to send the statement, so time spent queued behind a
+blocked statement is included.
 
     python bench/migrate_online.py [--rows 1000000]
 """
@@ -10,6 +15,7 @@ while another connection keeps inserting, and reports the insert latency during 
 import argparse
 import json
 import os
+import random
 import shutil
 import statistics
 import sys
@@ -26,6 +32,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from analyzer.config import Settings  # noqa: E402
+from analyzer.errors import AppError  # noqa: E402
 from analyzer.migrate import commands, history  # noqa: E402
 
 ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
@@ -39,7 +46,19 @@ MIGRATIONS = {
                            "ON \"customer_sessions\" (\"campaign\")')",
                            "migrator.sql('DROP INDEX CONCURRENTLY \"customer_sessions_campaign\"')",
                            "TRANSACTION = False\n"),
+    "005_add_channel_groups": ('migrator.add_fields("customer_sessions", '
+                               'channel_group=pw.CharField(max_length=32, null=True), '
+                               'channel_group_naive=pw.CharField(max_length=32, null=True))',
+                               'migrator.remove_fields("customer_sessions", "channel_group", "channel_group_naive")', ""),
+    "006_fill_with_helpers": ('migrator.backfill("customer_sessions", "channel_group", "lower(channel)")\n'
+                              '    migrator.set_not_null("customer_sessions", "channel_group")',
+                              'migrator.drop_not_null("customer_sessions", "channel_group")', "TRANSACTION = False\n"),
+    "007_fill_naively": ('migrator.sql("UPDATE customer_sessions SET channel_group_naive = lower(channel) '
+                         'WHERE channel_group_naive IS NULL")\n'
+                         '    migrator.add_not_null("customer_sessions", "channel_group_naive")',
+                         'migrator.drop_not_null("customer_sessions", "channel_group_naive")', ""),
 }
+WRITES_PER_S = 50
 
 
 def write_migrations(directory):
@@ -80,6 +99,53 @@ def insert_loop(url, stop, latencies):
         latencies.append((time.perf_counter() - started) * 1000)
         time.sleep(0.005)
     conn.close()
+
+
+def paced_writer(url, statement, arguments, stop, latencies):
+    """Run STATEMENT WRITES_PER_S times a second; record each one's latency from its planned start."""
+    conn = psycopg2.connect(url)
+    conn.autocommit = True
+    cur = conn.cursor()
+    planned = time.perf_counter()
+    while not stop.is_set():
+        planned += 1 / WRITES_PER_S
+        time.sleep(max(0.0, planned - time.perf_counter()))
+        cur.execute(statement, arguments())
+        latencies.append((time.perf_counter() - planned) * 1000)
+    conn.close()
+
+
+def writers_during(url, rows, action):
+    """Run ACTION while one connection inserts and another updates, 50 a second each; return figures."""
+    inserts, updates = [], []
+    stop = threading.Event()
+    insert = ("INSERT INTO customer_sessions (session_key, customer_id, started_at, duration_s, channel, device, "
+              "page_views, events, converted, revenue, score, channel_group, channel_group_naive) VALUES "
+              "(%s, 'live', now(), 0, 'direct', 'mobile', 1, 1, false, 0, 0, 'direct', 'direct')")
+    update = "UPDATE customer_sessions SET page_views = page_views + 1 WHERE id = %s"
+    threads = [
+        threading.Thread(target=paced_writer, args=(url, insert, lambda: (f"live-{uuid.uuid4().hex}",), stop, inserts)),
+        threading.Thread(target=paced_writer, args=(url, update, lambda: (random.randint(1, rows),), stop, updates)),
+    ]
+    for thread in threads:
+        thread.start()
+    time.sleep(1.0)
+    started = time.perf_counter()
+    try:
+        action()
+        failure = None
+    except AppError as exc:  # the naive way can deadlock with the updaters: PostgreSQL then cancels it
+        failure = str(exc).split(" — ", 1)[-1][:200]
+    seconds = time.perf_counter() - started
+    time.sleep(0.5)
+    stop.set()
+    for thread in threads:
+        thread.join()
+    both = sorted(inserts + updates)
+    return {"migration_s": round(seconds, 2), "failed": failure, "writes": len(both),
+            "writer_latency_ms": {"p50": round(statistics.median(both), 2),
+                                  "p99": round(both[int(len(both) * 0.99) - 1], 2), "max": round(both[-1], 2)},
+            "insert_max_ms": round(max(inserts), 2), "update_max_ms": round(max(updates), 2)}
 
 
 def main():
@@ -129,6 +195,13 @@ def main():
             "p50": round(statistics.median(during), 2),
             "p99": round(sorted(during)[int(len(during) * 0.99) - 1], 2),
             "max": round(max(during), 2)}
+        commands.run(ctx, to="005_add_channel_groups")
+        ctx.out = lambda line: line.startswith("  backfill") and print(line, file=sys.stderr)
+        figures["not_null_with_helpers"] = writers_during(
+            url, args.rows, lambda: commands.run(ctx, to="006_fill_with_helpers"))
+        figures["not_null_naive"] = writers_during(url, args.rows, lambda: commands.run(ctx, to="007_fill_naively"))
+        figures["helpers_max_writer_latency_under_200ms"] = \
+            figures["not_null_with_helpers"]["writer_latency_ms"]["max"] < 200
         figures["applied"] = [r.name for r in history.applied(ctx.db)]
         ctx.close()
     finally:

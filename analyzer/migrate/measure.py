@@ -126,13 +126,20 @@ class Observer:
             self._assign_locks(finished)
 
     def _assign_locks(self, finished):
-        for (table, mode), (first, last) in sorted(self._sampler.seen.items()):
-            if first is None:
-                continue
-            # In a transaction every lock is held until the commit; outside one, until its statement ends.
-            released = finished if self.transactional else self.statements[last].ended
-            held = round((released - self.statements[first].started) * 1000, 1)
-            self.statements[first].locks.append(Lock(table, mode, held))
+        if not self.transactional:
+            # Each statement commits on its own: its locks last at most as long as it runs.
+            for index, keys in sorted(self._sampler.seen_in.items()):
+                statement = self.statements[index]
+                statement.locks += [Lock(table, mode, statement.ms) for table, mode in sorted(keys)]
+            return
+        first_seen = {}
+        for index, keys in sorted(self._sampler.seen_in.items()):
+            for key in keys:
+                first_seen.setdefault(key, index)
+        # In a transaction every lock is held until the commit, however early a statement took it.
+        for (table, mode), index in sorted(first_seen.items(), key=lambda item: (item[1], item[0])):
+            held = round((finished - self.statements[index].started) * 1000, 1)
+            self.statements[index].locks.append(Lock(table, mode, held))
 
     def _read_storage(self, execute):
         query = SQLITE_STORAGE if is_sqlite(self.db) else PG_STORAGE
@@ -155,7 +162,7 @@ class _LockSampler(threading.Thread):
         self.connection = psycopg2.connect(url)
         self.connection.autocommit = True
         self.pid = pid
-        self.seen = {}
+        self.seen_in = {}
         self._current = None
         self._active = threading.Event()
         self._stopped = threading.Event()
@@ -183,9 +190,7 @@ class _LockSampler(threading.Thread):
             with self.connection.cursor() as cur:
                 cur.execute(HELD_LOCKS, (self.pid,))
                 rows = cur.fetchall()
-        for key in rows:
-            first, _ = self.seen.get(key, (index, index))
-            self.seen[key] = (first, index)
+        self.seen_in.setdefault(index, set()).update(rows)
 
     def finish(self):
         """Stop sampling and close the second connection."""

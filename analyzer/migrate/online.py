@@ -4,6 +4,9 @@ import time
 from dataclasses import dataclass
 
 REPORT_EVERY_S = 2.0
+BATCH_TARGET_S = 0.1
+"""A writer that needs a row of the running batch waits for the batch to commit: keep batches about this short."""
+MIN_BATCH = 100
 
 
 @dataclass(frozen=True)
@@ -37,17 +40,20 @@ def backfill(db, job, report=None, preview=False):
     remaining = db.execute_sql(f"SELECT COUNT(*) FROM {table} WHERE {pending}").fetchone()[0]
     # Keyset batches: rows whose VALUE stays NULL are passed once instead of being picked again forever.
     next_batch = (f"SELECT {key} FROM {table} WHERE {pending} AND {key} > {db.param} "
-                  f"ORDER BY {key} LIMIT {int(job.batch_size)}")
+                  f"ORDER BY {key} LIMIT {db.param}")
     first_batch = next_batch.replace(f" AND {key} > {db.param}", "")
     update = (f"UPDATE {table} SET {column} = {job.value} "
               f"WHERE {key} >= {db.param} AND {key} <= {db.param} AND {pending}")
     done, last, started, told = 0, None, time.monotonic(), time.monotonic()
+    size = job.batch_size
     while True:
-        ids = [r[0] for r in (db.execute_sql(first_batch) if last is None
-                              else db.execute_sql(next_batch, (last,))).fetchall()]
+        ids = [r[0] for r in (db.execute_sql(first_batch, (size,)) if last is None
+                              else db.execute_sql(next_batch, (last, size))).fetchall()]
         if not ids:
             break
+        began = time.monotonic()
         cursor = db.execute_sql(update, (ids[0], ids[-1]))
+        size = _next_size(size, time.monotonic() - began, job.batch_size)
         done += max(cursor.rowcount or 0, 0)
         last = ids[-1]
         if preview:
@@ -76,6 +82,15 @@ def set_not_null(db, table, column, preview=False):
     db.execute_sql(f"ALTER TABLE {_q(table)} VALIDATE CONSTRAINT {_q(check)}")
     db.execute_sql(f"ALTER TABLE {_q(table)} ALTER COLUMN {_q(column)} SET NOT NULL")
     db.execute_sql(f"ALTER TABLE {_q(table)} DROP CONSTRAINT IF EXISTS {_q(check)}")
+
+
+def _next_size(size, seconds, most):
+    """Shrink a batch that held its rows longer than BATCH_TARGET_S; grow it back, up to MOST, when quick."""
+    if seconds > BATCH_TARGET_S:
+        return min(most, max(MIN_BATCH, int(size * BATCH_TARGET_S / seconds)))
+    if seconds < BATCH_TARGET_S / 2:
+        return min(most, size * 2)
+    return size
 
 
 def _check_name(table, column):
