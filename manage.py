@@ -73,6 +73,12 @@ def build_parser():
     purge.add_argument("--older-than", type=int, metavar="DAYS", help="only archives older than DAYS")
     _guarded(purge)
     verbs.add_parser("sum", help="rewrite migrations/migrations.sum from the files")
+    squash = verbs.add_parser("squash", help="replace the first migrations through NAME with one baseline "
+                              "for new databases")
+    squash.add_argument("--to", required=True, metavar="NAME", help="the last migration to replace")
+    squash.add_argument("--schema-only", action="append", default=[], metavar="NAME",
+                        help="carry this file's migrator.sql statements into the baseline (they change only "
+                             "the schema); repeatable")
 
     load = areas.add_parser("import", help="load a session or event export (CSV or NDJSON, gzip too)")
     load.add_argument("file", nargs="?", metavar="FILE")
@@ -188,6 +194,8 @@ def migrate_command(ctx, args):
         return migrate_commands.rollback(ctx, steps=args.steps, to=args.to, dry_run=args.dry_run)
     if verb == "stamp":
         return migrate_commands.stamp(ctx, args.name, prune_missing=args.prune_missing)
+    if verb == "squash":
+        return migrate_commands.squash(ctx, args.to, args.schema_only)
     if verb == "purge-archives":
         return migrate_commands.purge_archives(ctx, args.older_than)
     simple = {"list": migrate_commands.list_, "status": migrate_commands.status, "history": migrate_commands.history,

@@ -109,8 +109,9 @@ def list_(ctx):
     rows += [(name, applied[name]) for name in state.missing]
     if not rows:
         ctx.out("  (none yet: create the first with python manage.py migrate create \"initial\")")
+    skipped = set(state.squashed.values())
     for name, row in sorted(rows, key=lambda r: r[0]):
-        mark = f"applied {_when(row)}" if row else "pending"
+        mark = f"applied {_when(row)}" if row else "skipped (replaced)" if name in skipped else "pending"
         flags = []
         if name in state.missing:
             flags.append("FILE MISSING")
@@ -364,6 +365,16 @@ def purge_archives(ctx, older_than_days=None):
         dropped = archive.purge(ctx.db, older_than_days)
         ctx.out(f"Purged {len(dropped)} archive(s).")
         return 0
+
+
+def squash(ctx, to, schema_only=()):
+    """Replace the migrations through TO with one baseline for new databases."""
+    created, names = _load("squash").squash(ctx.db, ctx.directory, to, schema_only)
+    ctx.out(f"Created {created.display}: a baseline for new databases that replaces {len(names)} migrations "
+            f"({names[0]} … {names[-1]}).")
+    ctx.out(f"Moved the replaced files to {ctx.directory.name}/squashed/, where \"migrate check\" compares them with "
+            "the baseline. Databases that applied them keep their history and skip the baseline.")
+    return 0
 
 
 def write_sum(ctx):

@@ -1,5 +1,6 @@
 """Migration files on disk: finding, numbering, hashing and loading them."""
 
+import ast
 import hashlib
 import re
 import unicodedata
@@ -9,6 +10,7 @@ from pathlib import Path
 from analyzer.errors import AppError
 
 FILENAME_RE = re.compile(r"^(\d{3,})_([^.]+)\.py$")
+BASELINE_RE = re.compile(r"^\d{3,}_squashed_")
 
 
 @dataclass(frozen=True)
@@ -90,3 +92,16 @@ def load(migration):
             "Fix the file and try again."
         ) from exc
     return namespace
+
+
+def baselines(migration_files):
+    """Map each squash baseline's name to the {replaced name: SHA-256} it records; only baselines are read."""
+    return {f.name: _replaces(f) for f in migration_files if BASELINE_RE.match(f.name)}
+
+
+def _replaces(migration):
+    tree = ast.parse(migration.path.read_text(encoding="utf-8"))
+    for node in tree.body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == "REPLACES" for t in node.targets):
+            return dict(ast.literal_eval(node.value))
+    raise AppError(f"{migration.display} is named as a squash baseline but has no REPLACES dictionary; restore it.")

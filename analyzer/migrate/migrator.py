@@ -132,6 +132,29 @@ class Migrator(pm.Migrator):
         self.__ops__ = []
         self._queued_by = []
 
+    def create_model(self, model):
+        """Create the table with the indexes the model has now, not those a later call of the migration adds."""
+        model = super().create_model(model)
+        meta = model._meta
+        flags = {name: (field.index, field.unique) for name, field in meta.fields.items()}
+        indexes = list(meta.indexes)
+
+        def create_table():
+            later = {name: (field.index, field.unique) for name, field in meta.fields.items()}, list(meta.indexes)
+            for name, (index, unique) in flags.items():
+                if name in meta.fields:
+                    meta.fields[name].index, meta.fields[name].unique = index, unique
+            meta.indexes = indexes
+            try:
+                model.create_table()
+            finally:
+                for name, (index, unique) in later[0].items():
+                    meta.fields[name].index, meta.fields[name].unique = index, unique
+                meta.indexes = later[1]
+
+        self.__ops__[-1] = create_table
+        return model
+
     def add_fields(self, model, *, allow_not_null=False, **fields):
         """Add columns; a constant default goes into the ADD COLUMN itself instead of an UPDATE of every row."""
         model = self.__get_model__(model)

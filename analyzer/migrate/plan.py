@@ -17,11 +17,18 @@ class State:
     pending: list = field(default_factory=list)
     missing: list = field(default_factory=list)
     duplicates: dict = field(default_factory=dict)
+    squashed: dict = field(default_factory=dict)
+    partial: list = field(default_factory=list)
 
     def applied_files(self):
-        """Return the files of the applied migrations, in the order they were applied."""
+        """Return the files of the applied migrations in order; a baseline stands in for the files it replaced."""
         by_name = {f.name: f for f in self.files}
-        return [by_name[r.name] for r in self.applied if r.name in by_name]
+        found = []
+        for row in self.applied:
+            migration = by_name.get(self.squashed.get(row.name, row.name))
+            if migration is not None and migration not in found:
+                found.append(migration)
+        return found
 
     @property
     def edited(self):
@@ -47,6 +54,11 @@ class State:
             "renumber the newer, unapplied one"
             for n, names in sorted(self.duplicates.items())
         ]
+        lines += [
+            f"{baseline} replaces {total} migrations but this database applied only {done} of them: apply the rest "
+            "from a checkout made before the squash, then come back to this one"
+            for baseline, done, total in self.partial
+        ]
         return lines
 
 
@@ -57,8 +69,17 @@ def read_state(db, directory):
     by_name = {f.name: f for f in on_disk}
     done = {r.name for r in rows}
     state = State(files=on_disk, applied=rows)
-    state.pending = [f for f in on_disk if f.name not in done]
-    state.missing = [r.name for r in rows if r.name not in by_name]
+    skipped = set()
+    for baseline, replaced in mfiles.baselines(on_disk).items():
+        applied_before = done & set(replaced)
+        if baseline in done or not applied_before:
+            continue
+        skipped.add(baseline)
+        state.squashed.update({name: baseline for name in replaced})
+        if len(applied_before) < len(replaced):
+            state.partial.append((baseline, len(applied_before), len(replaced)))
+    state.pending = [f for f in on_disk if f.name not in done and f.name not in skipped]
+    state.missing = [r.name for r in rows if r.name not in by_name and r.name not in state.squashed]
     state.duplicates = mfiles.duplicate_numbers(on_disk)
     return state
 
@@ -106,6 +127,10 @@ def to_revert(state, steps=None, to=None):
                 f"Cannot revert {steps} migrations: only {len(applied)} applied; nothing was reverted."
             )
         names = applied[len(applied) - steps:]
+    squashed = [n for n in names if n in state.squashed]
+    if squashed:
+        raise AppError(f"Cannot roll back {squashed[-1]}: {state.squashed[squashed[-1]]} replaced its file with a "
+                       "baseline for new databases; nothing was reverted. Roll back only the migrations after it.")
     return [by_name[n] for n in reversed(names)]
 
 

@@ -1,7 +1,7 @@
 """Read-only verbs for reviewing migrations before they run: sql, lint, check."""
 
 from analyzer.errors import AppError
-from analyzer.migrate import autogen, integrity, lint, plan, runner
+from analyzer.migrate import autogen, integrity, lint, plan, runner, squash
 from analyzer.migrate.files import resolve
 
 
@@ -70,6 +70,7 @@ def check(ctx):
                  "newest migration" for f in state.pending if f.number < applied_top]
     problems += [f"{name} was edited after it was applied to this database" for name in state.edited]
     problems += integrity.mismatches(ctx.directory, state.files)
+    problems += squash.verify(db, ctx.directory, state.files)
     problems += [f"invalid index {name} (an interrupted CREATE INDEX CONCURRENTLY): drop it with "
                  f"DROP INDEX CONCURRENTLY {name} and run the migration again" for name in plan.invalid_indexes(db)]
     if not state.duplicates and not state.missing:
