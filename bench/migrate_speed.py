@@ -23,14 +23,14 @@ COUNT = 300
 FLASK_MIGRATE = {"status_s": 0.55, "up_to_date_run_s": 0.55, "deploy_one_s": 0.57}
 
 
-def write_project(target):
-    """Copy the app and write migrations 002..300, small realistic changes on customer_sessions."""
+def write_project(target, count=COUNT):
+    """Copy the app and write migrations 002..COUNT, small realistic changes on customer_sessions."""
     shutil.copytree(ROOT / "analyzer", target / "analyzer", ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy(ROOT / "manage.py", target)
     migrations = target / "migrations"
     migrations.mkdir()
     shutil.copy(ROOT / "migrations" / "001_initial_customer_sessions.py", migrations)
-    for n in range(2, COUNT + 1):
+    for n in range(2, count + 1):
         if n % 10 == 0:
             forward = f'migrator.add_index("customer_sessions", "extra_{n - 1}")'
             backward = f'migrator.drop_index("customer_sessions", "extra_{n - 1}")'

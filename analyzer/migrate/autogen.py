@@ -64,13 +64,19 @@ def diff(db, on_disk, models_module="analyzer.models", renames=()):
     for rename in renames:
         rename.apply(migrator)
     migrator.discard()
-    with _callable_defaults() as imports:
-        forward = compile_migrations(migrator, models)
-        backward = compile_migrations(migrator, models, reverse=True) if forward else ""
+    forward, backward, imports = code_for(migrator, models)
     forward = "".join(f"\n    {r.forward()}" for r in renames) + forward
     backward += "".join(f"\n    {r.backward()}" for r in reversed(renames))
     if not forward:
         return "", "", set()
+    return forward, backward, imports | _value_imports(forward + backward)
+
+
+def code_for(migrator, models):
+    """Return (migrate code, rollback code, imports) that take MIGRATOR's model state to MODELS."""
+    with _callable_defaults() as imports:
+        forward = compile_migrations(migrator, models)
+        backward = compile_migrations(migrator, models, reverse=True) if forward else ""
     return forward, backward, imports | _value_imports(forward + backward)
 
 

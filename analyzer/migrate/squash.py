@@ -8,7 +8,7 @@ from peewee_migrate.router import compile_migrations
 
 from analyzer.errors import AppError
 from analyzer.migrate import files as mfiles
-from analyzer.migrate import integrity
+from analyzer.migrate import autogen, integrity
 from analyzer.migrate.migrator import Migrator
 from analyzer.migrate.runner import replay
 
@@ -24,7 +24,7 @@ A database that applied the replaced files skips this file; a new database appli
 The replaced files are kept in migrations/{archive}/ so that "migrate check" can verify this baseline.
 """
 
-import peewee as pw
+{imports}import peewee as pw
 from peewee_migrate import Migrator
 
 REPLACES = {{
@@ -55,14 +55,14 @@ def squash(db, directory, to, schema_only=()):
     carried, origins = _walk(db, replaced, set(schema_only))
     state = replay(db, replaced)
     added_later = _take_added_indexes(state.orm, origins)
-    forward = compile_migrations(Migrator(db), list(state.orm))
-    backward = compile_migrations(Migrator(db), list(state.orm), reverse=True)
+    forward, backward, imports = autogen.code_for(Migrator(db), list(state.orm))
     forward += "".join(f"\n    {line}" for line in added_later)
     forward += "".join(f"\n    migrator.sql({statement!r})" for statement in carried)
     text = TEMPLATE.format(
         first=replaced[0].name, last=target.name, archive=ARCHIVE_DIR,
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         replaces="".join(f"    {f.name!r}: {f.checksum!r},\n" for f in replaced),
+        imports="".join(f"{line}\n" for line in sorted(imports)),
         migrate=forward or "\n    pass", rollback=backward or "\n    pass")
     archive = directory / ARCHIVE_DIR
     archive.mkdir(exist_ok=True)
