@@ -118,10 +118,13 @@ def test_a_file_edited_after_it_was_applied_is_flagged(site):
     assert row.select("td")[-1].get_text() == "edited since it was applied"
 
 
-def test_only_admins_see_the_page(site):
+def test_only_admins_see_the_page_and_its_link(site):
     testapp, _, _ = site
+    page = testapp.get("/admin/schema")
+    assert page.html.select_one('nav a[href="/admin/schema"]')["aria-current"] == "page"
     testapp.reset()
     sign_in(testapp, email="analyst@example.com", role="analyst")
     assert testapp.get("/admin/schema", status=403)
+    assert testapp.get("/account").html.select_one('a[href="/admin/schema"]') is None
     testapp.reset()
     assert "/login?next=/admin/schema" in testapp.get("/admin/schema", status=302).location
