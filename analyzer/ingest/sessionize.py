@@ -94,20 +94,20 @@ WHERE v.session_id IN (SELECT session_id FROM ingest_touched)
 # whether it repeats the event before it (then it is left out, and deleted if it was stored).
 CREATE_KEYED = """
 CREATE TEMP TABLE ingest_keyed AS
-SELECT b.*,
+SELECT g.*,
        CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session
-            ELSE customer_id || ':' || CAST(MIN(ts) OVER (PARTITION BY customer_id, {by_id}, seq) AS VARCHAR(24))
+            -- The start of a gap-mode session is the time of the latest break before or at this event.
+            ELSE customer_id || ':' || CAST(MAX(CASE WHEN brk = 1 THEN ts END) OVER (
+                     PARTITION BY customer_id, {by_id} ORDER BY {same_first} ROWS UNBOUNDED PRECEDING) AS VARCHAR(24))
        END AS session_key
-FROM (SELECT g.*,
-             SUM(brk) OVER (PARTITION BY customer_id, {by_id} ORDER BY {order} ROWS UNBOUNDED PRECEDING) AS seq
-      FROM (SELECT w.*,
-                   CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {p} THEN 1 ELSE 0 END AS brk,
-                   CASE WHEN LAG(ts) OVER near = ts
-                             AND LAG(event_type) OVER near = event_type
-                             AND COALESCE(LAG(page) OVER near, '') = COALESCE(page, '')
-                             AND LAG(revenue) OVER near = revenue THEN 1 ELSE 0 END AS dup
-            FROM ({work}) w
-            WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g) b
+FROM (SELECT w.*,
+             CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {p} THEN 1 ELSE 0 END AS brk,
+             CASE WHEN LAG(ts) OVER near = ts
+                       AND LAG(event_type) OVER near = event_type
+                       AND COALESCE(LAG(page) OVER near, '') = COALESCE(page, '')
+                       AND LAG(revenue) OVER near = revenue THEN 1 ELSE 0 END AS dup
+      FROM ({work}) w
+      WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g
 """
 
 CREATE_GROUPS = f"""
@@ -261,7 +261,7 @@ class Sessionizer:
             "touch_by_time": TOUCH_BY_TIME.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
                                                   p=p),
             "keyed": CREATE_KEYED.format(
-                p=p, by_id=BY_ID, order=EVENT_ORDER, same_first=SAME_FIRST,
+                p=p, by_id=BY_ID, same_first=SAME_FIRST,
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
