@@ -6,6 +6,7 @@ import sys
 from importlib import import_module
 
 from analyzer.config import load_settings
+from analyzer.db import DATABASE_ERRORS
 from analyzer.errors import AppError
 from analyzer.migrate import commands as migrate_commands
 from analyzer import guard
@@ -278,6 +279,13 @@ def main(argv=None, environ=None, stdin=None, out=print):
     except KeyboardInterrupt:
         print("Interrupted.", file=sys.stderr)
         return 130
+    except DATABASE_ERRORS as exc:  # the server went away, the disk is full or read-only, …
+        while isinstance(exc.__context__, DATABASE_ERRORS):  # the first failure, not the failed rollback after it
+            exc = exc.__context__
+        reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        print(f"Error: the database failed during the command ({reason}); what it was doing was rolled back. "
+              "Fix the cause and run the command again.", file=sys.stderr)
+        return 1
     except Exception as exc:
         if environ.get(DEBUG_VARIABLE):
             raise

@@ -1,6 +1,9 @@
 """The one database handle and how it is opened."""
 
+import sqlite3
+
 import peewee as pw
+import psycopg2
 from playhouse.db_url import connect
 
 from analyzer import localtime
@@ -8,6 +11,8 @@ from analyzer.config import mask_url
 from analyzer.errors import AppError
 
 database = pw.DatabaseProxy()
+# What a failing database raises: Peewee wraps the driver's errors, but bulk loads use the drivers directly.
+DATABASE_ERRORS = (pw.DatabaseError, pw.InterfaceError, sqlite3.Error, psycopg2.Error)
 
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
 

@@ -9,9 +9,9 @@ from urllib.parse import quote
 import logging
 
 import bottle
-import peewee as pw
 
 from analyzer.accounts import logins, tokens, users
+from analyzer.db import DATABASE_ERRORS
 
 SESSION_COOKIE = "analyzer_session"
 CSRF_COOKIE = "analyzer_csrf"
@@ -44,7 +44,7 @@ class Guard:
                 if refusal is not None:
                     return refusal
                 return callback(*args, **kwargs)
-            except pw.DatabaseError as exc:
+            except DATABASE_ERRORS as exc:
                 return self.database_failed(access, exc)
         return guarded
 
