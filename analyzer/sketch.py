@@ -10,8 +10,8 @@ P = 14  # 16,384 registers: a standard error of 0.81 %
 M = 1 << P
 Q = 64 - P
 ALPHA = 1 / (2 * math.log(2))
-SPARSE_LIMIT = 2048  # a cell with up to this many customers keeps their hashes: no bigger than the registers
-EXACT_LIMIT = 200_000  # a merge of hash sets up to this size is counted exactly
+SPARSE_LIMIT = 512  # a cell with up to this many customers keeps their hashes (4 KB): counted exactly
+EXACT_LIMIT = 100_000  # a merge of hash sets up to this size is counted exactly
 SPARSE, DENSE = b"S", b"H"
 
 

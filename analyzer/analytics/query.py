@@ -5,6 +5,8 @@ from dataclasses import dataclass, replace
 from functools import reduce
 from operator import and_
 
+from peewee import SQL, fn
+
 from analyzer import localtime
 from analyzer.models import CustomerFirst, CustomerSession
 
@@ -106,12 +108,11 @@ def where_sessions(select, query):
 def filter_condition(item):
     """Return the Peewee condition of one filter over CustomerSession."""
     if item.dimension == "customer_type":
-        firsts = CustomerFirst.select(CustomerFirst.session_id)
         wanted = set(item.values) ^ ({"new", "returning"} if item.negate else set())
         if wanted == {"new"}:
-            return CustomerSession.id.in_(firsts)
+            return is_first_session()
         if wanted == {"returning"}:
-            return CustomerSession.id.not_in(firsts)
+            return ~is_first_session()
         return CustomerSession.id.is_null(False) if wanted else CustomerSession.id.is_null()
     column = getattr(CustomerSession, item.dimension)
     named = [v for v in item.values if v != NONE_VALUE]
@@ -123,6 +124,13 @@ def filter_condition(item):
         # "is not X" keeps the sessions where the dimension is missing.
         return ~matches if NONE_VALUE in item.values else (column.is_null() | ~matches)
     return matches
+
+
+def is_first_session():
+    """Return the condition that a session is its customer's first (which makes the customer new)."""
+    # EXISTS looks each session up in the unique index; IN (SELECT …) made PostgreSQL scan the whole table per
+    # row once the ids did not fit work_mem.
+    return fn.EXISTS(CustomerFirst.select(SQL("1")).where(CustomerFirst.session_id == CustomerSession.id))
 
 
 def _year_before(day):

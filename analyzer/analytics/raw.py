@@ -4,9 +4,9 @@ from peewee import SQL, Case, fn
 
 from analyzer import localtime
 from analyzer.analytics.figures import Totals, money
-from analyzer.analytics.query import where_sessions
+from analyzer.analytics.query import is_first_session, where_sessions
 from analyzer.db import is_sqlite
-from analyzer.models import CustomerFirst, CustomerSession
+from analyzer.models import CustomerSession
 
 S = CustomerSession
 
@@ -30,7 +30,7 @@ def series(query, interval):
 def rows(query, dimension):
     """Return [(value, sessions, conversions, revenue)] of QUERY grouped by DIMENSION; a missing value is None."""
     if dimension == "customer_type":
-        key = Case(None, [(_is_new(), "new")], "returning")
+        key = Case(None, [(is_first_session(), "new")], "returning")
     else:
         key = fn.COALESCE(getattr(S, dimension), "")
     select = S.select(key, fn.COUNT(S.id), _count(S.converted == True), _revenue()).group_by(key)  # noqa: E712
@@ -46,7 +46,7 @@ def span():
 
 def _sums():
     return [fn.COUNT(S.id), _count(S.page_views <= 1), _count(S.converted == True), _revenue(),  # noqa: E712
-            fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(_is_new())]
+            fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(is_first_session())]
 
 
 def _totals(row):
@@ -54,10 +54,6 @@ def _totals(row):
     # PostgreSQL sums bigint columns as NUMERIC: counts become int again here.
     return Totals(int(sessions or 0), int(bounces or 0), int(conversions or 0), money(revenue), int(page_views or 0),
                   int(duration or 0), int(new or 0), int(customers or 0))
-
-
-def _is_new():
-    return S.id.in_(CustomerFirst.select(CustomerFirst.session_id))
 
 
 def _count(condition):
