@@ -5,13 +5,14 @@ import sys
 
 from analyzer.config import load_settings
 from analyzer.errors import AppError, ConfigError
-from analyzer.web import create_app
+from analyzer.web import create_app, drain
 
 try:
     app = create_app()
 except ConfigError as exc:
     print(f"Error: {exc}", file=sys.stderr)
     sys.exit(exc.exit_code)
+drain.on_sigterm()
 
 
 def main(argv=None):

@@ -1,12 +1,16 @@
 """The app under the documented production command (railway.toml) on a real waitress on 127.0.0.1."""
 
 import http.cookiejar
+import json
 import os
 import re
 import shlex
+import signal
 import socket
+import sqlite3
 import subprocess
 import sys
+import threading
 import time
 import tomllib
 import urllib.error
@@ -56,7 +60,7 @@ def served(project):
     yield base, env, process
     if process.poll() is None:
         process.terminate()
-        process.communicate(timeout=10)
+    process.communicate(timeout=30)
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -85,3 +89,27 @@ def test_the_start_command_trusts_the_proxys_address_so_one_client_cannot_lock_o
     assert sign_in_attempt(base, "guess1@example.com", "wrong password 12", "10.9.9.9, 203.0.113.1") == 429
     assert sign_in_attempt(base, "guess1@example.com", "wrong password 12", "203.0.113.2") == 401
     assert sign_in_attempt(base, "admin@example.com", PASSWORD, "203.0.113.1") == 303
+
+
+def test_sigterm_lets_the_requests_in_flight_finish_then_stops(served, project):
+    base, env, process = served
+    token = run_cli(project, "token", "create", "--user", "admin@example.com", "--scope", "ingest",
+                    env=env).out.strip().splitlines()[-1]
+    body = "\n".join(json.dumps({"session_id": f"s{i}", "started_at": "2026-03-01T10:00:00Z"}) for i in range(8000))
+    answer = {}
+
+    def send():
+        request = urllib.request.Request(f"{base}/api/v1/sessions", body.encode(),
+                                         headers={"Authorization": f"Bearer {token}"})
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer.update(status=response.status, body=json.loads(response.read()))
+
+    sender = threading.Thread(target=send)
+    sender.start()
+    time.sleep(0.5)  # the import is running in the server
+    process.send_signal(signal.SIGTERM)
+    sender.join(60)
+    assert answer["status"] == 201 and answer["body"]["sessions_created"] == 8000
+    assert process.wait(timeout=30) == 0
+    with sqlite3.connect(env["DATABASE_URL"].split(":///", 1)[1]) as check:
+        assert check.execute("SELECT COUNT(*) FROM customer_sessions").fetchone() == (8000,)
