@@ -36,6 +36,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "load test password 4242"
+SIGN_IN_EVERY = 10  # each client signs in again every 10th request, at its own phase
 CHANNELS = [("google", "organic"), ("google", "cpc"), ("newsletter", "email"), ("instagram", "social"), ("", "")]
 DEVICES = ["mobile", "desktop", "tablet"]
 COUNTRIES = ["US", "GB", "DE", "FR", "CA", "NL", "ES", "IT", "AU", "JP"]
@@ -150,7 +151,7 @@ class Client(threading.Thread):
             self.request(connection, "GET", "/api/v1/sessions?limit=50", headers=api)
         else:
             self.request(connection, "GET", "/imports", headers=cookie)
-        if step % 200 == 0:  # a fresh sign-in now and then: a request that writes
+        if step % SIGN_IN_EVERY == self.number % SIGN_IN_EVERY:  # now and then a request that writes
             cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
         return cookie, cursor
 
