@@ -220,3 +220,20 @@ def sign_in(testapp, email="admin@example.com", role="admin", password=PASSWORD)
 def csrf_of(testapp, path="/account"):
     """Return the CSRF token of the forms on PATH for TESTAPP's session."""
     return testapp.get(path).html.select_one("input[name=csrf_token]")["value"]
+
+
+def wait_for_server(base, process, seconds=60):
+    """Wait until the server PROCESS answers /healthz at BASE; fail with its output if it stops first."""
+    import time
+    import urllib.request
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
+            return
+        except OSError:
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(process.communicate()[0])
+            time.sleep(0.1)
+

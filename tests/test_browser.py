@@ -5,12 +5,10 @@ import shutil
 import socket
 import subprocess
 import sys
-import time
-import urllib.request
 
 import pytest
 
-from tests.conftest import PASSWORD, ROOT
+from tests.conftest import PASSWORD, ROOT, wait_for_server
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):
@@ -37,15 +35,7 @@ def server(project):
     process = subprocess.Popen([sys.executable, "app.py", "--demo"], cwd=project, env=env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.communicate()[0])
-            time.sleep(0.2)
+    wait_for_server(base, process)
     yield base
     process.terminate()
     process.communicate(timeout=10)

@@ -12,13 +12,13 @@ import random
 import pytest
 
 from analyzer.config import Settings
-from analyzer.db import database, init_database
+from analyzer.db import database
 from analyzer.errors import AppError
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
-from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import
 from tests.conftest import ROOT, csrf_of
+from tests.test_ingest_import import db  # noqa: F401 (the migrated database those tests use)
 
 HOSTILE = ROOT / "tests" / "data" / "hostile"
 OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
@@ -97,18 +97,6 @@ def test_every_committed_case_has_an_expected_outcome(generated):
     committed = {p.name for p in HOSTILE.iterdir()}
     expected = set(REJECTED) | set(REFUSED) | set(STORED)
     assert committed | set(generated) == expected
-
-
-@pytest.fixture
-def db(db_url):
-    """A migrated database bound to the models."""
-    settings = Settings(database_url=db_url)
-    ctx = commands.Context(settings=settings, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    database = init_database(settings)
-    yield database
-    database.close()
 
 
 @pytest.mark.parametrize("name", sorted(REJECTED))

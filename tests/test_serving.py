@@ -19,7 +19,7 @@ import urllib.request
 
 import pytest
 
-from tests.conftest import PASSWORD, ROOT, run_cli
+from tests.conftest import PASSWORD, ROOT, run_cli, wait_for_server
 
 
 def start_command(port):
@@ -48,15 +48,7 @@ def served(project):
     process = subprocess.Popen(start_command(port), cwd=project, env=environment | env, stdout=subprocess.PIPE,
                                stderr=subprocess.STDOUT, text=True)
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(f"{base}/healthz", timeout=2).close()
-            break
-        except OSError:
-            if process.poll() is not None or time.monotonic() > deadline:
-                raise AssertionError(process.communicate()[0])
-            time.sleep(0.1)
+    wait_for_server(base, process)
     yield base, env, process
     if process.poll() is None:
         process.terminate()
