@@ -102,14 +102,20 @@ class Client(threading.Thread):
 
     def sign_in(self, connection):
         response, page = self.request(connection, "GET", "/login")
-        nonce = re.search(r"analyzer_csrf=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
-        token = re.search(r'name="csrf_token" value="([^"]+)"', page).group(1)
+        nonce = re.search(r"analyzer_csrf=([^;]+)", response.getheader("Set-Cookie") or "")
+        token = re.search(r'name="csrf_token" value="([^"]+)"', page)
+        if nonce is None or token is None:
+            raise Retry()
+        nonce, token = nonce.group(1), token.group(1)
         body = urlencode({"csrf_token": token, "email": f"user{self.number}@example.com", "password": PASSWORD,
                           "next": "/"})
         response, _ = self.request(connection, "POST", "/login", body, {
             "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"analyzer_csrf={nonce}",
             "X-Forwarded-For": f"10.0.{self.number}.1"})
-        return re.search(r"analyzer_session=([^;]+)", response.getheader("Set-Cookie") or "").group(1)
+        signed_in = re.search(r"analyzer_session=([^;]+)", response.getheader("Set-Cookie") or "")
+        if signed_in is None:  # refused (a 503 is counted): go on with the session this client had
+            raise Retry()
+        return signed_in.group(1)
 
     def run(self):
         run = self.run_
