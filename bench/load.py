@@ -145,7 +145,9 @@ class Client(threading.Thread):
                 cursor = json.loads(text).get("next")
             except ValueError:
                 cursor = None
-        elif kind in (1, 5):
+        elif kind == 1:
+            self.request(connection, "GET", "/sessions", headers=cookie)
+        elif kind == 5:
             self.request(connection, "GET", "/", headers=cookie)
         elif kind == 2:
             self.request(connection, "GET", "/api/v1/stats?period=30d", headers=api)
@@ -181,7 +183,8 @@ class Run:
 
     def record(self, path, status, seconds, text):
         group = ("api sessions" if path.startswith("/api/v1/sessions") else "api dashboard" if path.startswith("/api")
-                 else "session list" if path == "/" else "sign-in" if path == "/login" else "imports page")
+                 else "session list" if path == "/sessions" else "dashboard page" if path == "/"
+                 else "sign-in" if path == "/login" else "imports page")
         with self.lock:
             self.times.setdefault(group, []).append(seconds)
             if status >= 500:
