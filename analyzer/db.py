@@ -71,3 +71,14 @@ def write_if_free(db, write):
     finally:
         db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
 
+
+
+LARGE_READ_MEMORY = "SET LOCAL work_mem = '128MB'"
+
+
+def fetch_large(db, sql, params):
+    """Return the rows of a read that groups or sorts millions of rows, in RAM on PostgreSQL too."""
+    with db.atomic():
+        if not is_sqlite(db):
+            db.execute_sql(LARGE_READ_MEMORY)  # the default 4 MB spills such sorts and hashes to disk
+        return db.execute_sql(sql, params).fetchall()

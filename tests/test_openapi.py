@@ -12,6 +12,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
                                                status_code_conformance)
 
 from analyzer.accounts import tokens, users
+from analyzer.ingest.rollups import rebuild_rollups
 from analyzer.web import create_app
 from analyzer.web.openapi import DOCUMENT
 from tests.test_funnels import random_stream
@@ -46,6 +47,7 @@ def fuzzed(settings):
     db = app.config["analyzer.db"]
     with db.connection_context():
         random_stream(random.Random(3), sessions=40)
+        rebuild_rollups(db)
         user = users.create("fuzz@example.com", "a long random password 1", "analyst", cheap=True)
         read, ingest = tokens.create(user, "read", "fuzz")[0], tokens.create(user, "ingest", "fuzz")[0]
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", app)

@@ -6,6 +6,7 @@ import random
 import pytest
 
 from analyzer.analytics import retention
+from analyzer.ingest.rollups import rebuild_rollups
 from analyzer.models import CustomerSession
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
@@ -64,6 +65,7 @@ def test_cohorts_equal_a_plain_computation(client, interval, activity):
     start, end = dt.datetime(2026, 1, 1), dt.datetime(2026, 4, 1)
     rows.append(CustomerSession.create(session_key="edge-in", customer_id="edge-a", started_at=start))
     rows.append(CustomerSession.create(session_key="edge-out", customer_id="edge-b", started_at=end))
+    rebuild_rollups(CustomerSession._meta.database)  # customer_firsts: each customer's first session
     picked = CustomerSession.select().where((CustomerSession.started_at >= start) & (CustomerSession.started_at < end)
                                             & (CustomerSession.channel == "direct"))
     got = retention.cohorts(picked, start, end, interval, activity)
@@ -99,6 +101,7 @@ def test_cohorts_use_the_weeks_and_months_of_the_reporting_time_zone(client):
     # 03:00 UTC on 1 February is still 31 January in New York.
     CustomerSession.create(session_key="a", customer_id="late", started_at=dt.datetime(2026, 2, 1, 3, 0))
     CustomerSession.create(session_key="b", customer_id="late", started_at=dt.datetime(2026, 2, 10))
+    rebuild_rollups(CustomerSession._meta.database)
     start, end = dt.datetime(2026, 1, 1, 5), dt.datetime(2026, 3, 1, 5)  # New York's January and February
     got = retention.cohorts(CustomerSession.select(), start, end, "month", "session", ZoneInfo("America/New_York"))
     assert [(c.cohort, c.customers, [p.customers for p in c.periods]) for c in got] == [("2026-01", 1, [1, 1])]

@@ -106,22 +106,27 @@ def page(query, options, cursor=None, limit=PAGE_SIZE):
 
 def total(query, options):
     """Return the Total of matching sessions without counting millions of rows on every page."""
+    if not options.narrowed:
+        by_month = rolled.series(query, "month", customers=False)  # None when a filter is not rolled up
+        rolled_up = sum(t.sessions for t in by_month.values()) if by_month is not None else 0
+        if rolled_up > EXACT_UP_TO:
+            return Total(rolled_up, "exact")
+    db = S._meta.database
+    estimate = None if is_sqlite(db) else _estimate(db, matching(query, options))
+    if estimate is not None and estimate > 2 * EXACT_UP_TO:
+        return Total(estimate, "estimate")
     capped = matching(query, options).select(S.id).order_by().limit(EXACT_UP_TO + 1)
     count = S.select(pw.fn.COUNT(pw.SQL("*"))).from_(capped.alias("capped")).scalar()
     if count <= EXACT_UP_TO:
         return Total(count, "exact")
-    if not options.narrowed and options.search is None:
-        rolled_up = rolled.totals(query)
-        if rolled_up is not None:
-            return Total(rolled_up.sessions, "exact")
-    db = S._meta.database
-    if not is_sqlite(db):
-        sql, params = matching(query, options).select(S.id).order_by().sql()
-        plan = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
-        estimate = int(plan[0]["Plan"]["Plan Rows"])
-        if estimate > EXACT_UP_TO:
-            return Total(estimate, "estimate")
-    return Total(EXACT_UP_TO, "at_least")
+    return Total(estimate, "estimate") if estimate and estimate > EXACT_UP_TO else Total(EXACT_UP_TO, "at_least")
+
+
+def _estimate(db, select):
+    """Return PostgreSQL's planner estimate of how many rows SELECT gives."""
+    sql, params = select.select(S.id).order_by().sql()
+    plan = db.execute_sql("EXPLAIN (FORMAT JSON) " + sql, params).fetchone()[0]
+    return int(plan[0]["Plan"]["Plan Rows"])
 
 
 def make_cursor(row, sort):

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from analyzer.analytics.query import where_sessions
-from analyzer.db import is_sqlite
+from analyzer.db import fetch_large, is_sqlite
 from analyzer.errors import AppError
 from analyzer.models import CustomerSession
 
@@ -199,7 +199,7 @@ def _rows(sessions, steps, unit, by):
         params.extend(values * 2)
     selects = "\nUNION ALL\n".join(STEP_ROWS.format(k=k) for k in range(1, len(steps) + 1))
     sql = f"WITH {', '.join(parts)}\n{selects}"
-    return db.execute_sql(sql, params).fetchall()
+    return fetch_large(db, sql, params)
 
 
 def _match(step, sqlite, param):

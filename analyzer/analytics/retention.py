@@ -5,23 +5,19 @@ from dataclasses import dataclass
 
 from analyzer import localtime
 from analyzer.analytics.query import where_sessions
-from analyzer.db import is_sqlite
+from analyzer.db import fetch_large, is_sqlite
 from analyzer.errors import AppError
 from analyzer.models import CustomerSession
 
 INTERVALS = ("week", "month")
 DEFAULT_PERIOD = "12mo"  # cohorts need months to say anything; the dashboard's 30 days would show one or two
 ACTIVITIES = ("session", "conversion")
-# Each customer's first session ever; the cohort keeps those whose first session is one of the picked sessions.
-# Then every (cohort, later period) pair with how many of its customers were active in that period.
-COHORTS = """WITH firsts AS (
-  SELECT customer_id, MIN(started_at) AS first_at
-  FROM customer_sessions
-  GROUP BY customer_id),
-cohort AS (
-  SELECT DISTINCT f.customer_id, {first_bucket} AS cohort
-  FROM firsts AS f
-  JOIN ({picked}) AS picked ON picked.customer_id = f.customer_id AND picked.started_at = f.first_at),
+# The customers whose first session ever (customer_firsts, kept by the rollups) is one of the picked sessions,
+# then every (cohort, later period) pair with how many of its customers were active in that period.
+COHORTS = """WITH cohort AS (
+  SELECT picked.customer_id, {first_bucket} AS cohort
+  FROM ({picked}) AS picked
+  JOIN customer_firsts AS f ON f.session_id = picked.id),
 activity AS (
   SELECT DISTINCT customer_id, {bucket} AS period
   FROM customer_sessions
@@ -76,14 +72,15 @@ def cohorts(sessions, start, end, interval="month", activity="session", tz=local
         raise RetentionError(f"activity must be one of {', '.join(ACTIVITIES)}; got {activity!r}.")
     db = CustomerSession._meta.database
     postgres = not is_sqlite(db)
-    first_bucket, params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz, "f.first_at")
-    picked_sql, picked_params = sessions.select(CustomerSession.customer_id, CustomerSession.started_at).order_by().sql()
+    first_bucket, params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz, "picked.started_at")
+    picked_sql, picked_params = sessions.select(CustomerSession.id, CustomerSession.customer_id,
+                                                CustomerSession.started_at).order_by().sql()
     bucket, bucket_params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz)
     sql = COHORTS.format(first_bucket=first_bucket, picked=picked_sql, bucket=bucket, p=db.param,
                          converted=f"\n  AND converted = {db.param}" if activity == "conversion" else "")
     params += picked_params + bucket_params + [start, end] + ([True] if activity == "conversion" else [])
     sizes, active = {}, {}
-    for cohort, period, count in db.execute_sql(sql, params).fetchall():
+    for cohort, period, count in fetch_large(db, sql, params):
         if period is None:
             sizes[_date(cohort)] = count
         else:

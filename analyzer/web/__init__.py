@@ -12,8 +12,8 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.config import load_settings
 from analyzer.db import init_database
-from analyzer.web import (account, api, api_dashboard, auth, dashboard, details, explore, explore_api, imports,
-                          openapi, routes, schema, signin)
+from analyzer.web import (account, api, api_dashboard, auth, dashboard, details, explore, explore_api, funnels,
+                          imports, openapi, retention, routes, schema, signin)
 
 log = logging.getLogger("analyzer.web")
 
@@ -78,6 +78,8 @@ def create_app(settings=None, migrations_dir=None):
     details.register(app)
     explore.register(app)
     explore_api.register(app)
+    funnels.register(app)
+    retention.register(app)
     openapi.register(app)
     schema.register(app, settings)
     unguarded = [f"{r.method} {r.rule}" for r in app.routes if r.config.get("access") not in auth.ACCESS]

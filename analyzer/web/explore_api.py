@@ -22,7 +22,8 @@ def register(app):
             found = explorer.page(parsed, options, query.get("after"), limit)
         except (params.QueryError, explorer.CursorError) as exc:
             return auth.api_error(400, str(exc))
-        return details.json_response({"sessions": [details.session_fields(s) for s in found.rows], "next": found.next_cursor})
+        rows = [details.session_fields(s) for s in found.rows]
+        return details.json_response({"sessions": rows, "next": found.next_cursor})
 
     @app.get("/api/v1/funnel", access="api:read")
     def funnel_json():

@@ -1,6 +1,7 @@
 """The explorer's own URL parameters: search, converted, revenue, page views, duration, landing page, sort."""
 
 from decimal import Decimal, InvalidOperation
+from urllib.parse import parse_qsl
 
 from analyzer.analytics import explorer
 from analyzer.web import params
@@ -68,3 +69,8 @@ def with_default_range(query, period=DEFAULT_PERIOD):
     if not any(query.get(name) for name in ("period", "from", "to")):
         query["period"] = period
     return query
+
+
+def view_fields(view):
+    """Return the (name, value) pairs of VIEW's URL (range, comparison, filters), for a form's hidden fields."""
+    return parse_qsl(view.link().partition("?")[2], keep_blank_values=True)

@@ -84,7 +84,8 @@ SCHEMAS = {
         "customer_id": {"type": "string"}, "first_seen": STAMP, "last_seen": STAMP,
         "sessions_count": {"type": "integer"}, "conversions": {"type": "integer"}, "revenue": MONEY,
         "avg_order_value": {"type": ["string", "null"]},
-        "channels": {"type": "array", "items": _object({"channel": {"type": "string"}, "sessions": {"type": "integer"}})},
+        "channels": {"type": "array", "items": _object({"channel": {"type": "string"},
+                                                        "sessions": {"type": "integer"}})},
         "sessions": {"type": "array", "items": _ref("Session")}, "next": NULLABLE_STRING}),
     "FunnelStep": FUNNEL_STEP,
     "Funnel": _object({

@@ -1,4 +1,4 @@
-"""Pages and endpoints: the sessions list, the health check, static files and error pages."""
+"""Pages and endpoints: the health check, static files and error pages."""
 
 import json
 import logging
@@ -8,7 +8,6 @@ import bottle
 import peewee as pw
 
 from analyzer.accounts import users
-from analyzer.analytics import sessions
 from analyzer.migrate import MIGRATIONS_DIR, plan
 from analyzer.web import auth
 
@@ -79,15 +78,6 @@ def register(app):
         if problems:
             body["problems"] = problems
         return json.dumps(body)
-
-    @app.get("/sessions", access="viewer")
-    def sessions_page():
-        try:
-            page = sessions.recent_sessions(bottle.request.query.get("after"))
-        except ValueError as exc:
-            bottle.abort(400, str(exc))
-        return render("sessions", page=page, total=sessions.count_sessions(),
-                      first_page=not bottle.request.query.get("after"))
 
     @app.get("/static/<path:path>", access="public")
     def static(path):

@@ -16,7 +16,7 @@
   <a class="brand" href="/">Customer Session Analyzer</a>
   % if user:
   <nav class="menu" aria-label="Main">
-    % for href, label, role in (('/', 'Dashboard', 'viewer'), ('/sessions', 'Sessions', 'viewer'), ('/imports', 'Imports', 'analyst'), ('/admin/users', 'Users', 'admin'), ('/admin/schema', 'Schema', 'admin')):
+    % for href, label, role in (('/', 'Dashboard', 'viewer'), ('/sessions', 'Sessions', 'viewer'), ('/funnels', 'Funnels', 'viewer'), ('/retention', 'Retention', 'viewer'), ('/imports', 'Imports', 'analyst'), ('/admin/users', 'Users', 'admin'), ('/admin/schema', 'Schema', 'admin')):
     %   if allows(user.role, role):
     <a href="{{href}}"{{!' aria-current="page"' if path == href else ''}}>{{label}}</a>
     %   end

@@ -8,6 +8,7 @@
     % end
     </p>
   </div>
+  <a class="csv" href="{{v.link('/sessions')}}">See these sessions →</a>
 </div>
 <div class="controls">
   <nav class="segmented ranges" aria-label="Date range">

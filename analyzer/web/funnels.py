@@ -1,0 +1,139 @@
+"""The funnels page, its CSV, and saved funnels."""
+
+from urllib.parse import urlencode
+
+import bottle
+
+from analyzer.analytics import funnels, saved_funnels
+from analyzer.analytics.funnels import FunnelError
+from analyzer.web import auth, dashboard, explore_params, params
+from analyzer.web.routes import render
+
+KINDS = (("event", "Event type"), ("page", "Page"))
+MATCHES = (("exact", "is"), ("prefix", "starts with"), ("contains", "contains"))
+UNIT_NAMES = {"session": "Sessions", "customer": "Customers"}
+BY_NAMES = {None: "No breakdown", "channel": "By channel", "device": "By device"}
+
+
+def register(app):
+    """Attach the funnel page and its forms to APP."""
+
+    @app.get("/funnels", access="viewer")
+    def funnels_page():
+        view, error = dashboard.read_view()
+        if error:
+            return error
+        form = bottle.request.query.decode()
+        saved = saved_funnels.find(_int(form.get("funnel")))
+        try:
+            steps, unit, by = read_funnel(form, saved)
+            result = funnels.funnel(view.query, steps, unit, by)
+        except FunnelError as exc:
+            bottle.response.status = 400
+            return _page(view, saved, None, funnels.parse_steps(funnels.DEFAULT_STEPS), "session", None, str(exc))
+        if form.get("format") == "csv":
+            return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
+        return _page(view, saved, result, steps, unit, by)
+
+    @app.post("/funnels", access="analyst")
+    def create_funnel():
+        return _save(None)
+
+    @app.post("/funnels/<funnel_id:int>", access="analyst")
+    def change_funnel(funnel_id):
+        return _save(funnel_id)
+
+    @app.post("/funnels/<funnel_id:int>/delete", access="analyst")
+    def delete_funnel(funnel_id):
+        name = saved_funnels.delete(funnel_id)
+        if name is None:
+            bottle.abort(404, "That funnel no longer exists.")
+        return bottle.redirect("/funnels?" + urlencode({"deleted": name}), 303)
+
+
+def read_funnel(form, saved):
+    """Return (steps, unit, by) from the builder's fields, step=… parameters, a saved funnel, or the default."""
+    texts = form.getall("step")
+    if any(form.get(f"value{i}", "").strip() for i in range(1, funnels.MAX_STEPS + 1)):
+        texts = [_builder_step(form, i) for i in range(1, funnels.MAX_STEPS + 1) if form.get(f"value{i}", "").strip()]
+    elif not texts:
+        texts = saved.steps.splitlines() if saved is not None else list(funnels.DEFAULT_STEPS)
+    unit = form.get("per") or (saved.unit if saved is not None else "session")
+    by = form.get("by") or None
+    return funnels.parse_steps(texts), unit, by
+
+
+def _builder_step(form, i):
+    kind = form.get(f"kind{i}", "event")
+    match = form.get(f"match{i}", "exact")
+    value = form.get(f"value{i}", "").strip()
+    if kind not in dict(KINDS) or match not in dict(MATCHES):
+        raise FunnelError(f"Step {i}: choose an event type or a page, and is, starts with or contains.")
+    if "*" in value:
+        raise FunnelError(f"Step {i}: leave out the '*'; choose 'starts with' or 'contains' instead.")
+    step = funnels.Step(kind, value, match, bool(form.get(f"direct{i}")) and i > 1)
+    return step.text
+
+
+def _save(funnel_id):
+    form = bottle.request.forms.decode()
+    try:
+        steps = funnels.parse_steps(form.getall("step"))
+        saved = saved_funnels.save(form.get("name"), steps, form.get("per") or "session",
+                                   auth.current_user().email, funnel_id)
+    except FunnelError as exc:
+        bottle.response.status = 400
+        return render("error", code=400, title="The funnel was not saved", message=str(exc))
+    back = form.get("back") or ""
+    return bottle.redirect(f"/funnels?{back}{'&' if back else ''}funnel={saved.id}&saved=1", 303)
+
+
+CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_from_first", "drop_off",
+              "median_seconds_from_previous"]
+
+
+def csv_rows(result):
+    """Return the CSV rows of a funnel: the overall steps, then each breakdown value's."""
+    groups = [("all", result.steps)] + list(result.groups.items())
+    return [[group, s.step, s.sessions, s.conversion_from_previous, s.conversion_from_first, s.drop_off,
+             s.median_seconds_from_previous] for group, rows in groups for s in rows]
+
+
+def _page(view, saved, result, steps, unit, by, error=None):
+    query = bottle.request.query.decode()
+    state = [("step", s.text) for s in steps] + [("per", unit)] + ([("by", by)] if by else [])
+    if saved is not None:
+        state.append(("funnel", saved.id))
+    return render("funnels", title="Funnels", v=view, path="/funnels", result=result, steps=steps, unit=unit, by=by,
+                  saved=saved, all_saved=saved_funnels.all_funnels(), error=error, kinds=KINDS, matches=MATCHES,
+                  unit_names=UNIT_NAMES, by_names=BY_NAMES, max_steps=funnels.MAX_STEPS,
+                  notice=_notice(query), state_link=lambda **c: _state_link(view, state, **c),
+                  filter_link=lambda dimension, value: _filter_link(view, state, dimension, value),
+                  back=urlencode(explore_params.view_fields(view) + ([("by", by)] if by else [])),
+                  view_fields=explore_params.view_fields, **dashboard.helpers(view, None))
+
+
+def _state_link(view, state, csv=False, **changes):
+    pairs = [(k, v) for k, v in state if k not in changes] + [(k, v) for k, v in changes.items() if v]
+    if csv:
+        pairs.append(("format", "csv"))
+    base = view.link("/funnels")
+    return base + ("&" if "?" in base else "?") + urlencode(pairs)
+
+
+def _filter_link(view, state, dimension, value):
+    filtered = dashboard.View(params.with_filter(view.query, dimension, (value,)))
+    return _state_link(filtered, state, by="")
+
+
+def _notice(query):
+    if query.get("deleted"):
+        return f"The funnel {query.get('deleted')!r} was deleted."
+    if query.get("saved"):
+        return "The funnel was saved."
+    return None
+
+
+def _int(text):
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
+

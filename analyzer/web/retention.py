@@ -1,0 +1,54 @@
+"""The retention page and its CSV."""
+
+from urllib.parse import urlencode
+
+import bottle
+
+from analyzer.analytics import retention
+from analyzer.analytics.retention import RetentionError
+from analyzer.web import dashboard, explore_params
+from analyzer.web.routes import render
+
+INTERVAL_NAMES = {"month": "Monthly", "week": "Weekly"}
+ACTIVITY_NAMES = {"session": "Came back (any session)", "conversion": "Converted"}
+CSV_HEADER = ["cohort", "cohort_customers", "period", "customers", "share"]
+HEAT_STEPS = 10
+
+
+def register(app):
+    """Attach the retention page to APP."""
+
+    @app.get("/retention", access="viewer")
+    def retention_page():
+        explore_params.with_default_range(bottle.request.query, retention.DEFAULT_PERIOD)
+        view, error = dashboard.read_view()
+        if error:
+            return error
+        form = bottle.request.query.decode()
+        interval, activity = form.get("interval_by") or "month", form.get("activity") or "session"
+        try:
+            cohorts = retention.retention(view.query, interval, activity)
+        except RetentionError as exc:
+            bottle.response.status = 400
+            return render("dashboard_error", title="Retention", message=str(exc))
+        if form.get("format") == "csv":
+            rows = [[c.cohort, c.customers, n, p.customers, p.share] for c in cohorts for n, p in enumerate(c.periods)]
+            return dashboard.send_csv(f"retention-{interval}", view, CSV_HEADER, rows)
+        keep = [("interval_by", interval), ("activity", activity)]
+        width = max((len(c.periods) for c in cohorts), default=0)
+        return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
+                      interval=interval, activity=activity, interval_names=INTERVAL_NAMES,
+                      activity_names=ACTIVITY_NAMES, keep=urlencode(keep), keep_fields=keep, heat=heat,
+                      link=lambda **c: _link(view, keep, **c), **dashboard.helpers(view, None))
+
+
+def heat(share):
+    """Return the heat-map class of a share: heat-0 (none) to heat-10 (everyone)."""
+    return f"heat-{min(HEAT_STEPS, round(share * HEAT_STEPS))}"
+
+
+def _link(view, keep, csv=False, **changes):
+    pairs = [(k, v) for k, v in keep if k not in changes] + list(changes.items())
+    if csv:
+        pairs.append(("format", "csv"))
+    return f"{view.link('/retention')}&{urlencode(pairs)}"

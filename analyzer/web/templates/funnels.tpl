@@ -1,0 +1,169 @@
+% rebase('base.tpl', title=title)
+% keep_fields = [(k, val) for k, val in [('step', s.text) for s in steps] + [('per', unit)] + ([('by', by)] if by else []) + ([('funnel', saved.id)] if saved else [])]
+% from urllib.parse import urlencode
+<div class="dash-head">
+  <div><h1>Funnels{{!' <small>' if saved else ''}}{{saved.name if saved else ''}}{{!'</small>' if saved else ''}}</h1></div>
+  % if result:
+  <a class="csv" href="{{state_link(csv=True)}}">Download CSV</a>
+  % end
+</div>
+% include('explore_controls.tpl', keep=urlencode(keep_fields), keep_fields=keep_fields)
+% if notice:
+<p class="flash notice">{{notice}}</p>
+% end
+% if error:
+<p class="flash error">{{error}}</p>
+% end
+<div class="funnel-layout">
+<section class="card funnel-builder">
+  <h2>Steps</h2>
+  <form method="get" action="/funnels" aria-label="Build a funnel">
+    % for name, value in view_fields(v):
+    <input type="hidden" name="{{name}}" value="{{value}}">
+    % end
+    % if saved:
+    <input type="hidden" name="funnel" value="{{saved.id}}">
+    % end
+    <ol class="steps">
+    % rows = list(steps) + [None] * min(2, max_steps - len(steps))
+    % for i, s in enumerate(rows, 1):
+      <li>
+        % if i > 1:
+        <label class="direct"><input type="checkbox" name="direct{{i}}" value="1"{{!' checked' if s and s.direct else ''}}> directly after the previous step</label>
+        % end
+        <label class="visually-hidden" for="kind{{i}}">Step {{i}} kind</label>
+        <select id="kind{{i}}" name="kind{{i}}">
+          % for name, label in kinds:
+          <option value="{{name}}"{{!' selected' if s and s.kind == name else ''}}>{{label}}</option>
+          % end
+        </select>
+        <label class="visually-hidden" for="match{{i}}">Step {{i}} match</label>
+        <select id="match{{i}}" name="match{{i}}">
+          % for name, label in matches:
+          <option value="{{name}}"{{!' selected' if s and s.match == name else ''}}>{{label}}</option>
+          % end
+        </select>
+        <label class="visually-hidden" for="value{{i}}">Step {{i}} value</label>
+        <input id="value{{i}}" name="value{{i}}" value="{{s.value if s else ''}}" placeholder="{{'purchase or /products/' if i == 1 else 'leave empty to skip'}}" maxlength="500">
+      </li>
+    % end
+    </ol>
+    <div class="row">
+      <label>Count
+        <select name="per">
+          % for name, label in unit_names.items():
+          <option value="{{name}}"{{!' selected' if unit == name else ''}}>{{label}}</option>
+          % end
+        </select>
+      </label>
+      <label>Breakdown
+        <select name="by">
+          % for name, label in by_names.items():
+          <option value="{{name or ''}}"{{!' selected' if by == name else ''}}>{{label}}</option>
+          % end
+        </select>
+      </label>
+      <button type="submit">Show funnel</button>
+    </div>
+    <p class="hint">2 to {{max_steps}} steps, in order. A step counts when it happens at the time of the previous step or
+      later (the earliest match each time); "directly after" allows no other event in between. A page step matches page views.</p>
+  </form>
+</section>
+<aside class="card saved-funnels">
+  <h2>Saved funnels</h2>
+  % if not all_saved:
+  <p class="empty">No saved funnels yet.{{' Build one and save it with a name.' if user.role in ('analyst', 'admin') else ''}}</p>
+  % else:
+  <ul>
+    % for f in all_saved:
+    <li><a href="{{v.link('/funnels')}}&funnel={{f.id}}"{{!' aria-current="true"' if saved and saved.id == f.id else ''}}>{{f.name}}</a>
+      <small>{{len(f.steps.splitlines())}} steps · {{f.unit}}s</small></li>
+    % end
+  </ul>
+  % end
+  % if user.role in ('analyst', 'admin') and result:
+  <form method="post" action="/funnels" class="save" aria-label="Save as a new funnel">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <input type="hidden" name="back" value="{{back}}">
+    % for s in steps:
+    <input type="hidden" name="step" value="{{s.text}}">
+    % end
+    <input type="hidden" name="per" value="{{unit}}">
+    <label>Name <input name="name" maxlength="100" required placeholder="Checkout funnel"></label>
+    <button type="submit">Save as new funnel</button>
+  </form>
+  % if saved:
+  <form method="post" action="/funnels/{{saved.id}}" class="save" aria-label="Save changes to this funnel">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <input type="hidden" name="back" value="{{back}}">
+    % for s in steps:
+    <input type="hidden" name="step" value="{{s.text}}">
+    % end
+    <input type="hidden" name="per" value="{{unit}}">
+    <label>Name <input name="name" maxlength="100" required value="{{saved.name}}"></label>
+    <button type="submit">Save changes</button>
+  </form>
+  <form method="post" action="/funnels/{{saved.id}}/delete" class="save">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <button type="submit" class="danger">Delete “{{saved.name}}”</button>
+  </form>
+  % end
+  % end
+</aside>
+</div>
+% if result:
+% noun = unit_names[unit]
+<section class="card">
+  <h2>{{noun}} through the steps</h2>
+  % if not result.steps[0].sessions:
+  <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
+  % end
+  <table class="funnel">
+    <thead><tr><th>#</th><th>Step</th><th class="num">{{noun}}</th><th class="bar-col">Of the first step</th>
+      <th class="num">From previous</th><th class="num">Drop-off</th><th class="num">Median time from previous</th></tr></thead>
+    <tbody>
+    % for i, s in enumerate(result.steps, 1):
+      <tr>
+        <td>{{i}}</td>
+        <td><code>{{s.step}}</code></td>
+        <td class="num">{{'{:,}'.format(s.sessions)}}</td>
+        <td class="bar-col"><meter min="0" max="1" value="{{s.conversion_from_first or 0}}"></meter> {{present.percent(s.conversion_from_first) if s.conversion_from_first is not None else '—'}}</td>
+        <td class="num">{{present.percent(s.conversion_from_previous) if s.conversion_from_previous is not None else '—'}}</td>
+        <td class="num">{{present.percent(s.drop_off) if s.drop_off is not None else '—'}}</td>
+        <td class="num">{{present.duration(s.median_seconds_from_previous) if s.median_seconds_from_previous is not None else '—'}}</td>
+      </tr>
+    % end
+    </tbody>
+  </table>
+  % last = result.steps[-1]
+  <p class="overall">Overall conversion: <strong>{{present.percent(last.conversion_from_first) if last.conversion_from_first is not None else '—'}}</strong>
+    ({{'{:,}'.format(last.sessions)}} of {{'{:,}'.format(result.steps[0].sessions)}} {{noun.lower()}}).</p>
+  <nav class="segmented" aria-label="Breakdown">
+    % for name, label in by_names.items():
+    <a href="{{state_link(by=name or '')}}"{{!' aria-current="true"' if by == name else ''}}>{{label}}</a>
+    % end
+  </nav>
+</section>
+% if by:
+<section class="card">
+  <h2>{{by_names[by]}}</h2>
+  <table class="funnel breakdown-steps">
+    <thead><tr><th>{{dimension_names[by]}}</th>
+      % for i, s in enumerate(result.steps, 1):
+      <th class="num" title="{{s.step}}">Step {{i}}</th>
+      % end
+      <th class="num">Overall</th></tr></thead>
+    <tbody>
+    % for value, rows in result.groups.items():
+      <tr><td><a href="{{filter_link(by, value)}}" title="Filter by this {{by}}">{{value}}</a></td>
+        % for s in rows:
+        <td class="num">{{'{:,}'.format(s.sessions)}}{{!'' if s.conversion_from_previous is None else ' <small>' + present.percent(s.conversion_from_previous) + '</small>'}}</td>
+        % end
+        <td class="num">{{present.percent(rows[-1].conversion_from_first) if rows[-1].conversion_from_first is not None else '—'}}</td>
+      </tr>
+    % end
+    </tbody>
+  </table>
+</section>
+% end
+% end

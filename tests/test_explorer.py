@@ -1,0 +1,79 @@
+"""The session explorer page: links, sorts, pages, the add-filter form, totals, and the streamed CSV of its list."""
+
+import csv
+import datetime as dt
+import io
+
+import pytest
+
+from analyzer.analytics import explorer
+from analyzer.ingest import rollups
+from analyzer.models import CustomerSession
+from tests.test_explore_api import FROM, TO, expected_keys, in_range, stored, stored_rows  # noqa: F401
+from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
+
+
+def test_the_page_lists_links_sorts_and_pages(stored, monkeypatch):
+    monkeypatch.setattr(explorer.page, "__defaults__", (None, 20))
+    first = stored.get(f"/sessions?from={FROM}&to={TO}&sort=-revenue")
+    keys = [a["title"] for a in first.html.select("table.sessions tbody td:first-child a")]
+    expected = expected_keys(stored_rows(), in_range, "-revenue")
+    assert keys == expected[:20]
+    assert first.html.select_one("table.sessions tbody td:first-child a")["href"] == f"/sessions/{expected[0]}"
+    second = stored.get(first.html.select_one("a[rel=next]")["href"])
+    assert [a["title"] for a in second.html.select("table.sessions tbody td:first-child a")] == expected[20:40]
+    assert f"{len(expected):,} match, highest revenue first" in first.html.select_one("h1").text
+    header = {a.text.strip(): a["href"] for a in first.html.select("table.sessions thead a")}
+    assert "sort=revenue" in header["Revenue ↓"] and "sort=-page_views" in header["Pages"]
+
+
+def test_the_add_filter_form_adds_a_chip(stored):
+    response = stored.get(f"/sessions?from={FROM}&to={TO}&add_dim=channel&add_value=email&add_not=1", status=303)
+    page = stored.get(response.location)
+    chip = page.html.select_one(".chips .chip")
+    assert "Channel" in chip.text and "is not" in chip.text and "email" in chip.text
+    keys = [a["title"] for a in page.html.select("table.sessions tbody td:first-child a")]
+    assert keys == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel != "email", "-started_at")[:50]
+
+
+def test_total_is_exact_below_the_cap_and_otherwise_from_rollups_or_an_estimate(stored, monkeypatch):
+    from analyzer.web import params
+    query = params.parse_query({"from": FROM, "to": TO})
+    assert explorer.total(query, explorer.Options()) == explorer.Total(sum(map(in_range, stored_rows())), "exact")
+    monkeypatch.setattr(explorer, "EXACT_UP_TO", 5)
+    rollups.rebuild_rollups(CustomerSession._meta.database)
+    filtered = params.parse_query({"from": FROM, "to": TO, "channel": "email"})
+    expected = sum(1 for r in stored_rows() if in_range(r) and r.channel == "email")
+    assert explorer.total(filtered, explorer.Options()) == explorer.Total(expected, "exact")
+    narrowed = explorer.total(query, explorer.Options(converted=False))
+    assert narrowed.kind in ("estimate", "at_least") and narrowed.value >= 5
+
+
+def test_csv_export_is_exactly_the_filtered_sorted_list_and_formula_safe(stored):
+    response = stored.get(f"/export.csv?from={FROM}&to={TO}&sort=-duration_s&landing=%3D")
+    rows = list(csv.DictReader(io.StringIO(response.text)))
+    keep = lambda r: in_range(r) and "=" in (r.landing_page or "")  # noqa: E731
+    assert [r["session_key"] for r in rows] == expected_keys(stored_rows(), keep, "-duration_s")
+    assert rows and all(r["landing_page"] == "'=cmd|' /C calc'!A0" for r in rows)
+    assert response.headers["Content-Disposition"].startswith('attachment; filename="sessions-')
+
+
+def test_csv_export_without_parameters_has_every_session(stored):
+    rows = list(csv.DictReader(io.StringIO(stored.get("/export.csv").text)))
+    assert sorted(r["session_key"] for r in rows) == sorted(s.session_key for s in stored_rows())
+    assert {r["revenue"] for r in rows} <= {"0.00", "12.50", "99.99", "5.00"}
+
+
+def test_the_csv_link_carries_the_filters(stored):
+    page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&q=c3&sort=revenue")
+    link = page.html.find("a", string="Download CSV")["href"]
+    assert link.startswith("/export.csv?") and "channel=email" in link and "q=c3" in link and "sort=revenue" in link
+
+
+@pytest.mark.parametrize("query, message", [
+    ("after=garbage", "after: 'garbage' is not a cursor from a previous page."),
+    ("pages_min=5&pages_max=2", "pages_min (5) is above pages_max (2)"),
+    ("from=2026-13-01", "from='2026-13-01' is not a date"),
+])
+def test_bad_parameters_are_a_400_page_with_the_message(stored, query, message):
+    assert message in stored.get(f"/sessions?{query}", status=400).html.get_text()
