@@ -78,11 +78,11 @@ def register(app, settings):
         stats = dashboard.stats(view.query)
         if bottle.request.query.get("format") == "csv":
             return send_csv("kpis", view, ["metric", "label", "value", "previous", "change", "approximate"],
-                            [[n, present.METRICS[n][0], m.value, m.previous, m.change, bool(m.approximate)]
-                             for n, m in ((n, stats[n]) for n in METRICS)])
+                            [[name, present.METRICS[name][0], stats[name].value, stats[name].previous,
+                              stats[name].change, bool(stats[name].approximate)] for name in METRICS])
         series = dashboard.timeseries(view.query, view.metric, view.query.interval)
         tables = {d: dashboard.breakdown(view.query, d, TOP, view.sorted_by(d)) for d in DIMENSIONS}
-        return render("dashboard", title="Dashboard", v=view, span=span, stats=stats, series=series,
+        return render("dashboard", title="Dashboard", v=view, span=span, stats=stats,
                       chart=draw(view, series, currency), tables=tables, **helpers(view, currency))
 
     @app.get("/trend", access="viewer")
@@ -94,8 +94,8 @@ def register(app, settings):
         if bottle.request.query.get("format") == "csv":
             return send_csv(f"trend-{view.metric}", view, ["t", view.metric, "previous"],
                             [[_iso(p.t), p.value, p.previous] for p in series])
-        return render("trend", title=present.METRICS[view.metric][0], v=view, series=series,
-                      chart=draw(view, series, currency), **helpers(view, currency))
+        return render("trend", title=present.METRICS[view.metric][0], v=view, chart=draw(view, series, currency),
+                      **helpers(view, currency))
 
     @app.get("/breakdown/<dimension>", access="viewer")
     def breakdown_page(dimension):

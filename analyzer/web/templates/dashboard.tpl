@@ -20,7 +20,7 @@
   <a class="kpi{{' active' if name == v.metric else ''}}" href="{{v.link(metric=name)}}#trend"
      {{!'aria-current="true"' if name == v.metric else ''}} data-metric="{{name}}">
     <span class="kpi-label">{{label}}</span>
-    <span class="kpi-value" data-value="{{m.value}}">{{'≈ ' if m.approximate else ''}}{{present.figure(name, m.value, currency)}}</span>
+    <span class="kpi-value">{{'≈ ' if m.approximate else ''}}{{present.figure(name, m.value, currency)}}</span>
     % if text:
     <span class="kpi-change {{tone}}" title="{{said}} Before: {{present.figure(name, m.previous, currency)}}">{{text}}<span class="visually-hidden"> ({{said}} Before: {{present.figure(name, m.previous, currency)}})</span></span>
     % end
