@@ -103,7 +103,7 @@ def _totals(query):
     if found is None:
         return raw.totals(query)
     if found.customers is None:
-        found.customers = raw.totals(query).customers
+        found.customers = raw.customers(query)
     return found
 
 

@@ -17,6 +17,11 @@ def totals(query):
     return _totals(row)
 
 
+def customers(query):
+    """Return the unique customers of the sessions of QUERY."""
+    return where_sessions(S.select(fn.COUNT(S.customer_id.distinct())), query).scalar() or 0
+
+
 def series(query, interval):
     """Return {bucket start: Totals} of QUERY by INTERVAL in the query's reporting zone (empty buckets left out)."""
     db = _database()

@@ -11,9 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from analyzer.ingest import rollups, values
+from analyzer.ingest import rollups, store, values
 from analyzer.ingest.demo import CHANNELS, COUNTRIES, DEVICES, HOURS, LANDINGS, PRODUCTS, WEEKDAY
-from analyzer.ingest.store import copy_text, csv_text, is_postgres
 from analyzer.models import Import
 
 CHUNK = 250_000
@@ -55,7 +54,7 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
         record = Import.create(file_name=f"demo: {sessions:,} sessions over {days} days (seed {seed})"[:255],
                                checksum=f"demo-{seed}-{sessions}-{days}", kind="sessions", file_format="demo",
                                created_by=created_by, started_at=_now())
-        db.execute_sql(STAGE_EVENTS.format(when="TIMESTAMP" if is_postgres(db) else "TEXT"))
+        db.execute_sql(STAGE_EVENTS.format(when="TIMESTAMP" if store.is_postgres(db) else "TEXT"))
         customers = _Customers(rng)
         events = 0
         for first in range(0, sessions, CHUNK):
@@ -70,14 +69,8 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
         record.rows_read = record.sessions_written = sessions
         record.events_written = events
         record.save()
-    analyze(db, "customer_sessions", "session_events", "imports")
+    store.analyze(db, "customer_sessions", "session_events", "imports")
     return Loaded(record.id, sessions, events, time.perf_counter() - started)
-
-
-def analyze(db, *tables):
-    """Refresh PostgreSQL's planner statistics of TABLES after a large load (autovacuum may be off)."""
-    if is_postgres(db):
-        db.execute_sql("ANALYZE " + ", ".join(tables))
 
 
 class _Customers:
@@ -167,9 +160,9 @@ def _pick(rng, weighted, count):
 def _write(db, table, columns, rows):
     if not rows:
         return
-    if is_postgres(db):
+    if store.is_postgres(db):
         cursor = db.connection().cursor()
-        copy_text(cursor, table, columns, csv_text(rows))
+        store.copy_text(cursor, table, columns, store.csv_text(rows))
         cursor.close()
     else:
         marks = ", ".join("?" * len(columns))

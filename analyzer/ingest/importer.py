@@ -14,6 +14,7 @@ from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
+ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
 DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
 STARTED_AT = store.SESSION_COLUMNS.index("started_at")
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
@@ -132,6 +133,8 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
             record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
                                        "warnings": report.warnings, "time_notes": report.time_notes})
             record.save()
+    if not dry_run and not report.error_count and report.rows_read >= ANALYZE_ROWS:
+        store.analyze(db, "customer_sessions", "session_events", "customer_firsts")
     report.seconds = time.perf_counter() - started
     if report.error_count:
         if not dry_run:

@@ -230,6 +230,13 @@ def count_sessions(db, import_id):
     return db.execute_sql("SELECT COUNT(*) FROM customer_sessions WHERE import_id = " + str(int(import_id))).fetchone()[0]
 
 
+def analyze(db, *tables):
+    """Refresh PostgreSQL's planner statistics of TABLES after a large load (autovacuum may be off)."""
+    # Without them, the planner took a 1M-session table for an empty one and sorted on disk.
+    if is_postgres(db):
+        db.execute_sql("ANALYZE " + ", ".join(tables))
+
+
 def csv_text(rows):
     """Return ROWS as CSV for COPY, where an unquoted empty field is NULL."""
     buffer = io.StringIO()
