@@ -1,12 +1,16 @@
 """migrator.backfill and migrator.set_not_null: the expand/contract steps, on SQLite and PostgreSQL."""
 
 import json
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
-from analyzer.migrate import commands, online, review
+from analyzer.migrate import commands, history, online, review
 from analyzer.migrate.rehearse import RehearseOptions, rehearse
 from tests.conftest import CREATE_ITEMS, write_migration
 
@@ -156,3 +160,42 @@ def test_lint_points_a_not_null_column_without_default_at_the_helpers(db, migrat
     [finding] = [f for f in lint.lint(db, files, files[1:]) if f.rule == "not-null-without-default"]
     assert 'migrator.backfill("customer_sessions", "channel_group", "lower(channel)")' in finding.fix
     assert 'migrator.set_not_null("customer_sessions", "channel_group")' in finding.fix
+
+
+def test_a_backfill_killed_mid_way_resumes_on_the_next_run(pg_url, tmp_path):
+    from analyzer.config import Settings
+    from analyzer.db import open_database
+    from tests.conftest import ROOT
+
+    directory = tmp_path / "migrations"
+    directory.mkdir()
+    write_migration(directory, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(directory, "002_label", *ADD_LABEL)
+    slow = "(SELECT lower(name) FROM pg_sleep(0.001))"  # about a millisecond a row, so the kill lands mid-way
+    write_migration(directory, "003_fill_label", f'migrator.backfill("items", "label", "{slow}", batch_size=50)',
+                    header=OUTSIDE)
+    settings = Settings(database_url=pg_url)
+    commands.run(commands.Context(settings=settings, directory=directory, out=lambda *_: None), to="002")
+    db = open_database(pg_url)
+    db.execute_sql("INSERT INTO items (name, price) SELECT 'Item ' || g, g FROM generate_series(1, 3000) g")
+    script = ("import sys; sys.path.insert(0, sys.argv[1]); from pathlib import Path; "
+              "from analyzer.config import Settings; from analyzer.migrate import commands; "
+              "commands.run(commands.Context(settings=Settings(database_url=sys.argv[2]), directory=Path(sys.argv[3])))")
+    worker = subprocess.Popen([sys.executable, "-c", script, str(ROOT), pg_url, str(directory)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    filled = 0
+    deadline = time.monotonic() + 60
+    while filled < 300 and time.monotonic() < deadline:
+        time.sleep(0.05)
+        filled = db.execute_sql("SELECT count(*) FROM items WHERE label IS NOT NULL").fetchone()[0]
+    worker.send_signal(signal.SIGKILL)
+    worker.wait()
+    time.sleep(1.0)  # the server finishes or cancels the batch the killed process had sent
+    filled = db.execute_sql("SELECT count(*) FROM items WHERE label IS NOT NULL").fetchone()[0]
+    assert 300 <= filled < 3000
+    assert "003_fill_label" not in [r.name for r in history.applied(db)]
+    lines = []
+    assert commands.run(commands.Context(settings=settings, directory=directory, out=lines.append)) == 0
+    assert any(line.startswith(f"  backfill items.label: {3000 - filled:,} of {3000 - filled:,} rows") for line in lines)
+    assert db.execute_sql("SELECT count(*) FROM items WHERE label = lower(name)").fetchone()[0] == 3000
+    db.close()
