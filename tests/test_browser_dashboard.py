@@ -99,7 +99,7 @@ def test_an_analyst_explores_the_demo_data_on_the_dashboard(server, browser, sho
     assert len(points) == 7
     ActionChains(browser).move_to_element(points[3].find_element(By.CSS_SELECTOR, "rect.hit")).perform()
     tip = browser.find_element(By.CSS_SELECTOR, ".tip")
-    WebDriverWait(browser, 5).until(lambda driver: tip.is_displayed())
+    WebDriverWait(browser, 10).until(lambda driver: tip.is_displayed())
     cells = browser.find_elements(By.CSS_SELECTOR, "#trend table tbody tr")[3].find_elements(By.TAG_NAME, "td")
     assert tip.text.split("\n")[:2] == [cells[0].get_attribute("textContent"), cells[1].get_attribute("textContent")]
 
