@@ -437,6 +437,14 @@ def test_the_axis_ends_at_a_round_number_cut_into_round_steps(value, whole, expe
     assert round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
 
 
+@pytest.mark.parametrize("name,value,expected", [
+    ("revenue", 200.0, "$200"), ("revenue", 2.5, "$2.50"), ("bounce_rate", 0.3, "30 %"), ("bounce_rate", 0.025, "2.5 %"),
+    ("pages_per_session", 1.5, "1.5"), ("sessions", 40.0, "40"), ("avg_duration_s", 120.0, "2m 00s"),
+])
+def test_the_axis_writes_round_values_without_needless_decimals(name, value, expected):
+    assert present.axis(name, value, "USD") == expected
+
+
 def test_breakdown_values_read_as_names():
     assert present.dimension_value("country", "DE") == "Germany (DE)"
     assert present.dimension_value("country", "XK") == "XK"

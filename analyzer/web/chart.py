@@ -49,8 +49,9 @@ def scale(value, whole=False):
     return min(candidates)
 
 
-def build(series, write, label, tick, whole=False):
-    """Lay out SERIES [(t, value, previous)]; WRITE formats a value, LABEL and TICK a point's time; WHOLE: counts."""
+def build(series, write, label, tick, whole=False, axis=None):
+    """Lay out SERIES [(t, value, previous)]; WRITE formats a value (AXIS one of the axis), LABEL and TICK a
+    point's time; WHOLE: the values are counts."""
     values = [None if p.value is None else float(p.value) for p in series]
     previous = [None if p.previous is None else float(p.previous) for p in series]
     top, ticks = scale(max([v for v in values + previous if v is not None] + [0]), whole)
@@ -89,7 +90,7 @@ def build(series, write, label, tick, whole=False):
             label=label(point.t), value=write(point.value),
             previous=None if point.previous is None else write(point.previous),
         ))
-    grid = [(y_of(top * i / ticks), write(top * i / ticks)) for i in range(ticks + 1)]
+    grid = [(y_of(top * i / ticks), (axis or write)(top * i / ticks)) for i in range(ticks + 1)]
     return Chart(line=line, area=area, previous_line=path([None if v is None else y_of(v) for v in previous]),
                  grid=grid, x_labels=_x_labels(series, x_of, tick), points=points)
 

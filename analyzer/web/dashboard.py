@@ -135,7 +135,8 @@ def draw(view, series, currency):
     interval = view.query.interval
     return chart.build(series, lambda value: present.figure(view.metric, value, currency),
                        lambda t: present.moment(t, interval), lambda t: present.moment(t, interval, short=True),
-                       whole=present.METRICS[view.metric][1] == "count")
+                       whole=present.METRICS[view.metric][1] == "count",
+                       axis=lambda value: present.axis(view.metric, value, currency))
 
 
 def helpers(view, currency):

@@ -40,9 +40,9 @@ def count(value):
     return f"{round(value or 0):,}"
 
 
-def money(value, currency):
-    """Write an amount in CURRENCY: '$1,234.56', '¥1,235', 'CHF 1,234.56'."""
-    places = 0 if currency in NO_DECIMALS else 2
+def money(value, currency, places=None):
+    """Write an amount in CURRENCY: '$1,234.56', '¥1,235', 'CHF 1,234.56' (PLACES: decimals other than usual)."""
+    places = (0 if currency in NO_DECIMALS else 2) if places is None else places
     amount = Decimal(str(value or 0)).quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
     sign = "−" if amount < 0 else ""
     text = f"{abs(amount):,.{places}f}"
@@ -81,6 +81,18 @@ def figure(name, value, currency):
     if kind == "percent":
         return percent(value)
     return f"{float(value):,.2f}"
+
+
+def axis(name, value, currency):
+    """Write a round value of the chart's axis without the decimals it does not need: '$200', '10 %'."""
+    kind = METRICS[name][1]
+    if kind == "money" and float(value).is_integer():
+        return money(value, currency, places=0)
+    if kind == "percent" and round(float(value) * 100, 9).is_integer():
+        return percent(value, places=0)
+    if kind == "ratio":
+        return f"{float(value):,g}"
+    return figure(name, value, currency)
 
 
 def change(name, metric, comparing=True):
