@@ -6,13 +6,11 @@ import zlib
 
 import numpy as np
 
-P = 14  # 16,384 registers: a standard error of 0.81 %
-M = 1 << P
-Q = 64 - P
-ALPHA = 1 / (2 * math.log(2))
+P = 17  # 131,072 registers: a standard error of 0.29 %, so a merged count is within 1 % in 99.95 % of cases
+P_BEFORE = 14  # dense sketches written before P was 16; a merge with one of them is counted at this precision
 SPARSE_LIMIT = 512  # a cell with up to this many customers keeps their hashes (4 KB): counted exactly
 EXACT_LIMIT = 100_000  # a merge of hash sets up to this size is counted exactly
-SPARSE, DENSE = b"S", b"H"
+SPARSE, PAIRS, DENSE, DENSE_BEFORE = b"S", b"R", b"D", b"H"
 
 
 def hashes(customer_ids):
@@ -21,15 +19,27 @@ def hashes(customer_ids):
                         for c in customer_ids), dtype=np.uint64, count=len(customer_ids))
 
 
-def registers(hashed):
-    """Return the HLL registers (uint8[M]) of an array of hashes."""
-    out = np.zeros(M, dtype=np.uint8)
+def registers(hashed, p=P):
+    """Return the HLL registers (uint8[2**p]) of an array of hashes."""
+    q = 64 - p
+    out = np.zeros(1 << p, dtype=np.uint8)
     if len(hashed):
-        index = (hashed >> np.uint64(Q)).astype(np.int64)
-        rest = (hashed & np.uint64((1 << Q) - 1)).astype(np.float64)  # exact: below 2**53
-        rank = (Q + 1 - np.frexp(rest)[1]).astype(np.uint8)  # position of the first 1 bit of the rest
+        index = (hashed >> np.uint64(q)).astype(np.int64)
+        rest = (hashed & np.uint64((1 << q) - 1)).astype(np.float64)  # exact: below 2**53
+        rank = (q + 1 - np.frexp(rest)[1]).astype(np.uint8)  # position of the first 1 bit of the rest
         np.maximum.at(out, index, rank)
     return out
+
+
+def fold(regs, p):
+    """Return registers of precision P from registers of a higher precision (exactly what P would have stored)."""
+    d = int(math.log2(len(regs))) - p
+    low = np.arange(1 << d)
+    # The index bits dropped become the first bits of the rest: a 1 among them sets the rank, else it grows by d.
+    lead = np.where(low > 0, d + 1 - np.frexp(low.astype(np.float64))[1], 0).astype(np.uint8)
+    grouped = regs.reshape(-1, 1 << d)
+    ranks = np.where(grouped == 0, 0, np.where(low > 0, lead, grouped + d)).astype(np.uint8)
+    return ranks.max(axis=1)
 
 
 def pack(hashed):
@@ -37,35 +47,57 @@ def pack(hashed):
     unique = np.unique(hashed)
     if len(unique) <= SPARSE_LIMIT:
         return SPARSE + zlib.compress(unique.astype(">u8").tobytes(), 1)
-    return DENSE + zlib.compress(registers(unique).tobytes(), 1)
+    regs = registers(unique)
+    used = np.flatnonzero(regs)
+    if len(used) * 4 < len(regs):  # the set registers as index << 8 | rank: smaller, and merged without inflating
+        return PAIRS + ((used.astype("<u4") << 8) | regs[used]).tobytes()
+    return DENSE + zlib.compress(regs.tobytes(), 1)
 
 
 def count(blobs):
     """Return (distinct customers, approximate) of the union of stored sketches."""
-    sets, dense = [], None
+    sets, dense, before = [], None, None
     for blob in blobs:
         blob = bytes(blob)
+        kind = blob[:1]
+        if kind == PAIRS:
+            dense = np.zeros(1 << P, dtype=np.uint8) if dense is None else dense
+            pairs = np.frombuffer(blob, dtype="<u4", offset=1)
+            used = pairs >> 8
+            dense[used] = np.maximum(dense[used], (pairs & 0xFF).astype(np.uint8))
+            continue
         data = zlib.decompress(blob[1:])
-        if blob[:1] == SPARSE:
+        if kind == SPARSE:
             sets.append(np.frombuffer(data, dtype=">u8").astype(np.uint64))
-        else:
+        elif kind == DENSE:
             regs = np.frombuffer(data, dtype=np.uint8)
             dense = regs.copy() if dense is None else np.maximum(dense, regs, out=dense)
-    if dense is None and sum(len(s) for s in sets) <= EXACT_LIMIT:
+        else:
+            regs = np.frombuffer(data, dtype=np.uint8)
+            before = regs.copy() if before is None else np.maximum(before, regs, out=before)
+    if dense is None and before is None and sum(len(s) for s in sets) <= EXACT_LIMIT:
         return (len(np.unique(np.concatenate(sets))) if sets else 0), False
+    p = P if before is None else P_BEFORE
+    merged = np.zeros(1 << p, dtype=np.uint8)
     if sets:
-        dense = registers(np.concatenate(sets)) if dense is None else np.maximum(dense, registers(np.concatenate(sets)))
-    return estimate(dense), True
+        np.maximum(merged, registers(np.concatenate(sets), p), out=merged)
+    if dense is not None:
+        np.maximum(merged, dense if p == P else fold(dense, p), out=merged)
+    if before is not None:
+        np.maximum(merged, before, out=merged)
+    return estimate(merged), True
 
 
 def estimate(regs):
     """Return the estimated number of distinct ids (Ertl's improved estimator: no bias tables, any cardinality)."""
-    counts = np.bincount(regs, minlength=Q + 2).astype(np.float64)
-    z = M * _tau(1 - counts[Q + 1] / M)
-    for k in range(Q, 0, -1):
+    m = len(regs)
+    q = 64 - int(math.log2(m))
+    counts = np.bincount(regs, minlength=q + 2).astype(np.float64)
+    z = m * _tau(1 - counts[q + 1] / m)
+    for k in range(q, 0, -1):
         z = 0.5 * (z + counts[k])
-    z += M * _sigma(counts[0] / M)
-    return round(ALPHA * M * M / z) if z else 0
+    z += m * _sigma(counts[0] / m)
+    return round(m * m / (2 * math.log(2)) / z) if z else 0
 
 
 def _sigma(x):

@@ -217,3 +217,18 @@ def test_rollups_rebuild_recomputes_the_days_of_a_new_zone_and_repairs_damage(db
     query = make_query(dt.date(2026, 3, 7), dt.date(2026, 3, 8), "none", zone="America/Los_Angeles")
     assert dashboard.stats(query)["revenue"].value == Decimal("7.50")
     assert dashboard.stats(query)["new_customers"].value == 2
+
+
+def test_unique_customers_merged_from_large_days_are_marked_approximate_and_within_one_percent(db, tmp_path):
+    lines = [HEADER] + [f"s{day}-{n},c{(n * 7 + day * 300) % 2000},2026-03-0{day}T{n % 24:02d}:10:00Z,60,Direct,,,,"
+                        f"mobile,DE,/,/,2,false,0.00\n" for day in (2, 3) for n in range(1500)]
+    (tmp_path / "large.csv").write_text("".join(lines), encoding="utf-8")
+    importer.import_file(db, tmp_path / "large.csv")
+    exact = len({line.split(",")[1] for line in lines[1:]})
+    query = make_query(dt.date(2026, 3, 2), dt.date(2026, 3, 8), "none")
+    merged = dashboard.stats(query)["customers"]
+    assert merged.approximate and abs(merged.value - exact) / exact < 0.01
+    daily = dashboard.timeseries(query, "customers", "day")
+    assert [(p.value, p.approximate) for p in daily[:3]] == [(1500, False), (1500, False), (0, False)]
+    weekly = dashboard.timeseries(query, "customers", "week")
+    assert weekly[0].approximate and weekly[0].value == merged.value

@@ -257,8 +257,8 @@ def test_the_trend_table_and_csv_hold_the_series_of_the_same_query(client, demo_
     assert rows == [[present.moment(p.t, "week"), present.count(p.value), present.count(p.previous)] for p in series]
     assert len(page.html.select("#trend g.pt")) == len(series)
     data = read_csv(client.get(page.html.find("a", string="CSV", href=lambda h: h.startswith("/trend"))["href"]))
-    assert data[0] == ["t", "conversions", "previous"]
-    assert data[1:] == [[p.t.isoformat(), str(p.value), str(p.previous)] for p in series]
+    assert data[0] == ["t", "conversions", "previous", "approximate"]
+    assert data[1:] == [[p.t.isoformat(), str(p.value), str(p.previous), "false"] for p in series]
     assert "interval=week" in page.html.select_one('a.kpi[data-metric="revenue"]')["href"]
 
 

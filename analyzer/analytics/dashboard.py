@@ -28,6 +28,7 @@ class Point:
     t: object
     value: object
     previous: object
+    approximate: bool = False
 
 
 @dataclass(frozen=True)
@@ -70,7 +71,11 @@ def timeseries(query, metric, interval=None):
     current = _points(query, metric, interval)
     before = query.previous()
     previous = _points(before, metric, interval) if before else []
-    return [Point(t, value, previous[i][1] if i < len(previous) else None) for i, (t, value) in enumerate(current)]
+    points = []
+    for i, (t, value, approximate) in enumerate(current):
+        old, old_approximate = previous[i][1:] if i < len(previous) else (None, False)
+        points.append(Point(t, value, old, approximate or old_approximate))
+    return points
 
 
 def breakdown(query, dimension, limit=10, sort="sessions"):
@@ -113,8 +118,9 @@ def _points(query, metric, interval):
         found = raw.series(query, interval)
     starts = localtime.buckets(query.start, query.end, interval, query.tz)
     empty = Totals()
-    return [(max(t, query.start) if interval in ("week", "month") else t, figures.value(found.get(t, empty), metric))
-            for t in starts]
+    sketched = metric in SKETCHED
+    return [(max(t, query.start) if interval in ("week", "month") else t, figures.value(found.get(t, empty), metric),
+             sketched and found.get(t, empty).approximate) for t in starts]
 
 
 def _naive(value):

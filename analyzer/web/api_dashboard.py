@@ -46,7 +46,8 @@ def metrics_json(found):
 
 def points_json(points):
     """Return the points of a trend as JSON-ready dicts."""
-    return [{"t": p.t.isoformat(), "value": plain(p.value), "previous": plain(p.previous)} for p in points]
+    return [{"t": p.t.isoformat(), "value": plain(p.value), "previous": plain(p.previous),
+             "approximate": p.approximate} for p in points]
 
 
 def rows_json(rows):

@@ -87,7 +87,7 @@ def build(series, write, label, tick, whole=False, axis=None):
             x=round(x, 3), y=ys[index],
             y_previous=None if previous[index] is None else y_of(previous[index]),
             left=round(left, 3), width=round(min(100.0, x + half) - left, 3),
-            label=label(point.t), value=write(point.value),
+            label=label(point.t), value=("≈ " if point.approximate else "") + write(point.value),
             previous=None if point.previous is None else write(point.previous),
         ))
     grid = [(y_of(top * i / ticks), (axis or write)(top * i / ticks)) for i in range(ticks + 1)]

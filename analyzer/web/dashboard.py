@@ -92,8 +92,8 @@ def register(app, settings):
             return error
         series = dashboard.timeseries(view.query, view.metric, view.query.interval)
         if bottle.request.query.get("format") == "csv":
-            return send_csv(f"trend-{view.metric}", view, ["t", view.metric, "previous"],
-                            [[_iso(p.t), p.value, p.previous] for p in series])
+            return send_csv(f"trend-{view.metric}", view, ["t", view.metric, "previous", "approximate"],
+                            [[_iso(p.t), p.value, p.previous, p.approximate] for p in series])
         return render("trend", title=present.METRICS[view.metric][0], v=view, chart=draw(view, series, currency),
                       **helpers(view, currency))
 

@@ -120,7 +120,7 @@ SCHEMAS = {
                                              "properties": {
         "metric": {"type": "string", "enum": list(METRICS)}, "interval": {"type": "string", "enum": list(INTERVALS)},
         "points": {"type": "array", "items": _object({"t": {"type": "string"}, "value": FIGURE,
-                                                      "previous": FIGURE})}}}]},
+                                                      "previous": FIGURE, "approximate": {"type": "boolean"}})}}}]},
     "Breakdown": {"allOf": [_ref("Range"), {"type": "object", "required": ["dimension", "rows", "total_rows"],
                                             "properties": {
         "dimension": {"type": "string", "enum": list(DIMENSIONS)}, "total_rows": {"type": "integer", "minimum": 0},
