@@ -51,6 +51,13 @@ def is_sqlite(db):
     return isinstance(getattr(db, "obj", db), pw.SqliteDatabase)
 
 
+def write_transaction(db):
+    """Open a transaction that takes SQLite's write lock at its start; an ordinary one on PostgreSQL."""
+    # A deferred one that read first would fail at once (SQLITE_BUSY_SNAPSHOT) if another connection wrote
+    # before its own first write; BEGIN IMMEDIATE waits its turn (busy_timeout) and reads the latest data.
+    return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
+
+
 def write_if_free(db, write):
     """Run WRITE, or skip it when another connection holds SQLite's write lock; return whether it ran.
 

@@ -4,10 +4,12 @@ import datetime as dt
 import json
 import time
 from dataclasses import dataclass, field
+from functools import partial
 from operator import itemgetter
 
 from peewee import fn
 
+from analyzer.db import write_transaction
 from analyzer.errors import AppError
 from analyzer.ingest import columns, export, readers, rollups, rows, sessionize, store, values
 from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns, warnings_of
@@ -109,30 +111,28 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     if announce:
         announce(report)
     conv = rows.Converter(headers, mapping, zone, own_export=export.is_own_export(headers))
+    if kind == "sessions":
+        convert = partial(rows.session_row, conv, components, checksum=source.checksum, year=year)
+    else:
+        convert = partial(rows.event_row, conv)
+    postgres = store.is_postgres(db)
+    # PostgreSQL: one transaction, rows COPY'd straight in. SQLite: this one writes temporary tables only, which
+    # takes no lock on the main file, so a slow file (or a bad one) never keeps other requests from writing.
     with db.atomic() as transaction:
-        if dry_run:  # no imports row: on PostgreSQL even a rolled-back insert uses up an id
-            record, import_id = None, DRY_RUN_ID
-        else:
-            record = Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind,
-                                   file_format=source.format, created_by=created_by, started_at=_now())
-            import_id = record.id
-        report.import_id = import_id
-        if kind == "sessions":
-            days = _load_sessions(db, records, conv, components, source, year, import_id, report, progress)
-        else:
-            days = _load_events(db, records, conv, source, import_id, gap_minutes, report, progress)
+        record = _start_record(source, kind, created_by, report) if postgres else None
+        writer, days = _stage(db, records, source, convert, report, progress)
         report.time_notes = _time_notes(conv.local_problems, options.timezone)
-        if report.error_count or dry_run:
-            transaction.rollback()
-        else:
-            _refresh(db, *days)
-            record.status, record.finished_at = "done", _now()
-            record.rows_read, record.sessions_written = report.rows_read, report.sessions_created
-            record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
-            record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
-            record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
-                                       "warnings": report.warnings, "time_notes": report.time_notes})
-            record.save()
+        if report.error_count:
+            transaction.rollback()  # on SQLite this drops the staging table too
+        elif postgres:
+            _publish(db, transaction, writer, record, days, gap_minutes, report)
+    if not postgres and not report.error_count:
+        try:
+            with write_transaction(db) as transaction:  # the main file's write lock, held only while publishing
+                record = _start_record(source, kind, created_by, report)
+                _publish(db, transaction, writer, record, days, gap_minutes, report)
+        finally:
+            writer.drop()  # a rolled-back publish (a dry run, a failure) leaves it on the connection
     if not dry_run and not report.error_count and report.rows_read >= ANALYZE_ROWS:
         store.analyze(db, "customer_sessions", "session_events", "customer_firsts")
     report.seconds = time.perf_counter() - started
@@ -168,40 +168,60 @@ def undo(db, import_id):
     return record
 
 
-def _load_sessions(db, records, conv, components, source, year, import_id, report, progress):
-    writer = store.SessionWriter(db, import_id)
+def _start_record(source, kind, created_by, report):
+    """Create the import's record and note its id in REPORT; a dry run gets none."""
+    if report.dry_run:  # no imports row: on PostgreSQL even a rolled-back insert uses up an id
+        report.import_id = DRY_RUN_ID
+        return None
+    record = Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind, file_format=source.format,
+                           created_by=created_by, started_at=_now())
+    report.import_id = record.id
+    return record
+
+
+def _stage(db, records, source, convert, report, progress):
+    """Read every record into a session writer or an event stager; return it and the first and last day."""
+    if report.kind == "sessions":
+        writer, time_of = store.SessionWriter(db, report.import_id), itemgetter(STARTED_AT)
+    else:
+        writer, time_of = store.EventStager(db), itemgetter("occurred_at")
     try:
-        days = _read(records, source, report, progress,
-                     lambda line, row: rows.session_row(conv, components, line, row, source.checksum, year),
-                     writer.add, itemgetter(STARTED_AT))
+        days = _read(records, source, report, progress, convert, writer.add, time_of)
     except BaseException:
         writer.close()
         raise
     if report.error_count:
         writer.close()
     else:
-        report.sessions_created, report.rows_identical, report.extra_rows = writer.finish()
-    return days
+        writer.finish()
+    return writer, days
 
 
-def _load_events(db, records, conv, source, import_id, gap_minutes, report, progress):
-    stager = store.EventStager(db)
-    try:
-        days = _read(records, source, report, progress, lambda line, row: rows.event_row(conv, line, row),
-                     stager.add, itemgetter("occurred_at"))
-    except BaseException:
-        stager.close()
-        raise
-    if report.error_count:
-        stager.close()
-        return days
-    stager.finish()
-    regrouped = _regroup(db, import_id, gap_minutes, stager)
-    report.sessions_created, report.sessions_continued = regrouped.created, regrouped.continued
-    report.events_added, report.rows_identical = regrouped.events_added, stager.staged - regrouped.events_added
-    # Sessions continued or merged may start on days outside this file's.
-    starts = [d for d in (*days, _as_date(regrouped.first_start), _as_date(regrouped.last_start)) if d is not None]
-    return (min(starts), max(starts)) if starts else days
+def _publish(db, transaction, writer, record, days, gap_minutes, report):
+    """Store the staged rows as the import's, refresh the rollups of the days changed and finish RECORD.
+
+    A dry run rolls all of it back.
+    """
+    if report.kind == "sessions":
+        report.sessions_created, report.rows_identical, report.extra_rows = writer.publish(report.import_id)
+    else:
+        regrouped = _regroup(db, report.import_id, gap_minutes, writer)
+        report.sessions_created, report.sessions_continued = regrouped.created, regrouped.continued
+        report.events_added, report.rows_identical = regrouped.events_added, writer.staged - regrouped.events_added
+        # Sessions continued or merged may start on days outside this file's.
+        starts = [d for d in (*days, _as_date(regrouped.first_start), _as_date(regrouped.last_start)) if d is not None]
+        days = (min(starts), max(starts)) if starts else days
+    if report.dry_run:
+        transaction.rollback()
+        return
+    _refresh(db, *days)
+    record.status, record.finished_at = "done", _now()
+    record.rows_read, record.sessions_written = report.rows_read, report.sessions_created
+    record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
+    record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
+    record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
+                               "warnings": report.warnings, "time_notes": report.time_notes})
+    record.save()
 
 
 def _read(records, source, report, progress, convert, add, time_of):

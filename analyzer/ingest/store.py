@@ -1,4 +1,4 @@
-"""Bulk writes: sessions straight in, events staged and grouped into sessions in SQL."""
+"""Bulk writes: sessions straight in (staged first on SQLite), events staged and grouped into sessions in SQL."""
 
 import csv
 import datetime as dt
@@ -80,12 +80,31 @@ class Background:
                     self.error = exc
 
 
-class SessionWriter:
-    """Insert sessions in batches, skipping session keys that already exist; count what was written."""
+# SQLite stages a file's sessions here, keeping the first row of each key. Columns without types keep the values as
+# given: customer_sessions' own column types apply when they are published.
+CREATE_STAGED_SESSIONS = f"CREATE TEMP TABLE ingest_sessions (session_key PRIMARY KEY, {', '.join(SESSION_COLUMNS[1:-1])})"
+STAGE_SESSION = f"INSERT OR IGNORE INTO ingest_sessions VALUES ({', '.join('?' * (len(SESSION_COLUMNS) - 1))})"
 
-    def __init__(self, db, import_id):
+# The staged sessions whose keys are not stored yet, in file order.
+PUBLISH_SESSIONS = f"""
+INSERT INTO customer_sessions ({', '.join(SESSION_COLUMNS)})
+SELECT {', '.join(SESSION_COLUMNS[:-1])}, ?
+FROM ingest_sessions s
+WHERE NOT EXISTS (SELECT 1 FROM customer_sessions c WHERE c.session_key = s.session_key)
+ORDER BY s.rowid
+"""
+
+
+class SessionWriter:
+    """Write sessions, skipping session keys that already exist; count what was written.
+
+    PostgreSQL COPYs them straight in as IMPORT_ID's; SQLite stages them in a temporary table, which takes no lock on
+    the main file, until publish().
+    """
+
+    def __init__(self, db, import_id=None):
         self.db = db
-        self.import_id = int(import_id)
+        self.import_id = import_id
         self.batch = []
         self.staged = 0
         self.stored_before = 0  # rows whose session an earlier import wrote
@@ -97,6 +116,8 @@ class SessionWriter:
             # The table's statistics predate this transaction's rows: without this the planner would
             # scan the whole table for every batch's key check, which grows quadratically.
             db.execute_sql("SET LOCAL enable_seqscan = off")
+        else:
+            db.execute_sql(CREATE_STAGED_SESSIONS)
 
     def add(self, line, session):
         """Queue one session: a tuple in SESSION_COLUMNS order without import_id (LINE as in EventStager.add)."""
@@ -105,42 +126,37 @@ class SessionWriter:
             self.flush()
 
     def flush(self):
-        """Write the queued sessions on the background thread."""
+        """Write the queued sessions on the background thread, or stage them on SQLite."""
         if not self.batch:
             return
         self.staged += len(self.batch)
-        first = {}
-        for row in self.batch:
-            first.setdefault(row[0], row)
-        self.extra_rows += len(self.batch) - len(first)
-        tail = (self.import_id,)
-        rows = [row + tail for row in first.values()]
         if is_postgres(self.db):
+            first = {}
+            for row in self.batch:
+                first.setdefault(row[0], row)
+            self.extra_rows += len(self.batch) - len(first)
+            tail = (self.import_id,)
+            rows = [row + tail for row in first.values()]
             # The CSV for COPY is made here, so the writer thread mostly waits on the server, without the GIL.
             self.background.submit(self._copy_new, rows, csv_text(rows))
         else:
-            self.background.submit(self._insert_new, rows)
+            self.connection.executemany(STAGE_SESSION, self.batch)
         self.batch = []
-
-    def _insert_new(self, rows):
-        stored = self._stored(rows, f"IN ({', '.join('?' * len(rows))})", [r[0] for r in rows])
-        marks = ", ".join("?" * len(SESSION_COLUMNS))
-        self.connection.executemany(f"INSERT INTO customer_sessions ({', '.join(SESSION_COLUMNS)}) VALUES ({marks})",
-                                    [row for row in rows if row[0] not in stored] if stored else rows)
 
     def _copy_new(self, rows, text):
         """COPY the sessions (unique within their batch) whose keys are not stored yet."""
-        stored = self._stored(rows, "= ANY(%s)", ([r[0] for r in rows],))
+        stored = self._stored(rows)
         if stored:
             text = csv_text([row for row in rows if row[0] not in stored])
         cursor = self.connection.cursor()
         copy_text(cursor, "customer_sessions", SESSION_COLUMNS, text)
         cursor.close()
 
-    def _stored(self, rows, condition, params):
+    def _stored(self, rows):
         """Return the stored keys among ROWS', counting them as extra rows of this file or as stored before."""
         cursor = self.connection.cursor()
-        cursor.execute(f"SELECT session_key, import_id FROM customer_sessions WHERE session_key {condition}", params)
+        cursor.execute("SELECT session_key, import_id FROM customer_sessions WHERE session_key = ANY(%s)",
+                       ([r[0] for r in rows],))
         found = cursor.fetchall()
         cursor.close()
         ours = sum(1 for _, import_id in found if import_id == self.import_id)
@@ -153,12 +169,23 @@ class SessionWriter:
         self.background.wait()
 
     def finish(self):
-        """Write what is left and return (sessions written, rows already stored, extra rows of a session)."""
+        """Write or stage what is left."""
         self.flush()
         self.close()
-        if is_postgres(self.db):
+
+    def publish(self, import_id):
+        """Store the staged sessions as IMPORT_ID's; return (sessions written, rows already stored, extra rows)."""
+        if is_postgres(self.db):  # written already
             self.db.execute_sql("SET LOCAL enable_seqscan = on")
-        return count_sessions(self.db, self.import_id), self.stored_before, self.extra_rows
+            return count_sessions(self.db, import_id), self.stored_before, self.extra_rows
+        keys = self.db.execute_sql("SELECT COUNT(*) FROM ingest_sessions").fetchone()[0]
+        created = self.db.execute_sql(PUBLISH_SESSIONS, (import_id,)).rowcount
+        self.drop()
+        return created, keys - created, self.staged - keys
+
+    def drop(self):
+        """Drop the staging table, if any."""
+        self.db.execute_sql("DROP TABLE IF EXISTS ingest_sessions")
 
 
 class EventStager:
@@ -216,8 +243,8 @@ class EventStager:
         self.close()
 
     def drop(self):
-        """Drop the staging table."""
-        self.db.execute_sql("DROP TABLE ingest_events")
+        """Drop the staging table, if any."""
+        self.db.execute_sql("DROP TABLE IF EXISTS ingest_events")
 
 
 def take_import_lock(db):
