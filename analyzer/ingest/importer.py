@@ -152,7 +152,7 @@ def undo(db, import_id):
         raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
     if record.status != "done":
         raise AppError(f"Import {import_id} is {record.status}; only a finished import can be undone.")
-    with db.atomic():
+    with write_transaction(db):
         if record.kind == "events":
             gap_minutes = json.loads(record.notes or "{}").get("gap_minutes", 30)
             regrouped = _regroup(db, import_id, gap_minutes, store.EventStager(db), undo=True)
