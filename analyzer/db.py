@@ -14,7 +14,10 @@ database = pw.DatabaseProxy()
 # What a failing database raises: Peewee wraps the driver's errors, but bulk loads use the drivers directly.
 DATABASE_ERRORS = (pw.DatabaseError, pw.InterfaceError, sqlite3.Error, psycopg2.Error)
 
-SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal"}
+# A 64 MB page cache (the default is 2 MB): publishing an import updates customer_sessions' eight indexes while it
+# holds the write lock, and took twice as long with the default.
+SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal",
+                  "cache_size": -65536}
 
 
 def open_database(url):
