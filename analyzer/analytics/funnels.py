@@ -189,9 +189,10 @@ def _rows(sessions, steps, unit, by):
     wait = f"{EPOCH[sqlite].format(column='t.at')} - {EPOCH[sqlite].format(column='t.prev_at')}"
     parts = [SCOPE.format(sessions=scope_sql)]
     for k, step in enumerate(steps, 1):
-        match, values = _match(step, sqlite, db.param)
+        match, values = _match(step, sqlite, db.param, pinned=True)
         if k == 1:
-            parts += [FIRST_TIME.format(unit=column, match=match), FIRST_EVENT.format(events=events, match=match)]
+            parts += [FIRST_TIME.format(unit=column, match=_match(step, sqlite, db.param)[0]),
+                      FIRST_EVENT.format(events=events, match=match)]
         else:
             parts += [NEXT_TIME.format(k=k, prev=k - 1, events=events, match=match,
                                        direct=DIRECT[unit] if step.direct else ""),
@@ -202,10 +203,16 @@ def _rows(sessions, steps, unit, by):
     return fetch_large(db, sql, params)
 
 
-def _match(step, sqlite, param):
-    """Return (SQL condition on event e, its parameters) for STEP; text compares case-sensitively on both databases."""
-    column = "e.event_type" if step.kind == "event" else "e.page"
-    guard = "" if step.kind == "event" else "e.event_type = 'page_view' AND "
+def _match(step, sqlite, param, pinned=False):
+    """Return (SQL condition on event e, its parameters) for STEP; text compares case-sensitively on both databases.
+
+    PINNED: the unit's events are found by their session; SQLite must not look them up by type instead.
+    """
+    # A unary + keeps SQLite from using the (event_type, occurred_at) index: without statistics it took that for
+    # every unit's next step and read every later event of the type, which was quadratic (22 s for 5,000 sessions).
+    plus = "+" if pinned and sqlite else ""
+    column = f"{plus}e.event_type" if step.kind == "event" else f"{plus}e.page"
+    guard = "" if step.kind == "event" else f"{plus}e.event_type = 'page_view' AND "
     if step.match == "exact":
         return f"{guard}{column} = {param}", [step.value]
     if step.match == "prefix":
