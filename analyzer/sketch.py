@@ -47,11 +47,40 @@ def pack(hashed):
     unique = np.unique(hashed)
     if len(unique) <= SPARSE_LIMIT:
         return SPARSE + zlib.compress(unique.astype(">u8").tobytes(), 1)
-    regs = registers(unique)
+    return _encode(registers(unique))
+
+
+def merge(blob, hashed):
+    """Return the stored form of sketch BLOB with HASHED added: what pack() gives for the union."""
+    blob = bytes(blob)
+    kind = blob[:1]
+    if kind == SPARSE:
+        return pack(np.concatenate([_sparse(blob), hashed]))
+    if kind == PAIRS:
+        regs = np.zeros(1 << P, dtype=np.uint8)
+        pairs = np.frombuffer(blob, dtype="<u4", offset=1)
+        regs[pairs >> 8] = (pairs & 0xFF).astype(np.uint8)
+    elif kind == DENSE:
+        regs = np.frombuffer(zlib.decompress(blob[1:]), dtype=np.uint8).copy()
+    else:
+        raise ValueError("a sketch of the 16,384-register format cannot take more customers")
+    return _encode(np.maximum(regs, registers(np.unique(hashed))))
+
+
+def mergeable(blob):
+    """Return whether merge() can add to BLOB (sketches written before P was 17 cannot)."""
+    return bytes(blob[:1]) != DENSE_BEFORE
+
+
+def _encode(regs):
     used = np.flatnonzero(regs)
     if len(used) * 4 < len(regs):  # the set registers as index << 8 | rank: smaller, and merged without inflating
         return PAIRS + ((used.astype("<u4") << 8) | regs[used]).tobytes()
     return DENSE + zlib.compress(regs.tobytes(), 1)
+
+
+def _sparse(blob):
+    return np.frombuffer(zlib.decompress(blob[1:]), dtype=">u8").astype(np.uint64)
 
 
 def count(blobs):
@@ -66,10 +95,11 @@ def count(blobs):
             used = pairs >> 8
             dense[used] = np.maximum(dense[used], (pairs & 0xFF).astype(np.uint8))
             continue
-        data = zlib.decompress(blob[1:])
         if kind == SPARSE:
-            sets.append(np.frombuffer(data, dtype=">u8").astype(np.uint64))
-        elif kind == DENSE:
+            sets.append(_sparse(blob))
+            continue
+        data = zlib.decompress(blob[1:])
+        if kind == DENSE:
             regs = np.frombuffer(data, dtype=np.uint8)
             dense = regs.copy() if dense is None else np.maximum(dense, regs, out=dense)
         else:

@@ -55,3 +55,18 @@ def test_sketches_stored_at_the_old_precision_merge_with_new_ones():
     counted, approximate = sketch.count(old + new)
     assert approximate and counted == sketch.estimate(sketch.registers(np.concatenate(days), 14))
     assert abs(counted - exact) / exact < 0.03  # the old precision: a standard error of 0.81 %
+
+
+@pytest.mark.parametrize("before, added", [(10, 20), (400, 200), (600, 10), (3_000, 40_000), (50_000, 50_000)])
+def test_adding_hashes_to_a_stored_sketch_stores_what_packing_the_union_would(before, added):
+    rng = np.random.default_rng(before + added)
+    old = rng.integers(0, 2**64 - 1, size=before, dtype=np.uint64, endpoint=True)
+    new = np.concatenate([old[: before // 3], rng.integers(0, 2**64 - 1, size=added, dtype=np.uint64, endpoint=True)])
+    assert sketch.merge(sketch.pack(old), new) == sketch.pack(np.concatenate([old, new]))
+
+
+def test_a_sketch_of_the_old_precision_cannot_take_more_customers():
+    old = sketch.DENSE_BEFORE + zlib.compress(sketch.registers(sketch.hashes(["a", "b"]), p=sketch.P_BEFORE).tobytes())
+    assert not sketch.mergeable(old) and sketch.mergeable(sketch.pack(sketch.hashes(["a"])))
+    with pytest.raises(ValueError):
+        sketch.merge(old, sketch.hashes(["c"]))
