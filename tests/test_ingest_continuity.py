@@ -11,7 +11,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from analyzer.ingest import importer
+from analyzer.ingest import changes, importer, rollups
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
                              SessionEvent)
@@ -67,6 +67,12 @@ def clear(database):
             model.delete().execute()
 
 
+@pytest.fixture
+def by_difference(monkeypatch):
+    """Every import onto days with sessions changes their rollups by the difference, however much it writes."""
+    monkeypatch.setattr(changes, "DELTA_SHARE", 1e9)
+
+
 EVENTS = st.lists(
     st.tuples(st.integers(0, 2), st.integers(0, 240), st.sampled_from([0, 0, 30]),
               st.sampled_from(["page_view", "page_view", "add_to_cart", "purchase"]),
@@ -76,7 +82,8 @@ EVENTS = st.lists(
 
 @settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=EVENTS, by_id=st.booleans(), cuts=st.lists(st.integers(0, 40), max_size=3), order=st.randoms())
-def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, events, by_id, cuts, order):  # noqa: F811
+def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, by_difference, events, by_id, cuts,  # noqa: F811
+                                                               order):
     rows = event_rows(events, by_id)
     clear(db)
     importer.import_file(db, write_csv(tmp_path / "whole.csv", rows), ImportOptions(split_by_gap=not by_id))
@@ -101,7 +108,8 @@ def test_any_split_imported_in_any_order_equals_the_whole_file(db, tmp_path, eve
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=EVENTS, by_id=st.booleans(), cut=st.integers(0, 40))
-def test_undoing_the_second_import_restores_the_first_exactly(db, tmp_path, events, by_id, cut):  # noqa: F811
+def test_undoing_the_second_import_restores_the_first_exactly(db, tmp_path, by_difference, events, by_id,  # noqa: F811
+                                                              cut):
     rows = event_rows(events, by_id)
     clear(db)
     first = importer.import_file(db, write_csv(tmp_path / "first.csv", rows[:cut]), ImportOptions(split_by_gap=not by_id))
@@ -183,3 +191,24 @@ def test_real_rees46_cut_at_0220_adds_up_to_the_whole_file(db, tmp_path, by_gap)
     assert revenue == Decimal("59442.63")
     if not by_gap:
         assert CustomerSession.select().where(CustomerSession.converted).count() == 200
+
+
+def test_real_rees46_in_six_parts_in_time_order_changes_the_rollups_by_the_difference(db, tmp_path, by_difference,  # noqa: F811
+                                                                                       monkeypatch):
+    importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz")
+    whole = state()
+    clear(db)
+    with gzip.open(REAL / "rees46_multicategory_2019-10-01_head.csv.gz", "rt", encoding="utf-8") as handle:
+        header, *lines = handle.read().splitlines(keepends=True)
+    lines.sort()
+    # Cut between two instants, so that no session's first event depends on the cut.
+    cuts = [next(i for i in range(len(lines) * k // 6, len(lines)) if lines[i][:19] != lines[i - 1][:19])
+            for k in range(1, 6)]
+    recomputed = []
+    recompute = rollups.refresh_days
+    monkeypatch.setattr(rollups, "refresh_days", lambda *args: recomputed.append(args[1]) or recompute(*args))
+    for number, (a, b) in enumerate(zip([0, *cuts], [*cuts, len(lines)])):
+        (tmp_path / f"part{number}.csv").write_text(header + "".join(lines[a:b]), encoding="utf-8")
+        importer.import_file(db, tmp_path / f"part{number}.csv")
+    assert state() == whole
+    assert recomputed == [{dt.date(2019, 10, 1)}]  # the first part only: its day held no session yet

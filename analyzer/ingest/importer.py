@@ -5,20 +5,16 @@ import json
 import time
 from dataclasses import dataclass, field
 from functools import partial
-from operator import itemgetter
-
-from peewee import fn
 
 from analyzer.db import write_transaction
 from analyzer.errors import AppError
-from analyzer.ingest import columns, export, readers, rollups, rows, sessionize, store, values
+from analyzer.ingest import changes, columns, export, readers, rows, sessionize, store, values
 from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns, warnings_of
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
 ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
 DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
-STARTED_AT = store.SESSION_COLUMNS.index("started_at")
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
 
 
@@ -120,17 +116,17 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     # takes no lock on the main file, so a slow file (or a bad one) never keeps other requests from writing.
     with db.atomic() as transaction:
         record = _start_record(source, kind, created_by, report) if postgres else None
-        writer, days = _stage(db, records, source, convert, report, progress)
+        writer = _stage(db, records, source, convert, report, progress)
         report.time_notes = _time_notes(conv.local_problems, options.timezone)
         if report.error_count:
             transaction.rollback()  # on SQLite this drops the staging table too
         elif postgres:
-            _publish(db, transaction, writer, record, days, gap_minutes, report)
+            _publish(db, transaction, writer, record, gap_minutes, report)
     if not postgres and not report.error_count:
         try:
             with write_transaction(db) as transaction:  # the main file's write lock, held only while publishing
                 record = _start_record(source, kind, created_by, report)
-                _publish(db, transaction, writer, record, days, gap_minutes, report)
+                _publish(db, transaction, writer, record, gap_minutes, report)
         finally:
             writer.drop()  # a rolled-back publish (a dry run, a failure) leaves it on the connection
     if not dry_run and not report.error_count and report.rows_read >= ANALYZE_ROWS:
@@ -155,14 +151,11 @@ def undo(db, import_id):
     with write_transaction(db):
         if record.kind == "events":
             gap_minutes = json.loads(record.notes or "{}").get("gap_minutes", 30)
-            regrouped = _regroup(db, import_id, gap_minutes, store.EventStager(db), undo=True)
-            span = regrouped.first_start, regrouped.last_start
+            change = _regroup(db, import_id, gap_minutes, store.EventStager(db), undo=True)[1]
         else:
-            span = (CustomerSession.select(fn.MIN(CustomerSession.started_at), fn.MAX(CustomerSession.started_at))
-                    .where(CustomerSession.import_id == import_id).tuples().first())
+            change = changes.Change(db, f"SELECT id FROM customer_sessions WHERE import_id = {db.param}", (import_id,))
             CustomerSession.delete().where(CustomerSession.import_id == import_id).execute()
-        if span and span[0]:
-            _refresh(db, _as_date(span[0]), _as_date(span[1]))
+        change.apply()
         record.status, record.finished_at = "undone", _now()
         record.save()
     return record
@@ -180,13 +173,10 @@ def _start_record(source, kind, created_by, report):
 
 
 def _stage(db, records, source, convert, report, progress):
-    """Read every record into a session writer or an event stager; return it and the first and last day."""
-    if report.kind == "sessions":
-        writer, time_of = store.SessionWriter(db, report.import_id), itemgetter(STARTED_AT)
-    else:
-        writer, time_of = store.EventStager(db), itemgetter("occurred_at")
+    """Read every record into a session writer or an event stager; return it."""
+    writer = store.SessionWriter(db, report.import_id) if report.kind == "sessions" else store.EventStager(db)
     try:
-        days = _read(records, source, report, progress, convert, writer.add, time_of)
+        _read(records, source, report, progress, convert, writer.add)
     except BaseException:
         writer.close()
         raise
@@ -194,27 +184,27 @@ def _stage(db, records, source, convert, report, progress):
         writer.close()
     else:
         writer.finish()
-    return writer, days
+    return writer
 
 
-def _publish(db, transaction, writer, record, days, gap_minutes, report):
-    """Store the staged rows as the import's, refresh the rollups of the days changed and finish RECORD.
+def _publish(db, transaction, writer, record, gap_minutes, report):
+    """Store the staged rows as the import's, bring the rollups up to date and finish RECORD.
 
     A dry run rolls all of it back.
     """
     if report.kind == "sessions":
+        change = changes.Change(db)
         report.sessions_created, report.rows_identical, report.extra_rows = writer.publish(report.import_id)
+        written = (f"import_id = {db.param}", (report.import_id,))
     else:
-        regrouped = _regroup(db, report.import_id, gap_minutes, writer)
+        regrouped, change = _regroup(db, report.import_id, gap_minutes, writer)
         report.sessions_created, report.sessions_continued = regrouped.created, regrouped.continued
         report.events_added, report.rows_identical = regrouped.events_added, writer.staged - regrouped.events_added
-        # Sessions continued or merged may start on days outside this file's.
-        starts = [d for d in (*days, _as_date(regrouped.first_start), _as_date(regrouped.last_start)) if d is not None]
-        days = (min(starts), max(starts)) if starts else days
+        written = (None, ())
     if report.dry_run:
         transaction.rollback()
         return
-    _refresh(db, *days)
+    change.apply(*written)
     record.status, record.finished_at = "done", _now()
     record.rows_read, record.sessions_written = report.rows_read, report.sessions_created
     record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
@@ -224,9 +214,8 @@ def _publish(db, transaction, writer, record, days, gap_minutes, report):
     record.save()
 
 
-def _read(records, source, report, progress, convert, add, time_of):
-    """Convert every record, noting the bad ones; add the good ones while none is bad; return the first and last day."""
-    first = last = None
+def _read(records, source, report, progress, convert, add):
+    """Convert every record, noting the bad ones; add the good ones while none is bad."""
     for line, row in records:
         report.rows_read += 1
         if isinstance(row, readers.BadRecord):
@@ -239,32 +228,25 @@ def _read(records, source, report, progress, convert, add, time_of):
             continue
         if not report.error_count:
             add(line, item)
-            when = time_of(item)
-            if first is None or when < first:
-                first = when
-            if last is None or when > last:
-                last = when
         if progress and report.rows_read % 10000 == 0:
             progress(report.rows_read, source.fraction())
-    return (first.date(), last.date()) if first is not None else (None, None)
 
 
 def _regroup(db, import_id, gap_minutes, stager, undo=False):
-    """Group the staged events with the sessions they touch, or on UNDO the sessions left by the import."""
+    """Group the staged events with the sessions they touch, or on UNDO the sessions left by the import.
+
+    Return what grouping changed and the rollups' Change, to apply.
+    """
     grouper = sessionize.Sessionizer(db, store.is_postgres(db))
     gap = gap_minutes * 60_000_000
     if undo:
         grouper.touch_by_import(import_id)
     else:
         grouper.touch_by_events(gap)
+    change = changes.Change(db, "SELECT session_id FROM ingest_touched")
     regrouped = grouper.regroup(import_id, gap, drop_import=undo)
     stager.drop()
-    return regrouped
-
-
-def _refresh(db, first_day, last_day):
-    """Recompute the rollups of the days an import or undo changed."""
-    rollups.refresh_rollups(db, first_day, last_day)
+    return regrouped, change
 
 
 def _time_notes(problems, zone):
@@ -314,12 +296,6 @@ def _record_failure(source, kind, report, created_by):
     Import.create(file_name=source.name[:255], checksum=source.checksum, kind=kind, file_format=source.format,
                   status="failed", rows_read=report.rows_read, created_by=created_by, started_at=_now(),
                   finished_at=_now())
-
-
-def _as_date(value):
-    if isinstance(value, str):
-        return dt.datetime.fromisoformat(value[:19]).date()
-    return value.date() if isinstance(value, dt.datetime) else value
 
 
 def _now():

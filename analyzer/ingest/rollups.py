@@ -1,4 +1,4 @@
-"""Rollups per reporting day, recomputed from customer_sessions for the days an import or undo touched.
+"""Rollups per reporting day, recomputed from customer_sessions for whole days (changes.py adds a small change's part).
 
 Four tables, each bounded by days x dimension values: daily_rollups (channel x device x country, all sessions and
 those of new customers), breakdown_rollups (all sessions and each dimension's values, overall and within one value
@@ -60,26 +60,29 @@ REPLACE_FIRSTS = (
     "DROP TABLE rollup_firsts",
     "DROP TABLE rollup_customers",
 )
-# One row per session of the window with its reporting day and whether it is its customer's first.
+# One row per session of the window with its reporting day and whether it is its customer's first; N is 1, or -1 for
+# a session as it was before a change (its measures count negatively, so that grouping gives the difference).
 STAGE = """
 CREATE TEMP TABLE rollup_staged AS
 SELECT {day} AS day, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
-       CASE WHEN f.session_id IS NULL THEN 'returning' ELSE 'new' END AS customer_type,
-       CASE WHEN f.session_id IS NULL THEN 0 ELSE 1 END AS new,
+       CASE WHEN {first} THEN 'new' ELSE 'returning' END AS customer_type,
+       {n} * CASE WHEN {first} THEN 1 ELSE 0 END AS new,
        COALESCE(s.source, '') AS source, COALESCE(s.medium, '') AS medium, COALESCE(s.campaign, '') AS campaign,
-       COALESCE(s.landing_page, '') AS landing_page, COALESCE(s.exit_page, '') AS exit_page,
-       CASE WHEN s.page_views <= 1 THEN 1 ELSE 0 END AS bounce, CASE WHEN s.converted THEN 1 ELSE 0 END AS conv,
-       s.revenue, s.page_views, s.duration_s
-FROM customer_sessions s
-LEFT JOIN customer_firsts f ON f.session_id = s.id
+       COALESCE(s.landing_page, '') AS landing_page, COALESCE(s.exit_page, '') AS exit_page, {n} AS n,
+       {n} * CASE WHEN s.page_views <= 1 THEN 1 ELSE 0 END AS bounce,
+       {n} * CASE WHEN s.converted THEN 1 ELSE 0 END AS conv,
+       {n} * s.revenue AS revenue, {n} * s.page_views AS page_views, {n} * s.duration_s AS duration_s
+FROM {sessions}
 WHERE s.started_at >= {p} AND s.started_at < {p}
 """
+STORED_SESSIONS = dict(sessions="customer_sessions s LEFT JOIN customer_firsts f ON f.session_id = s.id",
+                       first="f.session_id IS NOT NULL", n="1")
 # The sums per day, channel, device, country and customer type: daily_rollups and the rows of all sessions and of
 # those four dimensions come from it; each many-valued dimension is grouped from the sessions with its value.
 GROUP_CUBE = """
 CREATE TEMP TABLE rollup_cube AS
 SELECT day, channel, device, country, customer_type,
-       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
+       SUM(n) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
        SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
 FROM rollup_staged
 GROUP BY day, channel, device, country, customer_type
@@ -87,13 +90,13 @@ GROUP BY day, channel, device, country, customer_type
 GROUP_DIMENSION = """
 CREATE TEMP TABLE rollup_values AS
 SELECT day, {dimension}, channel, device, country, customer_type,
-       COUNT(*) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
+       SUM(n) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
        SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
 FROM rollup_staged
 GROUP BY day, {dimension}, channel, device, country, customer_type
 """
 INSERT_DAILY = """
-INSERT INTO daily_rollups (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,
+INSERT INTO {target} (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,
                            duration_s, new_sessions, new_bounces, new_conversions, new_revenue, new_page_views,
                            new_duration_s)
 SELECT {date}, channel, device, country, SUM(sessions), SUM(bounces), SUM(conversions), {revenue}, SUM(page_views),
@@ -105,7 +108,7 @@ FROM rollup_cube
 GROUP BY day, channel, device, country
 """
 INSERT_BREAKDOWN = """
-INSERT INTO breakdown_rollups (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue,
+INSERT INTO {target} (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue,
                                bounces, page_views, duration_s, new_sessions)
 SELECT {date}, {p}, {value}, {p}, {filter_value}, SUM(sessions), SUM(conversions), {revenue}, SUM(bounces),
        SUM(page_views), SUM(duration_s), SUM(new_sessions)
@@ -126,9 +129,9 @@ SESSION_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM customer_sessions"
 def refresh_rollups(db, first_day, last_day):
     """Recompute the rollups after sessions started on the UTC days FIRST_DAY to LAST_DAY were added, changed or removed.
 
-    The one entry point of the importer and the undo: call it in their transaction, with every UTC day on which a
-    session was written, changed (before and after) or deleted. It also re-marks new customers on other days when
-    a customer's first session moved.
+    For a bulk load and a rebuild (imports and undos go through changes.Change): call it in their transaction, with
+    every UTC day on which a session was written, changed (before and after) or deleted. It also re-marks new
+    customers on other days when a customer's first session moved.
     """
     if first_day is None:
         return
@@ -139,8 +142,12 @@ def refresh_rollups(db, first_day, last_day):
     first, last = localtime.local_days(first_day, last_day, tz)
     start, end = localtime.utc_window(first, last, tz)
     moved = _update_firsts(db, start, end, tz)
-    days = sorted(moved | {first + dt.timedelta(days=n) for n in range((last - first).days + 1)})
-    for run_first, run_last in _runs(days):
+    refresh_days(db, moved | {first + dt.timedelta(days=n) for n in range((last - first).days + 1)}, tz)
+
+
+def refresh_days(db, days, tz):
+    """Recompute the rollups of the reporting DAYS from customer_sessions and customer_firsts."""
+    for run_first, run_last in _runs(sorted(days)):
         _recompute(db, run_first, run_last, tz)
 
 
@@ -154,7 +161,7 @@ def rebuild_rollups(db):
             return None
         first, last = (_datetime(first).date(), _datetime(last).date())
         refresh_rollups(db, first, last)
-        _analyze(db, *TABLES, "customer_firsts")
+        analyze(db, *TABLES, "customer_firsts")
         return first, last
 
 
@@ -162,7 +169,7 @@ def _update_firsts(db, start, end, tz):
     p = db.param
     db.execute_sql(AFFECTED_CUSTOMERS.format(p=p), (start, end))
     db.execute_sql(NEW_FIRSTS)
-    _analyze(db, "rollup_customers", "rollup_firsts")
+    analyze(db, "rollup_customers", "rollup_firsts")
     moved = {localtime.local_day(_datetime(row[0]), tz)
              for row in db.execute_sql(MOVED_FIRSTS.format(p=p), (start, end, start, end))}
     for statement in REPLACE_FIRSTS:
@@ -172,17 +179,31 @@ def _update_firsts(db, start, end, tz):
 
 def _recompute(db, first, last, tz):
     p = db.param
-    postgres = not is_sqlite(db)
     start, end = localtime.utc_window(first, last, tz)
     for table in TABLES:
         db.execute_sql(DELETE_DAYS.format(table=table, p=p), (first, last))
-    day_sql, day_params = localtime.bucket_sql(p, postgres, "day", start, end, tz, column="s.started_at")
-    db.execute_sql(STAGE.format(day=day_sql, p=p), (*day_params, start, end))
+    stage(db, start, end, tz, **STORED_SESSIONS)
+    group(db, "daily_rollups", "breakdown_rollups")
+    _write_sketches(db)
+    db.execute_sql("DROP TABLE rollup_staged")
+
+
+def stage(db, start, end, tz, sessions, first, n):
+    """Create rollup_staged: the sessions (FROM clause SESSIONS, aliased s) that started in [START, END)."""
+    p = db.param
+    day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(db), "day", start, end, tz, column="s.started_at")
+    db.execute_sql(STAGE.format(day=day_sql, p=p, sessions=sessions, first=first, n=n), (*day_params, start, end))
+
+
+def group(db, daily, breakdown):
+    """Insert the sums of rollup_staged per day and cell into the tables DAILY and BREAKDOWN."""
+    p = db.param
+    postgres = not is_sqlite(db)
     date = "CAST(day AS DATE)" if postgres else "day"
     # SQLite sums amounts as floating point: round the sums to cents as PostgreSQL's NUMERIC has them.
     money = "SUM({})" if postgres else "ROUND(SUM({}), 2)"
     db.execute_sql(GROUP_CUBE)
-    db.execute_sql(INSERT_DAILY.format(date=date, revenue=money.format("revenue"),
+    db.execute_sql(INSERT_DAILY.format(target=daily, date=date, revenue=money.format("revenue"),
                                        new_revenue=money.format("CASE WHEN customer_type = 'new' THEN revenue ELSE 0 END")))
     for dimension in ("", *DIMENSIONS):
         many = dimension not in ("", *FILTER_DIMENSIONS)
@@ -193,14 +214,13 @@ def _recompute(db, first, last, tz):
                 continue
             grouped = [column for column in (dimension, by) if column]
             db.execute_sql(INSERT_BREAKDOWN.format(
-                date=date, p=p, value=dimension or "''", filter_value=by or "''", revenue=money.format("revenue"),
-                source="rollup_values" if many else "rollup_cube", group="".join(f", {c}" for c in grouped)),
+                target=breakdown, date=date, p=p, value=dimension or "''", filter_value=by or "''",
+                revenue=money.format("revenue"), source="rollup_values" if many else "rollup_cube",
+                group="".join(f", {c}" for c in grouped)),
                 (dimension, by))
         if many:
             db.execute_sql("DROP TABLE rollup_values")
     db.execute_sql("DROP TABLE rollup_cube")
-    _write_sketches(db)
-    db.execute_sql("DROP TABLE rollup_staged")
 
 
 def _write_sketches(db):
@@ -246,9 +266,15 @@ def _runs(days):
     return [tuple(run) for run in runs]
 
 
-def _analyze(db, *tables):
+def analyze(db, *tables):
+    """ANALYZE TABLES on PostgreSQL, which has no statistics of a new or grown table otherwise."""
     if not is_sqlite(db):
         db.execute_sql("ANALYZE " + ", ".join(tables))
+
+
+def as_date(value):
+    """Return a stored date or timestamp (SQLite: text) as a date."""
+    return dt.date.fromisoformat(str(value)[:10])
 
 
 def _datetime(value):

@@ -68,12 +68,6 @@ FROM session_events
 WHERE import_id = {p}
 """
 
-TOUCHED_SPAN = """
-SELECT MIN(started_at), MAX(started_at)
-FROM customer_sessions
-WHERE id IN (SELECT session_id FROM ingest_touched)
-"""
-
 # The events to group (a part of CREATE_KEYED): the new ones and the stored events of the touched sessions,
 # except those of the import being undone.
 WORK = """
@@ -220,9 +214,7 @@ WHERE id IN (SELECT session_id FROM ingest_touched)
 COUNTS = """
 SELECT SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) THEN 0 ELSE 1 END),
        SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) AND g.new_events > 0 THEN 1 ELSE 0 END),
-       SUM(g.new_events),
-       MIN(g.started_at),
-       MAX(g.started_at)
+       SUM(g.new_events)
 FROM ingest_groups g
 """
 
@@ -239,13 +231,11 @@ TEMP_TABLES = ("ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_custom
 
 @dataclass(frozen=True)
 class Regrouped:
-    """What grouping changed: sessions created and continued, events added, and the span of start times."""
+    """What grouping changed: sessions created and continued, and events added."""
 
     created: int
     continued: int
     events_added: int
-    first_start: object
-    last_start: object
 
 
 class Sessionizer:
@@ -283,7 +273,6 @@ class Sessionizer:
     def regroup(self, import_id, gap_us, drop_import=False):
         """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
         self._analyze("ingest_touched")
-        span = self.db.execute_sql(TOUCHED_SPAN).fetchone()
         self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
         if self.postgres:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
@@ -292,7 +281,7 @@ class Sessionizer:
         self._run(CREATE_KEEPERS)
         self._analyze("ingest_groups")
         self._analyze("ingest_keepers")
-        created, continued, added, first, last = self.db.execute_sql(COUNTS).fetchone()
+        created, continued, added = self.db.execute_sql(COUNTS).fetchone()
         self._run(UPDATE_KEPT)
         self._run(INSERT_NEW)
         self._run(DELETE_REPEATED)
@@ -305,9 +294,7 @@ class Sessionizer:
             self._run(f"DROP TABLE IF EXISTS {table}")
         self._analyze_grown("customer_sessions", created or 0)
         self._analyze_grown("session_events", added or 0)
-        starts = [t for t in (first, last, *span) if t is not None]
-        return Regrouped(int(created or 0), int(continued or 0), int(added or 0), min(starts, default=None),
-                         max(starts, default=None))
+        return Regrouped(int(created or 0), int(continued or 0), int(added or 0))
 
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.

@@ -1,0 +1,217 @@
+"""The rollups of an import or undo that changes a small part of its days: changed by the difference, not recomputed.
+
+The sessions about to change are noted as they are (Change), the change is made, then they are noted as they
+became, together with the first sessions of their customers; grouped with the old rows counted negatively, they
+give what each rollup row gains or loses. Unique customers only grow that way: when a change takes a customer out of
+a day's cell, or writes a large share of its days, the days are recomputed instead (rollups.refresh_days).
+"""
+
+from collections import defaultdict
+
+from analyzer import localtime, sketch
+from analyzer.db import is_sqlite
+from analyzer.ingest import rollups
+
+# At most this share of the sessions its days held before: a larger change recomputes them, which costs no more.
+DELTA_SHARE = 1.0
+CELL_DIMENSIONS = ("", *rollups.FILTER_DIMENSIONS)
+SESSION_COLUMNS = ("id, customer_id, started_at, channel, device, country, source, medium, campaign, landing_page, "
+                   "exit_page, page_views, converted, revenue, duration_s")
+
+BEFORE = f"""
+CREATE TEMP TABLE rollup_before AS
+SELECT {SESSION_COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id)
+                                THEN 1 ELSE 0 END AS first
+FROM customer_sessions s
+WHERE id IN ({{touched}})
+"""
+WRITTEN = """
+CREATE TEMP TABLE rollup_written AS
+SELECT id FROM customer_sessions WHERE {written}
+UNION
+SELECT id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_before)
+"""
+CUSTOMERS = """
+CREATE TEMP TABLE rollup_customers AS
+SELECT customer_id FROM rollup_before
+UNION
+SELECT customer_id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+"""
+# Untouched sessions that were or become their customer's first: they change from new to returning or back.
+EXTRA = """
+CREATE TEMP TABLE rollup_extra AS
+SELECT session_id AS id FROM customer_firsts WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+UNION
+SELECT session_id FROM rollup_firsts
+EXCEPT
+SELECT id FROM rollup_written
+EXCEPT
+SELECT id FROM rollup_before
+"""
+IMAGES = f"""
+CREATE TEMP TABLE rollup_images AS
+SELECT {SESSION_COLUMNS}, -1 AS n, first FROM rollup_before
+UNION ALL
+SELECT {SESSION_COLUMNS}, -1 AS n,
+       CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id) THEN 1 ELSE 0 END
+FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_extra)
+UNION ALL
+SELECT {SESSION_COLUMNS}, 1 AS n, CASE WHEN id IN (SELECT session_id FROM rollup_firsts) THEN 1 ELSE 0 END
+FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_written UNION ALL SELECT id FROM rollup_extra)
+"""
+IMAGE_SPAN = "SELECT MIN(started_at), MAX(started_at), SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END) FROM rollup_images"
+STORED = "SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups WHERE day >= {p} AND day <= {p}"
+STAGED_CELLS = "SELECT day, customer_id, channel, device, country, customer_type, n FROM rollup_staged"
+# The other sessions of the customers changed, on the days changed: they are in their cells already. (SQLite, which
+# has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
+OTHERS = """
+SELECT {day}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country, 'returning'
+FROM customer_sessions s
+WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
+  AND {plus}s.started_at >= {p} AND {plus}s.started_at < {p}
+  AND s.id NOT IN (SELECT id FROM rollup_images)
+"""
+SKETCHES_OF_DAY = "SELECT dimension, value, customers, sketch FROM customer_sketches WHERE day = {p}"
+UPDATE_SKETCH = ("UPDATE customer_sketches SET customers = {p}, sketch = {p} "
+                 "WHERE day = {p} AND dimension = {p} AND value = {p}")
+DELTA_TABLES = {"daily_rollups": ("day", "channel", "device", "country"),
+                "breakdown_rollups": ("day", "dimension", "value", "filter_dimension", "filter_value")}
+SUMS = {"daily_rollups": ("sessions", "bounces", "conversions", "revenue", "page_views", "duration_s", "new_sessions",
+                          "new_bounces", "new_conversions", "new_revenue", "new_page_views", "new_duration_s"),
+        "breakdown_rollups": ("sessions", "conversions", "revenue", "bounces", "page_views", "duration_s",
+                              "new_sessions")}
+TEMP_TABLES = ("rollup_images", "rollup_extra", "rollup_customers", "rollup_written", "rollup_before")
+
+
+class Change:
+    """Sessions an import or undo is about to write, change or delete, noted as they are before it."""
+
+    def __init__(self, db, touched="SELECT id FROM customer_sessions WHERE 1 = 0", params=()):
+        """Note the sessions whose ids TOUCHED (SQL, with PARAMS) selects, and the last session id."""
+        self.db = db
+        for table in TEMP_TABLES:
+            db.execute_sql(f"DROP TABLE IF EXISTS {table}")
+        db.execute_sql(BEFORE.format(touched=touched), params)
+        self.last_id = db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM customer_sessions").fetchone()[0]
+
+    def apply(self, written=None, params=()):
+        """Bring the rollups up to date after the change; WRITTEN (SQL condition, PARAMS) picks the sessions written."""
+        db = self.db
+        tz = localtime.reporting_zone()[1]
+        if not is_sqlite(db):
+            db.execute_sql(rollups.SORT_MEMORY)
+        if written is None:
+            written, params = f"id > {db.param}", (self.last_id,)  # the touched ones still there count too
+        db.execute_sql(WRITTEN.format(written=written), params)
+        db.execute_sql(CUSTOMERS)
+        db.execute_sql(rollups.NEW_FIRSTS)
+        rollups.analyze(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
+        db.execute_sql(EXTRA)
+        db.execute_sql(IMAGES)
+        for statement in rollups.REPLACE_FIRSTS[:2]:
+            db.execute_sql(statement)
+        db.execute_sql("DROP TABLE rollup_firsts")
+        rollups.analyze(db, "rollup_images")
+        first, last, written_count = db.execute_sql(IMAGE_SPAN).fetchone()
+        if first is not None:
+            first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
+            if not self._by_difference(first, last, written_count or 0, tz):
+                rollups.refresh_days(db, self._days(first, last, tz), tz)
+        for table in TEMP_TABLES:
+            db.execute_sql(f"DROP TABLE IF EXISTS {table}")
+
+    def _days(self, first, last, tz):
+        """Return the reporting days of the images' sessions (FIRST to LAST at most)."""
+        p = self.db.param
+        start, end = localtime.utc_window(first, last, tz)
+        day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(self.db), "day", start, end, tz,
+                                                   column="started_at")
+        return {rollups.as_date(day) for (day,) in
+                self.db.execute_sql(f"SELECT DISTINCT {day_sql} FROM rollup_images", day_params)}
+
+    def _by_difference(self, first, last, written, tz):
+        """Change the rollups of FIRST to LAST by the images' difference; return False when they must be recomputed."""
+        db, p = self.db, self.db.param
+        stored = db.execute_sql(STORED.format(p=p), (first, last)).fetchone()[0]
+        if written > DELTA_SHARE * stored:
+            return False
+        start, end = localtime.utc_window(first, last, tz)
+        rollups.stage(db, start, end, tz, sessions="rollup_images s", first="s.first = 1", n="s.n")
+        cells = _cells(db.execute_sql(STAGED_CELLS))
+        day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(db), "day", start, end, tz, column="s.started_at")
+        # Their untouched sessions have no n: counted as "before", where they stay.
+        others = OTHERS.format(day=day_sql, p=p, plus="+" if is_sqlite(db) else "")
+        known = _cells(db.execute_sql(others, (*day_params, start, end)))
+        stored_sketches = {day: {(d, v): (c, bytes(b)) for d, v, c, b in
+                                 db.execute_sql(SKETCHES_OF_DAY.format(p=p), (day,))}
+                           for day in cells}
+        if not _only_grows(cells, known, stored_sketches):
+            db.execute_sql("DROP TABLE rollup_staged")
+            return False
+        for table in DELTA_TABLES:
+            db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
+        rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")
+        db.execute_sql("DROP TABLE rollup_staged")
+        for table in DELTA_TABLES:
+            _add_delta(db, table, first, last)
+        _add_customers(db, cells, known, stored_sketches)
+        return True
+
+
+def _cells(rows):
+    """Return {day: {(dimension, value): ({customers after}, {customers before})}} of rows (n 1 after, -1 before)."""
+    out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
+    for day, customer, channel, device, country, customer_type, *n in rows:
+        side = 0 if n and n[0] > 0 else 1
+        day_cells = out[rollups.as_date(day)]
+        for cell in zip(CELL_DIMENSIONS, ("", channel, device, country, customer_type)):
+            day_cells[cell][side].add(customer)
+    return out
+
+
+def _only_grows(cells, known, stored_sketches):
+    """Whether every customer of a cell before the change is in it after, and every sketch can take more."""
+    for day, day_cells in cells.items():
+        if not all(sketch.mergeable(blob) for _, blob in stored_sketches[day].values()):
+            return False
+        for cell, (after, before) in day_cells.items():
+            if not before <= after | known[day][cell][1]:
+                return False
+    return True
+
+
+def _add_delta(db, table, first, last):
+    """Add delta_TABLE's sums to TABLE's rows of the same key, insert the new keys, delete the rows left empty."""
+    keys, sums = DELTA_TABLES[table], SUMS[table]
+    delta = f"delta_{table}"
+    match = " AND ".join(f"{table}.{k} = d.{k}" for k in keys)
+    rounded = "{}" if not is_sqlite(db) else "ROUND({}, 2)"  # SQLite's amounts are floating point: back to cents
+    assign = ", ".join(f"{c} = " + (rounded if "revenue" in c else "{}").format(f"{table}.{c} + d.{c}") for c in sums)
+    db.execute_sql(f"UPDATE {table} SET {assign} FROM {delta} d WHERE {match}")
+    columns = ", ".join((*keys, *sums))
+    db.execute_sql(f"INSERT INTO {table} ({columns}) SELECT {', '.join(f'd.{c}' for c in (*keys, *sums))} "
+                   f"FROM {delta} d WHERE d.sessions <> 0 AND NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")
+    db.execute_sql(f"DELETE FROM {table} WHERE day >= {db.param} AND day <= {db.param} AND sessions = 0", (first, last))
+    db.execute_sql(f"DROP TABLE {delta}")
+
+
+def _add_customers(db, cells, known, stored_sketches):
+    """Add the customers after the change to each cell's sketch, counting those it did not hold."""
+    p = db.param
+    updates, inserts = [], []
+    for day, day_cells in cells.items():
+        for (dimension, value), (after, before) in day_cells.items():
+            if not after:
+                continue
+            hashed = sketch.hashes(sorted(after))
+            added = len(after - before - known[day][(dimension, value)][1])
+            if (dimension, value) in stored_sketches[day]:
+                count, blob = stored_sketches[day][(dimension, value)]
+                updates.append((count + added, sketch.merge(blob, hashed), day, dimension, value))
+            else:
+                inserts.append((day, dimension, value, added, sketch.pack(hashed)))
+    cursor = db.cursor()
+    if updates:
+        cursor.executemany(UPDATE_SKETCH.format(p=p), updates)
+    if inserts:
+        cursor.executemany(rollups.INSERT_SKETCH.format(p=p), inserts)
