@@ -104,13 +104,16 @@ FROM (SELECT w.*,
       WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g
 """
 
+# Events without a page (a purchase, a custom event) neither land nor exit a session: the landing and exit pages are
+# the pages of the first and last events with one, found by their position (fixed-width text before the page).
+POSITIONED_PAGE = "CAST(1000000000 + position AS VARCHAR(10)) || page"
 CREATE_GROUPS = f"""
 CREATE TEMP TABLE ingest_groups AS
 SELECT session_key, MIN(customer_id) AS customer_id, MIN(occurred_at) AS started_at, MAX(occurred_at) AS ended_at,
        CAST((MAX(ts) - MIN(ts)) / 1000000 AS INTEGER) AS duration_s,
        MIN(first_channel) AS channel, MIN(first_source) AS source, MIN(first_medium) AS medium,
        MIN(first_campaign) AS campaign, MIN(first_device) AS device, MIN(first_country) AS country,
-       MIN(first_page) AS landing_page, MIN(last_page) AS exit_page,
+       SUBSTR(MIN({POSITIONED_PAGE}), 11) AS landing_page, SUBSTR(MAX({POSITIONED_PAGE}), 11) AS exit_page,
        SUM(CASE WHEN event_type = 'page_view' THEN 1 ELSE 0 END) AS page_views, COUNT(*) AS events,
        MAX(purchase) AS purchase, ROUND(SUM(revenue), 2) AS revenue, MIN(import_id) AS import_id,
        SUM(CASE WHEN event_id IS NULL THEN 1 ELSE 0 END) AS new_events
@@ -118,16 +121,12 @@ FROM (SELECT k.*,
              FIRST_VALUE(channel) OVER whole AS first_channel, FIRST_VALUE(source) OVER whole AS first_source,
              FIRST_VALUE(medium) OVER whole AS first_medium, FIRST_VALUE(campaign) OVER whole AS first_campaign,
              FIRST_VALUE(device) OVER whole AS first_device, FIRST_VALUE(country) OVER whole AS first_country,
-             FIRST_VALUE(page) OVER pages AS first_page, FIRST_VALUE(page) OVER exits AS last_page
+             ROW_NUMBER() OVER whole AS position
       FROM ingest_keyed k
       WHERE k.dup = 0
+      -- One window, so one sort of the events.
       WINDOW whole AS (PARTITION BY session_key ORDER BY {EVENT_ORDER}
-                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING),
-             -- Events without a page (a purchase, a custom event) neither land nor exit a session.
-             pages AS (PARTITION BY session_key ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, {EVENT_ORDER}),
-             exits AS (PARTITION BY session_key
-                       ORDER BY CASE WHEN page IS NULL THEN 1 ELSE 0 END, ts DESC, event_type DESC,
-                                COALESCE(page, '') DESC, revenue DESC)) s
+                       ROWS BETWEEN UNBOUNDED PRECEDING AND UNBOUNDED FOLLOWING)) s
 GROUP BY session_key
 """
 
