@@ -3,17 +3,19 @@
 The sessions about to change are noted as they are (Change), the change is made, then they are noted as they
 became, together with the first sessions of their customers; grouped with the old rows counted negatively, they
 give what each rollup row gains or loses. Unique customers only grow that way: when a change takes a customer out of
-a day's cell, or writes a large share of its days, the days are recomputed instead (rollups.refresh_days).
+a day's cell the days are recomputed instead, and a change that writes more than its days held recomputes them
+from the start (rollups.refresh_rollups), which costs no more.
 """
 
 from collections import defaultdict
+
+import numpy as np
 
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 from analyzer.ingest import rollups
 
-# At most this share of the sessions its days held before: a larger change recomputes them, which costs no more.
-DELTA_SHARE = 1.0
+DELTA_SHARE = 1.0  # a change that writes more than this share of the sessions its days held recomputes them
 CELL_DIMENSIONS = ("", *rollups.FILTER_DIMENSIONS)
 SESSION_COLUMNS = ("id, customer_id, started_at, channel, device, country, source, medium, campaign, landing_page, "
                    "exit_page, page_views, converted, revenue, duration_s")
@@ -37,12 +39,16 @@ SELECT customer_id FROM rollup_before
 UNION
 SELECT customer_id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
 """
-# Untouched sessions that were or become their customer's first: they change from new to returning or back.
+# Untouched sessions that were their customer's first and are no longer, or the other way round: they change from
+# new to returning or back (the first sessions before and after, but not both).
 EXTRA = """
 CREATE TEMP TABLE rollup_extra AS
-SELECT session_id AS id FROM customer_firsts WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
-UNION
-SELECT session_id FROM rollup_firsts
+SELECT id
+FROM (SELECT session_id AS id FROM customer_firsts WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+      UNION ALL
+      SELECT session_id FROM rollup_firsts) firsts
+GROUP BY id
+HAVING COUNT(*) = 1
 EXCEPT
 SELECT id FROM rollup_written
 EXCEPT
@@ -59,13 +65,21 @@ UNION ALL
 SELECT {SESSION_COLUMNS}, 1 AS n, CASE WHEN id IN (SELECT session_id FROM rollup_firsts) THEN 1 ELSE 0 END
 FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_written UNION ALL SELECT id FROM rollup_extra)
 """
-IMAGE_SPAN = "SELECT MIN(started_at), MAX(started_at), SUM(CASE WHEN n > 0 THEN 1 ELSE 0 END) FROM rollup_images"
+# The start times of the sessions written and of those before the change, and how many were written.
+SPAN = """
+SELECT MIN(started_at), MAX(started_at), SUM(written)
+FROM (SELECT started_at, 1 AS written FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+      UNION ALL
+      SELECT started_at, 0 FROM rollup_before) s
+"""
+IMAGE_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM rollup_images"
 STORED = "SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups WHERE day >= {p} AND day <= {p}"
 STAGED_CELLS = "SELECT day, customer_id, channel, device, country, customer_type, n FROM rollup_staged"
 # The other sessions of the customers changed, on the days changed: they are in their cells already. (SQLite, which
 # has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
 OTHERS = """
-SELECT {day}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country, 'returning'
+SELECT {day}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
+       CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id) THEN 'new' ELSE 'returning' END
 FROM customer_sessions s
 WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
   AND {plus}s.started_at >= {p} AND {plus}s.started_at < {p}
@@ -97,44 +111,37 @@ class Change:
     def apply(self, written=None, params=()):
         """Bring the rollups up to date after the change; WRITTEN (SQL condition, PARAMS) picks the sessions written."""
         db = self.db
-        tz = localtime.reporting_zone()[1]
-        if not is_sqlite(db):
-            db.execute_sql(rollups.SORT_MEMORY)
         if written is None:
             written, params = f"id > {db.param}", (self.last_id,)  # the touched ones still there count too
         db.execute_sql(WRITTEN.format(written=written), params)
+        first, last, count = db.execute_sql(SPAN).fetchone()
+        if first is not None:
+            tz = localtime.reporting_zone()[1]
+            if not is_sqlite(db):
+                db.execute_sql(rollups.SORT_MEMORY)
+            first, last = rollups.as_date(first), rollups.as_date(last)
+            days = localtime.local_days(first, last, tz)
+            if count > DELTA_SHARE * db.execute_sql(STORED.format(p=db.param), days).fetchone()[0]:
+                rollups.refresh_rollups(db, first, last)
+            else:
+                self._by_difference(tz)
+        for table in TEMP_TABLES:
+            db.execute_sql(f"DROP TABLE IF EXISTS {table}")
+
+    def _by_difference(self, tz):
+        """Change the rollups by the difference of the sessions before and after, or recompute their days."""
+        db, p = self.db, self.db.param
         db.execute_sql(CUSTOMERS)
         db.execute_sql(rollups.NEW_FIRSTS)
         rollups.analyze(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
         db.execute_sql(IMAGES)
-        for statement in rollups.REPLACE_FIRSTS[:2]:
+        for statement in rollups.REPLACE_FIRSTS[:3]:
             db.execute_sql(statement)
         db.execute_sql("DROP TABLE rollup_firsts")
-        rollups.analyze(db, "rollup_images")
-        first, last, written_count = db.execute_sql(IMAGE_SPAN).fetchone()
-        if first is not None:
-            first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
-            if not self._by_difference(first, last, written_count or 0, tz):
-                rollups.refresh_days(db, self._days(first, last, tz), tz)
-        for table in TEMP_TABLES:
-            db.execute_sql(f"DROP TABLE IF EXISTS {table}")
-
-    def _days(self, first, last, tz):
-        """Return the reporting days of the images' sessions (FIRST to LAST at most)."""
-        p = self.db.param
-        start, end = localtime.utc_window(first, last, tz)
-        day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(self.db), "day", start, end, tz,
-                                                   column="started_at")
-        return {rollups.as_date(day) for (day,) in
-                self.db.execute_sql(f"SELECT DISTINCT {day_sql} FROM rollup_images", day_params)}
-
-    def _by_difference(self, first, last, written, tz):
-        """Change the rollups of FIRST to LAST by the images' difference; return False when they must be recomputed."""
-        db, p = self.db, self.db.param
-        stored = db.execute_sql(STORED.format(p=p), (first, last)).fetchone()[0]
-        if written > DELTA_SHARE * stored:
-            return False
+        rollups.analyze(db, "rollup_images (id)")
+        first, last = db.execute_sql(IMAGE_SPAN).fetchone()
+        first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
         start, end = localtime.utc_window(first, last, tz)
         rollups.stage(db, start, end, tz, sessions="rollup_images s", first="s.first = 1", n="s.n")
         cells = _cells(db.execute_sql(STAGED_CELLS))
@@ -147,7 +154,8 @@ class Change:
                            for day in cells}
         if not _only_grows(cells, known, stored_sketches):
             db.execute_sql("DROP TABLE rollup_staged")
-            return False
+            rollups.refresh_days(db, set(cells), tz)
+            return
         for table in DELTA_TABLES:
             db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
         rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")
@@ -155,7 +163,6 @@ class Change:
         for table in DELTA_TABLES:
             _add_delta(db, table, first, last)
         _add_customers(db, cells, known, stored_sketches)
-        return True
 
 
 def _cells(rows):
@@ -199,11 +206,13 @@ def _add_customers(db, cells, known, stored_sketches):
     """Add the customers after the change to each cell's sketch, counting those it did not hold."""
     p = db.param
     updates, inserts = [], []
+    everyone = sorted({c for day_cells in cells.values() for after, _ in day_cells.values() for c in after})
+    hash_of = dict(zip(everyone, sketch.hashes(everyone)))
     for day, day_cells in cells.items():
         for (dimension, value), (after, before) in day_cells.items():
             if not after:
                 continue
-            hashed = sketch.hashes(sorted(after))
+            hashed = np.fromiter((hash_of[c] for c in after), dtype=np.uint64, count=len(after))
             added = len(after - before - known[day][(dimension, value)][1])
             if (dimension, value) in stored_sketches[day]:
                 count, blob = stored_sketches[day][(dimension, value)]

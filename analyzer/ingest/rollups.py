@@ -53,10 +53,17 @@ WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f
                   WHERE f.customer_id = n.customer_id AND f.session_id = n.session_id AND f.started_at = n.started_at)
   AND (n.started_at < {p} OR n.started_at >= {p})
 """
+# Only the first sessions that changed are rewritten: most customers of an hourly file keep theirs.
 REPLACE_FIRSTS = (
-    "DELETE FROM customer_firsts WHERE customer_id IN (SELECT customer_id FROM rollup_customers)",
-    "INSERT INTO customer_firsts (customer_id, session_id, started_at) "
-    "SELECT customer_id, session_id, started_at FROM rollup_firsts",
+    "CREATE INDEX rollup_firsts_customer ON rollup_firsts (customer_id)",
+    """DELETE FROM customer_firsts
+       WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+         AND NOT EXISTS (SELECT 1 FROM rollup_firsts n
+                         WHERE n.customer_id = customer_firsts.customer_id AND n.session_id = customer_firsts.session_id
+                           AND n.started_at = customer_firsts.started_at)""",
+    """INSERT INTO customer_firsts (customer_id, session_id, started_at)
+       SELECT customer_id, session_id, started_at FROM rollup_firsts n
+       WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f WHERE f.customer_id = n.customer_id)""",
     "DROP TABLE rollup_firsts",
     "DROP TABLE rollup_customers",
 )

@@ -275,10 +275,10 @@ class Sessionizer:
         self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
         if self.postgres:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
-        self._analyze("ingest_keyed")
+        self._analyze("ingest_keyed (session_key, event_id, old_session, dup)")  # the columns joins use
         self._run(CREATE_GROUPS)
         self._run(CREATE_KEEPERS)
-        self._analyze("ingest_groups")
+        self._analyze("ingest_groups (session_key)")
         self._analyze("ingest_keepers")
         created, continued, added = self.db.execute_sql(COUNTS).fetchone()
         self._run(UPDATE_KEPT)
