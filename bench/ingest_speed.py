@@ -1,7 +1,7 @@
 """Import speed against the database's own bulk load, events sessionized per second, and peak memory.
 
     python bench/ingest_speed.py [--sessions 1000000] [--events 5000000] [--databases sqlite,postgresql]
-    python bench/ingest_speed.py --suite hourly [--hourly-events 1000000] [--before REF]
+    python bench/ingest_speed.py --suite hourly [--hourly-events 1000000] [--before REF] [--repeat 3]
 
 For each database: the same 1M-session CSV loaded by the database's own bulk path (PostgreSQL COPY via
 psycopg2; SQLite executemany in one transaction, same indexes) and by `import`, in the same run, with
@@ -12,7 +12,8 @@ The hourly suite writes one day of events (sessions of several events, customers
 order) as one file and as 24 hourly files that cut the sessions crossing each hour. Per database, in
 one run: the one file imported by the code at REF (a git worktree; default: the commit before sessions
 were continued across files) and by this checkout, and the 24 files imported one after the other by
-this checkout, with the ratios.
+this checkout, each case REPEAT times in turn (one machine's noise moves a single run by 5-10 %), with the
+medians and their ratios.
 """
 
 import argparse
@@ -22,6 +23,7 @@ import json
 import os
 import random
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -108,26 +110,25 @@ def worktree_of(ref, folder):
 
 
 def hourly_suite(args, folder, figures):
-    """Time one day of events as one file (before and after) and as 24 hourly files (after)."""
+    """Time one day of events as one file (before and after) and as 24 hourly files (after), REPEAT times interleaved."""
     day, hours = write_day_of_events(folder, args.hourly_events)
     before = worktree_of(args.before, folder)
-    figures.update(hourly_events=args.hourly_events, before=args.before)
+    figures.update(hourly_events=args.hourly_events, before=args.before, repeat=args.repeat)
     try:
         for kind in args.databases.split(","):
-            result = {}
-            for label, root in (("one_file_before_s", before), ("one_file_after_s", ROOT)):
-                url, cleanup = fresh_database(kind, folder, root)
-                try:
-                    result[label] = round(measured(url, "import", str(day), root=root)[0], 2)
-                    result[label.replace("_s", "_sessions")] = count_rows(kind, url, "customer_sessions")
-                finally:
-                    cleanup()
-            url, cleanup = fresh_database(kind, folder)
-            try:
-                result["hourly_24_files_after_s"] = round(sum(measured(url, "import", str(h))[0] for h in hours), 2)
-                result["hourly_24_files_after_sessions"] = count_rows(kind, url, "customer_sessions")
-            finally:
-                cleanup()
+            runs = {"one_file_before_s": [], "one_file_after_s": [], "hourly_24_files_after_s": []}
+            sessions = {}
+            for _ in range(args.repeat):
+                for label, root, files in (("one_file_before_s", before, [day]), ("one_file_after_s", ROOT, [day]),
+                                           ("hourly_24_files_after_s", ROOT, hours)):
+                    url, cleanup = fresh_database(kind, folder, root)
+                    try:
+                        runs[label].append(round(sum(measured(url, "import", str(f), root=root)[0] for f in files), 2))
+                        sessions[label.replace("_s", "_sessions")] = count_rows(kind, url, "customer_sessions")
+                    finally:
+                        cleanup()
+            result = {label: statistics.median(times) for label, times in runs.items()}
+            result |= {label.replace("_s", "_runs_s"): times for label, times in runs.items()} | sessions
             result["one_file_after_over_before"] = round(result["one_file_after_s"] / result["one_file_before_s"], 3)
             result["hourly_over_one_file"] = round(result["hourly_24_files_after_s"] / result["one_file_after_s"], 3)
             figures[kind] = result
@@ -227,6 +228,7 @@ def main():
     parser.add_argument("--suite", choices=["bulk", "hourly"], default="bulk")
     parser.add_argument("--hourly-events", type=int, default=1_000_000)
     parser.add_argument("--before", default=BEFORE_CONTINUITY)
+    parser.add_argument("--repeat", type=int, default=3, help="hourly suite: runs of each case, interleaved (medians)")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-ingest-"))
     if args.suite == "hourly":
