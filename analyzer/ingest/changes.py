@@ -13,7 +13,7 @@ import numpy as np
 
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
-from analyzer.ingest import rollups
+from analyzer.ingest import rollups, store
 
 DELTA_SHARE = 1.0  # a change that writes more than this share of the sessions its days held recomputes them
 CELL_DIMENSIONS = ("", *rollups.FILTER_DIMENSIONS)
@@ -133,13 +133,13 @@ class Change:
         db, p = self.db, self.db.param
         db.execute_sql(CUSTOMERS)
         db.execute_sql(rollups.NEW_FIRSTS)
-        rollups.analyze(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
+        store.analyze(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
         db.execute_sql(IMAGES)
-        for statement in rollups.REPLACE_FIRSTS[:3]:
+        for statement in rollups.WRITE_FIRSTS:
             db.execute_sql(statement)
         db.execute_sql("DROP TABLE rollup_firsts")
-        rollups.analyze(db, "rollup_images (id)")
+        store.analyze(db, "rollup_images (id)")
         first, last = db.execute_sql(IMAGE_SPAN).fetchone()
         first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
         start, end = localtime.utc_window(first, last, tz)

@@ -12,6 +12,7 @@ import numpy as np
 
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
+from analyzer.ingest.store import analyze
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
               "customer_type")
@@ -54,7 +55,7 @@ WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f
   AND (n.started_at < {p} OR n.started_at >= {p})
 """
 # Only the first sessions that changed are rewritten: most customers of an hourly file keep theirs.
-REPLACE_FIRSTS = (
+WRITE_FIRSTS = (
     "CREATE INDEX rollup_firsts_customer ON rollup_firsts (customer_id)",
     """DELETE FROM customer_firsts
        WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
@@ -64,8 +65,6 @@ REPLACE_FIRSTS = (
     """INSERT INTO customer_firsts (customer_id, session_id, started_at)
        SELECT customer_id, session_id, started_at FROM rollup_firsts n
        WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f WHERE f.customer_id = n.customer_id)""",
-    "DROP TABLE rollup_firsts",
-    "DROP TABLE rollup_customers",
 )
 # One row per session of the window with its reporting day and whether it is its customer's first; N is 1, or -1 for
 # a session as it was before a change (its measures count negatively, so that grouping gives the difference).
@@ -179,7 +178,7 @@ def _update_firsts(db, start, end, tz):
     analyze(db, "rollup_customers", "rollup_firsts")
     moved = {localtime.local_day(_datetime(row[0]), tz)
              for row in db.execute_sql(MOVED_FIRSTS.format(p=p), (start, end, start, end))}
-    for statement in REPLACE_FIRSTS:
+    for statement in (*WRITE_FIRSTS, "DROP TABLE rollup_firsts", "DROP TABLE rollup_customers"):
         db.execute_sql(statement)
     return moved
 
@@ -271,12 +270,6 @@ def _runs(days):
         else:
             runs.append([day, day])
     return [tuple(run) for run in runs]
-
-
-def analyze(db, *tables):
-    """ANALYZE TABLES on PostgreSQL, which has no statistics of a new or grown table otherwise."""
-    if not is_sqlite(db):
-        db.execute_sql("ANALYZE " + ", ".join(tables))
 
 
 def as_date(value):
