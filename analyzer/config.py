@@ -5,8 +5,6 @@ import re
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
-import pycountry
-
 from analyzer import localtime
 from analyzer.errors import ConfigError
 
@@ -156,6 +154,8 @@ def _currency(env):
     raw = env.get("CURRENCY", "").strip()
     if not raw:
         return Settings.currency
+    import pycountry  # only to check a currency set: loading it costs every command 45 ms
+
     if not re.fullmatch(r"[A-Za-z]{3}", raw) or pycountry.currencies.get(alpha_3=raw.upper()) is None:
         raise ConfigError(f"CURRENCY={raw!r} is not valid: use an ISO 4217 code such as USD, EUR or GBP.")
     return raw.upper()

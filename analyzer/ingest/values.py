@@ -8,8 +8,6 @@ import unicodedata
 from decimal import Decimal, InvalidOperation
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-import pycountry
-
 UTC = dt.timezone.utc
 TRUE = {"1", "true", "t", "yes", "y"}
 FALSE = {"0", "false", "f", "no", "n", ""}
@@ -190,18 +188,20 @@ COUNTRY_ALIASES = {
 }
 
 
-def _country_table():
+@functools.cache
+def _countries():
+    """Return ({name or code: alpha-2}, {alpha-2 codes}), read from pycountry on first use (it takes 45 ms to load)."""
+    import pycountry
+
     table = dict(COUNTRY_ALIASES)
     for country in pycountry.countries:
         for name in (country.name, getattr(country, "official_name", None), getattr(country, "common_name", None)):
             if name:
                 table.setdefault(_normal(name), country.alpha_2)
         table.setdefault(country.alpha_3.lower(), country.alpha_2)
-    return table
+    return table, {c.alpha_2 for c in pycountry.countries} | {"XK"}
 
 
-COUNTRIES = _country_table()
-ALPHA2 = {c.alpha_2 for c in pycountry.countries} | {"XK"}
 SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")
 
 
@@ -211,11 +211,12 @@ def country_code(text):
     if is_missing(text):
         return None
     value = text.strip()
-    if len(value) == 2 and value.upper() in ALPHA2:
+    names, codes = _countries()
+    if len(value) == 2 and value.upper() in codes:
         return value.upper()
-    if SUBDIVISION.fullmatch(value) and value[:2].upper() in ALPHA2:  # ISO 3166-2, as in GoatCounter's "NL-NH"
+    if SUBDIVISION.fullmatch(value) and value[:2].upper() in codes:  # ISO 3166-2, as in GoatCounter's "NL-NH"
         return value[:2].upper()
-    code = COUNTRIES.get(_normal(value))
+    code = names.get(_normal(value))
     if code is None:
         raise ValueError("not a known country name or ISO code")
     return code
