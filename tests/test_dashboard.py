@@ -219,6 +219,13 @@ def test_rollups_rebuild_recomputes_the_days_of_a_new_zone_and_repairs_damage(db
     assert dashboard.stats(query)["new_customers"].value == 2
 
 
+def test_first_sessions_are_inserted_by_statements_that_do_not_read_the_table_they_fill():
+    # With statistics that said customer_firsts was empty, PostgreSQL rescanned it for every row inserted: a rebuild
+    # of 700,000 customers had not finished after five minutes (31 s once the missing rows were noted first).
+    inserts = [s for s in rollups.WRITE_FIRSTS if s.lstrip().startswith("INSERT INTO customer_firsts")]
+    assert inserts and all(s.count("customer_firsts") == 1 for s in inserts)
+
+
 def test_unique_customers_merged_from_large_days_are_marked_approximate_and_within_one_percent(db, tmp_path):
     lines = [HEADER] + [f"s{day}-{n},c{(n * 7 + day * 300) % 2000},2026-03-0{day}T{n % 24:02d}:10:00Z,60,Direct,,,,"
                         f"mobile,DE,/,/,2,false,0.00\n" for day in (2, 3) for n in range(1500)]
