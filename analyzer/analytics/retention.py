@@ -12,25 +12,26 @@ from analyzer.models import CustomerSession
 INTERVALS = ("week", "month")
 DEFAULT_PERIOD = "12mo"  # cohorts need months to say anything; the dashboard's 30 days would show one or two
 ACTIVITIES = ("session", "conversion")
-# The customers whose first session ever (customer_firsts, kept by the rollups) is one of the picked sessions,
-# then every (cohort, later period) pair with how many of its customers were active in that period.
+# The customers whose first session ever (customer_firsts, kept by the rollups) is one of the picked sessions, then
+# every (cohort, later period) pair with how many of its customers were active in that period. The customers are
+# told apart by customer_firsts' integer id: hashing and sorting a million text ids cost seconds.
 COHORTS = """WITH cohort AS (
-  SELECT picked.customer_id, {first_bucket} AS cohort
+  SELECT f.id AS customer, f.customer_id, {first_bucket} AS cohort
   FROM ({picked}) AS picked
   JOIN customer_firsts AS f ON f.session_id = picked.id),
-activity AS (
-  SELECT DISTINCT customer_id, {bucket} AS period
-  FROM customer_sessions
-  WHERE started_at >= {p}
-  AND started_at < {p}{converted})
+active AS (
+  SELECT DISTINCT c.customer, c.cohort, {bucket} AS period
+  FROM cohort AS c
+  JOIN customer_sessions AS s ON s.customer_id = c.customer_id
+  WHERE s.started_at >= {p}
+  AND s.started_at < {p}{converted})
 SELECT cohort, NULL AS period, COUNT(*)
 FROM cohort
 GROUP BY cohort
 UNION ALL
-SELECT c.cohort, a.period, COUNT(*)
-FROM cohort AS c
-JOIN activity AS a ON a.customer_id = c.customer_id
-GROUP BY c.cohort, a.period"""
+SELECT cohort, period, COUNT(*)
+FROM active
+GROUP BY cohort, period"""
 
 
 class RetentionError(AppError):
@@ -75,9 +76,9 @@ def cohorts(sessions, start, end, interval="month", activity="session", tz=local
     first_bucket, params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz, "picked.started_at")
     picked_sql, picked_params = sessions.select(CustomerSession.id, CustomerSession.customer_id,
                                                 CustomerSession.started_at).order_by().sql()
-    bucket, bucket_params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz)
+    bucket, bucket_params = localtime.bucket_sql(db.param, postgres, interval, start, end, tz, "s.started_at")
     sql = COHORTS.format(first_bucket=first_bucket, picked=picked_sql, bucket=bucket, p=db.param,
-                         converted=f"\n  AND converted = {db.param}" if activity == "conversion" else "")
+                         converted=f"\n  AND s.converted = {db.param}" if activity == "conversion" else "")
     params += picked_params + bucket_params + [start, end] + ([True] if activity == "conversion" else [])
     sizes, active = {}, {}
     for cohort, period, count in fetch_large(db, sql, params):
