@@ -142,6 +142,7 @@ def check(query, rows):
             for bucket, point in zip(localtime.buckets(query.start, query.end, interval, query.tz), points):
                 assert point.value == figures.value(reference_totals(by_bucket.get(bucket, [])), metric), (
                     interval, metric, bucket)
+    together = dashboard.breakdowns(query, DIMENSIONS, limit=1000)  # the page's way: the rows read once for all
     for dimension in DIMENSIONS:
         groups = defaultdict(list)
         for row in now:
@@ -152,6 +153,7 @@ def check(query, rows):
             value: (len(g), sum(r["converted"] for r in g), sum((Decimal(r["revenue"]) for r in g), Decimal("0.00")))
             for value, g in groups.items()}
         assert [r.sessions for r in result.rows] == sorted((r.sessions for r in result.rows), reverse=True)
+        assert together[dimension] == result
 
 
 @settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])

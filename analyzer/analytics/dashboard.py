@@ -80,9 +80,20 @@ def timeseries(query, metric, interval=None):
 
 def breakdown(query, dimension, limit=10, sort="sessions"):
     """Return the values of DIMENSION in the query's range, sorted by SORT (descending; 'value' ascending)."""
-    found = rolled.rows(query, dimension)
-    if found is None:
-        found = raw.rows(query, dimension)
+    return breakdowns(query, [dimension], limit, {dimension: sort})[dimension]
+
+
+def breakdowns(query, dimensions, limit=10, sorts=None):
+    """Return {dimension: Breakdown} of DIMENSIONS; those the rollups cannot answer are read from the rows together."""
+    found = {dimension: rolled.rows(query, dimension) for dimension in dimensions}
+    unanswered = [dimension for dimension, rows in found.items() if rows is None]
+    if unanswered:
+        found.update(raw.rows_of(query, unanswered))
+    return {dimension: _table(found[dimension], limit, (sorts or {}).get(dimension, "sessions"))
+            for dimension in dimensions}
+
+
+def _table(found, limit, sort):
     total = sum(r[1] for r in found)
     rows = [Row(value, sessions, sessions / total, conversions, conversions / sessions, revenue)
             for value, sessions, conversions, revenue in found if sessions]

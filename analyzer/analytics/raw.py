@@ -1,6 +1,6 @@
 """Figures computed straight from customer_sessions: the reference that every rollup answer must equal."""
 
-from peewee import SQL, Case, fn
+from peewee import SQL, Case, Value, fn
 
 from analyzer import localtime
 from analyzer.analytics.figures import Totals, money
@@ -34,13 +34,28 @@ def series(query, interval):
 
 def rows(query, dimension):
     """Return [(value, sessions, conversions, revenue)] of QUERY grouped by DIMENSION; a missing value is None."""
-    if dimension == "customer_type":
-        key = Case(None, [(is_first_session(), "new")], "returning")
+    return rows_of(query, [dimension])[dimension]
+
+
+def rows_of(query, dimensions):
+    """Return {dimension: rows(query, dimension)} of several DIMENSIONS, reading the sessions of QUERY once."""
+    if len(dimensions) == 1:
+        key = _key(dimensions[0])
+        select = S.select(Value(0), key, fn.COUNT(S.id), _count(S.converted == True), _revenue()).group_by(key)  # noqa: E712
+        found = where_sessions(select, query).tuples()
     else:
-        key = fn.COALESCE(getattr(S, dimension), "")
-    select = S.select(key, fn.COUNT(S.id), _count(S.converted == True), _revenue()).group_by(key)  # noqa: E712
-    return [(value or None, sessions, conversions, money(revenue))
-            for value, sessions, conversions, revenue in where_sessions(select, query).tuples()]
+        # The filtered sessions, once (a million index lookups when two filters leave 20,000), grouped per dimension.
+        keys = [_key(d).alias(f"k{n}") for n, d in enumerate(dimensions)]
+        scoped = where_sessions(S.select(*keys, _flag(S.converted == True).alias("conv"),  # noqa: E712
+                                         _amount().alias("amount")), query)
+        sql, params = scoped.sql()
+        groups = "\nUNION ALL\n".join(f"SELECT {n}, k{n}, COUNT(*), SUM(conv), SUM(amount) FROM scoped GROUP BY k{n}"
+                                       for n in range(len(dimensions)))
+        found = _database().execute_sql(f"WITH scoped AS MATERIALIZED ({sql})\n{groups}", params)
+    out = {dimension: [] for dimension in dimensions}
+    for n, value, sessions, conversions, revenue in found:
+        out[dimensions[n]].append((value or None, int(sessions), int(conversions or 0), money(revenue)))
+    return out
 
 
 def span():
@@ -63,15 +78,29 @@ def _totals(row):
                   int(duration or 0), int(new or 0), int(customers or 0))
 
 
+def _key(dimension):
+    if dimension == "customer_type":
+        return Case(None, [(is_first_session(), "new")], "returning")
+    return fn.COALESCE(getattr(S, dimension), "")
+
+
 def _count(condition):
-    return fn.SUM(Case(None, [(condition, 1)], 0))
+    return fn.SUM(_flag(condition))
+
+
+def _flag(condition):
+    return Case(None, [(condition, 1)], 0)
 
 
 def _revenue():
+    return fn.SUM(_amount())
+
+
+def _amount():
     if is_sqlite(_database()):
         # SQLite keeps amounts as floating point: sum whole cents so both databases give the exact total.
-        return fn.SUM(fn.ROUND(S.revenue * 100).cast("INTEGER"))
-    return fn.SUM(S.revenue)
+        return fn.ROUND(S.revenue * 100).cast("INTEGER")
+    return S.revenue
 
 
 def _database():

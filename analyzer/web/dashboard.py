@@ -81,7 +81,7 @@ def register(app, settings):
                             [[name, present.METRICS[name][0], stats[name].value, stats[name].previous,
                               stats[name].change, bool(stats[name].approximate)] for name in METRICS])
         series = dashboard.timeseries(view.query, view.metric, view.query.interval)
-        tables = {d: dashboard.breakdown(view.query, d, TOP, view.sorted_by(d)) for d in DIMENSIONS}
+        tables = dashboard.breakdowns(view.query, DIMENSIONS, TOP, {d: view.sorted_by(d) for d in DIMENSIONS})
         return render("dashboard", title="Dashboard", v=view, span=span, stats=stats,
                       chart=draw(view, series, currency), tables=tables, **helpers(view, currency))
 
