@@ -64,6 +64,20 @@ def test_csv_export_without_parameters_has_every_session(stored):
     assert {r["revenue"] for r in rows} <= {"0.00", "12.50", "99.99", "5.00"}
 
 
+def test_an_export_reads_through_a_small_page_cache_on_sqlite_and_gives_the_connection_its_own_back(stored):
+    from analyzer.db import SQLITE_PRAGMAS, is_sqlite
+    from analyzer.ingest import export
+
+    db = CustomerSession._meta.database
+    if not is_sqlite(db):
+        pytest.skip("a SQLite connection's page cache")
+    sizes = []
+    for _ in export.stream_sessions(rows_per_chunk=1):
+        sizes.append(db.execute_sql("PRAGMA cache_size").fetchone()[0])
+    assert sizes and set(sizes) == {export.EXPORT_CACHE_SIZE}
+    assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+
+
 def test_the_csv_link_carries_the_filters(stored):
     page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&q=c3&sort=revenue")
     link = page.html.find("a", string="Download CSV")["href"]
