@@ -91,7 +91,7 @@ LARGE_READ_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off", "S
 
 
 def fetch_large(db, sql, params):
-    """Return the rows of a read that groups or sorts millions of rows, in RAM on PostgreSQL too."""
+    """Return the rows of a read that groups or sorts millions of rows, with LARGE_READ_SETTINGS on PostgreSQL."""
     with db.atomic():
         if not is_sqlite(db):
             for setting in LARGE_READ_SETTINGS:

@@ -76,6 +76,12 @@ def test_an_export_reads_through_a_small_page_cache_on_sqlite_and_gives_the_conn
         sizes.append(db.execute_sql("PRAGMA cache_size").fetchone()[0])
     assert sizes and set(sizes) == {export.EXPORT_CACHE_SIZE}
     assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+    given_up = export.stream_sessions(rows_per_chunk=1)
+    next(given_up)
+    db.close()  # a download given up: the request closes its connection before the stream
+    given_up.close()
+    assert db.is_closed()  # not reopened just to reset the cache of a connection that is gone
+    db.connect()
 
 
 def test_the_csv_link_carries_the_filters(stored):

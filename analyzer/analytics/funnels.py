@@ -20,7 +20,7 @@ DEFAULT_LABELS = ("Landing", "Product view", "Add to cart", "Checkout", "Purchas
 # The filtered sessions, once: every step reads them.
 SCOPE = "scope AS ({sessions})"
 # Events are ordered by (occurred_at, id): a step's match is the unit's first matching event after the previous
-# step's match, so one event never counts for two steps. First the time of that event, then its id.
+# step's match, so one event never counts for two steps. SQLite: first the time of that event, then its id.
 FIRST_TIME = """s1t AS (
   SELECT scope.{unit} AS unit, scope.grp AS grp, MIN(e.occurred_at) AS at
   FROM session_events AS e

@@ -57,7 +57,8 @@ def _batches(db, sql, params, size):
             while rows := cursor.fetchmany(size):
                 yield rows
         finally:
-            db.execute_sql(f"PRAGMA cache_size = {SQLITE_PRAGMAS['cache_size']}")
+            if not db.is_closed():  # a download given up is closed after its connection
+                db.execute_sql(f"PRAGMA cache_size = {SQLITE_PRAGMAS['cache_size']}")
         return
     with db.atomic():  # the cursor lives as long as this transaction
         db.execute_sql(DECLARE.format(sql=sql), params)
