@@ -211,22 +211,20 @@ def _rows(sessions, steps, unit, by):
     for k, step in enumerate(steps, 1):
         match, values = _match(step, sqlite, db.param, pinned=True)
         direct = DIRECT[unit] if step.direct else ""
-        if not sqlite and k == 1:
-            parts.append(RANKED_FIRST.format(unit=column, match=_match(step, sqlite, db.param)[0]))
-            params.extend(values)
-        elif not sqlite:
-            parts.append(RANKED_NEXT.format(k=k, prev=k - 1, events=events, match=match, direct=direct,
+        if not sqlite:  # PostgreSQL: one ranked pass per step (pinning changes nothing there)
+            parts.append(RANKED_FIRST.format(unit=column, match=match) if k == 1 else
+                         RANKED_NEXT.format(k=k, prev=k - 1, events=events, match=match, direct=direct,
                                             wait=wait.format(at="at", prev_at="prev_at")))
             params.extend(values)
-        elif k == 1:
+            continue
+        if k == 1:
             parts += [FIRST_TIME.format(unit=column, match=_match(step, sqlite, db.param)[0]),
                       FIRST_EVENT.format(events=events, match=match)]
-            params.extend(values * 2)
         else:
             parts += [NEXT_TIME.format(k=k, prev=k - 1, events=events, match=match, direct=direct),
                       NEXT_EVENT.format(k=k, events=events, match=match,
                                         wait=wait.format(at="t.at", prev_at="t.prev_at"))]
-            params.extend(values * 2)
+        params.extend(values * 2)
     selects = "\nUNION ALL\n".join(STEP_ROWS.format(k=k) for k in range(1, len(steps) + 1))
     sql = f"WITH {', '.join(parts)}\n{selects}"
     return fetch_large(db, sql, params)

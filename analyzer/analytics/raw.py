@@ -41,8 +41,8 @@ def rows_of(query, dimensions):
     """Return {dimension: rows(query, dimension)} of several DIMENSIONS, reading the sessions of QUERY once."""
     if len(dimensions) == 1:
         key = _key(dimensions[0])
-        select = S.select(Value(0), key, fn.COUNT(S.id), _count(S.converted == True), _revenue()).group_by(key)  # noqa: E712
-        found = where_sessions(select, query).tuples()
+        select = S.select(Value(0), key, fn.COUNT(S.id), _count(S.converted == True), _revenue())  # noqa: E712
+        found = where_sessions(select.group_by(key), query).tuples()
     else:
         # The filtered sessions, once (both databases keep a CTE read more than once), grouped per dimension.
         keys = [_key(d).alias(f"k{n}") for n, d in enumerate(dimensions)]

@@ -63,7 +63,7 @@ WRITE_FIRSTS = (
                          WHERE n.customer_id = customer_firsts.customer_id AND n.session_id = customer_firsts.session_id
                            AND n.started_at = customer_firsts.started_at)""",
     # Noted before they are inserted: an INSERT that read the table it fills made PostgreSQL, whose statistics said
-    # the table was empty, scan it again for every row (a rebuild of 700,000 customers had not finished after five minutes).
+    # the table was empty, scan it again for every row (a rebuild of 700,000 customers ran over five minutes).
     """CREATE TEMP TABLE rollup_missing AS
        SELECT customer_id, session_id, started_at FROM rollup_firsts n
        WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f WHERE f.customer_id = n.customer_id)""",
