@@ -271,10 +271,12 @@ def load(args, folder, url):
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
+    # The server's log goes to a file: a pipe read only at the end fills up, and the server then stalls writing to it.
+    server_log_file = open(folder / "server.log", "w+", encoding="utf-8")
     server = subprocess.Popen(server_command(port), cwd=ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.PIPE, text=True)
+                              stderr=server_log_file, text=True)
     try:
-        _wait_for(port, server)
+        _wait_for(port, server, server_log_file)
         run = Run(port, token, 10**9, args.max_requests)
         clients = [Client(run, n) for n in range(args.clients)]
         for client in clients:
@@ -294,7 +296,10 @@ def load(args, folder, url):
         import_seconds = time.perf_counter() - measured
     finally:
         server.terminate()
-        server_log = server.communicate(timeout=30)[1]
+        server.wait(timeout=30)
+        server_log_file.seek(0)
+        server_log = server_log_file.read()
+        server_log_file.close()
     everything = [t for times in run.times.values() for t in times]
     return {
         "database": args.db, "clients": args.clients, "seconds": round(elapsed, 1), "sessions_before": args.sessions,
@@ -316,7 +321,7 @@ def _ms(seconds):
     return None if seconds is None else round(seconds * 1000, 1)
 
 
-def _wait_for(port, server):
+def _wait_for(port, server, log_file):
     deadline = time.monotonic() + 60
     while True:
         try:
@@ -327,7 +332,8 @@ def _wait_for(port, server):
         except OSError:
             pass
         if server.poll() is not None or time.monotonic() > deadline:
-            raise SystemExit(f"the server did not start: {server.stderr.read() if server.poll() is not None else ''}")
+            log_file.seek(0)
+            raise SystemExit(f"the server did not start: {log_file.read()}")
         time.sleep(0.2)
 
 

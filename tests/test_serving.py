@@ -44,15 +44,21 @@ def served(project):
     assert run_cli(project, "migrate", "run", env=env).code == 0
     assert run_cli(project, "user", "create", "admin@example.com", "--role", "admin", "--password-stdin",
                    env=env, stdin=PASSWORD + "\n").code == 0
-    environment = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "SECRET_KEY")}
-    process = subprocess.Popen(start_command(port), cwd=project, env=environment | env, stdout=subprocess.PIPE,
-                               stderr=subprocess.STDOUT, text=True)
-    base = f"http://127.0.0.1:{port}"
-    wait_for_server(base, process)
+    process, base = start(project, port, env)
     yield base, env, process
     if process.poll() is None:
         process.terminate()
     process.communicate(timeout=30)
+
+
+def start(project, port, env, **popen):
+    """Start the start command with ENV; return (process, base URL) once it answers."""
+    environment = {k: v for k, v in os.environ.items() if k not in ("APP_ENV", "DATABASE_URL", "SECRET_KEY")}
+    process = subprocess.Popen(start_command(port), cwd=project, env=environment | env, stdout=subprocess.PIPE,
+                               stderr=subprocess.STDOUT, text=True, **popen)
+    base = f"http://127.0.0.1:{port}"
+    wait_for_server(base, process)
+    return process, base
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -105,3 +111,17 @@ def test_sigterm_lets_the_requests_in_flight_finish_then_stops(served, project):
     assert process.wait(timeout=30) == 0
     with sqlite3.connect(env["DATABASE_URL"].split(":///", 1)[1]) as check:
         assert check.execute("SELECT COUNT(*) FROM customer_sessions").fetchone() == (8000,)
+
+
+def test_sigterm_stops_a_server_that_was_started_with_sigint_ignored(served, project):
+    _, env, _ = served
+    # A shell starts background jobs with SIGINT ignored; the drain still has to end waitress's loop.
+    process, base = start(project, free_port(), env, preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_IGN))
+    try:
+        assert urllib.request.urlopen(f"{base}/healthz", timeout=10).status == 200
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=30) == 0
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.communicate(timeout=30)

@@ -23,6 +23,8 @@ def _drain(signum, frame):
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         os.kill(os.getpid(), signal.SIGTERM)
         return
+    # The drain ends waitress's loop with SIGINT: a process started in the background may have inherited it ignored.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     server.accepting = False
     log.warning("SIGTERM: not accepting new connections; finishing %d open one(s) (at most %g s)",
                 len(server.active_channels), GRACE_S)
