@@ -51,9 +51,9 @@ class Breakdown:
     total_rows: int
 
 
-def stats(query):
-    """Return {metric: Metric} for the query's range and its comparison range."""
-    current = _totals(query)
+def stats(query, current=None):
+    """Return {metric: Metric} for the query's range (its Totals CURRENT when already known) and comparison range."""
+    current = _totals(query) if current is None else current
     before = query.previous()
     previous = _totals(before) if before else None
     out = {}
@@ -85,12 +85,32 @@ def breakdown(query, dimension, limit=10, sort="sessions"):
 
 def breakdowns(query, dimensions, limit=10, sorts=None):
     """Return {dimension: Breakdown} of DIMENSIONS; those the rollups cannot answer are read from the rows together."""
+    return _tables(_found(query, dimensions)[0], limit, sorts)
+
+
+def overview(query, dimensions, limit=10, sorts=None):
+    """Return stats(query) and breakdowns(query, …), counting unique customers in the breakdowns' read of the rows."""
+    current = rolled.totals(query)
+    wanted = current is not None and current.customers is None and current.sessions > 0
+    found, customers = _found(query, dimensions, customers=wanted)
+    if customers is not None:
+        current.customers = customers
+    return stats(query, None if current is None else _completed(query, current)), _tables(found, limit, sorts)
+
+
+def _found(query, dimensions, customers=False):
+    """Return ({dimension: rows}, unique customers when CUSTOMERS and the rows had to be read, else None)."""
     found = {dimension: rolled.rows(query, dimension) for dimension in dimensions}
     unanswered = [dimension for dimension, rows in found.items() if rows is None]
-    if unanswered:
-        found.update(raw.rows_of(query, unanswered))
-    return {dimension: _table(found[dimension], limit, (sorts or {}).get(dimension, "sessions"))
-            for dimension in dimensions}
+    if not unanswered:
+        return found, None
+    rows, counted = raw.scan(query, unanswered, customers)
+    found.update(rows)
+    return found, counted
+
+
+def _tables(found, limit, sorts):
+    return {dimension: _table(rows, limit, (sorts or {}).get(dimension, "sessions")) for dimension, rows in found.items()}
 
 
 def _table(found, limit, sort):
@@ -116,10 +136,13 @@ def data_span():
 
 def _totals(query):
     found = rolled.totals(query)
-    if found is None:
-        return raw.totals(query)
+    return raw.totals(query) if found is None else _completed(query, found)
+
+
+def _completed(query, found):
+    """Fill in the unique customers that the rollups could not give (none without sessions: no read)."""
     if found.customers is None:
-        found.customers = raw.customers(query)
+        found.customers = raw.customers(query, rolled.sessions(query)) if found.sessions else 0
     return found
 
 

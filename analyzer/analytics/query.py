@@ -5,7 +5,7 @@ from dataclasses import dataclass, replace
 from functools import reduce
 from operator import and_
 
-from peewee import SQL, fn
+from peewee import SQL, NodeList, fn
 
 from analyzer import localtime
 from analyzer.models import CustomerFirst, CustomerSession
@@ -97,16 +97,16 @@ def default_interval(start, end):
     return "week" if days <= 3 * 366 else "month"
 
 
-def where_sessions(select, query):
-    """Restrict a select over CustomerSession to the query's range and filters."""
+def where_sessions(select, query, by_time=False):
+    """Restrict a select over CustomerSession to the query's range and filters (BY_TIME: found by start time)."""
     start, end = query.window()
     conditions = [CustomerSession.started_at >= start, CustomerSession.started_at < end]
-    conditions += [filter_condition(f) for f in query.filters]
+    conditions += [filter_condition(f, by_time) for f in query.filters]
     return select.where(reduce(and_, conditions))
 
 
-def filter_condition(item):
-    """Return the Peewee condition of one filter over CustomerSession."""
+def filter_condition(item, unindexed=False):
+    """Return the Peewee condition of one filter over CustomerSession (UNINDEXED: SQLite may not use its index)."""
     if item.dimension == "customer_type":
         wanted = set(item.values) ^ ({"new", "returning"} if item.negate else set())
         if wanted == {"new"}:
@@ -115,6 +115,8 @@ def filter_condition(item):
             return ~is_first_session()
         return CustomerSession.id.is_null(False) if wanted else CustomerSession.id.is_null()
     column = getattr(CustomerSession, item.dimension)
+    if unindexed:  # SQLite's unary + keeps the value and hides the column's index from the planner
+        column = NodeList((SQL("+"), column), glue="")
     named = [v for v in item.values if v != NONE_VALUE]
     matches = column.in_(named) if named else None
     if NONE_VALUE in item.values:

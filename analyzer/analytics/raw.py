@@ -9,6 +9,7 @@ from analyzer.db import is_sqlite
 from analyzer.models import CustomerSession
 
 S = CustomerSession
+NARROW = 20_000  # sessions of a range that SQLite reads by start time faster than through a filter's index
 
 
 def totals(query):
@@ -17,9 +18,11 @@ def totals(query):
     return _totals(row)
 
 
-def customers(query):
-    """Return the unique customers of the sessions of QUERY."""
-    return where_sessions(S.select(fn.COUNT(S.customer_id.distinct())), query).scalar() or 0
+def customers(query, in_range=None):
+    """Return the unique customers of the sessions of QUERY; IN_RANGE is the range's sessions before filters, if known."""
+    # SQLite has no statistics on ranges: it walks a filter's index even when the range holds a few sessions.
+    by_time = in_range is not None and in_range <= NARROW and is_sqlite(_database())
+    return where_sessions(S.select(fn.COUNT(S.customer_id.distinct())), query, by_time).scalar() or 0
 
 
 def series(query, interval):
@@ -39,23 +42,33 @@ def rows(query, dimension):
 
 def rows_of(query, dimensions):
     """Return {dimension: rows(query, dimension)} of several DIMENSIONS, reading the sessions of QUERY once."""
-    if len(dimensions) == 1:
+    return scan(query, dimensions)[0]
+
+
+def scan(query, dimensions, customers=False):
+    """Return (rows_of(query, DIMENSIONS), the unique customers when CUSTOMERS else None), reading the rows once."""
+    if len(dimensions) == 1 and not customers:
         key = _key(dimensions[0])
         select = S.select(Value(0), key, fn.COUNT(S.id), _count(S.converted == True), _revenue())  # noqa: E712
         found = where_sessions(select.group_by(key), query).tuples()
     else:
         # The filtered sessions, once (both databases keep a CTE read more than once), grouped per dimension.
         keys = [_key(d).alias(f"k{n}") for n, d in enumerate(dimensions)]
-        scoped = where_sessions(S.select(*keys, _flag(S.converted == True).alias("conv"),  # noqa: E712
+        scoped = where_sessions(S.select(*keys, S.customer_id, _flag(S.converted == True).alias("conv"),  # noqa: E712
                                          _amount().alias("amount")), query)
         sql, params = scoped.sql()
-        groups = "\nUNION ALL\n".join(f"SELECT {n}, k{n}, COUNT(*), SUM(conv), SUM(amount) FROM scoped GROUP BY k{n}"
-                                       for n in range(len(dimensions)))
-        found = _database().execute_sql(f"WITH scoped AS ({sql})\n{groups}", params)
-    out = {dimension: [] for dimension in dimensions}
+        groups = [f"SELECT {n}, k{n}, COUNT(*), SUM(conv), SUM(amount) FROM scoped GROUP BY k{n}"
+                  for n in range(len(dimensions))]
+        if customers:
+            groups.append("SELECT -1, NULL, COUNT(DISTINCT customer_id), 0, 0 FROM scoped")
+        found = _database().execute_sql(f"WITH scoped AS ({sql})\n" + "\nUNION ALL\n".join(groups), params)
+    out, counted = {dimension: [] for dimension in dimensions}, None
     for n, value, sessions, conversions, revenue in found:
-        out[dimensions[n]].append((value or None, int(sessions), int(conversions or 0), money(revenue)))
-    return out
+        if n == -1:
+            counted = int(sessions)
+        else:
+            out[dimensions[n]].append((value or None, int(sessions), int(conversions or 0), money(revenue)))
+    return out, counted
 
 
 def span():

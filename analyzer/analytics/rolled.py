@@ -32,6 +32,11 @@ def totals(query):
     return result
 
 
+def sessions(query):
+    """Return the sessions in QUERY's range, before its filters, from the rollups."""
+    return _sums(replace(query, filters=()), None).get(None, Totals()).sessions
+
+
 def series(query, interval, customers=True):
     """Return {bucket start: Totals} of QUERY by day, week or month from the rollups (CUSTOMERS too), or None."""
     if interval == "hour" or not answerable(query):

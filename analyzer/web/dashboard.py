@@ -75,13 +75,13 @@ def register(app, settings):
         view, error = read_view()
         if error:
             return error
-        stats = dashboard.stats(view.query)
         if bottle.request.query.get("format") == "csv":
+            stats = dashboard.stats(view.query)
             return send_csv("kpis", view, ["metric", "label", "value", "previous", "change", "approximate"],
                             [[name, present.METRICS[name][0], stats[name].value, stats[name].previous,
                               stats[name].change, bool(stats[name].approximate)] for name in METRICS])
+        stats, tables = dashboard.overview(view.query, DIMENSIONS, TOP, {d: view.sorted_by(d) for d in DIMENSIONS})
         series = dashboard.timeseries(view.query, view.metric, view.query.interval)
-        tables = dashboard.breakdowns(view.query, DIMENSIONS, TOP, {d: view.sorted_by(d) for d in DIMENSIONS})
         return render("dashboard", title="Dashboard", v=view, span=span, stats=stats,
                       chart=draw(view, series, currency), tables=tables, **helpers(view, currency))
 
