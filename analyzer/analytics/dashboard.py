@@ -110,7 +110,8 @@ def _found(query, dimensions, customers=False):
 
 
 def _tables(found, limit, sorts):
-    return {dimension: _table(rows, limit, (sorts or {}).get(dimension, "sessions")) for dimension, rows in found.items()}
+    sorts = sorts or {}
+    return {dimension: _table(rows, limit, sorts.get(dimension, "sessions")) for dimension, rows in found.items()}
 
 
 def _table(found, limit, sort):

@@ -19,7 +19,7 @@ def totals(query):
 
 
 def customers(query, in_range=None):
-    """Return the unique customers of the sessions of QUERY; IN_RANGE is the range's sessions before filters, if known."""
+    """Return the unique customers of QUERY's sessions; IN_RANGE is the range's sessions before filters, if known."""
     # SQLite has no statistics on ranges: it walks a filter's index even when the range holds a few sessions.
     by_time = in_range is not None and in_range <= NARROW and is_sqlite(_database())
     return where_sessions(S.select(fn.COUNT(S.customer_id.distinct())), query, by_time).scalar() or 0
