@@ -13,13 +13,13 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analyzer import localtime
-from analyzer.analytics import dashboard, figures, raw
-from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE, Filter, make_query
+from analyzer.analytics import dashboard, figures, raw, rolled
+from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE, Filter, make_query, where_sessions
 from analyzer.config import Settings
-from analyzer.db import init_database
+from analyzer.db import init_database, is_sqlite
 from analyzer.ingest import importer, rollups
 from analyzer.migrate import commands
-from analyzer.models import CustomerSession
+from analyzer.models import CustomerSession, DailyRollup
 
 ZONES = ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata")
 FIRST = dt.datetime(2026, 3, 1)  # the window holds the spring DST change of Europe and the US
@@ -193,6 +193,20 @@ def test_two_filters_with_a_channel_equal_the_rows_at_every_edge_of_the_range(db
         query = make_query(start, start + dt.timedelta(days=8), "previous", filters, zone="UTC")
         assert dashboard.stats(query)["sessions"].value == len(selected(stored(), query))
         check(query, stored())
+
+
+def test_sqlite_reads_two_filters_by_start_time_and_the_cube_by_day_and_channel(db):
+    if not is_sqlite(db):
+        pytest.skip("SQLite's planner only: PostgreSQL has statistics on ranges")
+    query = make_query(FIRST.date(), FIRST.date() + dt.timedelta(days=29), "none",
+                       (Filter("channel", ("paid search",)), Filter("country", ("DE",))), zone="UTC")
+
+    def plan(select):
+        sql, params = select.sql()
+        return " ".join(row[-1] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, params))
+
+    assert "customersession_started_at" in plan(where_sessions(CustomerSession.select(), query, by_time=True))
+    assert "(day=? AND channel=?)" in plan(DailyRollup.select().where(*rolled._cube_conditions(query)))
 
 
 @pytest.mark.parametrize("zone, day, hours", [("Europe/Berlin", dt.date(2026, 3, 29), 23),
