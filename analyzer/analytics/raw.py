@@ -5,7 +5,7 @@ from peewee import SQL, Case, Value, fn
 from analyzer import localtime
 from analyzer.analytics.figures import Totals, money
 from analyzer.analytics.query import is_first_session, where_sessions
-from analyzer.db import is_sqlite
+from analyzer.db import fetch_large, is_sqlite
 from analyzer.models import CustomerSession
 
 S = CustomerSession
@@ -50,7 +50,7 @@ def scan(query, dimensions, customers=False):
     if len(dimensions) == 1 and not customers:
         key = _key(dimensions[0])
         select = S.select(Value(0), key, fn.COUNT(S.id), _count(S.converted == True), _revenue())  # noqa: E712
-        found = where_sessions(select.group_by(key), query).tuples()
+        found = fetch_large(_database(), *where_sessions(select.group_by(key), query).sql())
     else:
         # The filtered sessions, once (both databases keep a CTE read more than once), grouped per dimension.
         keys = [_key(d).alias(f"k{n}") for n, d in enumerate(dimensions)]
@@ -61,7 +61,9 @@ def scan(query, dimensions, customers=False):
                   for n in range(len(dimensions))]
         if customers:
             groups.append("SELECT -1, NULL, COUNT(DISTINCT customer_id), 0, 0 FROM scoped")
-        found = _database().execute_sql(f"WITH scoped AS ({sql})\n" + "\nUNION ALL\n".join(groups), params)
+        # Large-read settings: with 4 MB of work_mem, the bitmap of 140,000 sessions among 10M went lossy and
+        # every row of its pages was checked again (1.5 s instead of 1.0 s).
+        found = fetch_large(_database(), f"WITH scoped AS ({sql})\n" + "\nUNION ALL\n".join(groups), params)
     out, counted = {dimension: [] for dimension in dimensions}, None
     for n, value, sessions, conversions, revenue in found:
         if n == -1:
