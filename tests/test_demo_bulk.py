@@ -8,7 +8,7 @@ from analyzer.analytics import dashboard, raw
 from analyzer.analytics.query import DIMENSIONS, make_query
 from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
-from analyzer.ingest import demo_bulk, importer
+from analyzer.ingest import demo_bulk, importer, rollups, store
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import, SessionEvent
 
@@ -59,3 +59,35 @@ def test_bulk_demo_writes_realistic_sessions_and_funnels_that_undo_removes(db):
     importer.undo(db, loaded.import_id)
     assert (CustomerSession.select().count(), SessionEvent.select().count()) == (0, 0)
     assert dashboard.stats(query)["sessions"].value == 0
+
+
+def indexes(db, table):
+    """Return the secondary indexes of TABLE with their definitions."""
+    return sorted(db.execute_sql(store.SECONDARY_INDEXES["sqlite" if is_sqlite(db) else "postgres"], (table,)).fetchall())
+
+
+def test_an_empty_table_gets_its_indexes_built_after_the_rows_and_a_failed_load_keeps_them(db, monkeypatch):
+    before = {table: indexes(db, table) for table in ("customer_sessions", "session_events")}
+    assert len(before["customer_sessions"]) >= 8 and before["session_events"]
+    seen = []
+    draw = demo_bulk._draw
+    monkeypatch.setattr(demo_bulk, "_draw", lambda *a: seen.append(indexes(db, "customer_sessions")) or draw(*a))
+
+    def fail(*_):
+        raise RuntimeError("killed")
+
+    monkeypatch.setattr(rollups, "refresh_rollups", fail)
+    with pytest.raises(RuntimeError):
+        demo_bulk.load(db, 3000, 30, seed=3)
+    assert seen == [[]]
+    assert {table: indexes(db, table) for table in before} == before
+    assert CustomerSession.select().count() == 0
+
+    monkeypatch.undo()
+    monkeypatch.setattr(demo_bulk, "_draw", lambda *a: seen.append(indexes(db, "customer_sessions")) or draw(*a))
+    demo_bulk.load(db, 3000, 30, seed=3)
+    assert {table: indexes(db, table) for table in before} == before
+    demo_bulk.load(db, 2000, 30, seed=4)  # into a table with rows: its indexes stay the whole time
+    assert seen[1:] == [[], before["customer_sessions"]]
+    assert CustomerSession.select().count() == 5000
+    assert (db.execute_sql("SELECT COUNT(DISTINCT session_key) FROM customer_sessions").fetchone()[0]) == 5000

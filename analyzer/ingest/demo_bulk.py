@@ -50,19 +50,29 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
     started = time.perf_counter()
     end = dt.datetime.combine(today or dt.date.today(), dt.time())
     rng = np.random.default_rng(seed)
+    postgres = store.is_postgres(db)
     with db.atomic():
         record = Import.create(file_name=f"demo: {sessions:,} sessions over {days} days (seed {seed})"[:255],
                                checksum=f"demo-{seed}-{sessions}-{days}", kind="sessions", file_format="demo",
                                created_by=created_by, started_at=_now())
-        db.execute_sql(STAGE_EVENTS.format(when="TIMESTAMP" if store.is_postgres(db) else "TEXT"))
+        if postgres:
+            store.take_import_lock(db)
+        db.execute_sql(STAGE_EVENTS.format(when="TIMESTAMP" if postgres else "TEXT"))
         customers = _Customers(rng)
         events = 0
-        for first in range(0, sessions, CHUNK):
-            rows, event_rows = _draw(rng, customers, first, min(CHUNK, sessions - first), days, end, seed, record.id)
-            _write(db, "customer_sessions", SESSION_COLUMNS, rows)
-            _write(db, "demo_events", EVENT_COLUMNS, event_rows)
-            events += len(event_rows)
-        db.execute_sql(INSERT_EVENTS)
+        with store.indexes_built_after(db, "session_events"):
+            with store.indexes_built_after(db, "customer_sessions"):
+                # PostgreSQL loads one chunk while the next is drawn.
+                writer, cursor = store.Background(postgres), db.connection().cursor()
+                for first in range(0, sessions, CHUNK):
+                    rows, event_rows = _draw(rng, customers, first, min(CHUNK, sessions - first), days, end, seed,
+                                             record.id, "" if postgres else None)
+                    _write(db, writer, cursor, "customer_sessions", SESSION_COLUMNS, rows)
+                    _write(db, writer, cursor, "demo_events", EVENT_COLUMNS, event_rows)
+                    events += len(event_rows)
+                writer.wait()
+                cursor.close()
+            db.execute_sql(INSERT_EVENTS)
         db.execute_sql("DROP TABLE demo_events")
         rollups.refresh_rollups(db, (end - dt.timedelta(days=days)).date(), (end - dt.timedelta(seconds=1)).date())
         record.status, record.finished_at = "done", _now()
@@ -98,8 +108,8 @@ class _Customers:
         return numbers
 
 
-def _draw(rng, customers, first, count, days, end, seed, import_id):
-    """Return the session rows and event rows of sessions FIRST to FIRST + COUNT."""
+def _draw(rng, customers, first, count, days, end, seed, import_id, null):
+    """Return the session rows and event rows of sessions FIRST to FIRST + COUNT, as text (NULL as NULL)."""
     weights = np.array([WEEKDAY[(end - dt.timedelta(days=d)).weekday()] * (1 + 0.004 * (days - d))
                         for d in range(days, 0, -1)])
     day = rng.choice(days, size=count, p=weights / weights.sum())
@@ -121,35 +131,57 @@ def _draw(rng, customers, first, count, days, end, seed, import_id):
     duration = np.where(np.arange(11) < (steps - 1)[:, None], gaps, 0).sum(axis=1)
     last_extra = rng.integers(0, len(PRODUCTS) + len(LANDINGS), count)
     cart_page = rng.integers(0, len(PRODUCTS), count)
-    names = [values.channel(None, source, medium, referrer) for _, source, medium, referrer in CHANNELS]
+
     origin = end - dt.timedelta(days=days)
-    rows, events = [], []
-    pages = PRODUCTS + LANDINGS
-    for i in range(count):
-        key = f"demo-{seed}-{first + i:08d}"
-        customer = f"cust-{seed}-{number[i] + 1:07d}"
-        start = origin + dt.timedelta(days=int(day[i]), seconds=int(second[i]))
+    start = np.datetime64(origin, "s") + (day * 86400 + second).astype("timedelta64[s]")
+    pages = _texts(PRODUCTS + LANDINGS)
+    landing_page = _texts(LANDINGS)[landing]
+    # A session's path: its landing page, EXTRA pages, then the cart's product, checkout and thank-you page.
+    exit_page = np.where(purchase, "/checkout/thank-you", np.where(
+        checkout, "/checkout", np.where(cart, _texts(PRODUCTS)[cart_page], np.where(
+            extra > 0, pages[(last_extra + 5 * (extra - 1)) % len(pages)], landing_page))))
+    names = [values.channel(None, source, medium, referrer) for _, source, medium, referrer in CHANNELS]
+    revenue_text = np.char.mod("%.2f", revenue)
+    columns = [
+        [f"demo-{seed}-{n:08d}" for n in range(first, first + count)],
+        [f"cust-{seed}-{n:07d}" for n in (number + 1).tolist()],
+        _timestamps(start), _timestamps(start + duration.astype("timedelta64[s]")), duration.astype(str).tolist(),
+        _texts(names)[channel].tolist(), _texts([c[1] or null for c in CHANNELS])[channel].tolist(),
+        _texts([c[2] or null for c in CHANNELS])[channel].tolist(), [null] * count,
+        _texts([d[1] for d in DEVICES])[device].tolist(), _texts([c[1] for c in COUNTRIES])[country].tolist(),
+        landing_page.tolist(), exit_page.tolist(), (1 + extra).astype(str).tolist(), steps.astype(str).tolist(),
+        np.where(purchase, "1", "0").tolist(), revenue_text.tolist(), [str(import_id)] * count,
+    ]
+    rows = list(zip(*columns))
+
+    events = []
+    for i in range(-first % EVENT_SHARE, count, EVENT_SHARE):
+        key, customer, when = rows[i][0], rows[i][1], origin + dt.timedelta(days=int(day[i]), seconds=int(second[i]))
         _, source, medium, _ = CHANNELS[channel[i]]
         path = [LANDINGS[landing[i]]] + [pages[(last_extra[i] + 5 * k) % len(pages)] for k in range(extra[i])]
-        if cart[i]:
-            path.append(PRODUCTS[cart_page[i]])
-        if checkout[i]:
-            path.append("/checkout")
-        if purchase[i]:
-            path.append("/checkout/thank-you")
-        dev, land = DEVICES[device[i]][1], COUNTRIES[country[i]][1]
-        rows.append((key, customer, start, start + dt.timedelta(seconds=int(duration[i])), int(duration[i]),
-                     names[channel[i]], source, medium, None, dev, land, path[0], path[-1], 1 + int(extra[i]),
-                     int(steps[i]), bool(purchase[i]), f"{revenue[i]:.2f}", import_id))
-        if (first + i) % EVENT_SHARE == 0:
-            kinds = ["page_view"] * (1 + int(extra[i])) + ["add_to_cart"] * int(cart[i]) + [
-                "begin_checkout"] * int(checkout[i]) + ["purchase"] * int(purchase[i])
-            when = start
-            for step, (kind, page) in enumerate(zip(kinds, path)):
-                events.append((key, customer, when, kind, page, f"{revenue[i]:.2f}" if kind == "purchase" else "0.00",
-                               key, names[channel[i]], source, medium, dev, land))
-                when += dt.timedelta(seconds=int(gaps[i, step]))
+        kinds = ["page_view"] * len(path)
+        for kind, page, taken in (("add_to_cart", PRODUCTS[cart_page[i]], cart[i]),
+                                  ("begin_checkout", "/checkout", checkout[i]),
+                                  ("purchase", "/checkout/thank-you", purchase[i])):
+            if taken:
+                kinds.append(kind)
+                path.append(page)
+        for step, (kind, page) in enumerate(zip(kinds, path)):
+            events.append((key, customer, str(when), kind, page, revenue_text[i] if kind == "purchase" else "0.00",
+                           key, names[channel[i]], source or null, medium or null, rows[i][9], rows[i][10]))
+            when += dt.timedelta(seconds=int(gaps[i, step]))
     return rows, events
+
+
+def _texts(items):
+    return np.array(items, dtype=object)
+
+
+def _timestamps(values):
+    """Return datetime64 VALUES as 'YYYY-MM-DD HH:MM:SS' text, as Peewee writes them."""
+    text = np.datetime_as_string(values, unit="s")
+    text.view("U1").reshape(len(text), -1)[:, 10] = " "
+    return text.tolist()
 
 
 def _pick(rng, weighted, count):
@@ -157,13 +189,13 @@ def _pick(rng, weighted, count):
     return rng.choice(len(weighted), size=count, p=weights / weights.sum())
 
 
-def _write(db, table, columns, rows):
+def _write(db, writer, cursor, table, columns, rows):
+    """Load ROWS of text into TABLE: on PostgreSQL by COPY on the writer's thread (None is not allowed there)."""
     if not rows:
         return
     if store.is_postgres(db):
-        cursor = db.connection().cursor()
-        store.copy_text(cursor, table, columns, store.csv_text(rows))
-        cursor.close()
+        # The demo's values hold no comma, quote or line break, and an unquoted empty field is NULL.
+        writer.submit(store.copy_text, cursor, table, columns, "\n".join(map(",".join, rows)) + "\n")
     else:
         marks = ", ".join("?" * len(columns))
         db.connection().executemany(f"INSERT INTO {table} ({', '.join(columns)}) VALUES ({marks})", rows)
