@@ -8,7 +8,7 @@ from analyzer.analytics import dashboard, raw
 from analyzer.analytics.query import DIMENSIONS, make_query
 from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
-from analyzer.ingest import demo_bulk, importer, rollups, store
+from analyzer.ingest import demo, demo_bulk, importer, rollups, store, values
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import, SessionEvent
 
@@ -63,7 +63,8 @@ def test_bulk_demo_writes_realistic_sessions_and_funnels_that_undo_removes(db):
 
 def indexes(db, table):
     """Return the secondary indexes of TABLE with their definitions."""
-    return sorted(db.execute_sql(store.SECONDARY_INDEXES["sqlite" if is_sqlite(db) else "postgres"], (table,)).fetchall())
+    statement = store.SECONDARY_INDEXES["sqlite" if is_sqlite(db) else "postgres"]
+    return sorted(db.execute_sql(statement, (table,)).fetchall())
 
 
 def test_an_empty_table_gets_its_indexes_built_after_the_rows_and_a_failed_load_keeps_them(db, monkeypatch):
@@ -91,3 +92,12 @@ def test_an_empty_table_gets_its_indexes_built_after_the_rows_and_a_failed_load_
     assert seen[1:] == [[], before["customer_sessions"]]
     assert CustomerSession.select().count() == 5000
     assert (db.execute_sql("SELECT COUNT(DISTINCT session_key) FROM customer_sessions").fetchone()[0]) == 5000
+
+
+def test_the_demo_values_need_no_quoting_in_the_copy_text():
+    # PostgreSQL's demo rows are joined with commas unquoted: a value with a comma, quote or line break would shift
+    # the columns.
+    texts = [v for row in (*demo.CHANNELS, *demo.DEVICES, *demo.COUNTRIES) for v in row if isinstance(v, str)]
+    texts += [values.channel(None, source, medium, referrer) for _, source, medium, referrer in demo.CHANNELS]
+    for value in texts + demo.LANDINGS + demo.PRODUCTS + ["/checkout", "/checkout/thank-you"]:
+        assert not set(value) & set(',"\r\n'), value

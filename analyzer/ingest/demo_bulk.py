@@ -64,14 +64,16 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
             with store.indexes_built_after(db, "customer_sessions"):
                 # PostgreSQL loads one chunk while the next is drawn.
                 writer, cursor = store.Background(postgres), db.connection().cursor()
-                for first in range(0, sessions, CHUNK):
-                    rows, event_rows = _draw(rng, customers, first, min(CHUNK, sessions - first), days, end, seed,
-                                             record.id, "" if postgres else None)
-                    _write(db, writer, cursor, "customer_sessions", SESSION_COLUMNS, rows)
-                    _write(db, writer, cursor, "demo_events", EVENT_COLUMNS, event_rows)
-                    events += len(event_rows)
-                writer.wait()
-                cursor.close()
+                try:
+                    for first in range(0, sessions, CHUNK):
+                        rows, event_rows = _draw(rng, customers, first, min(CHUNK, sessions - first), days, end,
+                                                 seed, record.id, "" if postgres else None)
+                        _write(db, writer, cursor, "customer_sessions", SESSION_COLUMNS, rows)
+                        _write(db, writer, cursor, "demo_events", EVENT_COLUMNS, event_rows)
+                        events += len(event_rows)
+                finally:
+                    writer.wait()
+                    cursor.close()
             db.execute_sql(INSERT_EVENTS)
         db.execute_sql("DROP TABLE demo_events")
         rollups.refresh_rollups(db, (end - dt.timedelta(days=days)).date(), (end - dt.timedelta(seconds=1)).date())
@@ -190,7 +192,7 @@ def _pick(rng, weighted, count):
 
 
 def _write(db, writer, cursor, table, columns, rows):
-    """Load ROWS of text into TABLE: on PostgreSQL by COPY on the writer's thread (None is not allowed there)."""
+    """Load ROWS of text into TABLE: on PostgreSQL by COPY on the writer's thread, where NULL is an empty field."""
     if not rows:
         return
     if store.is_postgres(db):

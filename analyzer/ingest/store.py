@@ -255,7 +255,8 @@ def take_import_lock(db):
 
 # The indexes that back no constraint (PostgreSQL) or that were created by a statement (SQLite), with that statement.
 SECONDARY_INDEXES = {
-    "postgres": """SELECT c.relname, pg_get_indexdef(i.indexrelid) FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
+    "postgres": """SELECT c.relname, pg_get_indexdef(i.indexrelid)
+                   FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid
                    WHERE i.indrelid = CAST(%s AS regclass)
                      AND NOT EXISTS (SELECT 1 FROM pg_constraint k WHERE k.conindid = i.indexrelid)""",
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
