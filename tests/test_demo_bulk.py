@@ -101,3 +101,19 @@ def test_the_demo_values_need_no_quoting_in_the_copy_text():
     texts += [values.channel(None, source, medium, referrer) for _, source, medium, referrer in demo.CHANNELS]
     for value in texts + demo.LANDINGS + demo.PRODUCTS + ["/checkout", "/checkout/thank-you"]:
         assert not set(value) & set(',"\r\n'), value
+
+
+def test_sqlite_scans_the_table_for_a_window_of_most_sessions_and_walks_started_at_for_a_day(db):
+    demo_bulk.load(db, 2000, 40, seed=5, today=dt.date(2026, 6, 1))
+    whole = (dt.datetime(2026, 4, 22), dt.datetime(2026, 6, 1))
+    day = (dt.datetime(2026, 5, 20), dt.datetime(2026, 5, 21))
+    if not is_sqlite(db):
+        assert rollups._plus(db, *whole) == ""  # PostgreSQL has statistics, and no unary + for a timestamp
+        return
+    assert (rollups._plus(db, *whole), rollups._plus(db, *day)) == ("+", "")
+
+    def plan(plus):
+        sql = rollups.STAGE.format(day="s.started_at", p="?", plus=plus, **rollups.STORED_SESSIONS).split(" AS\n", 1)[1]
+        return " ".join(row[-1] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, day))
+
+    assert "SCAN s" in plan("+") and "customersession_started_at" in plan("")
