@@ -7,6 +7,7 @@ from analyzer import localtime
 from analyzer.analytics import figures, raw, rolled
 from analyzer.analytics.figures import Totals
 from analyzer.analytics.query import METRICS
+from analyzer.models import CustomerSession
 
 SKETCHED = ("customers",)
 
@@ -128,7 +129,7 @@ def _table(found, limit, sort):
 
 def data_span():
     """Return the first and last reporting day with sessions, or None when there are none."""
-    span = raw.span()
+    span = CustomerSession.span()
     if span is None:
         return None
     tz = localtime.reporting_zone()[1]

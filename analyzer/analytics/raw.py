@@ -73,14 +73,6 @@ def scan(query, dimensions, customers=False):
     return out, counted
 
 
-def span():
-    """Return the first and last start time stored (naive UTC), or None."""
-    # Two reads: SQLite answers a lone MIN or MAX from the index, but scans it whole for both (133 ms at 1M).
-    first = S.select(fn.MIN(S.started_at)).scalar()
-    last = S.select(fn.MAX(S.started_at)).scalar()
-    return (first, last) if first is not None and last is not None else None
-
-
 def _sums():
     return [fn.COUNT(S.id), _count(S.page_views <= 1), _count(S.converted == True), _revenue(),  # noqa: E712
             fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(is_first_session())]

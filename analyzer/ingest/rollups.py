@@ -13,6 +13,7 @@ import numpy as np
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 from analyzer.ingest.store import analyze
+from analyzer.models import CustomerSession
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
               "customer_type")
@@ -133,9 +134,6 @@ ORDER BY day
 INSERT_SKETCH = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES ({p}, {p}, {p}, {p}, {p})"
 SORT_MEMORY = "SET LOCAL work_mem = '256MB'"
 DELETE_DAYS = "DELETE FROM {table} WHERE day >= {p} AND day <= {p}"
-# Two reads: SQLite answers a lone MIN or MAX from the index, but scans it whole for both in one select.
-FIRST_START = "SELECT MIN(started_at) FROM customer_sessions"
-LAST_START = "SELECT MAX(started_at) FROM customer_sessions"
 
 
 def refresh_rollups(db, first_day, last_day):
@@ -168,7 +166,7 @@ def rebuild_rollups(db):
     with db.atomic():
         for table in (*TABLES, "customer_firsts"):
             db.execute_sql(f"DELETE FROM {table}")
-        span = _span(db)
+        span = CustomerSession.span()
         if span is None:
             return None
         first, last = span[0].date(), span[1].date()
@@ -212,17 +210,12 @@ def _plus(db, start, end):
     """Return "+" (hiding the started_at index) when SQLite should scan the table for the sessions of [START, END)."""
     # So when the window spans a quarter or more of the stored sessions' time: the index reads each row at random,
     # and for 10M sessions that took 64 s against 8 s for a scan in table order (81 s against 14 s for the customers).
-    span = _span(db) if is_sqlite(db) else None
+    span = CustomerSession.span() if is_sqlite(db) else None
     if span is None:
         return ""
     first, last = span
     return "+" if min(end, last) - max(start, first) >= (last - first) / 4 else ""
 
-
-def _span(db):
-    """Return the first and last start time stored, or None."""
-    first, last = db.execute_sql(FIRST_START).fetchone()[0], db.execute_sql(LAST_START).fetchone()[0]
-    return None if first is None else (_datetime(first), _datetime(last))
 
 
 def group(db, daily, breakdown):
