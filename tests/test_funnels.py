@@ -129,6 +129,16 @@ def test_page_steps_are_case_sensitive_and_match_page_views_only(client):
     assert counts(["event:page_view", "page:/products/a"]) == [1, 0]
 
 
+def test_a_page_prefix_matches_percent_underscore_and_backslash_literally(client):
+    session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
+    SessionEvent.insert_many([dict(session=session.id, occurred_at=T0, event_type="page_view", page=page)
+                              for page in ("/sale-50x/a", "/p\\q/b", "/a_b%/c")]).execute()
+    count = lambda prefix: funnels.compute(CustomerSession.select(),  # noqa: E731
+                                           funnels.parse_steps([f"page:{prefix}*", "event:x"])).steps[0].sessions
+    prefixes = ("/sale_50", "/sale%", "/sale-50x/", "/p\\q", "/p_q", "/a_b%", "/a%")
+    assert [count(p) for p in prefixes] == [0, 0, 1, 1, 0, 1, 0]
+
+
 def test_one_event_never_counts_for_two_steps(client):
     session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
     SessionEvent.create(session=session.id, occurred_at=T0, event_type="add_to_cart", page="/p")
@@ -153,3 +163,12 @@ def test_bad_steps_say_what_to_change(texts, message):
 def test_step_text_round_trips():
     for text in ["event:purchase", "page:/products/*", "page:*cart*", ">page:/checkout"]:
         assert funnels.parse_step(text).text == text
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_the_median_of_counted_values_is_the_median_of_the_values(seed):
+    rng = random.Random(seed)
+    pairs = [(rng.choice([0.0, 1.5, 30.0, 59.0, 240.0, rng.random()]), rng.randrange(1, 4))
+             for _ in range(rng.randrange(1, 9))]
+    values = [value for value, n in pairs for _ in range(n)]
+    assert funnels._median(pairs) == statistics.median(values)
