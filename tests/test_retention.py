@@ -59,7 +59,8 @@ def periods_of(start, count, interval):
 
 @pytest.mark.parametrize("interval", retention.INTERVALS)
 @pytest.mark.parametrize("activity", retention.ACTIVITIES)
-def test_cohorts_equal_a_plain_computation(client, interval, activity):
+@pytest.mark.parametrize("filtered", [True, False])
+def test_cohorts_equal_a_plain_computation(client, interval, activity, filtered):
     rows = random_sessions(random.Random(f"{interval}{activity}"))
     # A session exactly at each edge: the first one in, the last one out.
     start, end = dt.datetime(2026, 1, 1), dt.datetime(2026, 4, 1)
@@ -68,8 +69,9 @@ def test_cohorts_equal_a_plain_computation(client, interval, activity):
     rebuild_rollups(CustomerSession._meta.database)  # customer_firsts: each customer's first session
     picked = CustomerSession.select().where((CustomerSession.started_at >= start) & (CustomerSession.started_at < end)
                                             & (CustomerSession.channel == "direct"))
-    got = retention.cohorts(picked, start, end, interval, activity)
-    expected = plain_cohorts(rows, start, end, interval, activity, lambda r: r.channel == "direct")
+    got = retention.cohorts(picked if filtered else None, start, end, interval, activity)
+    keep = (lambda r: r.channel == "direct") if filtered else (lambda r: True)
+    expected = plain_cohorts(rows, start, end, interval, activity, keep)
     assert [c.start for c in got] == sorted(expected)
     assert any(c.start == bucket(start, interval) for c in got)
     last = bucket(end - dt.timedelta(seconds=1), interval)
