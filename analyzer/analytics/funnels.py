@@ -206,6 +206,8 @@ def _rows(sessions, steps, unit, by):
     scope_sql, params = scope_select.sql()
     column = "customer_id" if unit == "customer" else "id"
     wait = f"{EPOCH[sqlite].format(column='{at}')} - {EPOCH[sqlite].format(column='{prev_at}')}"
+    if sqlite:  # julianday's doubles miss by some microseconds, differently by date: equal waits must count together
+        wait = f"ROUND({wait}, 3)"
     parts = [SCOPE.format(sessions=scope_sql)]
     for k, step in enumerate(steps, 1):
         match, values = _match(step, sqlite, db.param)
