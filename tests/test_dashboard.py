@@ -176,6 +176,23 @@ def test_figures_equal_the_rows_after_import_and_undo(db, tmp_path, zone, first,
         check(concrete(spec, zone), stored())
 
 
+@pytest.mark.parametrize("negate", [False, True])
+def test_a_filter_on_both_customer_types_keeps_new_and_returning_apart(db, tmp_path, negate):
+    # Found by the random test above: the breakdown by customer type counted every session as new.
+    rows = [{"customer": customer, "minutes": minutes, "duration": 60, "page_views": 2, "cents": 100, "converted": True,
+             "channel": "Direct", "source": "", "medium": "", "campaign": "", "device": device, "country": "DE",
+             "landing_page": "/", "exit_page": "/"}
+            for customer, minutes, device in [(1, 0, "mobile"), (1, 60, "tablet"), (2, 120, "tablet"),
+                                              (2, 180, "desktop")]]
+    importer.import_file(db, write_csv(tmp_path / "types.csv", rows, "t"))
+    both = Filter("customer_type", () if negate else ("returning", "new"), negate)
+    for filters in [(both,), (both, Filter("device", ("mobile",), True))]:
+        query = make_query(FIRST.date(), FIRST.date(), "none", filters, zone="UTC")
+        types = {r.value: r.sessions for r in dashboard.breakdown(query, "customer_type").rows}
+        assert types == {"new": 1 if len(filters) == 2 else 2, "returning": 2}, filters
+        check(query, stored())
+
+
 def test_two_filters_with_a_channel_equal_the_rows_at_every_edge_of_the_range(db, tmp_path):
     # On SQLite the cube is then read one day at a time: the first and last day of the range must count.
     rows = [{"customer": n % 5, "minutes": minutes, "duration": 60 + n, "page_views": n % 3, "cents": 150 * n,

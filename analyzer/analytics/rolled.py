@@ -200,7 +200,9 @@ def _customer_types(query):
 
 
 def _only_new(query):
-    return replace(query, filters=query.filters + (Filter("customer_type", ("new",)),))
+    """Return QUERY with its customer type filter, if any, replaced by new customers only."""
+    others = tuple(f for f in query.filters if f.dimension != "customer_type")
+    return replace(query, filters=others + (Filter("customer_type", ("new",)),))
 
 
 def _stored_values(item):
