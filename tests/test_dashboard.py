@@ -159,7 +159,8 @@ def check(query, rows):
     assert dashboard.overview(query, DIMENSIONS, limit=1000) == (got, together)  # the page's way: one read for both
 
 
-# 12 examples let a wrong customer type breakdown through in most runs (found once in about 30); 40 cost about 20 s more.
+# 12 examples let a wrong customer type breakdown through in most runs (it was found once in about 30);
+# 40 cost about 20 s more.
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(zone=st.sampled_from(ZONES), first=st.lists(session, min_size=1, max_size=25),
        second=st.lists(session, max_size=15), queries=st.lists(a_query, min_size=1, max_size=3))
