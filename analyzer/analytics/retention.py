@@ -17,6 +17,8 @@ ACTIVITIES = ("session", "conversion")
 # One join of the window's sessions with the first sessions: joining the cohort's customers back to their sessions
 # cost more (2.8 s for a year of 1M sessions on PostgreSQL, 6.9 s on SQLite). For activity by session, every
 # customer is active in the cohort's own period (the first session is there), so only later sessions are joined.
+# CROSS JOIN keeps SQLite to this order: each first session, then its customer's sessions by customer_id (2x faster
+# than walking the window's sessions by start time); PostgreSQL plans it as any other join.
 COHORTS = """SELECT {cohort}, NULL, COUNT(*)
 FROM customer_firsts AS f
 WHERE f.started_at >= {p} AND f.started_at < {p}{picked}
@@ -24,8 +26,9 @@ GROUP BY 1
 UNION ALL
 SELECT {cohort}, {period}, COUNT(DISTINCT f.id)
 FROM customer_firsts AS f
-JOIN customer_sessions AS s ON s.customer_id = f.customer_id
-WHERE f.started_at >= {p} AND f.started_at < {p}{picked}
+CROSS JOIN customer_sessions AS s
+WHERE s.customer_id = f.customer_id
+AND f.started_at >= {p} AND f.started_at < {p}{picked}
 AND s.started_at >= {p} AND s.started_at < {p}{activity}
 GROUP BY 1, 2"""
 PICKED = "\nAND f.session_id IN ({sessions})"
