@@ -217,7 +217,6 @@ def _plus(db, start, end):
     return "+" if min(end, last) - max(start, first) >= (last - first) / 4 else ""
 
 
-
 def group(db, daily, breakdown):
     """Insert the sums of rollup_staged per day and cell into the tables DAILY and BREAKDOWN."""
     p = db.param
