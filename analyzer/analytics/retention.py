@@ -4,6 +4,7 @@ import datetime as dt
 from dataclasses import dataclass
 
 from analyzer import localtime
+from analyzer.analytics import rolled
 from analyzer.analytics.query import where_sessions
 from analyzer.db import fetch_large, is_sqlite
 from analyzer.errors import AppError
@@ -13,23 +14,24 @@ INTERVALS = ("week", "month")
 DEFAULT_PERIOD = "12mo"  # cohorts need months to say anything; the dashboard's 30 days would show one or two
 ACTIVITIES = ("session", "conversion")
 # The customers whose first session ever (customer_firsts, kept by the rollups) is in the window and, when filters
-# pick sessions, one of the picked ones: how many per cohort, then how many of them were active in each period.
-# One join of the window's sessions with the first sessions: joining the cohort's customers back to their sessions
-# cost more (2.8 s for a year of 1M sessions on PostgreSQL, 6.9 s on SQLite). For activity by session, every
-# customer is active in the cohort's own period (the first session is there), so only later sessions are joined.
-# CROSS JOIN keeps SQLite to this order: each first session, then its customer's sessions by customer_id (2x faster
-# than walking the window's sessions by start time); PostgreSQL plans it as any other join.
-COHORTS = """SELECT {cohort}, NULL, COUNT(*)
+# pick sessions, one of the picked ones: how many per cohort (when the rollups cannot say), then how many of them were
+# active in each period. One join of the window's sessions with the first sessions: joining the cohort's customers
+# back to their sessions cost more (2.8 s for a year of 1M sessions on PostgreSQL, 6.9 s on SQLite). For activity
+# by session, every customer is active in the cohort's own period (the first session is there), so only later
+# sessions are joined. CROSS JOIN keeps SQLite to this order: each first session, then its customer's later sessions
+# from the (customer_id, started_at) index alone; PostgreSQL plans it as any other join.
+SIZES = """SELECT {cohort}, NULL, COUNT(*)
 FROM customer_firsts AS f
 WHERE f.started_at >= {p} AND f.started_at < {p}{picked}
 GROUP BY 1
 UNION ALL
-SELECT {cohort}, {period}, COUNT(DISTINCT f.id)
+"""
+ACTIVE = """SELECT {cohort}, {period}, COUNT(DISTINCT f.id)
 FROM customer_firsts AS f
 CROSS JOIN customer_sessions AS s
 WHERE s.customer_id = f.customer_id
 AND f.started_at >= {p} AND f.started_at < {p}{picked}
-AND s.started_at >= {p} AND s.started_at < {p}{activity}
+AND s.started_at >= f.started_at AND s.started_at >= {p} AND s.started_at < {p}{activity}
 GROUP BY 1, 2"""
 PICKED = "\nAND f.session_id IN ({sessions})"
 
@@ -60,14 +62,18 @@ def retention(query, interval="month", activity="session"):
     """Return the Cohorts of customers whose first session ever is in QUERY's range and passes its filters."""
     start, end = query.window()
     picked = where_sessions(CustomerSession.select(), query) if query.filters else None
-    return cohorts(picked, start, end, interval, activity, query.tz)
+    sizes = None
+    if interval in INTERVALS:
+        by_period = rolled.series(query, interval, customers=False)
+        sizes = None if by_period is None else {k: t.new_customers for k, t in by_period.items() if t.new_customers}
+    return cohorts(picked, start, end, interval, activity, query.tz, sizes)
 
 
-def cohorts(sessions, start, end, interval="month", activity="session", tz=localtime.UTC):
+def cohorts(sessions, start, end, interval="month", activity="session", tz=localtime.UTC, sizes=None):
     """Return the Cohorts of customers whose first session is between START and END (UTC) and among SESSIONS.
 
     SESSIONS is a select of CustomerSession, or None for every session. Weeks (Monday to Sunday) and months are
-    those of the time zone TZ.
+    those of the time zone TZ. SIZES, when the rollups gave them, is {period start: new customers} of those sessions.
     """
     if interval not in INTERVALS:
         raise RetentionError(f"interval must be one of {', '.join(INTERVALS)}; got {interval!r}.")
@@ -82,11 +88,13 @@ def cohorts(sessions, start, end, interval="month", activity="session", tz=local
         picked_sql, picked_params = sessions.select(CustomerSession.id).order_by().sql()
         picked = PICKED.format(sessions=picked_sql)
     active_sql = f"\nAND s.converted = {db.param}" if activity == "conversion" else "\nAND s.id <> f.session_id"
-    sql = COHORTS.format(cohort=cohort, period=period, p=db.param, picked=picked, activity=active_sql)
-    params = (cohort_params + [start, end] + picked_params
-              + cohort_params + period_params + [start, end] + picked_params + [start, end]
+    sql = ACTIVE.format(cohort=cohort, period=period, p=db.param, picked=picked, activity=active_sql)
+    params = (cohort_params + period_params + [start, end] + picked_params + [start, end]
               + ([True] if activity == "conversion" else []))
-    sizes, active = {}, {}
+    if sizes is None:
+        sql = SIZES.format(cohort=cohort, p=db.param, picked=picked) + sql
+        params = cohort_params + [start, end] + picked_params + params
+    sizes, active = dict(sizes or {}), {}
     for first, later, count in fetch_large(db, sql, params):
         if later is None:
             sizes[_date(first)] = count
