@@ -60,9 +60,9 @@ class Total:
     kind: str  # exact | estimate | at_least
 
 
-def matching(query, options):
-    """Return a select of the sessions in QUERY's range and filters that also pass OPTIONS (unordered)."""
-    select = where_sessions(S.select(), query)
+def matching(query, options, first=()):
+    """Return a select of the sessions in QUERY's range and filters that also pass OPTIONS (unordered), FIRST first."""
+    select = where_sessions(S.select().where(*first) if first else S.select(), query)
     conditions = []
     if options.search is not None:
         conditions.append((S.customer_id == options.search) | (S.session_key == options.search))
@@ -82,23 +82,27 @@ def matching(query, options):
     return select.where(*conditions) if conditions else select
 
 
-def ordered(query, options):
+def ordered(query, options, first=()):
     """Return the matching sessions in the options' sort order (the session id breaks ties)."""
     column, descending = _sort(options.sort)
     if descending:
-        return matching(query, options).order_by(column.desc(), S.id.desc())
-    return matching(query, options).order_by(column, S.id)
+        return matching(query, options, first).order_by(column.desc(), S.id.desc())
+    return matching(query, options, first).order_by(column, S.id)
 
 
 def page(query, options, cursor=None, limit=PAGE_SIZE):
     """Return the Page after CURSOR; a cursor of another sort, or a malformed one, raises CursorError."""
     column, descending = _sort(options.sort)
-    select = ordered(query, options)
+    first = ()
     if cursor:
         value, row_id = parse_cursor(cursor, options.sort)
         position = pw.Tuple(column, S.id)
-        select = select.where(position < pw.Tuple(value, row_id) if descending else position > pw.Tuple(value, row_id))
-    rows = list(select.limit(limit + 1))
+        after = position < pw.Tuple(value, row_id) if descending else position > pw.Tuple(value, row_id)
+        # The plain bound, ahead of the range's own, starts SQLite's index range at the cursor: SQLite bounds a range
+        # by the first such term and never by a row value, and read every row before the 1,000th page (35-45 ms at
+        # 1M sessions; under 1 ms with it).
+        first = (column <= value if descending else column >= value, after)
+    rows = list(ordered(query, options, first).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, make_cursor(rows[-1], options.sort) if more else None)
