@@ -74,7 +74,7 @@ def diff(db, on_disk, models_module="analyzer.models", renames=()):
 
 def code_for(migrator, models):
     """Return (migrate code, rollback code, imports) that take MIGRATOR's model state to MODELS."""
-    with _callable_defaults() as imports:
+    with _callable_defaults() as imports, _index_flags_apart():
         forward = compile_migrations(migrator, models)
         backward = compile_migrations(migrator, models, reverse=True) if forward else ""
     return forward, backward, imports | _value_imports(forward + backward)
@@ -174,6 +174,23 @@ def _reference(function):
     if not module or "<" in name or module.split(".")[0] in ("analyzer", "__main__", "tests"):
         return None
     return module, name
+
+
+@contextmanager
+def _index_flags_apart():
+    """Leave a field's index and unique flags to add_index and drop_index, which the generator writes too."""
+    # Else the flag alone became a change_fields: on SQLite two rebuilds of the whole table for one index.
+    original = auto.compare_fields
+
+    def compare_fields(field1, field2):
+        diff = original(field1, field2)
+        return {key: value for key, value in diff.items() if key not in ("index", "unique")}
+
+    auto.compare_fields = compare_fields
+    try:
+        yield
+    finally:
+        auto.compare_fields = original
 
 
 @contextmanager

@@ -5,7 +5,7 @@ from dataclasses import dataclass, field
 
 import peewee as pw
 from peewee_migrate import migrator as pm
-from playhouse.migrate import SQL, operation
+from playhouse.migrate import SQL, make_index_name, operation
 
 from analyzer.migrate import archive, online
 
@@ -188,6 +188,20 @@ class Migrator(pm.Migrator):
             self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
         return super().remove_model(model, cascade=cascade)
 
+    def drop_index(self, model, *columns):
+        """Drop the index on COLUMNS by the name the database knows it by (001's are named after the model)."""
+        model = super().drop_index(model, *columns)
+        meta = model._meta
+        names = [meta.fields[c].column_name if c in meta.fields else c for c in columns]
+        db, schema = self.__database__, self.__migrator__
+
+        def drop_index_step():
+            expected = make_index_name(meta.table_name, names)
+            schema.drop_index(meta.table_name, _index_name(db, meta.table_name, names, expected)).run()
+
+        self.__ops__[-1] = drop_index_step
+        return model
+
     def backfill(self, model, column, value, where=None, batch_size=10_000):
         """Set COLUMN to the SQL expression VALUE where it is NULL (and WHERE), in committed batches by primary key."""
         meta = self.__get_model__(model)._meta
@@ -233,6 +247,12 @@ def _in_one_transaction(db, operations):
     with db.atomic():
         for op in operations:
             op.run()
+
+
+def _index_name(db, table, columns, expected):
+    """Return the name of TABLE's index on exactly COLUMNS (EXPECTED when it is one of them, or when none is)."""
+    found = sorted(i.name for i in db.get_indexes(table) if list(i.columns) == list(columns))
+    return expected if expected in found or not found else found[0]
 
 
 def _key_columns(meta):
