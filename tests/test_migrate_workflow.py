@@ -309,6 +309,63 @@ def test_dropping_a_fields_index_is_one_statement_on_the_index_001_named(project
     assert query(db_url, "SELECT COUNT(*) FROM customer_sessions") == [(1,)]
 
 
+def index_campaign(project, db_url, transaction):
+    """Give campaign an index through migrate create, then make the generated migration build it concurrently."""
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace(
+        "    campaign = pw.CharField(max_length=255, null=True)\n",
+        "    campaign = pw.CharField(max_length=255, null=True, index=True)\n", 1))
+    created = migrate(project, db_url, "create", "index campaign")
+    assert created.code == 0, created.err
+    path = project / "migrations" / f"{NEXT:03d}_index_campaign.py"
+    text = path.read_text()
+    assert "migrator.add_index('customer_sessions', 'campaign', unique=False)" in text
+    assert "change_fields" not in text
+    text = text.replace("unique=False)", "unique=False, concurrently=True)")
+    text = text.replace("migrator.drop_index('customer_sessions', 'campaign')",
+                        "migrator.drop_index('customer_sessions', 'campaign', concurrently=True)")
+    if not transaction:
+        text = text.replace("from peewee_migrate import Migrator\n",
+                            "from peewee_migrate import Migrator\n\nTRANSACTION = False\n")
+    path.write_text(text)
+    assert migrate(project, db_url, "sum").code == 0
+
+
+def test_an_index_built_concurrently_outside_a_transaction(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    insert_session(db_url)
+    index_campaign(project, db_url, transaction=False)
+    preview = migrate(project, db_url, "sql")
+    assert preview.code == 0, preview.err
+    how = "" if "sqlite" in db_url else "CONCURRENTLY "
+    built = f'CREATE INDEX {how}IF NOT EXISTS "customer_sessions_campaign" ON "customer_sessions" ("campaign");'
+    assert built in preview.out
+    linted = migrate(project, db_url, "lint")
+    assert linted.code == 0 and "index-not-concurrent" not in linted.out, linted.out
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert indexes(db_url, "customer_sessions")[("campaign",)] == "customer_sessions_campaign"
+    assert migrate(project, db_url, "check").code == 0
+    back = migrate(project, db_url, "rollback")
+    assert back.code == 0, back.err
+    assert ("campaign",) not in indexes(db_url, "customer_sessions")
+    assert query(db_url, "SELECT COUNT(*) FROM customer_sessions") == [(1,)]
+
+
+def test_concurrently_inside_a_transaction_says_what_to_change(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    index_campaign(project, db_url, transaction=True)
+    ran = migrate(project, db_url, "run")
+    if "sqlite" in db_url:  # SQLite has no CONCURRENTLY: a plain CREATE INDEX runs in the transaction
+        assert ran.code == 0, ran.err
+        return
+    assert ran.code != 0
+    assert "concurrently=True runs outside a transaction: put TRANSACTION = False at the top of the file" in ran.err
+    assert "Traceback" not in ran.err
+    assert ("campaign",) not in indexes(db_url, "customer_sessions")
+    assert "index-not-concurrent" in migrate(project, db_url, "lint").out
+
+
 @pytest.mark.parametrize("verb", ["status", "list", "history", "run", "rollback"])
 def test_history_row_without_file_gives_a_clear_error(project, db_url, verb):
     assert migrate(project, db_url, "run").code == 0

@@ -41,7 +41,7 @@ RULES = {
                      "lets writes go on (README: Adding a non-nullable field)"),
     "index-not-concurrent": ("building an index on an existing table blocks writes until it is done",
                              "build it in its own migration with TRANSACTION = False and "
-                             "migrator.sql(\"CREATE INDEX CONCURRENTLY …\")"),
+                             "migrator.add_index(table, column, concurrently=True)"),
     "raw-sql": ("raw SQL cannot be checked", "review the statement by hand"),
     "override-without-reason": ("a lint marker must give a reason after --", "write # lint: allow <rule> -- <why>"),
 }
@@ -107,7 +107,7 @@ def _rules(call, existing, postgres, concurrent_ok):
             yield "not-null-without-default"
         if postgres and table in existing and any(f.index or f.unique for f in fields.values()):
             yield "index-not-concurrent"
-    elif op == "add_index" and postgres and table in existing:
+    elif op == "add_index" and postgres and table in existing and not (concurrent_ok and kw.get("concurrently")):
         yield "index-not-concurrent"
     elif op == "sql":
         statement = str(call.args[0]) if call.args else ""

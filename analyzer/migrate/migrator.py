@@ -188,7 +188,24 @@ class Migrator(pm.Migrator):
             self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
         return super().remove_model(model, cascade=cascade)
 
-    def drop_index(self, model, *columns):
+    def add_index(self, model, *columns, unique=False, concurrently=False, **index_params):
+        """Create an index; CONCURRENTLY on PostgreSQL, so writes go on (the migration needs TRANSACTION = False)."""
+        model = super().add_index(model, *columns, unique=unique, **index_params)
+        if concurrently:
+            meta = model._meta
+            names = [meta.fields[c].column_name if c in meta.fields else c for c in columns]
+            db, name = self.__database__, make_index_name(meta.table_name, names)
+
+            def add_index_step():
+                _outside_a_transaction(db, "add_index", meta.table_name, columns, self.previewing)
+                how = "CONCURRENTLY " if _postgres(db) else ""
+                db.execute_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX {how}IF NOT EXISTS {online._q(name)} "
+                               f"ON {online._q(meta.table_name)} ({', '.join(map(online._q, names))})")
+
+            self.__ops__[-1] = add_index_step
+        return model
+
+    def drop_index(self, model, *columns, concurrently=False):
         """Drop the index on COLUMNS by the name the database knows it by (001's are named after the model)."""
         model = super().drop_index(model, *columns)
         meta = model._meta
@@ -196,8 +213,12 @@ class Migrator(pm.Migrator):
         db, schema = self.__database__, self.__migrator__
 
         def drop_index_step():
-            expected = make_index_name(meta.table_name, names)
-            schema.drop_index(meta.table_name, _index_name(db, meta.table_name, names, expected)).run()
+            name = _index_name(db, meta.table_name, names, make_index_name(meta.table_name, names))
+            if not concurrently:
+                schema.drop_index(meta.table_name, name).run()
+                return
+            _outside_a_transaction(db, "drop_index", meta.table_name, columns, self.previewing)
+            db.execute_sql(f"DROP INDEX {'CONCURRENTLY ' if _postgres(db) else ''}IF EXISTS {online._q(name)}")
 
         self.__ops__[-1] = drop_index_step
         return model
@@ -247,6 +268,18 @@ def _in_one_transaction(db, operations):
     with db.atomic():
         for op in operations:
             op.run()
+
+
+def _outside_a_transaction(db, op, table, columns, previewing):
+    """Refuse a concurrent index step that PostgreSQL would refuse inside the migration's transaction."""
+    if _postgres(db) and db.in_transaction() and not previewing:
+        raise online.OnlineStepError(
+            f"{op} of {table} ({', '.join(columns)}) with concurrently=True runs outside a transaction: put "
+            "TRANSACTION = False at the top of the file (and keep other changes in their own migration)")
+
+
+def _postgres(db):
+    return isinstance(db, pw.PostgresqlDatabase)
 
 
 def _index_name(db, table, columns, expected):
