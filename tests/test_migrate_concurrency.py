@@ -118,6 +118,10 @@ def test_interrupted_concurrent_index_is_reported_as_invalid(pg_url, migrations_
     assert "It runs outside a transaction (TRANSACTION = False)" in message
     assert "invalid index(es) left behind: items_name_unique — drop them with DROP INDEX CONCURRENTLY" in message
     assert [r.name for r in history.applied(ctx.db)] == ["001_items"]
+    with pytest.raises(AppError) as again:  # IF NOT EXISTS would take the invalid index for a built one
+        commands.run(ctx)
+    assert "Cannot migrate: invalid index(es) items_name_unique left by an interrupted CREATE INDEX" in str(again.value)
+    assert [r.name for r in history.applied(ctx.db)] == ["001_items"]
     check = commands.Context(settings=Settings(database_url=pg_url), directory=migrations_dir, out=Console())
     review.check(check)
     assert "FAIL invalid index items_name_unique" in check.out.text

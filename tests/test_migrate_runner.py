@@ -329,3 +329,15 @@ def test_history_table_records_checksum_and_duration(make_ctx, migrations_dir, d
     files = {f.name: f for f in mfiles.scan(migrations_dir)}
     assert [(r.name, r.checksum) for r in rows] == [(name, files[name].checksum) for name in files]
     assert all(r.duration_ms >= 0 for r in rows)
+
+
+def test_concurrent_index_with_other_options_is_refused_with_the_way_out(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_parent", CREATE_PARENT, 'migrator.remove_model("parent")')
+    write_migration(migrations_dir, "002_partial",
+                    'migrator.add_index("parent", "name", concurrently=True, where=pw.SQL("name IS NOT NULL"))',
+                    'migrator.drop_index("parent", "name")', header="TRANSACTION = False")
+    ctx = make_ctx()
+    with pytest.raises(AppError) as failure:
+        commands.run(ctx)
+    assert "add_index with concurrently=True takes no where: write that index with migrator.sql(" in str(failure.value)
+    assert [r.name for r in history.applied(db)] == ["001_parent"]

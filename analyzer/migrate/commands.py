@@ -186,6 +186,8 @@ def _run(ctx, to, fake, allow_destructive, backup):
     if not todo:
         ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
         return 0
+    if not fake:
+        plan.require_valid_indexes(db)
     if ctx.settings.is_production and not fake:
         _refuse_destructive(ctx, state, todo, allow_destructive)
     verb = "Recording (without running)" if fake else "Applying"
@@ -232,6 +234,7 @@ def _rollback(ctx, steps, to):
     if not todo:
         ctx.out(f"Nothing to roll back: the database is at {state.current}.")
         return 0
+    plan.require_valid_indexes(db)
     ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
     for f in todo:
         ctx.out(f"  {f.name}")

@@ -190,6 +190,9 @@ class Migrator(pm.Migrator):
 
     def add_index(self, model, *columns, unique=False, concurrently=False, **index_params):
         """Create an index; CONCURRENTLY on PostgreSQL, so writes go on (the migration needs TRANSACTION = False)."""
+        if concurrently and index_params:
+            raise ValueError(f"add_index with concurrently=True takes no {', '.join(sorted(index_params))}: write "
+                             "that index with migrator.sql('CREATE INDEX CONCURRENTLY IF NOT EXISTS …')")
         model = super().add_index(model, *columns, unique=unique, **index_params)
         if concurrently:
             meta = model._meta

@@ -91,6 +91,16 @@ def require_clean(state):
         raise AppError("Cannot migrate: " + "; ".join(problems) + ".", exit_code=2)
 
 
+def require_valid_indexes(db):
+    """Refuse to migrate while an interrupted CREATE INDEX CONCURRENTLY has left an invalid index (PostgreSQL)."""
+    # A step with IF NOT EXISTS would take the invalid index for a built one and go on to the next statement.
+    invalid = invalid_indexes(db)
+    if invalid:
+        raise AppError(f"Cannot migrate: invalid index(es) {', '.join(invalid)} left by an interrupted CREATE INDEX "
+                       "CONCURRENTLY: drop each with DROP INDEX CONCURRENTLY name, then run the command again. "
+                       "Nothing was applied.", exit_code=2)
+
+
 def to_apply(state, to=None):
     """Return the pending files to apply, up to and including TO."""
     if to is None:

@@ -177,7 +177,7 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
     at = f" at: {recorder.failed}" if recorder.failed else ""
     hint = RERUN_HINT if direction == "migrate" else 'fix its rollback() and run "python manage.py migrate rollback" again'
     code = _pgcode(exc)
-    if code in ("55P03", "57014"):
+    if code in ("55P03", "57014") and transactional:
         what = "waiting for a lock" if code == "55P03" else "running"
         return MigrationError(
             f"{where} timed out {what}{at} (another session holds a lock on the table, or the statement is "
