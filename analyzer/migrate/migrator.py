@@ -7,6 +7,7 @@ import peewee as pw
 from peewee_migrate import migrator as pm
 from playhouse.migrate import SQL, make_index_name, operation
 
+from analyzer.db import is_sqlite
 from analyzer.migrate import archive, online
 
 OPERATIONS = (
@@ -196,12 +197,12 @@ class Migrator(pm.Migrator):
         model = super().add_index(model, *columns, unique=unique, **index_params)
         if concurrently:
             meta = model._meta
-            names = [meta.fields[c].column_name if c in meta.fields else c for c in columns]
+            names = _column_names(meta, columns)
             db, name = self.__database__, make_index_name(meta.table_name, names)
 
             def add_index_step():
                 _outside_a_transaction(db, "add_index", meta.table_name, columns, self.previewing)
-                how = "CONCURRENTLY " if _postgres(db) else ""
+                how = "" if is_sqlite(db) else "CONCURRENTLY "
                 db.execute_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX {how}IF NOT EXISTS {online._q(name)} "
                                f"ON {online._q(meta.table_name)} ({', '.join(map(online._q, names))})")
 
@@ -212,7 +213,7 @@ class Migrator(pm.Migrator):
         """Drop the index on COLUMNS by the name the database knows it by (001's are named after the model)."""
         model = super().drop_index(model, *columns)
         meta = model._meta
-        names = [meta.fields[c].column_name if c in meta.fields else c for c in columns]
+        names = _column_names(meta, columns)
         db, schema = self.__database__, self.__migrator__
 
         def drop_index_step():
@@ -221,7 +222,7 @@ class Migrator(pm.Migrator):
                 schema.drop_index(meta.table_name, name).run()
                 return
             _outside_a_transaction(db, "drop_index", meta.table_name, columns, self.previewing)
-            db.execute_sql(f"DROP INDEX {'CONCURRENTLY ' if _postgres(db) else ''}IF EXISTS {online._q(name)}")
+            db.execute_sql(f"DROP INDEX {'' if is_sqlite(db) else 'CONCURRENTLY '}IF EXISTS {online._q(name)}")
 
         self.__ops__[-1] = drop_index_step
         return model
@@ -275,14 +276,15 @@ def _in_one_transaction(db, operations):
 
 def _outside_a_transaction(db, op, table, columns, previewing):
     """Refuse a concurrent index step that PostgreSQL would refuse inside the migration's transaction."""
-    if _postgres(db) and db.in_transaction() and not previewing:
+    if not is_sqlite(db) and db.in_transaction() and not previewing:
         raise online.OnlineStepError(
             f"{op} of {table} ({', '.join(columns)}) with concurrently=True runs outside a transaction: put "
             "TRANSACTION = False at the top of the file (and keep other changes in their own migration)")
 
 
-def _postgres(db):
-    return isinstance(db, pw.PostgresqlDatabase)
+def _column_names(meta, columns):
+    """Return the column names of the fields COLUMNS names (a name that is no field stays as it is)."""
+    return [meta.fields[c].column_name if c in meta.fields else c for c in columns]
 
 
 def _index_name(db, table, columns, expected):
