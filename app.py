@@ -4,6 +4,7 @@ import logging
 import sys
 
 from analyzer.config import load_settings
+from analyzer.db import database
 from analyzer.errors import AppError, ConfigError
 from analyzer.web import create_app, drain
 
@@ -43,6 +44,9 @@ def main(argv=None):
             return exc.exit_code
         finally:
             ctx.close()
+        # The migrations opened a database handle of their own and pointed the models at it: point them back at the
+        # app's, or a request's write transaction (on the app's handle) locks out its own writes (the models').
+        database.initialize(app.config["analyzer.db"])
     host = "0.0.0.0" if settings.is_production else "127.0.0.1"
     print(f"Serving on http://{host}:{settings.port} (press Ctrl+C to stop)", flush=True)
     waitress.serve(app, host=host, port=settings.port, threads=8)

@@ -114,6 +114,32 @@ def test_python_app_py_demo_loads_demo_sessions_once_then_serves(project):
     assert "Demo data skipped: the database already has sessions." in out
 
 
+def test_python_app_py_imports_through_the_api_after_migrating(project):
+    # The migrations ran on a handle of their own; the models used it after, and the request's write transaction on
+    # the app's handle locked them out: every import waited 10 s for itself and answered 503.
+    port = free_port()
+    env = environment(PORT=str(port))
+    server = start([sys.executable, "app.py"], project, env)
+    try:
+        wait_until_serving(server, port)
+        database = {"DATABASE_URL": "sqlite:///analyzer.db"}
+        run_cli(project, "user", "create", "--role", "admin", "--password-stdin", "admin@example.com", env=database,
+                stdin="a long password for the test 1\n")
+        created = run_cli(project, "token", "create", "--user", "admin@example.com", "--scope", "ingest", env=database)
+        token = re.search(r"csa_[A-Za-z0-9_-]+", created.out).group(0)
+        body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-11-01T10:00:00Z"}).encode()
+        request = urllib.request.Request(f"http://127.0.0.1:{port}/api/v1/sessions", data=body, method="POST",
+                                         headers={"Authorization": f"Bearer {token}",
+                                                  "Content-Type": "application/json"})
+        began = time.monotonic()
+        with urllib.request.urlopen(request, timeout=30) as response:
+            assert response.status == 201
+            assert json.loads(response.read())["sessions_created"] == 1
+        assert time.monotonic() - began < 5
+    finally:
+        stop(server)
+
+
 def test_python_app_py_rejects_demo_outside_development_and_unknown_flags(project):
     env = environment(APP_ENV="production", DATABASE_URL="sqlite:///x.db", SECRET_KEY="k" * 32)
     done = subprocess.run([sys.executable, "app.py", "--demo"], cwd=project, env=env, capture_output=True, text=True)
