@@ -6,6 +6,7 @@ from decimal import Decimal
 
 import pytest
 
+from analyzer.ingest import rollups
 from analyzer.models import CustomerSession
 from tests.test_details import read_headers
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
@@ -105,3 +106,23 @@ def test_search_finds_a_customer_or_a_session_key_exactly(stored):
 def test_bad_parameters_are_a_400_with_a_message(stored, query, message):
     body = stored.get(f"/api/v1/sessions?{query}", headers=read_headers(stored), status=400).json
     assert message in body["error"]
+
+
+def test_all_time_longer_than_ten_years_opens_everywhere_and_a_written_range_still_has_the_limit(client):
+    # Explorer, export and "all time" are the app's own links: data from 2015 and 2026 must not make them a 400.
+    for key, started in (("old", dt.datetime(2015, 8, 1, 9)), ("new", dt.datetime(2026, 3, 1, 9))):
+        CustomerSession.create(session_key=key, customer_id=key, started_at=started, channel="direct")
+    rollups.rebuild_rollups(CustomerSession._meta.database)
+    headers = read_headers(client)
+    for path in ("/sessions", "/?period=all", "/funnels?period=all", "/retention?period=all", "/export.csv",
+                 "/trend?period=all", "/?period=all&interval=month&compare=year"):
+        assert client.get(path).status_int == 200, path
+    assert "old" in client.get("/export.csv").text
+    listed = client.get("/api/v1/sessions", headers=headers).json["sessions"]
+    assert [s["session_key"] for s in listed] == ["new", "old"]
+    stats = client.get("/api/v1/stats?period=all", headers=headers).json
+    assert (stats["from"], stats["to"], stats["metrics"]["sessions"]["value"]) == ("2015-08-01", "2026-03-01", 2)
+    refused = client.get("/api/v1/timeseries?period=all&interval=day", headers=headers, status=400).json["error"]
+    assert refused == "interval=day works for ranges of up to 10 years; use month."
+    refused = client.get("/api/v1/stats?from=2015-08-01&to=2026-03-01", headers=headers, status=400).json["error"]
+    assert "longer than 10 years" in refused

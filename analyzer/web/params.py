@@ -39,7 +39,9 @@ def parse_query(params, today=None):
     else:
         period = period or DEFAULT_PERIOD
         start, end = period_range(period, today)
-    if end.year - start.year > MAX_YEARS or (end - start).days > MAX_YEARS * 366:
+    # All time is as long as the data is: only a range the user writes has a limit.
+    longer = end.year - start.year > MAX_YEARS or (end - start).days > MAX_YEARS * 366
+    if longer and period != "all":
         raise QueryError(f"The range {start} to {end} is longer than {MAX_YEARS} years: choose a shorter one.")
     compare = params.get("compare") or "previous"
     if compare not in COMPARES:
@@ -50,7 +52,13 @@ def parse_query(params, today=None):
             raise QueryError(f"interval={interval!r} is not valid: use {', '.join(INTERVALS)}.")
         if interval == "hour" and (end - start).days + 1 > HOURLY_DAYS:
             raise QueryError(f"interval=hour works for ranges of up to {HOURLY_DAYS} days; use day, week or month.")
-    return make_query(start, end, compare, _filters(params), interval, period, zone_name)
+        if longer and interval != "month":
+            raise QueryError(f"interval={interval} works for ranges of up to {MAX_YEARS} years; use month.")
+    filters = _filters(params)
+    try:
+        return make_query(start, end, compare, filters, interval, period, zone_name)
+    except OverflowError:  # the previous period of a very long all time would start before year 1
+        raise QueryError(f"The range {start} to {end} has no previous period of its length: use compare=none.")
 
 
 def period_range(period, today):
