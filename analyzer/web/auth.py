@@ -12,6 +12,7 @@ import bottle
 
 from analyzer.accounts import logins, tokens, users
 from analyzer.db import DATABASE_ERRORS
+from analyzer.web import staging
 
 SESSION_COOKIE = "analyzer_session"
 CSRF_COOKIE = "analyzer_csrf"
@@ -113,6 +114,7 @@ def current_user():
 def form_csrf():
     """Return the CSRF token the request sent (form field or X-CSRF-Token header)."""
     try:
+        staging.read_form(bottle.request)
         field = bottle.request.forms.get("csrf_token")
     except ValueError:  # Bottle's parser refuses a part header with a NUL or line break, as in a file name
         bottle.abort(400, "The form cannot be read: if it sends a file, rename the file (no line breaks) and retry.")

@@ -8,12 +8,17 @@ import tempfile
 import time
 from pathlib import Path
 
+import bottle
+
 from analyzer.errors import AppError
 
 FOLDER = Path(tempfile.gettempdir()) / "analyzer-staged-uploads"
 MAX_AGE_S = 3600
 TOKEN = re.compile(r"[A-Za-z0-9_-]{22}")
 GONE = "This checked upload is no longer here (it is kept for an hour): upload the file again."
+# Bottle caps the memory of all buffered parts together at MEMFILE_MAX, and moves a file to disk only once it is
+# larger than MEMFILE_MAX: a file after a few form fields reached the cap first and failed ("Memory limit reached").
+FIELDS_MEMORY = 1 << 20
 
 
 def stage(upload, name, owner):
@@ -61,3 +66,24 @@ def purge_old():
                 shutil.rmtree(folder, ignore_errors=True)
         except OSError:
             continue
+
+
+def read_form(request):
+    """Parse a multipart body into REQUEST's forms and files with room for its fields (see FIELDS_MEMORY)."""
+    content_type, options = bottle._parse_http_header(request.environ.get("CONTENT_TYPE", ""))[0]  # boundary's case
+    if not content_type.startswith("multipart/") or not options.get("boundary") or "bottle.request.post" in request.environ:
+        return
+    parser = bottle._MultipartParser(request.body, options["boundary"], request.content_length,
+                                     mem_limit=FIELDS_MEMORY + request.MEMFILE_MAX,
+                                     memfile_limit=request.MEMFILE_MAX, charset=options.get("charset", "utf8"))
+    post = bottle.FormsDict()
+    post.recode_unicode = False
+    try:
+        for part in parser.parse():
+            if not part.filename and part.is_buffered():
+                post[part.name] = bottle.tonat(part.value, "utf8")
+            else:
+                post[part.name] = bottle.FileUpload(part.file, part.name, part.filename, part.headerlist)
+    except (bottle.MultipartError, ValueError):
+        return  # Bottle's own parse says what is wrong when the form is read
+    request.environ["bottle.request.post"] = post
