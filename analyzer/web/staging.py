@@ -71,7 +71,8 @@ def purge_old():
 def read_form(request):
     """Parse a multipart body into REQUEST's forms and files with room for its fields (see FIELDS_MEMORY)."""
     content_type, options = bottle._parse_http_header(request.environ.get("CONTENT_TYPE", ""))[0]  # boundary's case
-    if not content_type.startswith("multipart/") or not options.get("boundary") or "bottle.request.post" in request.environ:
+    parsed = "bottle.request.post" in request.environ
+    if parsed or not content_type.startswith("multipart/") or not options.get("boundary"):
         return
     parser = bottle._MultipartParser(request.body, options["boundary"], request.content_length,
                                      mem_limit=FIELDS_MEMORY + request.MEMFILE_MAX,
