@@ -9,6 +9,7 @@ from analyzer.analytics import funnels, retention
 from analyzer.models import SavedFunnel
 from analyzer.web import params
 from tests.conftest import csrf_of, sign_in
+from tests.test_details import read_headers
 from tests.test_funnel_api import RANGE, events  # noqa: F401  (fixture)
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
@@ -68,7 +69,7 @@ def test_saving_a_funnel_without_a_name_says_so(events):
 
 
 def test_retention_page_is_a_heat_map_with_sizes_and_a_csv(events):
-    page = events.get("/retention?from=2026-01-01&to=2026-01-31&interval_by=week&activity=conversion")
+    page = events.get("/retention?from=2026-01-01&to=2026-01-31&interval=week&activity=conversion")
     rows = page.html.select("table.retention tbody tr")
     query = params.parse_query({"from": "2026-01-01", "to": "2026-01-31"})
     expected = retention.retention(query, "week", "conversion")
@@ -82,3 +83,20 @@ def test_retention_page_is_a_heat_map_with_sizes_and_a_csv(events):
 def test_retention_defaults_to_twelve_months(events):
     page = events.get("/retention")
     assert "period=12mo" in page.html.find("a", string="Download CSV")["href"]
+
+
+def test_retention_page_and_api_read_the_same_interval_parameter(events):
+    # The page read interval_by and the API interval, so a page's URL on the API (and the README's) lost the week.
+    headers = read_headers(events)
+    url = "from=2026-01-01&to=2026-01-31&interval=week"
+    page = events.get(f"/retention?{url}")
+    expected = retention.retention(params.parse_query({"from": "2026-01-01", "to": "2026-01-31"}), "week")
+    assert [r.th.text for r in page.html.select("table.retention tbody tr")] == [c.cohort for c in expected]
+    assert [c["cohort"] for c in events.get(f"/api/v1/retention?{url}", headers=headers).json["cohorts"]] == \
+        [c.cohort for c in expected]
+    monthly = page.html.find("a", string="Monthly")["href"]
+    assert monthly.count("interval=") == 1 and "interval=month" in monthly
+    assert "2026-01" in events.get(monthly).text
+    assert "interval=week" in page.html.find("a", string="Download CSV")["href"]
+    assert [r.th.text for r in events.get(f"/retention?{url.replace('interval', 'interval_by')}").html.select(
+        "table.retention tbody tr")] == [c.cohort for c in expected]

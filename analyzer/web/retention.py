@@ -25,7 +25,9 @@ def register(app):
         if error:
             return error
         form = bottle.request.query.decode()
-        interval, activity = form.get("interval_by") or "month", form.get("activity") or "session"
+        # interval, as on the API; interval_by is what the page wrote before, kept for bookmarks
+        interval = form.get("interval") or form.get("interval_by") or "month"
+        activity = form.get("activity") or "session"
         try:
             cohorts = retention.retention(view.query, interval, activity)
         except RetentionError as exc:
@@ -34,7 +36,7 @@ def register(app):
         if form.get("format") == "csv":
             rows = [[c.cohort, c.customers, n, p.customers, p.share] for c in cohorts for n, p in enumerate(c.periods)]
             return dashboard.send_csv(f"retention-{interval}", view, CSV_HEADER, rows)
-        keep = [("interval_by", interval), ("activity", activity)]
+        keep = [("interval", interval), ("activity", activity)]
         width = max((len(c.periods) for c in cohorts), default=0)
         return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
                       interval=interval, activity=activity, interval_names=INTERVAL_NAMES,
@@ -48,7 +50,6 @@ def heat(share):
 
 
 def _link(view, keep, csv=False, **changes):
-    pairs = [(k, v) for k, v in keep if k not in changes] + list(changes.items())
-    if csv:
-        pairs.append(("format", "csv"))
-    return f"{view.link('/retention')}&{urlencode(pairs)}"
+    chosen = dict(keep) | changes
+    pairs = [(k, v) for k, v in chosen.items() if k != "interval"] + ([("format", "csv")] if csv else [])
+    return f"{view.link('/retention', interval=chosen['interval'])}&{urlencode(pairs)}"

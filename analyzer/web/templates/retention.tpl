@@ -7,7 +7,7 @@
 <div class="controls">
   <nav class="segmented" aria-label="Cohort size">
     % for name, label in interval_names.items():
-    <a href="{{link(interval_by=name)}}"{{!' aria-current="true"' if interval == name else ''}}>{{label}}</a>
+    <a href="{{link(interval=name)}}"{{!' aria-current="true"' if interval == name else ''}}>{{label}}</a>
     % end
   </nav>
   <nav class="segmented" aria-label="What counts as active">
