@@ -39,7 +39,12 @@ REJECTED = {
     "long-values.csv": [(2, "utm_source", "s" * 80, "longer than 255 characters"),
                         (3, "landing_page", "/" * 80, "longer than 2000 characters")],
     "deep-nesting.ndjson": [(2, "(whole line)", "", "nested too deeply")],
+    "quote-not-closed.csv": [(3, "(whole line)", "", "4 fields where the header has 5 fields (is a quote not closed?)")],
+    "ragged-rows.csv": [(2, "(whole line)", "", "3 fields where the header has 5 fields"),
+                        (3, "(whole line)", "", "7 fields where the header has 5 fields")],
 }
+# The shape of a CSV line, which the API (JSON only) has no equivalent of.
+CSV_ONLY = ("quote-not-closed.csv", "ragged-rows.csv")
 # file: the start of the one-line error
 REFUSED = {
     "empty.csv": "The file is empty: it has no header line.",
@@ -221,6 +226,8 @@ def as_api_body(name, path):
 def test_the_corpus_through_the_api(db, web, generated):
     client, headers = web
     for name in every_case(generated):
+        if name in CSV_ONLY:
+            continue
         body, shift = as_api_body(name, corpus_path(name, generated))
         response = client.post("/api/v1/sessions", body, headers=headers, expect_errors=True)
         assert response.content_type == "application/json", name

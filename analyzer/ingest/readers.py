@@ -88,13 +88,20 @@ def _csv_records(text, delimiter):
     except StopIteration:
         raise AppError("The file is empty: it has no header line.") from None
     yield [h.strip() for h in headers]
-    width = len(headers)
+    width, last = len(headers), reader.line_num
     for row in reader:
+        first, last = last + 1, reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
-        if len(row) < width:
-            row = row + [""] * (width - len(row))
-        yield reader.line_num, row
+        if len(row) < width or any(row[width:]):  # a quote left open joins the lines after it into one field
+            yield first, BadRecord(f"{_fields(len(row))} where the header has {_fields(width)}"
+                                             + (" (is a quote not closed?)" if "\n" in row[-1] else ""))
+            continue
+        yield reader.line_num, row[:width]
+
+
+def _fields(count):
+    return f"{count} field" + ("" if count == 1 else "s")
 
 
 def _keyed(parsed):
