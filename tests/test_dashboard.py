@@ -130,6 +130,10 @@ def check(query, rows):
         expected = figures.value(reference_totals(now), name)
         assert got[name].value == expected, name
         assert got[name].previous == (figures.value(reference_totals(before), name) if before is not None else None)
+        exact = [figures.value(reference_totals(rows), name, cents=False) if rows is not None else None
+                 for rows in (now, before)]
+        assert got[name].change == (float((exact[0] - exact[1]) / exact[1])
+                                    if exact[0] is not None and exact[1] else None), name
         assert raw.totals(query) == reference_totals(now)
     # A range of few sessions: SQLite reads it by start time instead of through a filter's index.
     assert raw.customers(query, in_range=0) == raw.customers(query) == len({r["customer_id"] for r in now})
@@ -296,3 +300,14 @@ def test_unique_customers_merged_from_large_days_are_marked_approximate_and_with
     assert [(p.value, p.approximate) for p in daily[:3]] == [(1500, False), (1500, False), (0, False)]
     weekly = dashboard.timeseries(query, "customers", "week")
     assert weekly[0].approximate and weekly[0].value == merged.value
+
+
+def test_the_change_of_money_per_session_is_that_of_the_amounts_not_of_their_cents():
+    # 3040.97 over 1,776 sessions against 2927.60 over 1,640 is -4.08 %; from the cents (1.71 and 1.79) -4.47 %.
+    now = figures.Totals(sessions=1776, revenue=Decimal("3040.97"), conversions=40)
+    before = figures.Totals(sessions=1640, revenue=Decimal("2927.60"), conversions=39)
+    exact = float((Decimal("3040.97") / 1776 - Decimal("2927.60") / 1640) / (Decimal("2927.60") / 1640))
+    assert figures.value(now, "revenue_per_session") == Decimal("1.71")
+    assert figures.change(figures.value(now, "revenue_per_session", cents=False),
+                          figures.value(before, "revenue_per_session", cents=False)) == exact
+    assert round(exact, 4) == -0.0408

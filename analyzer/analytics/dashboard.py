@@ -62,7 +62,10 @@ def stats(query, current=None):
         value = figures.value(current, name)
         old = figures.value(previous, name) if previous else None
         approximate = name in SKETCHED and (current.approximate or bool(previous and previous.approximate))
-        out[name] = Metric(value, old, figures.change(value, old), approximate)
+        # The change of the unrounded amounts: cents of a few dollars per session moved it by half a point.
+        change = figures.change(figures.value(current, name, cents=False),
+                                figures.value(previous, name, cents=False) if previous else None)
+        out[name] = Metric(value, old, change, approximate)
     return out
 
 

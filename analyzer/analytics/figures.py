@@ -32,19 +32,20 @@ class Totals:
         self.new_customers += other.new_customers
 
 
-def value(totals, metric):
-    """Return METRIC of TOTALS: a count, a fraction, seconds, or money as Decimal; None where undefined."""
+def value(totals, metric, cents=True):
+    """Return METRIC of TOTALS: a count, a fraction, seconds, or money as Decimal (to the cent with CENTS)."""
     sessions = totals.sessions
+    rounded = (lambda amount: amount.quantize(CENT)) if cents else (lambda amount: amount)
     if metric in ("sessions", "customers", "new_customers", "conversions"):
         return getattr(totals, metric)
     if metric == "revenue":
-        return totals.revenue.quantize(CENT)
+        return rounded(totals.revenue)
     if metric == "avg_order_value":
-        return (totals.revenue / totals.conversions).quantize(CENT) if totals.conversions else None
+        return rounded(totals.revenue / totals.conversions) if totals.conversions else None
     if not sessions:
         return None
     if metric == "revenue_per_session":
-        return (totals.revenue / sessions).quantize(CENT)
+        return rounded(totals.revenue / sessions)
     return {"avg_duration_s": totals.duration_s, "pages_per_session": totals.page_views,
             "bounce_rate": totals.bounces, "conversion_rate": totals.conversions}[metric] / sessions
 
