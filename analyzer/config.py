@@ -126,6 +126,10 @@ def _check_database_url(url):
             )
     elif re.fullmatch(r"sqlite:/*", url, re.I):
         raise ConfigError(f"DATABASE_URL={url!r} is not valid: it names no file (sqlite:///analyzer.db).")
+    elif urlsplit(url).netloc:  # sqlite://file.db reads file.db as a host name
+        name = urlsplit(url).netloc + urlsplit(url).path
+        raise ConfigError(f"DATABASE_URL={url!r} is not valid: write sqlite:///{name} (three slashes) for a file in "
+                          f"the working folder, sqlite:////{name} (four) for an absolute path.")
 
 
 def _number(env, name, default, kind, low, high):

@@ -71,6 +71,8 @@ def test_app_env_wins_over_railway_environment():
     ("DATABASE_URL", "mysql://u:pw@h/d", "DATABASE_URL='mysql://u:***@h/d' is not valid"),
     ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the port is not a number"),
     ("DATABASE_URL", "postgresql://u:pw@h:5432", "it needs a host and a database name"),
+    ("DATABASE_URL", "sqlite://relative.db", "DATABASE_URL='sqlite://relative.db' is not valid: write "
+                     "sqlite:///relative.db (three slashes) for a file in the working folder"),
     ("REPORT_TIMEZONE", "Berlin", "REPORT_TIMEZONE='Berlin' is not valid: unknown time zone 'Berlin'"),
     ("CURRENCY", "dollars", "CURRENCY='dollars' is not valid: use an ISO 4217 code such as USD, EUR or GBP."),
     ("CURRENCY", "XYZ", "CURRENCY='XYZ' is not valid"),
