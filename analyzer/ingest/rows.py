@@ -138,7 +138,7 @@ def session_row(conv, components, line, row, checksum, year):
         if duration > values.MAX_INT:
             raise Rejected([FieldError(line, conv.headers[conv.mapping["ended_at"]], str(ended),
                                        "ends more than 68 years after it starts")])
-    if ended is None and duration is not None:
+    if ended is None and duration is not None and not conv.own_export:  # our export leaves an unknown end empty
         ended = started + dt.timedelta(seconds=duration)
     key = _session_key(conv, t, checksum, line)
     customer = get("customer_id") or key

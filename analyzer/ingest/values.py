@@ -259,6 +259,7 @@ CHANNELS = {
     "referral": "referral", "affiliates": "affiliates", "affiliate": "affiliates", "display": "display",
     "(other)": "other", "other": "other", "organic video": "social", "paid video": "display",
     "paid shopping": "paid search", "organic shopping": "organic search", "sms": "email", "push": "email",
+    "unknown": "unknown", "(unknown)": "unknown",
 }
 
 
