@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, click, fill, server  # noqa: F401  (fixtures)
-from tests.test_browser_dashboard import LAPTOP, shots  # noqa: F401  (fixture)
+from tests.test_browser_dashboard import LAPTOP, PHONE, shots  # noqa: F401  (fixture)
 
 
 def params_of(browser):
@@ -52,6 +52,14 @@ def test_an_analyst_goes_from_a_breakdown_row_to_one_session_and_builds_a_funnel
     assert browser.find_element(By.TAG_NAME, "h1").text == f"Customer {customer}"
     assert key in texts(browser, "table.sessions tbody td:nth-child(2) a")
     shots(browser, "customer", LAPTOP)
+
+    # On a phone, wide tables scroll inside their box: the page itself never scrolls sideways.
+    browser.set_window_size(PHONE, 800)
+    for path in (urlsplit(browser.current_url).path, "/imports", "/admin/users", "/account", "/sessions",
+                 "/funnels", "/retention", "/"):
+        browser.get(server + path)
+        assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE, path
+    browser.set_window_size(LAPTOP, 900)
 
     browser.get(server + "/funnels?period=90d")
     assert len(browser.find_elements(By.CSS_SELECTOR, "table.funnel tbody tr")) == 5

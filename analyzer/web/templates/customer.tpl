@@ -21,6 +21,7 @@
 % if not page.rows:
 <p class="empty">No older sessions. <a href="{{customer_url(c.customer_id)}}">Back to the newest</a></p>
 % else:
+<div class="table-scroll">
 <table class="sessions">
   <thead>
     <tr><th>Started (UTC)</th><th>Session</th><th>Channel</th><th>Device</th><th>Country</th><th>Landing page</th>
@@ -43,6 +44,7 @@
   % end
   </tbody>
 </table>
+</div>
 % end
 <nav class="pager">
   % if not first_page:

@@ -50,6 +50,7 @@
 </section>
 % end
 % if bad_rows:
+<div class="table-scroll">
 <table>
   <thead><tr><th>Line</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
   <tbody>
@@ -58,6 +59,7 @@
   % end
   </tbody>
 </table>
+</div>
 % end
 <section class="card">
   <h2>Import a file</h2>
@@ -76,6 +78,7 @@
   <p><a href="/export.csv">Export every session as CSV</a></p>
 </section>
 % if imports:
+<div class="table-scroll">
 <table>
   <thead><tr><th>#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th>Rows read</th>
     <th>Sessions created</th><th>Sessions continued</th><th>Events added</th><th>Rows already there</th>
@@ -99,6 +102,7 @@
   % end
   </tbody>
 </table>
+</div>
 % else:
 <p class="empty">No imports yet.</p>
 % end

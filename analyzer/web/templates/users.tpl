@@ -16,6 +16,7 @@
     <button type="submit">Add user</button>
   </form>
 </section>
+<div class="table-scroll">
 <table>
   <thead><tr><th>Email</th><th>Role</th><th>Status</th><th>Created</th><th></th></tr></thead>
   <tbody>
@@ -46,8 +47,10 @@
   % end
   </tbody>
 </table>
+</div>
 <h2>API tokens of all users</h2>
 % if tokens:
+<div class="table-scroll">
 <table>
   <thead><tr><th>User</th><th>Name</th><th>Scope</th><th>Starts with</th><th>Last used</th><th></th></tr></thead>
   <tbody>
@@ -69,6 +72,7 @@
   % end
   </tbody>
 </table>
+</div>
 % else:
 <p class="empty">No tokens yet.</p>
 % end
