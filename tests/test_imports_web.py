@@ -2,11 +2,13 @@
 and imports; the counts and warnings are shown by name."""
 
 import dataclasses
+import gzip
 import re
 from urllib.parse import quote
 
 from analyzer.models import CustomerSession, Import
 from tests.conftest import csrf_of, sign_in
+from tests.test_ingest_import import REAL
 from tests.test_auth import browser, make_app, settings  # noqa: F401 (fixtures)
 
 SHOP = ("session_token,user_token,session_started_at,total_sales,theme\n"
@@ -92,3 +94,24 @@ def test_a_file_larger_than_bottles_memory_cap_uploads(make_app, settings):  # n
     assert len(body) > 200_000 and len(rows) // 8000 < len(csrf_of(client, "/imports")) + len("check")
     page = check(client, body)
     assert "Checked shop.csv, nothing written: it would give 8,000 rows read, 8,000 sessions created" in page.text
+
+
+def test_a_file_with_months_but_no_dates_takes_the_year_from_the_upload_form(browser):  # noqa: F811
+    # The UCI file has a Month column only: the page said "pass --year YYYY" and had no way to give it.
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    uci = gzip.decompress(REAL.joinpath("uci_online_shoppers_intention.csv.gz").read_bytes()).decode().splitlines()[:21]
+    body = ("\n".join(uci) + "\n").encode()
+    refused = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check"},
+                          upload_files=[("file", "uci.csv", body)], status=400)
+    assert "the Year field of the upload page" in refused.text
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check", "year": "2018"},
+                       upload_files=[("file", "uci.csv", body)])
+    assert "Checked uci.csv, nothing written: it would give 20 rows read, 20 sessions created" in page.text
+    form = page.forms[1]
+    assert form["year"].value == "2018"
+    assert re.search(r"Imported uci.csv as import \d+: 20 rows read, 20 sessions created", form.submit().text)
+    assert {s.started_at.year for s in CustomerSession.select()} == {2018}
+    bad = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check", "year": "18"},
+                      upload_files=[("file", "uci.csv", body)], status=400)
+    assert "year '18': give a year from 1971 to 2999" in bad.html.get_text()

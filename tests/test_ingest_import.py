@@ -396,7 +396,7 @@ def test_real_rees46_split_by_inactivity_when_the_session_ids_are_ignored(db):
 
 @pytest.mark.parametrize("name", ["uci_online_shoppers_intention.csv", "uci_online_shoppers_intention_semicolon_crlf.csv"])
 def test_real_uci_sessions_with_a_month_column(db, name):
-    with pytest.raises(AppError, match="pass --year YYYY"):
+    with pytest.raises(AppError, match=r"give the year \(--year YYYY"):
         importer.import_file(db, REAL / f"{name}.gz")
     report = importer.import_file(db, REAL / f"{name}.gz", ImportOptions(year=2018))
     assert (report.rows_read, report.sessions_created) == (12330, 12330)

@@ -272,8 +272,9 @@ def _require(source, headers, kind, mapping, year):
     missing = [f for f in REQUIRED[kind] if f not in mapping]
     if kind == "sessions" and missing == ["started_at"] and "month" in mapping:
         if year is None:
-            raise AppError(f"{source.name} has no start time column, only {headers[mapping['month']]!r}: pass "
-                           "--year YYYY to place each session on the 1st of its month.")
+            raise AppError(f"{source.name} has no start time column, only {headers[mapping['month']]!r}: give the "
+                           "year (--year YYYY, the Year field of the upload page, or year=YYYY on the API) to place "
+                           "each session on the 1st of its month.")
         return
     if missing:
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)

@@ -26,6 +26,16 @@ class ImportOptions:
     created_by: str | None = None
 
 
+def parse_year(text):
+    """Return the year option written as TEXT (empty: None), or raise AppError."""
+    text = (text or "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit() and 1971 <= int(text) <= 2999):
+        raise AppError(f"year {text!r}: give a year from 1971 to 2999, such as 2026.")
+    return int(text)
+
+
 def parse_mapping(texts):
     """Return the (field, column) pairs of FIELD=COLUMN texts, or raise AppError naming the bad one."""
     pairs = []

@@ -6,7 +6,7 @@ import bottle
 
 from analyzer.errors import AppError
 from analyzer.ingest import columns, importer
-from analyzer.ingest.options import ImportOptions
+from analyzer.ingest.options import ImportOptions, parse_year
 from analyzer.models import Import
 from analyzer.web import auth, staging
 from analyzer.web.routes import render
@@ -32,10 +32,13 @@ def register(app, settings):
         owner = auth.current_user().email
         token, path = staging.stage(upload, name, owner)
         check = form.get("dry_run") == "1" or form.get("step") == "check"
-        options = ImportOptions(kind=form.get("kind") or None, name=name,
-                                timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
         try:
+            options = ImportOptions(kind=form.get("kind") or None, name=name, year=parse_year(form.get("year")),
+                                    timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
             return _run(app, path, options, token if check else None)
+        except AppError as exc:
+            check = False  # nothing to confirm: the upload goes
+            return _page(error=str(exc), status=400)
         finally:
             if not check:
                 staging.discard(token)
@@ -51,8 +54,12 @@ def register(app, settings):
         # Only the fields whose column the analyst changed override the detection.
         chosen = tuple((field, form.getunicode(f"map_{field}") or "") for field in sorted(_fields())
                        if f"map_{field}" in form and form.getunicode(f"map_{field}") != form.getunicode(f"was_{field}"))
-        options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
-                                timezone=form.getunicode("timezone") or "UTC", created_by=auth.current_user().email)
+        try:
+            options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
+                                    year=parse_year(form.get("year")), timezone=form.getunicode("timezone") or "UTC",
+                                    created_by=auth.current_user().email)
+        except AppError as exc:
+            return _page(error=str(exc), status=400)
         result = _run(app, path, options, token)
         if bottle.response.status_code < 300:
             staging.discard(token)

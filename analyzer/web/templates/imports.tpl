@@ -17,6 +17,7 @@
     <input type="hidden" name="token" value="{{token}}">
     <input type="hidden" name="kind" value="{{check.kind}}">
     <input type="hidden" name="timezone" value="{{options.timezone}}">
+    <input type="hidden" name="year" value="{{options.year or ''}}">
     <table class="mapping">
       <thead><tr><th>Field</th><th>Column</th></tr></thead>
       <tbody>
@@ -72,6 +73,8 @@
       <option value="">detect</option><option value="sessions">sessions</option><option value="events">events</option>
     </select></label>
     <label>Time zone of times without offset <input type="text" name="timezone" value="UTC"></label>
+    <label>Year, for a file with months but no dates <input type="number" name="year" min="1971" max="2999"
+      inputmode="numeric" placeholder="e.g. 2026"></label>
     <button type="submit" name="step" value="check">Check columns first</button>
     <button type="submit" name="step" value="import">Import now</button>
   </form>
