@@ -529,6 +529,11 @@ def test_a_demoted_user_loses_the_scope_of_its_token(browser):
     secret = token_for("analyst", "ingest")
     users.set_role(users.get("analyst-api@example.com"), "viewer")
     response = browser().post("/api/v1/sessions", "[]", headers={"Authorization": f"Bearer {secret}"}, status=403)
+    # The token has the scope; its user's role no longer allows it, and the message says which.
+    assert response.json == {"error": "This token's user is now a viewer: the ingest scope needs the analyst role "
+                                      "or more."}
+    read = token_for("viewer", "read")
+    response = browser().post("/api/v1/sessions", "[]", headers={"Authorization": f"Bearer {read}"}, status=403)
     assert response.json == {"error": "This token does not have the ingest scope."}
 
 

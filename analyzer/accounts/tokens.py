@@ -64,8 +64,11 @@ def authorize(header, scope):
              .where(ApiToken.token_hash == digest(secret)).first()) if len(secret) <= 128 else None
     if token is None or token.revoked_at is not None or token.user.disabled:
         raise TokenRefused(401, "The API token is wrong, revoked, or its user is disabled.")
-    if token.scope != scope or not users.allows(token.user.role, SCOPES[scope]):
+    if token.scope != scope:
         raise TokenRefused(403, f"This token does not have the {scope} scope.")
+    if not users.allows(token.user.role, SCOPES[scope]):
+        raise TokenRefused(403, f"This token's user is now a {token.user.role}: the {scope} scope needs the "
+                                f"{SCOPES[scope]} role or more.")
     stamp = now()
     if token.last_used_at is None or (stamp - token.last_used_at).total_seconds() >= 60:
         write_if_free(database, ApiToken.update(last_used_at=stamp).where(ApiToken.id == token.id).execute)
