@@ -45,7 +45,11 @@ def test_analysts_save_edit_and_delete_funnels_and_viewers_open_them(events, ser
     assert "from=2026-01-05" in opened.request.url
     again = next(f for f in opened.forms.values() if f.action == "/funnels" and f.method.lower() == "post")
     again["name"] = " Buyers "
-    assert "A funnel named &#039;Buyers&#039; exists already" in again.submit(status=400).text
+    refused = again.submit(status=400)
+    assert "The funnel was not saved: A funnel named &#039;Buyers&#039; exists already" in refused.text
+    # The page keeps what was sent: its range and steps, ready to save under another name.
+    assert [c.text for c in refused.html.select("table.funnel tbody code")] == ["event:page_view", "event:purchase"]
+    assert refused.html.select_one("input[name=from]")["value"] == "2026-01-05"
     change = next(f for f in opened.forms.values() if f.action == f"/funnels/{saved.id}")
     change["name"] = "Buyers (all)"
     change.submit(status=303)
@@ -60,6 +64,8 @@ def test_analysts_save_edit_and_delete_funnels_and_viewers_open_them(events, ser
                   if f.action == f"/funnels/{saved.id}/delete")
     assert "deleted" in delete.submit(status=303).follow().text
     assert SavedFunnel.select().count() == 0
+    gone = events.get(f"/funnels?funnel={saved.id}", status=404)
+    assert f"The saved funnel &#039;{saved.id}&#039; no longer exists" in gone.text
 
 
 def test_saving_a_funnel_without_a_name_says_so(events):

@@ -1,6 +1,6 @@
 """The funnels page, its CSV, and saved funnels."""
 
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 import bottle
 
@@ -25,6 +25,10 @@ def register(app):
             return error
         form = bottle.request.query.decode()
         saved = saved_funnels.find(_int(form.get("funnel")))
+        gone = None
+        if form.get("funnel") and saved is None:
+            bottle.response.status = 404
+            gone = f"The saved funnel {form.get('funnel')!r} no longer exists: here is the default funnel instead."
         try:
             steps, unit, by = read_funnel(form, saved)
             result = funnels.funnel(view.query, steps, unit, by)
@@ -33,7 +37,7 @@ def register(app):
             return _page(view, saved, None, funnels.parse_steps(funnels.DEFAULT_STEPS), "session", None, str(exc))
         if form.get("format") == "csv":
             return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
-        return _page(view, saved, result, steps, unit, by)
+        return _page(view, saved, result, steps, unit, by, gone)
 
     @app.post("/funnels", access="analyst")
     def create_funnel():
@@ -83,9 +87,24 @@ def _save(funnel_id):
                                    auth.current_user().email, funnel_id)
     except FunnelError as exc:
         bottle.response.status = 400
-        return render("error", code=400, title="The funnel was not saved", message=str(exc))
+        return _unsaved(form, str(exc))
     back = form.get("back") or ""
     return bottle.redirect(f"/funnels?{back}{'&' if back else ''}funnel={saved.id}&saved=1", 303)
+
+
+def _unsaved(form, reason):
+    """Show the funnel page with the steps that were sent and why they were not saved: nothing typed is lost."""
+    try:
+        view = dashboard.View(params.parse_query(dict(parse_qsl(form.get("back") or ""))))
+    except params.QueryError:
+        view = dashboard.View(params.parse_query({}))
+    try:
+        steps = funnels.parse_steps(form.getall("step"))
+        unit = form.get("per") if form.get("per") in funnels.UNITS else "session"
+        result = funnels.funnel(view.query, steps, unit)
+    except FunnelError:
+        steps, unit, result = funnels.parse_steps(funnels.DEFAULT_STEPS), "session", None
+    return _page(view, None, result, steps, unit, None, f"The funnel was not saved: {reason}")
 
 
 CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_from_first", "drop_off",
