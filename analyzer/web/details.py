@@ -1,12 +1,15 @@
 """The session page and the customer page, and their JSON twins in the API."""
 
+import datetime as dt
 import json
+from functools import partial
 from urllib.parse import quote, urlencode
 
 import bottle
 
+from analyzer import localtime
 from analyzer.analytics import customers
-from analyzer.web import auth
+from analyzer.web import auth, params
 from analyzer.web.routes import render
 
 MAX_LIMIT = 500
@@ -21,7 +24,9 @@ def register(app):
         view = customers.find_session(key)
         if view is None:
             bottle.abort(404, "There is no session with this key.")
-        return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=filter_url,
+        # Links to the dashboard show the 30 days up to the session: the default range may not hold it.
+        around = partial(filter_url, last=view.session.started_at)
+        return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
                       session_url=session_url, customer_url=customer_url)
 
     @app.get("/customers/<customer_id:path>", access="viewer")
@@ -34,8 +39,9 @@ def register(app):
             page = customers.customer_sessions(customer_id, after)
         except ValueError as exc:
             bottle.abort(400, str(exc))
+        seen = partial(filter_url, first=customer.first_seen, last=customer.last_seen)
         return render("customer", title=f"Customer {customer_id}", c=customer, page=page, first_page=not after,
-                      session_url=session_url, customer_url=customer_url, filter_url=filter_url)
+                      session_url=session_url, customer_url=customer_url, filter_url=seen)
 
     @app.get("/api/v1/sessions/<key:path>", access="api:read")
     def session_json(key):
@@ -109,9 +115,15 @@ def customer_url(customer_id):
     return "/customers/" + quote(customer_id, safe="")
 
 
-def filter_url(dimension, value, path="/"):
-    """Return the address of PATH (the dashboard by default) filtered by one dimension's value."""
-    return f"{path}?{urlencode({dimension: value})}"
+def filter_url(dimension, value, path="/", first=None, last=None):
+    """Return PATH (the dashboard by default) filtered by one value, over the days FIRST to LAST (or 30 up to LAST)."""
+    pairs = {}
+    if last is not None:
+        tz = localtime.reporting_zone()[1]
+        end = localtime.local_day(last, tz)
+        start = localtime.local_day(first, tz) if first is not None else end - dt.timedelta(days=29)
+        pairs = {"period": "all"} if end.year - start.year > params.MAX_YEARS else {"from": start, "to": end}
+    return f"{path}?{urlencode(pairs | {dimension: value})}"
 
 
 def json_response(body):
