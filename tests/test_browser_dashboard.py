@@ -20,6 +20,12 @@ from tests.test_browser import browser, click, fill, server  # noqa: F401  (fixt
 LAPTOP, PHONE = 1366, 390
 
 
+def to_phone_width(browser):
+    """Resize the window to a phone's width and wait until the page is laid out at it (a busy machine lags)."""
+    browser.set_window_size(PHONE, 800)
+    WebDriverWait(browser, 10).until(lambda driver: driver.execute_script("return window.innerWidth") <= PHONE)
+
+
 @pytest.fixture
 def shots(tmp_path):
     """Save full-page screenshots under the test's tmp dir and return their paths."""
@@ -123,7 +129,7 @@ def test_an_analyst_explores_the_demo_data_on_the_dashboard(server, browser, sho
     browser.forward()
     WebDriverWait(browser, 10).until(lambda driver: "channel" not in params_of(driver))
 
-    browser.set_window_size(PHONE, 800)
+    to_phone_width(browser)
     assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE  # nothing spills sideways
     problems = [e["message"] for e in browser.get_log("browser") if e["level"] == "SEVERE"]
     assert problems == []  # no Content-Security-Policy violation, no missing resource, no script error

@@ -10,7 +10,7 @@ from selenium.webdriver.support.ui import Select
 
 from tests.conftest import PASSWORD
 from tests.test_browser import browser, click, fill, server  # noqa: F401  (fixtures)
-from tests.test_browser_dashboard import LAPTOP, PHONE, shots  # noqa: F401  (fixture)
+from tests.test_browser_dashboard import LAPTOP, PHONE, shots, to_phone_width  # noqa: F401  (fixture)
 
 
 def params_of(browser):
@@ -54,7 +54,7 @@ def test_an_analyst_goes_from_a_breakdown_row_to_one_session_and_builds_a_funnel
     shots(browser, "customer", LAPTOP)
 
     # On a phone, wide tables scroll inside their box: the page itself never scrolls sideways.
-    browser.set_window_size(PHONE, 800)
+    to_phone_width(browser)
     for path in (urlsplit(browser.current_url).path, "/imports", "/admin/users", "/account", "/sessions",
                  "/funnels", "/retention", "/"):
         browser.get(server + path)
