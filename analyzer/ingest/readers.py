@@ -94,8 +94,8 @@ def _csv_records(text, delimiter):
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
         if len(row) < width or any(row[width:]):  # a quote left open joins the lines after it into one field
-            yield first, BadRecord(f"{_fields(len(row))} where the header has {_fields(width)}"
-                                             + (" (is a quote not closed?)" if "\n" in row[-1] else ""))
+            quote = " (is a quote not closed?)" if "\n" in row[-1] else ""
+            yield first, BadRecord(f"{_fields(len(row))} where the header has {_fields(width)}{quote}")
             continue
         yield reader.line_num, row[:width]
 

@@ -122,7 +122,7 @@ def filter_url(dimension, value, path="/", first=None, last=None):
         tz = localtime.reporting_zone()[1]
         end = localtime.local_day(last, tz)
         start = localtime.local_day(first, tz) if first is not None else end - dt.timedelta(days=29)
-        pairs = {"period": "all"} if end.year - start.year > params.MAX_YEARS else {"from": start, "to": end}
+        pairs = {"period": "all"} if params.too_long(start, end) else {"from": start, "to": end}
     return f"{path}?{urlencode(pairs | {dimension: value})}"
 
 

@@ -28,17 +28,18 @@ def register(app, settings):
         if upload is None or not upload.raw_filename:
             return _page(error="Choose a file to import.", status=400)
         form = bottle.request.forms
+        try:
+            year = parse_year(form.get("year"))
+        except AppError as exc:
+            return _page(error=str(exc), status=400)
         name = _file_name(upload.raw_filename)
         owner = auth.current_user().email
         token, path = staging.stage(upload, name, owner)
         check = form.get("dry_run") == "1" or form.get("step") == "check"
+        options = ImportOptions(kind=form.get("kind") or None, name=name, year=year,
+                                timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
         try:
-            options = ImportOptions(kind=form.get("kind") or None, name=name, year=parse_year(form.get("year")),
-                                    timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
             return _run(app, path, options, token if check else None)
-        except AppError as exc:
-            check = False  # nothing to confirm: the upload goes
-            return _page(error=str(exc), status=400)
         finally:
             if not check:
                 staging.discard(token)

@@ -40,7 +40,7 @@ def parse_query(params, today=None):
         period = period or DEFAULT_PERIOD
         start, end = period_range(period, today)
     # All time is as long as the data is: only a range the user writes has a limit.
-    longer = end.year - start.year > MAX_YEARS or (end - start).days > MAX_YEARS * 366
+    longer = too_long(start, end)
     if longer and period != "all":
         raise QueryError(f"The range {start} to {end} is longer than {MAX_YEARS} years: choose a shorter one.")
     compare = params.get("compare") or "previous"
@@ -59,6 +59,11 @@ def parse_query(params, today=None):
         return make_query(start, end, compare, filters, interval, period, zone_name)
     except OverflowError:  # the previous period of a very long all time would start before year 1
         raise QueryError(f"The range {start} to {end} has no previous period of its length: use compare=none.")
+
+
+def too_long(start, end):
+    """Tell whether the days START to END span more than MAX_YEARS years."""
+    return end.year - start.year > MAX_YEARS or (end - start).days > MAX_YEARS * 366
 
 
 def period_range(period, today):
