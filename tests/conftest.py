@@ -1,9 +1,13 @@
-"""Fixtures: databases (SQLite file and a fresh PostgreSQL database per test), CLI runners, project copies."""
+"""Fixtures: databases (SQLite files, PostgreSQL databases, migrated copies), CLI runners, project copies."""
 
+import contextlib
+import datetime as dt
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -13,7 +17,8 @@ import psycopg2
 import pytest
 
 from analyzer.config import Settings
-from analyzer.db import open_database
+from analyzer.db import init_database, open_database
+from analyzer.ingest import demo
 from analyzer.migrate import commands
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,23 +37,136 @@ def _postgres_reachable():
     return _pg_status["ok"], _pg_status["reason"]
 
 
+_spare = []  # databases of earlier tests of this process, emptied: CREATE DATABASE takes ~0.4 s, emptying ~0.05 s
+EMPTY = ("DROP SCHEMA public CASCADE; CREATE SCHEMA public AUTHORIZATION pg_database_owner; "
+         "GRANT USAGE ON SCHEMA public TO PUBLIC")
+OTHER_SCHEMAS = ("SELECT count(*) FROM pg_namespace "
+                 "WHERE nspname NOT IN ('public', 'information_schema') AND nspname NOT LIKE 'pg\\_%'")
+
+
 @pytest.fixture
 def pg_url():
-    """Create a fresh PostgreSQL database for one test and drop it afterwards."""
+    """Give one test an empty PostgreSQL database of its own; the next test of this process may reuse it, emptied."""
     ok, reason = _postgres_reachable()
     if not ok:
         if REQUIRE_POSTGRES:
             pytest.fail(reason + " (REQUIRE_POSTGRES=1)")
         pytest.skip(reason)
-    name = f"analyzer_test_{uuid.uuid4().hex[:12]}"
+    if _spare:
+        name = _spare.pop()
+    else:
+        name = f"analyzer_test_{uuid.uuid4().hex[:12]}"
+        _pg_admin(f'CREATE DATABASE "{name}"')
+    yield _pg_url(name)
+    if _emptied(name):
+        _spare.append(name)
+    else:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def _pg_url(name):
+    return urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}"))
+
+
+def _emptied(name):
+    """Close every session of database NAME and drop what a test made in it; False if it cannot be reused."""
+    try:
+        _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        with contextlib.closing(psycopg2.connect(_pg_url(name))) as connection:
+            connection.autocommit = True
+            with connection.cursor() as cur:
+                cur.execute(OTHER_SCHEMAS)
+                if cur.fetchone()[0]:
+                    return False
+                cur.execute(EMPTY)
+        return True
+    except psycopg2.Error:
+        return False
+
+
+_templates = {}  # (sqlite?, key) -> URL of a database built once per test process and copied into the tests
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _drop_templates():
+    """Drop the template and spare databases when the test process ends."""
+    yield
+    for name in _spare:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    for url in _templates.values():
+        if url.startswith("sqlite"):
+            shutil.rmtree(Path(url[len("sqlite:///"):]).parent, ignore_errors=True)
+        else:
+            _pg_admin(f'DROP DATABASE IF EXISTS "{_name(url)}" WITH (FORCE)')
+
+
+def _pg_admin(*statements):
     admin = psycopg2.connect(PG_ADMIN_URL)
     admin.autocommit = True
-    with admin.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield urlunsplit(urlsplit(PG_ADMIN_URL)._replace(path=f"/{name}"))
-    with admin.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    admin.close()
+    try:
+        with admin.cursor() as cur:
+            for statement in statements:
+                cur.execute(statement)
+    finally:
+        admin.close()
+
+
+def _name(url):
+    return urlsplit(url).path.lstrip("/")
+
+
+def copy_of_template(url, key, build):
+    """Make the test's new database URL a copy of the one BUILD(url) filled, built once per test process and KEY."""
+    sqlite = url.startswith("sqlite")
+    template = _templates.get((sqlite, key))
+    if template is None:
+        name = f"analyzer_template_{uuid.uuid4().hex[:12]}"
+        if sqlite:
+            template = f"sqlite:///{Path(tempfile.mkdtemp(prefix=name)) / 'template.db'}"
+        else:
+            template = _pg_url(name)
+            _pg_admin(f'CREATE DATABASE "{name}"')
+        build(template)
+        if sqlite:  # the copy is of the file alone: move what the write-ahead log holds into it
+            with contextlib.closing(sqlite3.connect(template[len("sqlite:///"):])) as connection:
+                connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        else:  # a copy needs the template free of sessions: a pool may keep one open
+            _pg_admin(f"SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '{name}'")
+        _templates[(sqlite, key)] = template
+    if sqlite:
+        shutil.copyfile(template[len("sqlite:///"):], url[len("sqlite:///"):])
+    else:
+        name = _name(url)
+        _pg_admin(f'DROP DATABASE "{name}" WITH (FORCE)', f'CREATE DATABASE "{name}" TEMPLATE "{_name(template)}"')
+    return url
+
+
+def _migrate(url):
+    ctx = commands.Context(settings=Settings(database_url=url), out=lambda *_: None)
+    try:
+        commands.run(ctx)
+    finally:
+        ctx.close()
+
+
+def migrated(url):
+    """Bring the test's new database URL to the project's latest migration; return URL."""
+    if url.startswith("sqlite"):
+        return copy_of_template(url, "migrated", _migrate)
+    _migrate(url)  # a copy would cost a CREATE DATABASE, more than the migrations
+    return url
+
+
+def with_demo(url, sessions, days, seed):
+    """Make the test's new database URL a migrated one holding demo.load's sessions (loaded once per process)."""
+    def build(template):
+        _migrate(template)
+        database = init_database(Settings(database_url=template))
+        with database.connection_context():
+            demo.load(database, sessions=sessions, days=days, seed=seed)
+        database.close()
+
+    return copy_of_template(url, ("demo", sessions, days, seed, dt.date.today()), build)
 
 
 @pytest.fixture

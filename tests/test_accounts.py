@@ -9,16 +9,13 @@ from analyzer.accounts import now, passwords, tokens, users
 from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
-from analyzer.migrate import commands
 from analyzer.models import ApiToken, LoginAttempt, LoginSession, User
-from tests.conftest import PASSWORD, ROOT, run_cli
+from tests.conftest import PASSWORD, ROOT, migrated, run_cli
 
 
 @pytest.fixture
 def env(db_url):
-    ctx = commands.Context(settings=Settings(database_url=db_url), out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
+    migrated(db_url)
     database = init_database(Settings(database_url=db_url))
     yield {"DATABASE_URL": db_url, "APP_ENV": "test"}
     database.close()

@@ -8,9 +8,8 @@ import webtest
 from analyzer.accounts import tokens, users
 from analyzer.analytics import dashboard
 from analyzer.config import Settings
-from analyzer.ingest import demo
-from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.web import create_app, params
+from tests.conftest import with_demo
 
 PASSWORD = "a long test password 7"
 
@@ -18,14 +17,10 @@ PASSWORD = "a long test password 7"
 @pytest.fixture
 def api(db_url):
     """The app on a migrated database with 1,500 demo sessions, and the headers of a read token."""
-    settings = Settings(app_env="test", database_url=db_url, secret_key="k")
-    ctx = commands.Context(settings=settings, directory=MIGRATIONS_DIR, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
+    settings = Settings(app_env="test", database_url=with_demo(db_url, 1500, 60, 5), secret_key="k")
     app = create_app(settings)
     db = app.config["analyzer.db"]
     with db.connection_context():
-        demo.load(db, sessions=1500, days=60, seed=5)
         user = users.create("analyst@example.com", PASSWORD, "analyst", cheap=True)
         headers = {"Authorization": f"Bearer {tokens.create(user, 'read')[0]}"}
     client = webtest.TestApp(app)

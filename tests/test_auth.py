@@ -11,18 +11,18 @@ import webtest
 
 from analyzer.accounts import passwords, tokens, users
 from analyzer.config import Settings
-from analyzer.migrate import commands
+from analyzer.db import init_database
 from analyzer.models import ApiToken, CustomerSession, Import, LoginAttempt, LoginSession
 from analyzer.web import auth, create_app
-from tests.conftest import PASSWORD, csrf_of, sign_in
+from tests.conftest import PASSWORD, csrf_of, migrated, sign_in
 
 
 @pytest.fixture
 def settings(db_url):
-    ctx = commands.Context(settings=Settings(database_url=db_url), out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    return Settings(app_env="test", database_url=db_url, secret_key="test-secret", max_body_mb=0.05)
+    """The test app's settings, on a migrated database that the models use until an app is made."""
+    database = init_database(Settings(database_url=migrated(db_url)))
+    yield Settings(app_env="test", database_url=db_url, secret_key="test-secret", max_body_mb=0.05)
+    database.close()
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import sys
 
 import pytest
 
-from tests.conftest import PASSWORD, ROOT, wait_for_server
+from tests.conftest import PASSWORD, wait_for_server
 
 CHROMIUM, CHROMEDRIVER = shutil.which("chromium"), shutil.which("chromedriver")
 if not (CHROMIUM and CHROMEDRIVER):

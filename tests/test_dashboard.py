@@ -18,8 +18,8 @@ from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE, Filter, ma
 from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
 from analyzer.ingest import importer, rollups
-from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup
+from tests.conftest import migrated
 
 ZONES = ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata")
 FIRST = dt.datetime(2026, 3, 1)  # the window holds the spring DST change of Europe and the US
@@ -33,11 +33,7 @@ HEADER = ("session_id,customer_id,started_at,duration_s,channel,source,medium,ca
 @pytest.fixture
 def db(db_url):
     """A migrated database bound to the models; the reporting zone is reset afterwards."""
-    config = Settings(database_url=db_url)
-    ctx = commands.Context(settings=config, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    database = init_database(config)
+    database = init_database(Settings(database_url=migrated(db_url)))
     yield database
     database.close()
     localtime.configure("UTC")

@@ -15,37 +15,32 @@ from analyzer.accounts import tokens, users
 from analyzer.analytics import dashboard
 from analyzer.analytics.query import DIMENSIONS, METRICS
 from analyzer.config import Settings
-from analyzer.ingest import demo, importer
+from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
-from analyzer.migrate import commands
 from analyzer.models import CustomerSession
 from analyzer.web import chart, create_app, params, present
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, migrated, sign_in, with_demo
 
 XSS = '"><script>alert(1)</script>'
 
 
 def served(url):
-    """Yield the app on a migrated database at URL."""
-    settings = Settings(app_env="test", database_url=url, secret_key="k")
-    ctx = commands.Context(settings=settings, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    made = create_app(settings)
+    """Yield the app on the (migrated) database at URL."""
+    made = create_app(Settings(app_env="test", database_url=url, secret_key="k"))
     yield made
     made.config["analyzer.db"].close()
 
 
 @pytest.fixture
-def app(db_url):
-    """The app on SQLite, then on PostgreSQL: for what the databases compute."""
-    yield from served(db_url)
+def app(request, db_url):
+    """The app on SQLite, then on PostgreSQL: for what the databases compute; with the demo data if asked for."""
+    yield from served(with_demo(db_url, 600, 60, 3) if "demo_data" in request.fixturenames else migrated(db_url))
 
 
 @pytest.fixture
 def ui_app(sqlite_url):
-    """The app on SQLite only: for how the page behaves, which does not depend on the database."""
-    yield from served(sqlite_url)
+    """The app on SQLite only, with 300 demo sessions: for how the page behaves, the same on both databases."""
+    yield from served(with_demo(sqlite_url, 300, 60, 3))
 
 
 def signed_in(app):
@@ -62,14 +57,12 @@ def client(app):
 
 @pytest.fixture
 def ui(ui_app):
-    demo.load(ui_app.config["analyzer.db"], sessions=300, days=60, seed=3)
     return signed_in(ui_app)
 
 
 @pytest.fixture
-def demo_data(app):
-    """600 demo sessions over the last 60 days, loaded through the importer like any file."""
-    return demo.load(app.config["analyzer.db"], sessions=600, days=60, seed=3)
+def demo_data():
+    """600 demo sessions over the last 60 days, loaded through the importer like any file (by the app fixture)."""
 
 
 def import_sessions(app, tmp_path, rows):

@@ -9,18 +9,14 @@ from analyzer.analytics.query import DIMENSIONS, make_query
 from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
 from analyzer.ingest import demo, demo_bulk, importer, rollups, store, values
-from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import, SessionEvent
+from tests.conftest import migrated
 
 
 @pytest.fixture
 def db(db_url):
     """A migrated database bound to the models."""
-    settings = Settings(database_url=db_url)
-    ctx = commands.Context(settings=settings, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    database = init_database(settings)
+    database = init_database(Settings(database_url=migrated(db_url)))
     yield database
     database.close()
 

@@ -1,7 +1,6 @@
 """The session explorer page: links, sorts, pages, the add-filter form, totals, and the streamed CSV of its list."""
 
 import csv
-import datetime as dt
 import io
 
 import pytest

@@ -3,7 +3,6 @@
 import csv
 import io
 
-import pytest
 
 from analyzer.analytics import funnels, retention
 from analyzer.models import SavedFunnel

@@ -12,17 +12,8 @@ import pytest
 
 import manage
 from analyzer import db as dbmodule
-from analyzer.config import Settings
 from analyzer.db import open_database
-from analyzer.migrate import commands
-from tests.conftest import ROOT, run_cli
-
-
-def migrated(url):
-    ctx = commands.Context(settings=Settings(database_url=url), out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    return url
+from tests.conftest import ROOT, migrated, run_cli
 
 
 def write_sessions(path, count):

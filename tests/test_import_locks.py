@@ -13,19 +13,15 @@ from analyzer.config import Settings
 from analyzer.db import write_transaction
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
-from analyzer.migrate import commands
 from analyzer.models import CustomerSession, Import, LoginAttempt, SessionEvent
 from analyzer.web import create_app
-from tests.conftest import PASSWORD, sign_in
+from tests.conftest import PASSWORD, migrated, sign_in
 
 
 @pytest.fixture
 def app(sqlite_url):
     """The real WSGI app on a migrated SQLite file; the import runs on its database handle too."""
-    ctx = commands.Context(settings=Settings(database_url=sqlite_url), out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    app = create_app(Settings(app_env="test", database_url=sqlite_url, secret_key="test-secret"))
+    app = create_app(Settings(app_env="test", database_url=migrated(sqlite_url), secret_key="test-secret"))
     yield app
     app.config["analyzer.db"].close()
 

@@ -2,9 +2,6 @@
 
 import csv
 import gzip
-import io
-
-import pytest
 
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions

@@ -16,7 +16,7 @@ from analyzer.ingest import demo, export, importer
 from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
-from tests.conftest import ROOT, run_cli
+from tests.conftest import ROOT, migrated, run_cli
 
 REAL = ROOT / "tests" / "data" / "real"  # gzipped copies of ../shared/data/real
 
@@ -24,11 +24,7 @@ REAL = ROOT / "tests" / "data" / "real"  # gzipped copies of ../shared/data/real
 @pytest.fixture
 def db(db_url):
     """A migrated database bound to the models."""
-    settings = Settings(database_url=db_url)
-    ctx = commands.Context(settings=settings, out=lambda *_: None)
-    commands.run(ctx)
-    ctx.close()
-    database = init_database(settings)
+    database = init_database(Settings(database_url=migrated(db_url)))
     yield database
     database.close()
 

@@ -16,7 +16,7 @@ from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.migrate import files as mfiles
 from analyzer.models import CustomerSession
 from analyzer.web import SECURITY_HEADERS, create_app
-from tests.conftest import sign_in
+from tests.conftest import migrated, sign_in
 
 ON_DISK = [f.name for f in mfiles.scan(MIGRATIONS_DIR)]
 LATEST = ON_DISK[-1]
@@ -59,7 +59,7 @@ def serve():
 @pytest.fixture
 def client(settings, serve):
     """The app on an up-to-date database, signed in as an admin."""
-    migrate(settings)
+    migrated(settings.database_url)
     testapp = serve(settings)
     sign_in(testapp)
     return testapp
