@@ -2,7 +2,9 @@
 
 import csv
 import io
+import time
 
+import peewee as pw
 import pytest
 
 from analyzer.analytics import explorer
@@ -71,16 +73,40 @@ def test_an_export_reads_through_a_small_page_cache_on_sqlite_and_gives_the_conn
     if not is_sqlite(db):
         pytest.skip("a SQLite connection's page cache")
     sizes = []
-    for _ in export.stream_sessions(rows_per_chunk=1):
-        sizes.append(db.execute_sql("PRAGMA cache_size").fetchone()[0])
+    for _, rows in export.stream_sessions(rows_per_chunk=1):
+        if rows:  # the header goes out before the read
+            sizes.append(db.execute_sql("PRAGMA cache_size").fetchone()[0])
     assert sizes and set(sizes) == {export.EXPORT_CACHE_SIZE}
     assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
     given_up = export.stream_sessions(rows_per_chunk=1)
-    next(given_up)
+    next(given_up), next(given_up)  # the header, then the first row
     db.close()  # a download given up: the request closes its connection before the stream
     given_up.close()
     assert db.is_closed()  # not reopened just to reset the cache of a connection that is gone
     db.connect()
+
+
+def test_a_postgresql_export_given_up_cancels_its_copy_and_the_connection_goes_on(stored, monkeypatch):
+    from analyzer.db import is_sqlite
+    from analyzer.ingest import export
+
+    db = CustomerSession._meta.database
+    if is_sqlite(db):
+        pytest.skip("PostgreSQL's COPY")
+    monkeypatch.setattr(export, "CHUNK_BYTES", 1)  # a chunk per row
+    # The server sends COPY's rows in 8 KB packets: the first hundred rows go out at once, then each row takes 1 s.
+    slow = CustomerSession.select().where(pw.SQL("pg_sleep(CASE WHEN id > 100 THEN 1 ELSE 0 END) IS NOT NULL"))
+    given_up = export.stream_sessions(slow)
+    assert next(given_up)[0] == export.HEADER.encode()
+    first, rows = next(given_up)
+    assert rows == 1 and first.startswith(b"k")
+    began = time.monotonic()
+    given_up.close()  # the client went away: the 30 s of the last rows are not waited for
+    assert time.monotonic() - began < 2
+    assert db.execute_sql("SELECT count(*) FROM customer_sessions").fetchone()[0] == 130
+    running = db.execute_sql("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active'", ("COPY%",))
+    assert running.fetchone()[0] == 0
+    assert len(b"".join(chunk for chunk, _ in export.stream_sessions()).splitlines()) == 131
 
 
 def test_the_csv_link_carries_the_filters(stored):

@@ -1,7 +1,9 @@
 """Importing files: every format and alias family, all-or-nothing, idempotence, undo, sessionizing, real data."""
 
+import csv
 import datetime as dt
 import gzip
+import io
 import json
 import re
 from decimal import Decimal
@@ -155,13 +157,34 @@ def test_own_export_round_trips_exactly(db, tmp_path):
     # A file without traffic columns or end times stores channel unknown and no end: both came back changed.
     CustomerSession.update(channel="unknown", ended_at=None).where(CustomerSession.session_key == "tok-1").execute()
     path = tmp_path / "export.csv"
-    with open(path, "w", encoding="utf-8", newline="") as handle:
+    with open(path, "wb") as handle:
         export.write_sessions(handle)
     assert "'=HYPERLINK" in path.read_text()
     before = [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()]
     importer.undo(db, Import.select().first().id)
     importer.import_file(db, path)
     assert [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()] == before
+
+
+# (stored text, the cell a spreadsheet reads back): formulas guarded, numbers kept, quotes where a cell needs them.
+HOSTILE_CELLS = [("=1+1", "'=1+1"), ("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-inf", "'-inf"), ("@SUM(A1)", "'@SUM(A1)"),
+                 ("\ttab", "'\ttab"), ("\rcr", "'\rcr"), ("a,b", "a,b"), ('say "hi"', 'say "hi"'),
+                 ("two\nlines", "two\nlines"), ("cr\rinside", "cr\rinside"), ("\\.", "\\."), ("", ""), ("plain", "plain")]
+
+
+def test_the_export_guards_formulas_and_quotes_cells_alike_on_both_databases(db):
+    for number, (stored, _) in enumerate(HOSTILE_CELLS):
+        CustomerSession.create(session_key=f"k{number:02d}", customer_id="c", started_at=dt.datetime(2026, 3, 1, 10),
+                               campaign=stored, landing_page=stored or None, exit_page=f"/x{stored}")
+    data = b"".join(chunk for chunk, _ in export.stream_sessions())
+    text = data.decode()
+    rows = list(csv.DictReader(io.StringIO(text, newline="")))
+    assert [(r["campaign"], r["landing_page"]) for r in rows] == [(read, read) for _, read in HOSTILE_CELLS]
+    assert [r["exit_page"] for r in rows] == [f"/x{stored}" for stored, _ in HOSTILE_CELLS]
+    # The bytes themselves are what PostgreSQL's COPY writes: a cell with , " CR or LF quoted, and only such cells.
+    for quoted in ('"a,b"', '"say ""hi"""', '"two\nlines"', '"cr\rinside"', "\"'\rcr\"", '/xtwo\nlines"'):
+        assert quoted in text
+    assert text.startswith(export.HEADER) and ",\\.," in text and ",'=1+1," in text and ",-5," in text
 
 
 def test_bad_row_at_the_end_leaves_the_database_unchanged(db, tmp_path):

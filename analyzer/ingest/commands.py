@@ -102,7 +102,7 @@ def _progress(ctx):
 
 def export_sessions(ctx, out_path):
     """Write every session as our CSV export (it imports back exactly)."""
-    with open(out_path, "w", encoding="utf-8", newline="") as handle:
+    with open(out_path, "wb") as handle:
         count = export.write_sessions(handle)
     ctx.out(f"Exported {count:,} sessions to {out_path}.")
     return 0

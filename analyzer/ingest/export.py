@@ -1,8 +1,8 @@
 """Our own session export: a CSV that imports back exactly, safe to open in a spreadsheet."""
 
-import csv
-import datetime as dt
-import io
+import queue
+import re
+import threading
 
 import peewee as pw
 
@@ -11,116 +11,172 @@ from analyzer.ingest.store import SESSION_COLUMNS
 from analyzer.models import CustomerSession
 
 COLUMNS = SESSION_COLUMNS[:-1]
-# Text that cell() may guard; the database writes the other columns as text itself (see _columns).
-TEXT = tuple(i for i, name in enumerate(COLUMNS) if name not in (
+HEADER = ",".join(COLUMNS) + "\n"
+# Text a spreadsheet could run as a formula gets a leading quote; the other columns are times, numbers and flags.
+TEXT = tuple(name for name in COLUMNS if name not in (
     "started_at", "ended_at", "duration_s", "page_views", "events", "converted", "revenue"))
-CHUNK_ROWS = 2000
-EXPORT_CACHE_SIZE = -8192  # PRAGMA cache_size while an export reads: 8 MB (a negative size is in KiB)
-DECLARE = "DECLARE session_export NO SCROLL CURSOR FOR {sql}"
-FETCH = "FETCH FORWARD %s FROM session_export"
-CLOSE = "CLOSE session_export"
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+TEXT_AT = frozenset(COLUMNS.index(name) for name in TEXT)
+NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"  # text like this starts with + or - and stays as is
+# Characters of a line whose cells may need a guard or quotes; a cell starting with - may too (or be a number).
+NEEDS_CARE = re.compile(r'["\n\r=+@\t]')
+CHUNK_ROWS = 2000
+CHUNK_BYTES = 64 * 1024
+EXPORT_CACHE_SIZE = -8192  # PRAGMA cache_size while an export reads: 8 MB (a negative size is in KiB)
+COPY = "COPY ({sql}) TO STDOUT WITH (FORMAT csv)"
+QUEUED_CHUNKS = 8
 
 
 def write_sessions(handle, query=None):
-    """Write sessions (all, or QUERY, a select of CustomerSession) as CSV to an open text file; return how many."""
+    """Write sessions (all, or QUERY, a select of CustomerSession) as CSV to an open binary file; return how many."""
     count = 0
-    for text, rows in stream_sessions(query):
-        handle.write(text)
+    for data, rows in stream_sessions(query):
+        handle.write(data)
         count += rows
     return count
 
 
 def stream_sessions(query=None, rows_per_chunk=CHUNK_ROWS):
-    """Yield (CSV text, rows in it) chunks of the sessions QUERY picks, in its order, in constant memory."""
+    """Yield (CSV bytes, rows in them) chunks of the sessions QUERY picks, in its order, in constant memory.
+
+    PostgreSQL writes the CSV itself (COPY, chunks of about 64 KB); on SQLite (chunks of ROWS_PER_CHUNK rows) a line
+    is built cell by cell only when one of its cells may need a guard or quotes.
+    """
     query = query if query is not None else CustomerSession.select().order_by(CustomerSession.started_at,
                                                                               CustomerSession.id)
     db = CustomerSession._meta.database
-    sql, params = query.select(*_columns(is_sqlite(db))).sql()
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    for rows in _batches(db, sql, params, rows_per_chunk):
-        writer.writerows(_cells(row) for row in rows)
-        yield _take(buffer), len(rows)
-    if buffer.tell():
-        yield _take(buffer), 0
-
-
-def _batches(db, sql, params, size):
-    """Yield lists of up to SIZE rows of SQL; PostgreSQL reads them through a server-side cursor."""
+    yield HEADER.encode(), 0
     if is_sqlite(db):
-        # One pass over every session gains nothing from the 64 MB page cache, which it would fill: read through 8 MB.
-        db.execute_sql(f"PRAGMA cache_size = {EXPORT_CACHE_SIZE}")
-        try:
-            cursor = db.execute_sql(sql, params)
-            while rows := cursor.fetchmany(size):
-                yield rows
-        finally:
-            if not db.is_closed():  # a download given up is closed after its connection
-                db.execute_sql(f"PRAGMA cache_size = {SQLITE_PRAGMAS['cache_size']}")
-        return
-    with db.atomic():  # the cursor lives as long as this transaction
-        db.execute_sql(DECLARE.format(sql=sql), params)
-        while rows := db.execute_sql(FETCH, (size,)).fetchall():
-            yield rows
-        db.execute_sql(CLOSE)
+        yield from _sqlite_lines(db, query, rows_per_chunk)
+    else:
+        yield from _copy(db, query)
 
 
-def _columns(sqlite):
-    """Return the export's columns as the database should send them: times, flag and money already as text."""
+def _sqlite_lines(db, query, size):
+    """Yield chunks of SIZE lines of QUERY's sessions on SQLite, read through an 8 MB page cache (one pass)."""
     S = CustomerSession
-    text = {
-        "converted": pw.Case(None, [(S.converted, "true")], "false"),
-        "revenue": pw.fn.printf("%.2f", S.revenue) if sqlite else pw.Cast(S.revenue, "TEXT"),
+    cells = {
+        "ended_at": pw.fn.IFNULL(S.ended_at, ""), "converted": pw.Case(None, [(S.converted, "true")], "false"),
+        "revenue": pw.fn.printf("%.2f", S.revenue),
+        **{name: pw.Cast(getattr(S, name), "TEXT") for name in ("duration_s", "page_views", "events")},
+        **{name: pw.fn.IFNULL(getattr(S, name), "") for name in TEXT},
     }
-    if not sqlite:  # SQLite stores times as this text already; PostgreSQL's text of a timestamp is the same
-        text.update(started_at=pw.Cast(S.started_at, "TEXT"), ended_at=pw.Cast(S.ended_at, "TEXT"))
-    return [text.get(name, getattr(S, name)) for name in COLUMNS]
+    sql, params = query.select(*[cells.get(name, getattr(S, name)) for name in COLUMNS]).sql()
+    db.execute_sql(f"PRAGMA cache_size = {EXPORT_CACHE_SIZE}")
+    try:
+        cursor = db.execute_sql(sql, params)
+        while rows := cursor.fetchmany(size):
+            yield ("\n".join([_line(row) for row in rows]) + "\n").encode(), len(rows)
+    finally:
+        if not db.is_closed():  # a download given up is closed after its connection
+            db.execute_sql(f"PRAGMA cache_size = {SQLITE_PRAGMAS['cache_size']}")
 
 
-def _cells(row):
-    """Return a row as cell() would write it, guarding only the text columns: the csv module writes None as ''."""
-    values = list(row)
-    for index in TEXT:
-        value = values[index]
-        if value and value[0] in FORMULA_START and not _number(value):
-            values[index] = "'" + value
-    return values
+def _line(row):
+    """Return the CSV line of a row of text cells, guarded and quoted as COPY writes them on PostgreSQL."""
+    line = ",".join(row)
+    if line.count(",") == len(COLUMNS) - 1 and not NEEDS_CARE.search(line) and ",-" not in line and line[0] != "-":
+        return line  # no cell holds a comma, a quote, a line break or a formula's first character
+    return ",".join(_text_cell(cell) if index in TEXT_AT else cell for index, cell in enumerate(row))
 
 
-def _take(buffer):
-    text = buffer.getvalue()
-    buffer.seek(0)
-    buffer.truncate()
-    return text
+def _text_cell(text):
+    """Return a text cell guarded against formulas, in quotes when it holds , " CR or LF."""
+    guarded = "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
+    if any(char in guarded for char in ',"\n\r'):
+        return '"' + guarded.replace('"', '""') + '"'
+    return guarded
 
 
-def cell(value):
-    """Return a value as export text; text that a spreadsheet would run as a formula gets a leading quote."""
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, dt.datetime):
-        return value.isoformat(" ")
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_START) and not _number(text) else text
+def _copy(db, query):
+    """Yield the chunks of PostgreSQL's COPY … TO STDOUT of QUERY, which a thread reads into a short queue."""
+    S = CustomerSession
+    cells = {
+        "started_at": pw.Cast(S.started_at, "TEXT"), "ended_at": pw.Cast(S.ended_at, "TEXT"),
+        "converted": pw.Case(None, [(S.converted, "true")], "false"), "revenue": pw.Cast(S.revenue, "TEXT"),
+        **{name: _postgres_text(getattr(S, name)) for name in TEXT},
+    }
+    sql, params = query.select(*[cells.get(name, getattr(S, name)) for name in COLUMNS]).sql()
+    with db.atomic():
+        connection = db.connection()
+        with connection.cursor() as cursor:
+            copy = COPY.format(sql=cursor.mogrify(sql, params).decode())
+        pipe = _Pipe()
+        reader = threading.Thread(target=pipe.fill, args=(connection, copy), name="csv-export", daemon=True)
+        reader.start()
+        finished = False
+        try:
+            while (item := pipe.chunks.get()) is not None:
+                if isinstance(item, Exception):
+                    raise item
+                yield item
+            finished = True
+        finally:
+            if not finished:  # the download was given up (or COPY failed): a cancel on an idle session does nothing
+                pipe.stop(connection)
+            reader.join()
+
+
+class _Pipe:
+    """The file COPY writes to, one row a call: rows gathered into chunks for the stream, until the stream stops."""
+
+    def __init__(self):
+        self.chunks = queue.Queue(QUEUED_CHUNKS)
+        self.stopped = threading.Event()
+        self.buffer, self.size = [], 0
+
+    def fill(self, connection, copy):
+        """Run COPY on CONNECTION, then queue what is left, and None; or the error, unless the stream stopped."""
+        try:
+            with connection.cursor() as cursor:
+                cursor.copy_expert(copy, self, CHUNK_BYTES)
+            self._put((b"".join(self.buffer), len(self.buffer)))
+            self._put(None)
+        except Exception as exc:  # the stream raises it: no error may leave it waiting
+            self._put(exc)
+
+    def write(self, data):
+        """Take one row from COPY."""
+        if self.stopped.is_set():
+            return
+        self.buffer.append(data)
+        self.size += len(data)
+        if self.size >= CHUNK_BYTES:
+            self._put((b"".join(self.buffer), len(self.buffer)))
+            self.buffer, self.size = [], 0
+
+    def _put(self, item):
+        while not self.stopped.is_set():
+            try:
+                self.chunks.put(item, timeout=0.1)
+                return
+            except queue.Full:
+                continue
+
+    def stop(self, connection):
+        """Stop the stream: a COPY still running is cancelled, and what it still sends is dropped."""
+        if not self.stopped.is_set():
+            self.stopped.set()
+            connection.cancel()
+
+
+def _postgres_text(column):
+    """Return the PostgreSQL expression of a text cell, guarded; COPY writes NULL and '' alike, unquoted."""
+    starts = pw.fn.LEFT(column, 1)
+    return pw.Case(None, [(column.is_null() | (column == ""), None), (starts.not_in(FORMULA_START), column),
+                          (column.regexp(f"^{NUMBER}$"), column)], pw.Value("'").concat(column))
+
+
+def is_number(text):
+    """Tell whether TEXT is a plain number (which a leading + or - does not make a formula)."""
+    return re.fullmatch(NUMBER, text) is not None
 
 
 def uncell(text):
-    """Undo cell()'s formula guard when reading our own export back."""
+    """Undo the export's formula guard when reading our own export back."""
     return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
 
 
 def is_own_export(headers):
     """Tell whether a header row is exactly our export's."""
     return tuple(h.strip() for h in headers) == COLUMNS
-
-
-def _number(text):
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return False

@@ -71,8 +71,8 @@ def read_explorer():
 def stream_csv(db, chunks):
     """Yield CSV chunks as bytes on a connection of their own: the request's closes before the body is sent."""
     with db.connection_context():
-        for text, _ in chunks:
-            yield text.encode("utf-8")
+        for data, _ in chunks:
+            yield data
 
 
 def _link(view, options, csv=False, path="/sessions", **changes):
