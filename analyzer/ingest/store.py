@@ -298,7 +298,9 @@ def analyze(db, *tables):
 def csv_text(rows):
     """Return ROWS as CSV for COPY, where an unquoted empty field is NULL."""
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    # Python 3.11's writer quotes a field holding a character of the line terminator: with "\n" alone, a bare CR
+    # went out unquoted, which COPY refuses ("unquoted carriage return found in data").
+    csv.writer(buffer, lineterminator="\r\n").writerows(rows)
     return buffer.getvalue()
 
 
