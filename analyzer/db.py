@@ -25,7 +25,8 @@ def open_database(url):
     if url.startswith("sqlite:"):
         # Peewee keeps one connection per thread; the importer's writer thread shares its caller's on purpose.
         return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
-    return connect(url, unquote_password=True, unquote_user=True, connect_timeout=10)
+    # UTF-8 whatever the server's or the role's default: the CSV export sends COPY's bytes as they come.
+    return connect(url, unquote_password=True, unquote_user=True, connect_timeout=10, client_encoding="UTF8")
 
 
 def init_database(settings):

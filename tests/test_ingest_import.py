@@ -172,12 +172,17 @@ HOSTILE_CELLS = [("=1+1", "'=1+1"), ("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-inf",
                  ("two\nlines", "two\nlines"), ("cr\rinside", "cr\rinside"), ("\\.", "\\."), ("", ""), ("plain", "plain")]
 
 
-def test_the_export_guards_formulas_and_quotes_cells_alike_on_both_databases(db):
+def test_the_export_guards_formulas_quotes_cells_alike_on_both_databases_and_imports_back(db, tmp_path):
+    start = dt.datetime(2026, 3, 1, 10, 0, 0, 120000)  # a time with a fraction of a second is written alike too
     for number, (stored, _) in enumerate(HOSTILE_CELLS):
-        CustomerSession.create(session_key=f"k{number:02d}", customer_id="c", started_at=dt.datetime(2026, 3, 1, 10),
-                               campaign=stored, landing_page=stored or None, exit_page=f"/x{stored}")
-    data = b"".join(chunk for chunk, _ in export.stream_sessions())
-    text = data.decode()
+        CustomerSession.create(session_key=f"k{number:02d}", customer_id="c",
+                               started_at=start + dt.timedelta(hours=number), campaign=stored,
+                               landing_page=stored or None, exit_page=f"/x{stored}")
+    before = [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()]
+    path = tmp_path / "export.csv"
+    with open(path, "wb") as handle:
+        assert export.write_sessions(handle) == len(HOSTILE_CELLS)
+    text = path.read_bytes().decode()
     rows = list(csv.DictReader(io.StringIO(text, newline="")))
     assert [(r["campaign"], r["landing_page"]) for r in rows] == [(read, read) for _, read in HOSTILE_CELLS]
     assert [r["exit_page"] for r in rows] == [f"/x{stored}" for stored, _ in HOSTILE_CELLS]
@@ -185,6 +190,11 @@ def test_the_export_guards_formulas_and_quotes_cells_alike_on_both_databases(db)
     for quoted in ('"a,b"', '"say ""hi"""', '"two\nlines"', '"cr\rinside"', "\"'\rcr\"", '/xtwo\nlines"'):
         assert quoted in text
     assert text.startswith(export.HEADER) and ",\\.," in text and ",'=1+1," in text and ",-5," in text
+    assert "\nk00,c,2026-03-01 10:00:00.120000,,0," in text
+    CustomerSession.delete().execute()
+    importer.import_file(db, path)
+    empty_as_null = [tuple(None if v == "" else v for v in row) for row in before]  # COPY writes '' and NULL alike
+    assert [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()] == empty_as_null
 
 
 def test_bad_row_at_the_end_leaves_the_database_unchanged(db, tmp_path):

@@ -5,6 +5,7 @@ import re
 import threading
 
 import peewee as pw
+import psycopg2
 
 from analyzer.db import SQLITE_PRAGMAS, is_sqlite
 from analyzer.ingest.store import SESSION_COLUMNS
@@ -45,11 +46,12 @@ def stream_sessions(query=None, rows_per_chunk=CHUNK_ROWS):
     query = query if query is not None else CustomerSession.select().order_by(CustomerSession.started_at,
                                                                               CustomerSession.id)
     db = CustomerSession._meta.database
-    yield HEADER.encode(), 0
-    if is_sqlite(db):
-        yield from _sqlite_lines(db, query, rows_per_chunk)
-    else:
-        yield from _copy(db, query)
+    header = HEADER.encode()  # sent with the first rows: an error before them is still an error page, not a cut file
+    for data, rows in _sqlite_lines(db, query, rows_per_chunk) if is_sqlite(db) else _copy(db, query):
+        yield header + data, rows
+        header = b""
+    if header:
+        yield header, 0
 
 
 def _sqlite_lines(db, query, size):
@@ -92,7 +94,7 @@ def _copy(db, query):
     """Yield the chunks of PostgreSQL's COPY … TO STDOUT of QUERY, which a thread reads into a short queue."""
     S = CustomerSession
     cells = {
-        "started_at": pw.Cast(S.started_at, "TEXT"), "ended_at": pw.Cast(S.ended_at, "TEXT"),
+        "started_at": _postgres_time(S.started_at), "ended_at": _postgres_time(S.ended_at),
         "converted": pw.Case(None, [(S.converted, "true")], "false"), "revenue": pw.Cast(S.revenue, "TEXT"),
         **{name: _postgres_text(getattr(S, name)) for name in TEXT},
     }
@@ -157,7 +159,17 @@ class _Pipe:
         """Stop the stream: a COPY still running is cancelled, and what it still sends is dropped."""
         if not self.stopped.is_set():
             self.stopped.set()
-            connection.cancel()
+            try:
+                connection.cancel()
+            except psycopg2.Error:  # the connection is gone already, and COPY with it
+                pass
+
+
+def _postgres_time(column):
+    """Return the PostgreSQL expression of a time as SQLite stores it: microseconds only when there are some."""
+    whole = column == pw.fn.DATE_TRUNC("second", column)
+    return pw.Case(None, [(whole, pw.fn.TO_CHAR(column, "YYYY-MM-DD HH24:MI:SS"))],
+                   pw.fn.TO_CHAR(column, "YYYY-MM-DD HH24:MI:SS.US"))
 
 
 def _postgres_text(column):

@@ -71,8 +71,11 @@ def read_explorer():
 def stream_csv(db, chunks):
     """Yield CSV chunks as bytes on a connection of their own: the request's closes before the body is sent."""
     with db.connection_context():
-        for data, _ in chunks:
-            yield data
+        try:
+            for data, _ in chunks:
+                yield data
+        finally:
+            chunks.close()  # a download given up ends the export's transaction before its connection closes
 
 
 def _link(view, options, csv=False, path="/sessions", **changes):
