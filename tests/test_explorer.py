@@ -109,6 +109,20 @@ def test_a_postgresql_export_given_up_cancels_its_copy_and_the_connection_goes_o
     assert len(b"".join(chunk for chunk, _ in export.stream_sessions()).splitlines()) == 131
 
 
+def test_a_download_given_up_ends_the_export_before_its_connection_closes(stored):
+    from analyzer.ingest import export
+    from analyzer.web.explore import stream_csv
+
+    db = CustomerSession._meta.database
+    db.close()
+    body = stream_csv(db, export.stream_sessions(rows_per_chunk=1))
+    assert next(body).startswith(export.HEADER.encode())
+    body.close()  # what the server does when the client goes away: no error, nothing left open
+    assert db.is_closed()
+    db.connect()
+    assert db.execute_sql("SELECT count(*) FROM customer_sessions").fetchone()[0] == 130
+
+
 def test_the_csv_link_carries_the_filters(stored):
     page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&q=c3&sort=revenue")
     link = page.html.find("a", string="Download CSV")["href"]
