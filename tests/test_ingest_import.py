@@ -169,7 +169,8 @@ def test_own_export_round_trips_exactly(db, tmp_path):
 # (stored text, the cell a spreadsheet reads back): formulas guarded, numbers kept, quotes where a cell needs them.
 HOSTILE_CELLS = [("=1+1", "'=1+1"), ("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-inf", "'-inf"), ("@SUM(A1)", "'@SUM(A1)"),
                  ("\ttab", "'\ttab"), ("\rcr", "'\rcr"), ("a,b", "a,b"), ('say "hi"', 'say "hi"'),
-                 ("two\nlines", "two\nlines"), ("cr\rinside", "cr\rinside"), ("\\.", "\\."), ("", ""), ("plain", "plain")]
+                 ("two\nlines", "two\nlines"), ("cr\rinside", "cr\rinside"), ("\\.", "\\."), ("", ""), ("plain", "plain"),
+                 ("'=x", "''=x"), ("''-5", "'''-5"), ("men's", "men's"), ("'", "'"), ("'5", "'5")]
 
 
 def test_the_export_guards_formulas_quotes_cells_alike_on_both_databases_and_imports_back(db, tmp_path):

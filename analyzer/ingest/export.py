@@ -20,7 +20,9 @@ FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TEXT_AT = frozenset(COLUMNS.index(name) for name in TEXT)
 NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"  # text like this starts with + or - and stays as is
 # Characters of a line whose cells may need a guard or quotes; a cell starting with - may too (or be a number).
-NEEDS_CARE = re.compile(r'["\n\r=+@\t]')
+NEEDS_CARE = re.compile(r'["\n\r=+@\t\']')
+# Text that already starts with quotes before a formula's first character gets one more, which uncell() takes off.
+QUOTED_FORMULA = "^'+[-=+@\t\r]"
 CHUNK_ROWS = 2000
 CHUNK_BYTES = 64 * 1024
 EXPORT_CACHE_SIZE = -8192  # PRAGMA cache_size while an export reads: 8 MB (a negative size is in KiB)
@@ -84,7 +86,10 @@ def _line(row):
 
 def _text_cell(text):
     """Return a text cell guarded against formulas, in quotes when it holds , " CR or LF."""
-    guarded = "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
+    if text.startswith("'"):
+        guarded = "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+    else:
+        guarded = "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
     if any(char in guarded for char in ',"\n\r'):
         return '"' + guarded.replace('"', '""') + '"'
     return guarded
@@ -174,9 +179,9 @@ def _postgres_time(column):
 
 def _postgres_text(column):
     """Return the PostgreSQL expression of a text cell, guarded; COPY writes NULL and '' alike, unquoted."""
-    starts = pw.fn.LEFT(column, 1)
-    return pw.Case(None, [(column.is_null() | (column == ""), None), (starts.not_in(FORMULA_START), column),
-                          (column.regexp(f"^{NUMBER}$"), column)], pw.Value("'").concat(column))
+    starts, guarded = pw.fn.LEFT(column, 1), pw.Value("'").concat(column)
+    return pw.Case(None, [(column.is_null() | (column == ""), None), (column.regexp(QUOTED_FORMULA), guarded),
+                          (starts.not_in(FORMULA_START), column), (column.regexp(f"^{NUMBER}$"), column)], guarded)
 
 
 def is_number(text):
@@ -186,7 +191,7 @@ def is_number(text):
 
 def uncell(text):
     """Undo the export's formula guard when reading our own export back."""
-    return text[1:] if text.startswith("'") and text[1:].startswith(FORMULA_START) else text
+    return text[1:] if text.startswith("'") and text.lstrip("'").startswith(FORMULA_START) else text
 
 
 def is_own_export(headers):
