@@ -19,8 +19,8 @@ TEXT = tuple(name for name in COLUMNS if name not in (
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 TEXT_AT = frozenset(COLUMNS.index(name) for name in TEXT)
 NUMBER = r"[+-]?([0-9]+[.]?[0-9]*|[.][0-9]+)([eE][+-]?[0-9]+)?"  # text like this starts with + or - and stays as is
-# Characters of a line whose cells may need a guard or quotes; a cell starting with - may too (or be a number).
-NEEDS_CARE = re.compile(r'["\n\r=+@\t\']')
+# Characters that make a line's cells worth a look wherever they are; = + - @ only at a cell's start (see _line).
+NEEDS_CARE = re.compile(r'["\n\r\t\']')
 # Text that already starts with quotes before a formula's first character gets one more, which uncell() takes off.
 QUOTED_FORMULA = "^'+[-=+@\t\r]"
 CHUNK_ROWS = 2000
@@ -79,8 +79,9 @@ def _sqlite_lines(db, query, size):
 def _line(row):
     """Return the CSV line of a row of text cells, guarded and quoted as COPY writes them on PostgreSQL."""
     line = ",".join(row)
-    if line.count(",") == len(COLUMNS) - 1 and not NEEDS_CARE.search(line) and ",-" not in line and line[0] != "-":
-        return line  # no cell holds a comma, a quote, a line break or a formula's first character
+    if (line.count(",") == len(COLUMNS) - 1 and not NEEDS_CARE.search(line) and line[0] not in "=+-@"
+            and ",=" not in line and ",+" not in line and ",-" not in line and ",@" not in line):
+        return line  # no cell holds a comma, a quote, a line break, or starts as a formula (or a number) does
     return ",".join(_text_cell(cell) if index in TEXT_AT else cell for index, cell in enumerate(row))
 
 
