@@ -381,7 +381,11 @@ def test_an_unknown_breakdown_is_a_404(ui):
 def test_hostile_filter_values_and_data_come_back_escaped(client, app, tmp_path):
     today = dt.date.today()
     import_sessions(app, tmp_path, [{"session_key": "x1", "customer_id": "c", "started_at": f"{today} 01:00:00",
-                                     "source": XSS, "campaign": "=HYPERLINK(\"http://evil\")", "landing_page": XSS}])
+                                     "source": XSS, "campaign": "=HYPERLINK(\"http://evil\")", "landing_page": XSS},
+                                    {"session_key": "x2", "customer_id": "c", "started_at": f"{today} 02:00:00",
+                                     "campaign": "-5"},
+                                    {"session_key": "x3", "customer_id": "c", "started_at": f"{today} 03:00:00",
+                                     "campaign": "'=x"}])
     for url in (f"/?period=7d&source={XSS}", f"/?period=7d&-campaign={XSS}|<b>", "/?period=7d",
                 f"/breakdown/source?period=7d&landing_page={XSS}", f"/trend?period=7d&source={XSS}"):
         page = client.get(url)
@@ -390,7 +394,7 @@ def test_hostile_filter_values_and_data_come_back_escaped(client, app, tmp_path)
     assert page.html.select_one(".chip-value").text == XSS
     assert kpis(page)["sessions"][0] == "1"
     data = read_csv(client.get("/breakdown/campaign?period=7d&format=csv"))
-    assert data[1][0] == "'=HYPERLINK(\"http://evil\")"
+    assert {row[0] for row in data[1:]} == {"'=HYPERLINK(\"http://evil\")", "-5", "''=x"}  # as the export guards
 
 
 def test_revenue_is_written_in_the_currency_setting(sqlite_url, ui):

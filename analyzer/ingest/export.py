@@ -87,10 +87,7 @@ def _line(row):
 
 def _text_cell(text):
     """Return a text cell guarded against formulas, in quotes when it holds , " CR or LF."""
-    if text.startswith("'"):
-        guarded = "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
-    else:
-        guarded = "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
+    guarded = guard(text)
     if any(char in guarded for char in ',"\n\r'):
         return '"' + guarded.replace('"', '""') + '"'
     return guarded
@@ -183,6 +180,13 @@ def _postgres_text(column):
     starts, guarded = pw.fn.LEFT(column, 1), pw.Value("'").concat(column)
     return pw.Case(None, [(column.is_null() | (column == ""), None), (column.regexp(QUOTED_FORMULA), guarded),
                           (starts.not_in(FORMULA_START), column), (column.regexp(f"^{NUMBER}$"), column)], guarded)
+
+
+def guard(text):
+    """Return TEXT with a leading quote if a spreadsheet would run it as a formula (a plain number stays as is)."""
+    if text.startswith("'"):  # quotes before a formula's first character get one more, which uncell() takes off
+        return "'" + text if text.lstrip("'").startswith(FORMULA_START) else text
+    return "'" + text if text.startswith(FORMULA_START) and not is_number(text) else text
 
 
 def is_number(text):

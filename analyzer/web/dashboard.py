@@ -9,6 +9,7 @@ import bottle
 
 from analyzer.analytics import dashboard
 from analyzer.analytics.query import DIMENSIONS, HOURLY_DAYS, METRICS, NONE_VALUE
+from analyzer.ingest import export
 from analyzer.web import chart, params, present
 from analyzer.web.routes import render
 
@@ -173,9 +174,9 @@ def send_csv(name, view, header, rows):
 
 
 def _cell(value):
-    # A value starting like a formula would run in a spreadsheet: quote it (OWASP's CSV injection advice).
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
+    # A value starting like a formula would run in a spreadsheet: quote it as the export does (OWASP's advice).
+    if isinstance(value, str):
+        return export.guard(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     return value
