@@ -178,8 +178,9 @@ def _postgres_time(column):
 def _postgres_text(column):
     """Return the PostgreSQL expression of a text cell, guarded; COPY writes NULL and '' alike, unquoted."""
     starts, guarded = pw.fn.LEFT(column, 1), pw.Value("'").concat(column)
-    return pw.Case(None, [(column.is_null() | (column == ""), None), (column.regexp(QUOTED_FORMULA), guarded),
-                          (starts.not_in(FORMULA_START), column), (column.regexp(f"^{NUMBER}$"), column)], guarded)
+    return pw.Case(None, [(column.is_null() | (column == ""), None), (starts.not_in(FORMULA_START + ("'",)), column),
+                          (column.regexp(QUOTED_FORMULA), guarded), (starts == "'", column),
+                          (column.regexp(f"^{NUMBER}$"), column)], guarded)
 
 
 def guard(text):
