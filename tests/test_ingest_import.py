@@ -198,6 +198,16 @@ def test_the_export_guards_formulas_quotes_cells_alike_on_both_databases_and_imp
     assert [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()] == empty_as_null
 
 
+def test_the_export_is_utf8_whatever_the_clients_default_encoding(db_url, monkeypatch):
+    monkeypatch.setenv("PGCLIENTENCODING", "LATIN1")  # a role's or server's default, as libpq reads it
+    database = init_database(Settings(database_url=migrated(db_url)))
+    CustomerSession.create(session_key="k", customer_id="c", started_at=dt.datetime(2026, 3, 1), campaign="été")
+    data = b"".join(chunk for chunk, _ in export.stream_sessions(
+        CustomerSession.select().where(CustomerSession.campaign == "été")))
+    database.close()
+    assert ",été," in data.decode("utf-8")
+
+
 def test_bad_row_at_the_end_leaves_the_database_unchanged(db, tmp_path):
     good = "".join(f"s{i},c{i},2026-03-01T10:00:00Z,60,2\n" for i in range(3000))
     path = write(tmp_path, "big.csv", "session_id,user_id,started_at,duration,pageviews\n" + good +
