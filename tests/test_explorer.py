@@ -123,6 +123,20 @@ def test_a_download_given_up_ends_the_export_before_its_connection_closes(stored
     assert db.execute_sql("SELECT count(*) FROM customer_sessions").fetchone()[0] == 130
 
 
+def test_a_database_error_before_the_first_rows_is_a_503_page(stored, monkeypatch):
+    import sqlite3
+
+    from analyzer.ingest import export
+
+    def failing(query=None):
+        raise sqlite3.OperationalError("disk I/O error")
+        yield  # a generator, as the real one
+
+    monkeypatch.setattr(export, "stream_sessions", failing)
+    page = stored.get("/export.csv", status=503)
+    assert "The database cannot be reached right now" in page.text and page.content_type == "text/html"
+
+
 def test_the_csv_link_carries_the_filters(stored):
     page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&q=c3&sort=revenue")
     link = page.html.find("a", string="Download CSV")["href"]

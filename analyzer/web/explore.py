@@ -7,6 +7,7 @@ import bottle
 
 from analyzer.analytics import explorer
 from analyzer.analytics.query import DIMENSIONS
+from analyzer.db import DATABASE_ERRORS
 from analyzer.ingest import export
 from analyzer.web import dashboard, details, explore_params, params
 from analyzer.web.routes import render
@@ -70,12 +71,19 @@ def read_explorer():
 
 def stream_csv(db, chunks):
     """Yield CSV chunks as bytes on a connection of their own: the request's closes before the body is sent."""
-    with db.connection_context():
-        try:
-            for data, _ in chunks:
-                yield data
-        finally:
-            chunks.close()  # a download given up ends the export's transaction before its connection closes
+    sent = False
+    try:
+        with db.connection_context():
+            try:
+                for data, _ in chunks:
+                    yield data
+                    sent = True
+            finally:
+                chunks.close()  # a download given up ends the export's transaction before its connection closes
+    except DATABASE_ERRORS:
+        if sent:  # the response has begun: the client gets a cut file
+            raise
+        raise bottle.HTTPError(503, "The database cannot be reached right now. Try again in a minute.") from None
 
 
 def _link(view, options, csv=False, path="/sessions", **changes):
