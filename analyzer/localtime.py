@@ -98,10 +98,11 @@ def bucket_sql(param, postgres, interval, start, end, tz, column="started_at"):
                     "week": f"TO_CHAR(DATE_TRUNC('week', {shifted}), 'YYYY-MM-DD')",
                     "month": f"TO_CHAR({shifted}, 'YYYY-MM')"}[interval]
             shift = minutes
-        else:
-            text = {"hour": f"strftime('%Y-%m-%d %H', {column}, {param})", "day": f"date({column}, {param})",
-                    "week": f"date({column}, {param}, 'weekday 0', '-6 days')",
-                    "month": f"strftime('%Y-%m', {column}, {param})"}[interval]
+        else:  # without the microseconds, which SQLite rounds to milliseconds (23:59:59.9996 into the next day)
+            moment = f"SUBSTR({column}, 1, 19)"
+            text = {"hour": f"strftime('%Y-%m-%d %H', {moment}, {param})", "day": f"date({moment}, {param})",
+                    "week": f"date({moment}, {param}, 'weekday 0', '-6 days')",
+                    "month": f"strftime('%Y-%m', {moment}, {param})"}[interval]
             shift = f"{minutes:+d} minutes"
         if interval == "hour":
             text = f"{text} || {param}"

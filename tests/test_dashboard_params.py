@@ -109,3 +109,27 @@ def test_periods_follow_the_reporting_zone():
         localtime.configure("UTC")
     expected = dt.datetime.now(localtime.UTC).astimezone(localtime.zone("Pacific/Auckland")).date()
     assert query.start == expected and query.zone == "Pacific/Auckland"
+
+
+@pytest.mark.parametrize("zone", ["UTC", "Europe/Berlin"])
+@pytest.mark.parametrize("interval", ["hour", "day", "week", "month"])
+def test_sqlite_buckets_equal_the_calendar_to_the_microsecond(interval, zone):
+    import sqlite3
+    tz = localtime.zone(zone)
+    stored = [dt.datetime(2026, 1, 1), dt.datetime(2025, 12, 31, 22, 59, 59, 999600), dt.datetime(2024, 2, 29, 12),
+              dt.datetime(2025, 12, 31, 23, 59, 59, 999999), dt.datetime(2026, 3, 29, 0, 59, 59, 999500),
+              dt.datetime(2026, 3, 29, 1, 30, 5), dt.datetime(2026, 10, 25, 0, 59, 59, 999999)]
+    sql, params = localtime.bucket_sql("?", False, interval, dt.datetime(2024, 1, 1), dt.datetime(2027, 1, 1), tz,
+                                       column="t")
+    con = sqlite3.connect(":memory:")
+    con.execute("CREATE TABLE s (t DATETIME)")
+    con.executemany("INSERT INTO s VALUES (?)", [(str(moment),) for moment in stored])
+    found = [localtime.bucket_start(row[0], interval) for row in con.execute(f"SELECT {sql} FROM s", params)]
+    local = [moment.replace(tzinfo=localtime.UTC).astimezone(tz) for moment in stored]
+    day = [moment.date() for moment in local]
+    expected = {"hour": [moment.replace(minute=0, second=0, microsecond=0) for moment in local],
+                "day": day, "week": [d - dt.timedelta(days=d.weekday()) for d in day],
+                "month": [d.replace(day=1) for d in day]}[interval]
+    if interval == "hour":  # instants: an hour of the fall-back night compares unequal across zone objects
+        found, expected = [t.timestamp() for t in found], [t.timestamp() for t in expected]
+    assert found == expected

@@ -1,6 +1,7 @@
 """Definitions checked against a plain computation: unknown channel, durations given in parts, local times."""
 
 import csv
+import datetime as dt
 import gzip
 
 from analyzer.ingest import importer
@@ -70,3 +71,14 @@ def test_cli_prints_the_local_time_notes(db_url, db, tmp_path):  # noqa: F811
     result = run_cli(ROOT, "import", str(path), "--timezone", "America/Los_Angeles", env={"DATABASE_URL": db_url})
     assert result.code == 0, result.err
     assert "Note: 1 row(s) have a local time that does not exist in America/Los_Angeles" in result.out
+
+
+def test_stored_times_in_the_last_half_millisecond_of_a_second_are_not_rounded_up(db, tmp_path):  # noqa: F811
+    # SQLite's date functions round to milliseconds: a stored 10:00:00.9996 was read as 10:00:01.9996, so an event
+    # of the next file 30 minutes and 0.5004 s later (past the 30-minute gap) looked 29:59.5004 later and continued it.
+    head = "user_id,timestamp,event_type,page\n"
+    importer.import_file(db, write(tmp_path, "1.csv", head + "u1,2026-03-01T10:00:00.9996Z,page_view,/first\n"))
+    importer.import_file(db, write(tmp_path, "2.csv", head + "u1,2026-03-01T10:30:01.5Z,page_view,/second\n"))
+    found = [(s.started_at, s.landing_page) for s in CustomerSession.select().order_by(CustomerSession.started_at)]
+    assert found == [(dt.datetime(2026, 3, 1, 10, 0, 0, 999600), "/first"),
+                     (dt.datetime(2026, 3, 1, 10, 30, 1, 500000), "/second")]

@@ -13,8 +13,9 @@ from analyzer.ingest.rows import PURCHASE_TYPES
 # An event's time in microseconds since 1970 (UTC), from a stored timestamp column.
 TS_OF = {
     "postgresql": "CAST(EXTRACT(EPOCH FROM {0}) * 1000000 AS BIGINT)",
-    # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'; strftime('%s') drops the microseconds, added back here.
-    "sqlite": "(CAST(strftime('%s', {0}) AS INTEGER) * 1000000"
+    # SQLite stores 'YYYY-MM-DD HH:MM:SS[.ffffff]'; the microseconds are cut before strftime('%s'), which would
+    # round them to milliseconds (23:59:59.9996 to the next second), and added back here.
+    "sqlite": "(CAST(strftime('%s', substr({0}, 1, 19)) AS INTEGER) * 1000000"
               " + CAST(COALESCE(NULLIF(substr({0}, 21, 6), ''), '0') AS INTEGER))",
 }
 # Events of one customer at the same instant are ordered by what they are, not by file line, so that the
