@@ -189,3 +189,24 @@ def test_create_records_the_new_file_in_the_sum(make_ctx, migrations_dir):
     commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True)
     assert integrity.mismatches(migrations_dir, scan(migrations_dir)) == []
     assert "003_nothing.py" in integrity.read(migrations_dir)
+
+
+def test_an_index_made_by_add_index_goes_with_its_dropped_or_renamed_column(make_ctx, migrations_dir, db):
+    # The replayed models kept add_index's entry after the column was gone: check and create stopped on a KeyError.
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_index_price", 'migrator.add_index("items", "price")',
+                    'migrator.drop_index("items", "price")')
+    write_migration(migrations_dir, "003_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True))')
+    write_migration(migrations_dir, "004_index_name", 'migrator.add_index("items", "name")',
+                    'migrator.drop_index("items", "name")')
+    write_migration(migrations_dir, "005_rename_name", 'migrator.rename_field("items", "name", "title")',
+                    'migrator.rename_field("items", "title", "name")')
+    integrity.write(migrations_dir, scan(migrations_dir))
+    assert commands.run(make_ctx()) == 0
+    ctx = make_ctx(models_module="tests.models_items_titled")
+    assert review.check(ctx) == 0, ctx.out.text
+    ctx = make_ctx(models_module="tests.models_items_titled")
+    assert commands.create(ctx, "nothing") == 0
+    assert "No changes" in ctx.out.text
+    assert sorted(scan(migrations_dir), key=lambda m: m.name)[-1].name == "005_rename_name"

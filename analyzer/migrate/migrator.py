@@ -181,6 +181,21 @@ class Migrator(pm.Migrator):
                 self.__ops__.append(self._archiving(archive.archive_column, meta.table_name, field.column_name, keys))
         return super().remove_fields(model, *names, cascade=cascade, **params)
 
+    def rename_field(self, model, old_name, new_name):
+        """Rename a column; the indexes add_index recorded on it follow it."""
+        meta = self.__get_model__(model)._meta
+        indexes = [(tuple(new_name if c == old_name else c for c in entry[0]), entry[1]) if _recorded_index(entry)
+                   else entry for entry in meta.indexes]
+        model = super().rename_field(model, old_name, new_name)
+        model._meta.indexes = indexes
+        return model
+
+    def __del_field__(self, model, field):
+        """Forget a column and the indexes add_index recorded on it: the database drops them with the column."""
+        super().__del_field__(model, field)
+        meta = model._meta
+        meta.indexes = [entry for entry in meta.indexes if not (_recorded_index(entry) and field.name in entry[0])]
+
     def remove_model(self, model, *, cascade=True):
         """Archive the table's rows, then drop the table."""
         meta = self.__get_model__(model)._meta
@@ -280,6 +295,11 @@ def _outside_a_transaction(db, op, table, columns, previewing):
         raise online.OnlineStepError(
             f"{op} of {table} ({', '.join(columns)}) with concurrently=True runs outside a transaction: put "
             "TRANSACTION = False at the top of the file (and keep other changes in their own migration)")
+
+
+def _recorded_index(entry):
+    """Tell whether a Meta.indexes entry is a (column names, unique) pair, as add_index records them."""
+    return isinstance(entry, tuple) and len(entry) == 2 and isinstance(entry[0], (tuple, list))
 
 
 def _column_names(meta, columns):
