@@ -267,7 +267,7 @@ def main(argv=None, environ=None, stdin=None, out=print):
     environ = os.environ if environ is None else environ
     try:
         args = build_parser().parse_args(argv)
-        settings = load_settings(environ)
+        settings = load_settings(environ, server=False)
         return dispatch(args, settings, stdin or sys.stdin, out)
     except BrokenPipeError:
         # The reader went away (python manage.py … | head -1): stop quietly, as other command-line tools do.

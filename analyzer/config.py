@@ -41,8 +41,8 @@ class Settings:
         return mask_url(self.database_url)
 
 
-def load_settings(environ=None):
-    """Read and validate the settings from the environment (os.environ by default)."""
+def load_settings(environ=None, server=True):
+    """Read and validate the settings from the environment (os.environ by default); SERVER: the web app's too."""
     env = os.environ if environ is None else environ
     app_env = _app_env(env)
     production = app_env == "production"
@@ -59,7 +59,9 @@ def load_settings(environ=None):
 
     secret_key = env.get("SECRET_KEY", "").strip()
     make_one = 'python -c "import secrets; print(secrets.token_hex(32))"'
-    if not secret_key:
+    if not server:  # the key signs the web app's forms only: an emergency rollback must not need it
+        secret_key = secret_key or Settings.secret_key
+    elif not secret_key:
         if production:
             raise ConfigError(f"SECRET_KEY is not set: production needs a long random value, e.g. {make_one}.")
         secret_key = Settings.secret_key

@@ -125,3 +125,14 @@ def test_cli_cannot_connect_masks_the_password():
     assert "Cannot connect to the database postgresql://u:***@127.0.0.1:1/db" in result.err
     assert "topsecret" not in result.out + result.err
     assert "Traceback" not in result.err
+
+
+def test_commands_do_not_need_the_web_apps_secret_key(project):
+    # An operator's emergency rollback from a laptop was refused for want of a key that only signs web forms.
+    env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
+    env |= {"APP_ENV": "production", "DATABASE_URL": f"sqlite:///{project / 'absent.db'}"}
+    for key in ("", "short"):
+        done = subprocess.run([sys.executable, "manage.py", "migrate", "status"], cwd=project,
+                              env=env | {"SECRET_KEY": key}, capture_output=True, text=True, timeout=60)
+        assert "SECRET_KEY" not in done.stdout + done.stderr and "No database at " in done.stdout, done.stderr
+    assert load_settings({**PROD, "SECRET_KEY": ""}, server=False).database_url == PROD["DATABASE_URL"]
