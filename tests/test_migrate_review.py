@@ -210,3 +210,18 @@ def test_an_index_made_by_add_index_goes_with_its_dropped_or_renamed_column(make
     assert commands.create(ctx, "nothing") == 0
     assert "No changes" in ctx.out.text
     assert sorted(scan(migrations_dir), key=lambda m: m.name)[-1].name == "005_rename_name"
+
+
+def test_run_warns_that_an_edited_applied_migration_will_not_run(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    assert commands.run(make_ctx()) == 0
+    path = migrations_dir / "002_items_note.py"
+    edited = "note=pw.TextField(null=True), x=pw.IntegerField(null=True)"
+    path.write_text(path.read_text().replace("note=pw.TextField(null=True)", edited))
+    for dry_run in (False, True):
+        ctx = make_ctx()
+        assert commands.run(ctx, dry_run=dry_run) == 0
+        assert ctx.out.lines[:2] == [
+            "Warning: 002_items_note was edited after it was applied; its changes will not run. "
+            "Add a new migration instead of editing it.",
+            "Nothing to migrate: the database is at 002_items_note."], ctx.out.text

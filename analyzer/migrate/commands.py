@@ -148,8 +148,7 @@ def status(ctx):
     ctx.out(f"Pending:  {len(state.pending)}")
     for f in state.pending:
         ctx.out(f"  {f.name}")
-    for name in state.edited:
-        ctx.out(f"Warning: {name} was edited after it was applied; add a new migration instead of editing it.")
+    _warn_edited(ctx, state)
     problems = state.problems() + [
         f"invalid index {name} left by an interrupted CREATE INDEX CONCURRENTLY: drop it with DROP INDEX "
         f"CONCURRENTLY {name} and run the migration again" for name in plan.invalid_indexes(db)]
@@ -164,11 +163,19 @@ def status(ctx):
     return 0
 
 
+def _warn_edited(ctx, state):
+    """Say which applied migrations were edited since: their changes will never run."""
+    for name in state.edited:
+        ctx.out(f"Warning: {name} was edited after it was applied; its changes will not run. Add a new migration "
+                "instead of editing it.")
+
+
 def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup=False):
     """Apply pending migrations, each in its own transaction, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
         plan.require_clean(state)
+        _warn_edited(ctx, state)
         todo = plan.to_apply(state, to)
         if not todo:
             ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
@@ -182,6 +189,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
     db = ctx.db
     state = plan.read_state(db, ctx.directory)
     plan.require_clean(state)
+    _warn_edited(ctx, state)
     todo = plan.to_apply(state, to)
     if not todo:
         ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
@@ -215,6 +223,7 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
         plan.require_clean(state)
+        _warn_edited(ctx, state)
         if not state.applied:
             ctx.out("Nothing to roll back: no migration is applied.")
             return 0
