@@ -97,6 +97,38 @@ def test_concurrent_index_outside_a_transaction_is_fine(db, migrations_dir):
     assert [f.rule for f in found] == ["raw-sql"]
 
 
+
+def test_a_concurrent_index_inside_a_transaction_is_an_error_on_every_database(db, migrations_dir):
+    # SQLite ran it and PostgreSQL's run refused it: a developer on SQLite learned it at the deploy.
+    found = lint_last(db, migrations_dir, 'migrator.add_index("items", "name", concurrently=True)\n'
+                                          'migrator.drop_index("items", "name", concurrently=True)')
+    assert rules(found) == [("concurrent-in-transaction", 7), ("concurrent-in-transaction", 8)]
+    assert found[0].format().startswith("migrations/002_change.py:7: error concurrent-in-transaction: add index on "
+                                        "items (name) — CREATE or DROP INDEX CONCURRENTLY cannot run inside a "
+                                        "transaction")
+    assert lint_last(db, migrations_dir, 'migrator.add_index("items", "name", concurrently=True)',
+                     header="TRANSACTION = False") == []
+
+
+@pytest.mark.parametrize("field, rule, severity, why", [
+    ("pw.UUIDField(default=uuid.uuid4)", "callable-default", "warning", "that one value fills every existing row"),
+    ("pw.UUIDField(default=uuid.uuid4, unique=True)", "unique-callable-default", "error",
+     "the unique index fails on a table with two rows or more"),
+])
+def test_a_callable_default_fills_every_existing_row_with_one_value(db, migrations_dir, field, rule, severity, why):
+    found = lint_last(db, migrations_dir, f'migrator.add_fields("items", token={field})', header="import uuid")
+    postgres = db.__class__.__name__.startswith("Postgres")
+    assert [(f.rule, f.severity) for f in found if f.rule != "index-not-concurrent"] == [(rule, severity)]
+    assert [f.rule for f in found if f.rule == "index-not-concurrent"] == (["index-not-concurrent"]
+                                                                            if postgres and "unique" in field else [])
+    assert why in found[-1].why
+
+
+def test_a_callable_default_on_a_new_table_is_fine(db, migrations_dir):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS + 'migrator.add_fields("items", '
+                    'token=pw.UUIDField(default=uuid.uuid4, unique=True))', header="import uuid")
+    assert lint(db, scan(migrations_dir), scan(migrations_dir)) == []
+
 def test_marker_above_the_line_overrides_with_its_reason(db, migrations_dir):
     found = lint_last(db, migrations_dir, '# lint: allow drop-column -- price moved to the prices table in 001\n'
                                           'migrator.remove_fields("items", "price")')

@@ -12,6 +12,7 @@ DESTRUCTIVE = frozenset({"drop-table", "drop-column", "probable-rename", "type-c
 MARKER_RE = re.compile(r"#\s*lint:\s*(allow|allow-file)\s+([a-z-]+)\s*(?:--\s*(.*))?$")
 INDEX_SQL_RE = re.compile(r"\bCREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
 TYPE_ATTRS = ("max_length", "max_digits", "decimal_places")
+WARNINGS = frozenset({"raw-sql", "callable-default"})
 
 RULES = {
     "drop-table": ("the table and all its rows are deleted",
@@ -42,6 +43,19 @@ RULES = {
     "index-not-concurrent": ("building an index on an existing table blocks writes until it is done",
                              "build it in its own migration with TRANSACTION = False and "
                              "migrator.add_index(table, column, concurrently=True)"),
+    "concurrent-in-transaction": ("CREATE or DROP INDEX CONCURRENTLY cannot run inside a transaction: the migration "
+                                  "fails on PostgreSQL",
+                                  "put TRANSACTION = False at the top of the file, with only operations that need no "
+                                  "transaction (README: How each migration runs)"),
+    "callable-default": ("the default is called once, and that one value fills every existing row",
+                         "if each row needs its own value, add the column with null=True, fill it with "
+                         "migrator.backfill(table, column, \"SQL expression\") in a migration with TRANSACTION = "
+                         "False, then migrator.set_not_null (README: Adding a non-nullable field)"),
+    "unique-callable-default": ("the default is called once and fills every existing row with the same value, so "
+                                "the unique index fails on a table with two rows or more",
+                                "add the column with null=True, fill each row with migrator.backfill(table, column, "
+                                "\"SQL expression\") in a migration with TRANSACTION = False, then add the unique "
+                                "index and migrator.set_not_null (README: Adding a non-nullable field)"),
     "raw-sql": ("raw SQL cannot be checked", "review the statement by hand"),
     "override-without-reason": ("a lint marker must give a reason after --", "write # lint: allow <rule> -- <why>"),
 }
@@ -107,6 +121,11 @@ def _rules(call, existing, postgres, concurrent_ok):
             yield "not-null-without-default"
         if postgres and table in existing and any(f.index or f.unique for f in fields.values()):
             yield "index-not-concurrent"
+        called = [f for f in fields.values() if callable(f.default)]
+        if table in existing and called:
+            yield "unique-callable-default" if any(f.unique for f in called) else "callable-default"
+    elif op in ("add_index", "drop_index") and kw.get("concurrently") and not concurrent_ok:
+        yield "concurrent-in-transaction"
     elif op == "add_index" and postgres and table in existing and not (concurrent_ok and kw.get("concurrently")):
         yield "index-not-concurrent"
     elif op == "sql":
@@ -142,7 +161,7 @@ def _renames(target, calls):
 
 def _finding(rule, target, line, operation):
     why, fix = RULES[rule]
-    severity = "warning" if rule == "raw-sql" else "error"
+    severity = "warning" if rule in WARNINGS else "error"
     return Finding(rule, severity, target.display, line, operation, why, fix)
 
 
