@@ -355,6 +355,7 @@ def test_an_index_built_concurrently_outside_a_transaction(project, db_url):
 def test_concurrently_inside_a_transaction_says_what_to_change(project, db_url):
     assert migrate(project, db_url, "run").code == 0
     index_campaign(project, db_url, transaction=True)
+    assert "error concurrent-in-transaction" in migrate(project, db_url, "lint").out  # on SQLite too, before a deploy
     ran = migrate(project, db_url, "run")
     if "sqlite" in db_url:  # SQLite has no CONCURRENTLY: a plain CREATE INDEX runs in the transaction
         assert ran.code == 0, ran.err
@@ -363,7 +364,6 @@ def test_concurrently_inside_a_transaction_says_what_to_change(project, db_url):
     assert "concurrently=True runs outside a transaction: put TRANSACTION = False at the top of the file" in ran.err
     assert "Traceback" not in ran.err
     assert ("campaign",) not in indexes(db_url, "customer_sessions")
-    assert "index-not-concurrent" in migrate(project, db_url, "lint").out
 
 
 @pytest.mark.parametrize("verb", ["status", "list", "history", "run", "rollback"])
