@@ -12,7 +12,7 @@ from analyzer.migrate import commands as migrate_commands
 from analyzer import guard
 
 DEBUG_VARIABLE = "ANALYZER_DEBUG"
-CREATING_VERBS = ("run", "create", "stamp")  # the migrate verbs that may make a new SQLite file; others only read
+CREATING_VERBS = ("run", "stamp")  # the migrate verbs that may make a new SQLite file; others never do
 
 
 def build_parser():

@@ -225,3 +225,17 @@ def test_run_warns_that_an_edited_applied_migration_will_not_run(make_ctx, migra
             "Warning: 002_items_note was edited after it was applied; its changes will not run. "
             "Add a new migration instead of editing it.",
             "Nothing to migrate: the database is at 002_items_note."], ctx.out.text
+
+
+def test_create_needs_no_database_and_never_makes_one(migrations_dir, tmp_path):
+    # A mistyped SQLite path made an empty database, which status then showed as "Pending: 9".
+    from analyzer.config import Settings
+    from tests.conftest import Console, NoTerminal
+    two_migrations(migrations_dir)
+    missing = tmp_path / "typo.db"
+    ctx = commands.Context(settings=Settings(database_url=f"sqlite:///{missing}"), directory=migrations_dir,
+                           models_module="tests.models_items_titled", out=Console(), stdin=NoTerminal(),
+                           must_exist=True)
+    assert commands.create(ctx, "title", rename=["items.name=title"]) == 0
+    assert "migrator.rename_field('items', 'name', 'title')" in (migrations_dir / "003_title.py").read_text()
+    assert not missing.exists()

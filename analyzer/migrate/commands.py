@@ -6,7 +6,7 @@ from pathlib import Path
 
 from importlib import import_module
 
-from analyzer.db import check_connection, init_database, is_sqlite
+from analyzer.db import check_connection, init_database, is_sqlite, open_database
 from analyzer.errors import AppError
 from analyzer import guard
 from analyzer.migrate import MIGRATIONS_DIR, archive, integrity, plan
@@ -47,6 +47,11 @@ class Context:
         return self._db
 
     @property
+    def offline(self):
+        """Return the configured database unopened: create only builds and compares models, so it needs no file."""
+        return self._db or open_database(self.settings.database_url)
+
+    @property
     def interactive(self):
         """Tell whether a person can answer a prompt."""
         isatty = getattr(self.stdin, "isatty", None)
@@ -77,9 +82,9 @@ def create(ctx, description, empty=False, rename=()):
     autogen, renamed = _load("autogen"), []
     if not empty:
         named = _load("renames").parse(rename)
-        found = autogen.rename_candidates(ctx.db, mfiles.scan(ctx.directory), ctx.models_module, named)
+        found = autogen.rename_candidates(ctx.offline, mfiles.scan(ctx.directory), ctx.models_module, named)
         renamed = _load("renames").choose(ctx, found, named)
-    result = autogen.create(ctx.db, ctx.directory, description, ctx.models_module, empty=empty, renamed=renamed)
+    result = autogen.create(ctx.offline, ctx.directory, description, ctx.models_module, empty=empty, renamed=renamed)
     if result is None:
         ctx.out("No changes: the models match the migrations. Nothing was written.")
         return 0
@@ -92,7 +97,7 @@ def create(ctx, description, empty=False, rename=()):
         'Then test it: "python manage.py migrate run", "migrate rollback", "migrate run".'
     )
     if not empty:
-        findings = _load("lint").lint(ctx.db, mfiles.scan(ctx.directory), [created])
+        findings = _load("lint").lint(ctx.offline, mfiles.scan(ctx.directory), [created])
         if findings:
             _load("review").print_findings(ctx, findings, 1)
     return 0
