@@ -48,3 +48,4 @@ def test_resolve_accepts_full_name_or_number(tmp_path):
     assert files.resolve(found, "2").name == "002_b"
     assert files.resolve(found, "002").name == "002_b"
     assert files.resolve(found, "003") is None
+    assert files.resolve(found, "02") is None and files.resolve(found, "0002") is None

@@ -68,12 +68,13 @@ def slugify(text):
 
 
 def resolve(files, name):
-    """Find the file a user means by a full name ('002_add_x') or a number ('002', '2')."""
+    """Find the file a user means by a full name ('002_add_x') or a number ('002', '2'; '02' is a typo, not 2)."""
     for f in files:
         if f.name == name:
             return f
     if name.isdigit():
-        matches = [f for f in files if f.number == int(name)]
+        # A shortened zero-padded number is refused: '01' was meant as 011 and rolled back everything after 001.
+        matches = [f for f in files if f.number == int(name) and (f.name.split("_")[0] == name or name[0] != "0")]
         if len(matches) == 1:
             return matches[0]
     return None
