@@ -94,7 +94,8 @@ def create(ctx, description, empty=False, rename=()):
         ctx.out(f"  - {call.describe()}")
     ctx.out(
         "Review it before you commit: each operation, the rollback(), and what happens to existing rows. "
-        'Then test it: "python manage.py migrate run", "migrate rollback", "migrate run".'
+        'Then test it: "python manage.py migrate run", "migrate rollback", "migrate run". '
+        'After editing it (a lint marker, the template), run "python manage.py migrate sum" to record it again.'
     )
     if not empty:
         findings = _load("lint").lint(ctx.offline, mfiles.scan(ctx.directory), [created])

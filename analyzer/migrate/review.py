@@ -56,7 +56,8 @@ def print_findings(ctx, findings, count):
     ctx.out(f"Lint: {count} file(s), {len(errors)} error(s), {len(warnings)} warning(s), {len(allowed)} allowed.")
     if errors:
         ctx.out("Fix them, or, if the change is intended, add a marker above the line: "
-                "# lint: allow <rule> -- <reason> (README: \"Lint rules\").")
+                "# lint: allow <rule> -- <reason> (README: \"Lint rules\"); then, for a file not yet on main, "
+                "python manage.py migrate sum.")
     return 1 if errors else 0
 
 
