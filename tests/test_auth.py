@@ -94,6 +94,7 @@ ACCESS = {
     ("GET", "/api/v1/timeseries"): "api:read",
     ("GET", "/api/v1/breakdown/<dimension>"): "api:read",
     ("GET", "/funnels"): "viewer",
+    ("POST", "/funnels/show"): "viewer",
     ("POST", "/funnels"): "analyst",
     ("POST", "/funnels/<funnel_id:int>"): "analyst",
     ("POST", "/funnels/<funnel_id:int>/delete"): "analyst",

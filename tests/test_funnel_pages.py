@@ -33,38 +33,80 @@ def test_funnel_csv_has_the_overall_and_breakdown_rows(events):
     assert sum(int(r["count"]) for r in rows[2:] if r["step"] == "event:page_view") == int(rows[0]["count"])
 
 
+def builder(page):
+    """Return the funnel builder form of PAGE."""
+    return next(f for f in page.forms.values() if f.action == "/funnels/show")
+
+
+def press(form, action, status=303):
+    """Submit FORM as its button with formaction ACTION does."""
+    shown, form.action = form.action, action
+    try:
+        return form.submit(status=status)
+    finally:
+        form.action = shown
+
+
 def test_analysts_save_edit_and_delete_funnels_and_viewers_open_them(events, serve, settings):
     page = events.get(f"/funnels?{RANGE}&step=event:page_view&step=event:purchase")
-    form = next(f for f in page.forms.values() if f.action == "/funnels" and f.method.lower() == "post")
+    form = builder(page)
     form["name"] = "Buyers"
-    opened = form.submit(status=303).follow()
+    opened = press(form, "/funnels").follow()
     saved = SavedFunnel.get()
     assert saved.name == "Buyers" and saved.steps == "event:page_view\nevent:purchase" and saved.unit == "session"
     assert "The funnel was saved." in opened.text and opened.html.select_one("h1 small").text == "Buyers"
     assert "from=2026-01-05" in opened.request.url
-    again = next(f for f in opened.forms.values() if f.action == "/funnels" and f.method.lower() == "post")
+    again = builder(opened)
     again["name"] = " Buyers "
-    refused = again.submit(status=400)
+    refused = press(again, "/funnels", status=400)
     assert "The funnel was not saved: A funnel named &#039;Buyers&#039; exists already" in refused.text
     # The page keeps what was sent: its range and steps, ready to save under another name.
-    assert [c.text for c in refused.html.select("table.funnel tbody code")] == ["event:page_view", "event:purchase"]
-    assert refused.html.select_one("input[name=from]")["value"] == "2026-01-05"
-    change = next(f for f in opened.forms.values() if f.action == f"/funnels/{saved.id}")
-    change["name"] = "Buyers (all)"
-    change.submit(status=303)
-    assert SavedFunnel.get().name == "Buyers (all)"
+    assert [refused.html.select_one(f"input[name=value{i}]")["value"] for i in (1, 2)] == ["page_view", "purchase"]
+    assert "from=2026-01-05" in builder(refused)["back"].value
+    # Save changes saves what the builder holds, not the funnel shown before the edit.
+    change = builder(opened)
+    change["name"], change["value2"] = "Buyers (all)", "add_to_cart"
+    change["kind3"], change["value3"] = "event", "purchase"
+    press(change, f"/funnels/{saved.id}")
+    assert (SavedFunnel.get().name, SavedFunnel.get().steps) == (
+        "Buyers (all)", "event:page_view\nevent:add_to_cart\nevent:purchase")
     viewer = serve(settings)
     sign_in(viewer, "viewer@example.com", "viewer")
     shown = viewer.get(f"/funnels?funnel={saved.id}&{RANGE}")
-    assert [c.text for c in shown.html.select("table.funnel tbody code")] == ["event:page_view", "event:purchase"]
-    assert not [f for f in shown.forms.values() if f.method.lower() == "post" and "funnels" in f.action]
+    assert [c.text for c in shown.html.select("table.funnel tbody code")] == [
+        "event:page_view", "event:add_to_cart", "event:purchase"]
+    assert "name" not in builder(shown).fields and not shown.html.select("button[formaction]")
     viewer.post(f"/funnels/{saved.id}/delete", {"csrf_token": csrf_of(viewer)}, status=403)
-    delete = next(f for f in events.get(f"/funnels?funnel={saved.id}").forms.values()
+    viewer.post(f"/funnels/{saved.id}", {"csrf_token": csrf_of(viewer), "step": ["event:a", "event:b"]}, status=403)
+    delete = next(f for f in events.get(f"/funnels?funnel={saved.id}&{RANGE}").forms.values()
                   if f.action == f"/funnels/{saved.id}/delete")
-    assert "deleted" in delete.submit(status=303).follow().text
+    done = delete.submit(status=303).follow()
+    assert "The saved funnel was deleted." in done.text and "from=2026-01-05" in done.request.url
     assert SavedFunnel.select().count() == 0
     gone = events.get(f"/funnels?funnel={saved.id}", status=404)
     assert f"The saved funnel &#039;{saved.id}&#039; no longer exists" in gone.text
+
+
+def test_show_funnel_goes_to_the_funnels_link_and_a_wrong_step_keeps_what_was_typed(events):
+    form = builder(events.get(f"/funnels?{RANGE}&by=device"))
+    form["value3"], form["kind4"], form["value4"], form["value5"] = "add_to_cart", "page", "/checkout", ""
+    shown = form.submit(status=303).follow()
+    assert [c.text for c in shown.html.select("table.funnel:not(.breakdown-steps) tbody code")] == [
+        "event:page_view", "page:/products/*", "event:add_to_cart", "page:/checkout"]
+    assert "by=device" in shown.request.url and "from=2026-01-05" in shown.request.url
+    wrong = builder(shown)
+    wrong["match2"], wrong["value2"] = "exact", "/products/*"
+    refused = wrong.submit(status=400)
+    assert "Step 2: leave out the &#039;*&#039;" in refused.text
+    assert [refused.html.select_one(f"input[name=value{i}]")["value"] for i in range(1, 5)] == [
+        "page_view", "/products/*", "add_to_cart", "/checkout"]
+    typed = events.get(f"/funnels?{RANGE}&step=event:a&step=nonsense", status=400)
+    assert [typed.html.select_one(f"input[name=value{i}]")["value"] for i in (1, 2)] == ["a", "nonsense"]
+
+
+def test_a_link_cannot_put_words_in_the_pages_mouth(events):
+    page = events.get(f"/funnels?{RANGE}&deleted=Call+555-0100+now")
+    assert "555-0100" not in page.text and "The saved funnel was deleted." in page.text
 
 
 def test_saving_a_funnel_without_a_name_says_so(events):

@@ -34,10 +34,19 @@ def register(app):
             result = funnels.funnel(view.query, steps, unit, by)
         except FunnelError as exc:
             bottle.response.status = 400
-            return _page(view, saved, None, funnels.parse_steps(funnels.DEFAULT_STEPS), "session", None, str(exc))
+            return _page(view, saved, None, _typed(form), form.get("per"), form.get("by") or None, str(exc))
         if form.get("format") == "csv":
             return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
-        return _page(view, saved, result, steps, unit, by, gone)
+        return _page(view, saved, result, _rows(steps), unit, by, gone)
+
+    @app.post("/funnels/show", access="viewer")
+    def show_funnel():
+        form = bottle.request.forms.decode()
+        try:
+            steps, unit, by = read_funnel(form, None)
+        except FunnelError as exc:
+            return _refused(form, str(exc))
+        return bottle.redirect(_link(form, steps, unit, by, _int(form.get("funnel"))), 303)
 
     @app.post("/funnels", access="analyst")
     def create_funnel():
@@ -49,10 +58,10 @@ def register(app):
 
     @app.post("/funnels/<funnel_id:int>/delete", access="analyst")
     def delete_funnel(funnel_id):
-        name = saved_funnels.delete(funnel_id)
-        if name is None:
+        if saved_funnels.delete(funnel_id) is None:
             bottle.abort(404, "That funnel no longer exists.")
-        return bottle.redirect("/funnels?" + urlencode({"deleted": name}), 303)
+        back = bottle.request.forms.decode().get("back") or ""
+        return bottle.redirect(f"/funnels?{back}{'&' if back else ''}deleted=1", 303)
 
 
 def read_funnel(form, saved):
@@ -80,31 +89,53 @@ def _builder_step(form, i):
 
 
 def _save(funnel_id):
+    """Save the builder's steps (or step= fields) under the typed name: what the form shows is what is saved."""
     form = bottle.request.forms.decode()
     try:
-        steps = funnels.parse_steps(form.getall("step"))
-        saved = saved_funnels.save(form.get("name"), steps, form.get("per") or "session",
-                                   auth.current_user().email, funnel_id)
+        steps, unit, by = read_funnel(form, None)
+        saved = saved_funnels.save(form.get("name"), steps, unit, auth.current_user().email, funnel_id)
     except FunnelError as exc:
-        bottle.response.status = 400
-        return _unsaved(form, str(exc))
-    back = form.get("back") or ""
-    return bottle.redirect(f"/funnels?{back}{'&' if back else ''}funnel={saved.id}&saved=1", 303)
+        return _refused(form, f"The funnel was not saved: {exc}")
+    return bottle.redirect(_link(form, steps, unit, by, saved.id) + "&saved=1", 303)
 
 
-def _unsaved(form, reason):
-    """Show the funnel page with the steps that were sent and why they were not saved: nothing typed is lost."""
+def _link(form, steps, unit, by, funnel_id):
+    """Return the funnel page's link for these steps, with the range and filters the form came from."""
+    back = [(k, v) for k, v in parse_qsl(form.get("back") or "") if k not in ("by", "funnel", "step", "per")]
+    pairs = back + [("step", s.text) for s in steps] + [("per", unit)] + ([("by", by)] if by else [])
+    return "/funnels?" + urlencode(pairs + ([("funnel", funnel_id)] if funnel_id else []))
+
+
+def _refused(form, reason):
+    """Show the funnel page again with what was typed and why it was refused: nothing typed is lost."""
+    bottle.response.status = 400
     try:
         view = dashboard.View(params.parse_query(dict(parse_qsl(form.get("back") or ""))))
     except params.QueryError:
         view = dashboard.View(params.parse_query({}))
-    try:
-        steps = funnels.parse_steps(form.getall("step"))
-        unit = form.get("per") if form.get("per") in funnels.UNITS else "session"
-        result = funnels.funnel(view.query, steps, unit)
-    except FunnelError:
-        steps, unit, result = funnels.parse_steps(funnels.DEFAULT_STEPS), "session", None
-    return _page(view, None, result, steps, unit, None, f"The funnel was not saved: {reason}")
+    saved = saved_funnels.find(_int(form.get("funnel")))
+    return _page(view, saved, None, _typed(form), form.get("per"), form.get("by") or None, reason)
+
+
+def _rows(steps):
+    """Return the builder's rows for parsed STEPS."""
+    return [dict(kind=s.kind, match=s.match, value=s.value, direct=s.direct) for s in steps]
+
+
+def _typed(form):
+    """Return the builder's rows as the user typed them (builder fields or step= texts), even when they are wrong."""
+    rows = [dict(kind=form.get(f"kind{i}", ""), match=form.get(f"match{i}", ""), value=form.get(f"value{i}", ""),
+                 direct=bool(form.get(f"direct{i}"))) for i in range(1, funnels.MAX_STEPS + 1)]
+    rows = [r for r in rows if r["value"].strip()]
+    if rows:
+        return rows
+    typed = []
+    for text in form.getall("step")[:funnels.MAX_STEPS]:
+        try:
+            typed.append(_rows([funnels.parse_step(text)])[0])
+        except FunnelError:
+            typed.append(dict(kind="event", match="exact", value=text, direct=False))
+    return typed
 
 
 CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_from_first", "drop_off",
@@ -118,18 +149,18 @@ def csv_rows(result):
              s.median_seconds_from_previous] for group, rows in groups for s in rows]
 
 
-def _page(view, saved, result, steps, unit, by, error=None):
+def _page(view, saved, result, rows, unit, by, error=None):
     query = bottle.request.query.decode()
-    state = [("step", s.text) for s in steps] + [("per", unit)] + ([("by", by)] if by else [])
-    if saved is not None:
-        state.append(("funnel", saved.id))
-    return render("funnels", title="Funnels", v=view, path="/funnels", result=result, steps=steps, unit=unit, by=by,
+    unit = unit if unit in funnels.UNITS else "session"
+    by = by if by in funnels.BREAKDOWNS else None
+    state = [("step", s.step) for s in result.steps] if result else []
+    state += [("per", unit)] + ([("by", by)] if by else []) + ([("funnel", saved.id)] if saved is not None else [])
+    return render("funnels", title="Funnels", v=view, path="/funnels", result=result, rows=rows, unit=unit, by=by,
                   saved=saved, all_saved=saved_funnels.all_funnels(), error=error, kinds=KINDS, matches=MATCHES,
                   unit_names=UNIT_NAMES, by_names=BY_NAMES, max_steps=funnels.MAX_STEPS,
-                  notice=_notice(query), state_link=lambda **c: _state_link(view, state, **c),
+                  notice=_notice(query), state=state, state_link=lambda **c: _state_link(view, state, **c),
                   filter_link=lambda dimension, value: _filter_link(view, state, dimension, value),
-                  back=urlencode(explore_params.view_fields(view) + ([("by", by)] if by else [])),
-                  view_fields=explore_params.view_fields, **dashboard.helpers(view, None))
+                  back=urlencode(explore_params.view_fields(view)), **dashboard.helpers(view, None))
 
 
 def _state_link(view, state, csv=False, **changes):
@@ -146,8 +177,8 @@ def _filter_link(view, state, dimension, value):
 
 
 def _notice(query):
-    if query.get("deleted"):
-        return f"The funnel {query.get('deleted')!r} was deleted."
+    if query.get("deleted"):  # never the name from the link: a crafted link could make the page say anything
+        return "The saved funnel was deleted."
     if query.get("saved"):
         return "The funnel was saved."
     return None

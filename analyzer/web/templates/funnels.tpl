@@ -1,5 +1,5 @@
 % rebase('base.tpl', title=title)
-% keep_fields = [(k, val) for k, val in [('step', s.text) for s in steps] + [('per', unit)] + ([('by', by)] if by else []) + ([('funnel', saved.id)] if saved else [])]
+% keep_fields = state
 % from urllib.parse import urlencode
 <div class="dash-head">
   <div><h1>Funnels{{!' <small>' if saved else ''}}{{saved.name if saved else ''}}{{!'</small>' if saved else ''}}</h1></div>
@@ -17,34 +17,32 @@
 <div class="funnel-layout">
 <section class="card funnel-builder">
   <h2>Steps</h2>
-  <form method="get" action="/funnels" aria-label="Build a funnel">
-    % for name, value in view_fields(v):
-    <input type="hidden" name="{{name}}" value="{{value}}">
-    % end
+  <form method="post" action="/funnels/show" aria-label="Build a funnel">
+    <input type="hidden" name="csrf_token" value="{{csrf}}">
+    <input type="hidden" name="back" value="{{back}}">
     % if saved:
     <input type="hidden" name="funnel" value="{{saved.id}}">
     % end
     <ol class="steps">
-    % rows = list(steps) + [None] * min(2, max_steps - len(steps))
-    % for i, s in enumerate(rows, 1):
+    % for i, r in enumerate(rows + [None] * min(2, max_steps - len(rows)), 1):
       <li>
         % if i > 1:
-        <label class="direct"><input type="checkbox" name="direct{{i}}" value="1"{{!' checked' if s and s.direct else ''}}> directly after the previous step</label>
+        <label class="direct"><input type="checkbox" name="direct{{i}}" value="1"{{!' checked' if r and r['direct'] else ''}}> directly after the previous step</label>
         % end
         <label class="visually-hidden" for="kind{{i}}">Step {{i}} kind</label>
         <select id="kind{{i}}" name="kind{{i}}">
           % for name, label in kinds:
-          <option value="{{name}}"{{!' selected' if s and s.kind == name else ''}}>{{label}}</option>
+          <option value="{{name}}"{{!' selected' if r and r['kind'] == name else ''}}>{{label}}</option>
           % end
         </select>
         <label class="visually-hidden" for="match{{i}}">Step {{i}} match</label>
         <select id="match{{i}}" name="match{{i}}">
           % for name, label in matches:
-          <option value="{{name}}"{{!' selected' if s and s.match == name else ''}}>{{label}}</option>
+          <option value="{{name}}"{{!' selected' if r and r['match'] == name else ''}}>{{label}}</option>
           % end
         </select>
         <label class="visually-hidden" for="value{{i}}">Step {{i}} value</label>
-        <input id="value{{i}}" name="value{{i}}" value="{{s.value if s else ''}}" placeholder="{{'purchase or /products/' if i == 1 else 'leave empty to skip'}}" maxlength="500">
+        <input id="value{{i}}" name="value{{i}}" value="{{r['value'] if r else ''}}" placeholder="{{'purchase or /products/' if i == 1 else 'leave empty to skip'}}" maxlength="500">
       </li>
     % end
     </ol>
@@ -65,8 +63,18 @@
       </label>
       <button type="submit">Show funnel</button>
     </div>
+    % if user.role in ('analyst', 'admin'):
+    <div class="row save">
+      <label>Name <input name="name" maxlength="100" value="{{saved.name if saved else ''}}" placeholder="Checkout funnel"></label>
+      <button type="submit" formaction="/funnels" class="secondary">Save as new funnel</button>
+      % if saved:
+      <button type="submit" formaction="/funnels/{{saved.id}}" class="secondary">Save changes</button>
+      % end
+    </div>
+    % end
     <p class="hint">2 to {{max_steps}} steps, in order. A step counts when it happens at the time of the previous step or
-      later (the earliest match each time); "directly after" allows no other event in between. A page step matches page views.</p>
+      later (the earliest match each time); "directly after" allows no other event in between. A page step matches page views.
+      {{'Saving keeps the steps above and the count; the range and filters stay in the link.' if user.role in ('analyst', 'admin') else ''}}</p>
   </form>
 </section>
 <aside class="card saved-funnels">
@@ -81,33 +89,12 @@
     % end
   </ul>
   % end
-  % if user.role in ('analyst', 'admin') and result:
-  <form method="post" action="/funnels" class="save" aria-label="Save as a new funnel">
+  % if user.role in ('analyst', 'admin') and saved:
+  <form method="post" action="/funnels/{{saved.id}}/delete" class="save" data-confirm="Delete the saved funnel “{{saved.name}}”? This cannot be undone.">
     <input type="hidden" name="csrf_token" value="{{csrf}}">
     <input type="hidden" name="back" value="{{back}}">
-    % for s in steps:
-    <input type="hidden" name="step" value="{{s.text}}">
-    % end
-    <input type="hidden" name="per" value="{{unit}}">
-    <label>Name <input name="name" maxlength="100" required placeholder="Checkout funnel"></label>
-    <button type="submit">Save as new funnel</button>
-  </form>
-  % if saved:
-  <form method="post" action="/funnels/{{saved.id}}" class="save" aria-label="Save changes to this funnel">
-    <input type="hidden" name="csrf_token" value="{{csrf}}">
-    <input type="hidden" name="back" value="{{back}}">
-    % for s in steps:
-    <input type="hidden" name="step" value="{{s.text}}">
-    % end
-    <input type="hidden" name="per" value="{{unit}}">
-    <label>Name <input name="name" maxlength="100" required value="{{saved.name}}"></label>
-    <button type="submit">Save changes</button>
-  </form>
-  <form method="post" action="/funnels/{{saved.id}}/delete" class="save">
-    <input type="hidden" name="csrf_token" value="{{csrf}}">
     <button type="submit" class="danger">Delete “{{saved.name}}”</button>
   </form>
-  % end
   % end
 </aside>
 </div>
