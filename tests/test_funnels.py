@@ -154,6 +154,8 @@ def test_one_event_never_counts_for_two_steps(client):
     ([">event:a", "event:b"], "first step cannot be 'followed directly by'"),
     (["click:a", "event:b"], "write event:TYPE or page:PATH"),
     (["event:", "event:b"], "must have 1 to 500 characters"),
+    (["page:/a\nevent:purchase", "event:b"], "remove the line break or control character from the page"),
+    (["event:a\tb", "event:b"], "remove the line break or control character from the event"),
 ])
 def test_bad_steps_say_what_to_change(texts, message):
     with pytest.raises(funnels.FunnelError, match=message):

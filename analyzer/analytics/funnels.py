@@ -161,6 +161,8 @@ def parse_step(text):
         match, value = "prefix", value[:-1]
     if not value or len(value) > MAX_VALUE:
         raise FunnelError(f"step {text!r}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE} characters.")
+    if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a saved funnel keeps one step per line
+        raise FunnelError(f"step {text!r}: remove the line break or control character from the {kind}.")
     return Step(kind, value, match, direct)
 
 
