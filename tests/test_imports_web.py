@@ -72,6 +72,21 @@ def test_import_now_writes_at_once_and_shows_the_counts(browser):  # noqa: F811
     assert CustomerSession.select().count() == 2
 
 
+
+def test_undo_asks_first_and_its_answer_is_a_page_a_reload_does_not_send_again(browser):  # noqa: F811
+    client = browser()
+    sign_in(client)
+    client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
+                upload_files=[("file", "shop.csv", SHOP.encode())])
+    record = Import.get()
+    undo = next(f for f in client.get("/imports").forms.values() if f.action == f"/imports/{record.id}/undo")
+    assert client.get("/imports").html.select_one(f"form[action='/imports/{record.id}/undo']")["data-confirm"] == (
+        f"Undo import {record.id} (shop.csv)? Its events and the sessions it created are removed.")
+    done = undo.submit(status=303).follow()
+    assert done.request.path_qs == f"/imports?undone={record.id}"
+    assert f"Import {record.id} (shop.csv) undone" in done.text and CustomerSession.select().count() == 0
+    assert "undone" not in client.get(f"/imports?undone={record.id + 1}").text.split("<table")[0]
+
 def test_sessions_of_a_file_without_traffic_columns_show_an_unknown_channel(browser):  # noqa: F811
     client = browser()
     sign_in(client, "ann@example.com", "analyst")

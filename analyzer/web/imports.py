@@ -17,6 +17,10 @@ def register(app, settings):
 
     @app.get("/imports", access="analyst")
     def imports_page():
+        undone = Import.get_or_none(Import.id == _number(bottle.request.query.get("undone")))
+        if undone is not None and undone.status == "undone":
+            return _page(notice=f"Import {undone.id} ({undone.file_name}) undone: its events and the sessions it "
+                                "created are removed, and the sessions it continued are as they were before it.")
         return _page()
 
     @app.post("/imports", access="analyst")
@@ -72,8 +76,8 @@ def register(app, settings):
             record = importer.undo(app.config["analyzer.db"], import_id)
         except AppError as exc:
             return _page(error=str(exc), status=400)
-        return _page(notice=f"Import {record.id} ({record.file_name}) undone: its events and the sessions it created are "
-                            "removed, and the sessions it continued are as they were before it.")
+        # Redirected, so that reloading the page does not send the undo again.
+        return bottle.redirect(f"/imports?undone={record.id}", 303)
 
 
 def _run(app, path, options, token):
@@ -91,6 +95,10 @@ def _run(app, path, options, token):
                      check=report, token=token, options=options)
     return _page(notice=f"Imported {options.name} as import {report.import_id}: {report.summary()}, in "
                         f"{report.seconds:.1f} s.", report=report)
+
+
+def _number(text):
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
 
 
 def _fields():

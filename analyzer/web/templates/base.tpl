@@ -6,7 +6,7 @@
 <title>{{title}} · Customer Session Analyzer</title>
 <link rel="stylesheet" href="/static/style.css">
 <link rel="icon" href="/static/favicon.svg" type="image/svg+xml">
-% for script in get('scripts', ()):
+% for script in ('confirm.js',) + tuple(get('scripts', ())):
 <script src="/static/{{script}}" defer></script>
 % end
 </head>

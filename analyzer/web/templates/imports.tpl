@@ -95,7 +95,7 @@
       <td>{{'{:,}'.format(r.rows_identical)}}</td><td>{{'{:,}'.format(r.extra_rows)}}</td><td>{{r.created_by or '—'}}</td>
       <td>
       % if r.status == 'done' and user.role == 'admin':
-        <form method="post" action="/imports/{{r.id}}/undo" class="inline">
+        <form method="post" action="/imports/{{r.id}}/undo" class="inline" data-confirm="Undo import {{r.id}} ({{r.file_name}})? Its events and the sessions it created are removed.">
           <input type="hidden" name="csrf_token" value="{{csrf}}">
           <button type="submit">Undo</button>
         </form>
