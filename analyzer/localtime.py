@@ -7,6 +7,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 UTC = dt.timezone.utc
 ONE_DAY = dt.timedelta(days=1)
 ONE_MINUTE = dt.timedelta(minutes=1)
+PREFIX = {"day": 10, "month": 7}  # SQLite: a bucket's text is the stored time's first characters
 _reporting = {"name": "UTC", "tz": UTC}
 
 
@@ -98,6 +99,8 @@ def bucket_sql(param, postgres, interval, start, end, tz, column="started_at"):
                     "week": f"TO_CHAR(DATE_TRUNC('week', {shifted}), 'YYYY-MM-DD')",
                     "month": f"TO_CHAR({shifted}, 'YYYY-MM')"}[interval]
             shift = minutes
+        elif minutes == 0 and interval in PREFIX:  # a stored time starts with its UTC day: no date arithmetic
+            text, shift = f"SUBSTR({column}, 1, {PREFIX[interval]})", None
         else:  # without the microseconds, which SQLite rounds to milliseconds (23:59:59.9996 into the next day)
             moment = f"SUBSTR({column}, 1, 19)"
             text = {"hour": f"strftime('%Y-%m-%d %H', {moment}, {param})", "day": f"date({moment}, {param})",
@@ -108,7 +111,7 @@ def bucket_sql(param, postgres, interval, start, end, tz, column="started_at"):
             text = f"{text} || {param}"
             values = [shift, f"|{minutes}"]
         else:
-            values = [shift]
+            values = [] if shift is None else [shift]
         if index < len(segments) - 1:
             parts.append(f"WHEN {column} < {param} THEN {text}")
             params += [until, *values]
