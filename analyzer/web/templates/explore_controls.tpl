@@ -20,7 +20,7 @@
 <div class="chips" role="group" aria-label="Filters">
   <span class="chips-label">Filtered by</span>
   % for f in q.filters:
-  <a class="chip{{' negate' if f.negate else ''}}" href="{{v.link(path, filters=tuple(g for g in q.filters if g is not f))}}{{tail}}" title="Remove this filter">
+  <a class="chip{{' negate' if f.negate else ''}}" href="{{v.link(path, filters=tuple(g for g in q.filters if g is not f))}}{{tail}}" title="Remove the filter: {{dimension_names.get(f.dimension, f.dimension)}} {{'is not' if f.negate else 'is'}} {{filter_values(f)}}">
     <span class="chip-dim">{{dimension_names.get(f.dimension, f.dimension)}}</span>
     <span class="chip-op">{{'is not' if f.negate else 'is'}}</span>
     <span class="chip-value">{{filter_values(f)}}</span>
