@@ -370,8 +370,27 @@ def test_a_range_without_data_says_so_and_offers_all_time(client, app, tmp_path)
 def test_a_bad_address_gets_a_friendly_message_not_a_500(ui, url, message):
     page = ui.get(url, status=400)
     assert message in page.html.select_one(".problem p").text
-    assert page.html.find("a", string="Open the default view")["href"] == "/"
+    assert page.html.find("a", string="Open this page's default view")["href"] == url.split("?")[0]
     assert "Traceback" not in page.text
+
+
+def test_dates_the_wrong_way_round_offer_the_swap_with_the_filters_kept(ui):
+    page = ui.get("/sessions?from=2026-03-20&to=2026-03-01&channel=email", status=400)
+    assert "from (2026-03-20) is after to (2026-03-01): swap them." in page.text
+    swap = page.html.find("a", string="Show 2026-03-01 to 2026-03-20 instead")["href"]
+    assert swap == "/sessions?from=2026-03-01&to=2026-03-20&channel=email"
+    assert ui.get(swap).status_code == 200
+
+
+def test_only_the_intervals_a_range_can_have_are_offered(ui):
+    from analyzer.models import CustomerSession
+    CustomerSession.create(session_key="old", customer_id="c", started_at="2012-01-01 10:00:00")
+    CustomerSession.create(session_key="new", customer_id="c", started_at="2026-03-01 10:00:00")
+    page = ui.get("/?period=all")
+    assert [a.text for a in page.html.select("#trend .segmented a")] == ["Months"]
+    retention = ui.get("/retention?period=all&interval=week")
+    assert [a.text for a in retention.html.select("nav[aria-label='Cohort size'] a")] == ["Monthly"]
+    assert ui.get("/?period=all&interval=day").html.select_one("#trend .segmented a[aria-current]").text == "Months"
 
 
 def test_an_unknown_breakdown_is_a_404(ui):

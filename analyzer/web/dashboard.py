@@ -8,7 +8,7 @@ from urllib.parse import parse_qsl, urlencode
 import bottle
 
 from analyzer.analytics import dashboard
-from analyzer.analytics.query import DIMENSIONS, HOURLY_DAYS, METRICS, NONE_VALUE
+from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE
 from analyzer.ingest import export
 from analyzer.web import chart, params, present
 from analyzer.web.routes import render
@@ -121,13 +121,19 @@ def read_view():
     """Parse the request's URL into a View; on a bad URL return (None, the friendly error page)."""
     query = bottle.request.query.decode()
     try:
-        parsed = params.parse_query(query)
+        parsed = params.parse_query(query, fit=True)
         metric = params.parse_metric(query)
         sorts = {dimension: params.parse_sort({"sort": query[f"sort_{dimension}"]})
                  for dimension in DIMENSIONS if query.get(f"sort_{dimension}")}
     except params.QueryError as exc:
         bottle.response.status = 400
-        return None, render("dashboard_error", title="Dashboard", message=str(exc))
+        path = bottle.request.path
+        swapped = None
+        if query.get("from", "") > query.get("to", "\uffff"):  # ISO dates compare as text; the pair the other way
+            pairs = [(k, {"from": query["to"], "to": query["from"]}.get(k, v)) for k, v in query.allitems()]
+            swapped = f"{path}?{urlencode(pairs)}"
+        return None, render("dashboard_error", title="Dashboard", message=str(exc), home=path, swapped=swapped,
+                            dates=(query.get("to"), query.get("from")))
     return View(parsed, metric, sorts, bool(query.get("interval"))), None
 
 
@@ -142,7 +148,7 @@ def draw(view, series, currency):
 
 def helpers(view, currency):
     """Return the names every dashboard template uses besides the data."""
-    intervals = [(name, label) for name, label in INTERVALS if name != "hour" or view.query.days <= HOURLY_DAYS]
+    intervals = [(name, label) for name, label in INTERVALS if name in params.intervals_for(view.query)]
     return dict(present=present, currency=currency, periods=PERIODS, compares=COMPARES, intervals=intervals,
                 sorts=SORTS, dimension_names=present.DIMENSIONS, metric_names=present.METRICS,
                 filter_values=filter_values, hidden_fields=hidden_fields, none_value=NONE_VALUE)

@@ -20,8 +20,8 @@ class QueryError(ValueError):
     """A parameter that cannot be read; the message tells the user what to send instead."""
 
 
-def parse_query(params, today=None):
-    """Read range, comparison, filters and interval from URL parameters; raise QueryError on bad input."""
+def parse_query(params, today=None, fit=False):
+    """Read range, comparison, filters and interval from URL parameters (FIT: a page's all time takes months)."""
     params = _decoded(params)
     zone_name, tz = localtime.reporting_zone()
     today = today or dt.datetime.now(localtime.UTC).astimezone(tz).date()
@@ -52,13 +52,22 @@ def parse_query(params, today=None):
             raise QueryError(f"interval={interval!r} is not valid: use {', '.join(INTERVALS)}.")
         if interval == "hour" and (end - start).days + 1 > HOURLY_DAYS:
             raise QueryError(f"interval=hour works for ranges of up to {HOURLY_DAYS} days; use day, week or month.")
-        if longer and interval != "month":
+        if longer and interval != "month" and not fit:
             raise QueryError(f"interval={interval} works for ranges of up to {MAX_YEARS} years; use month.")
+        if longer:  # a page's all time over ten years: its length depends on the data, so months, not an error
+            interval = "month"
     filters = _filters(params)
     try:
         return make_query(start, end, compare, filters, interval, period, zone_name)
     except OverflowError:  # the previous period of a very long all time would start before year 1
         raise QueryError(f"The range {start} to {end} has no previous period of its length: use compare=none.")
+
+
+def intervals_for(query):
+    """Return the intervals a trend of QUERY's range can have: hours up to two days, only months past ten years."""
+    if too_long(query.start, query.end):
+        return ["month"]
+    return [name for name in INTERVALS if name != "hour" or query.days <= HOURLY_DAYS]
 
 
 def too_long(start, end):

@@ -6,7 +6,7 @@ import bottle
 
 from analyzer.analytics import retention
 from analyzer.analytics.retention import RetentionError
-from analyzer.web import dashboard, explore_params
+from analyzer.web import dashboard, explore_params, params
 from analyzer.web.routes import render
 
 INTERVAL_NAMES = {"month": "Monthly", "week": "Weekly"}
@@ -27,6 +27,8 @@ def register(app):
         form = bottle.request.query.decode()
         # interval, as on the API; interval_by is what the page wrote before, kept for bookmarks
         interval = form.get("interval") or form.get("interval_by") or "month"
+        names = {k: v for k, v in INTERVAL_NAMES.items() if k in params.intervals_for(view.query)}
+        interval = interval if interval in names or interval not in INTERVAL_NAMES else "month"
         activity = form.get("activity") or "session"
         try:
             cohorts = retention.retention(view.query, interval, activity)
@@ -39,7 +41,7 @@ def register(app):
         keep = [("interval", interval), ("activity", activity)]
         width = max((len(c.periods) for c in cohorts), default=0)
         return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
-                      interval=interval, activity=activity, interval_names=INTERVAL_NAMES,
+                      interval=interval, activity=activity, interval_names=names,
                       activity_names=ACTIVITY_NAMES, keep=urlencode(keep), keep_fields=keep, heat=heat,
                       link=lambda **c: _link(view, keep, **c), **dashboard.helpers(view, None))
 

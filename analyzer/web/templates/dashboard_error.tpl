@@ -2,5 +2,10 @@
 <section class="notice-card problem" role="alert">
   <h1>This view cannot be shown</h1>
   <p>{{message}}</p>
-  <p><a class="button" href="/">Open the default view</a></p>
+  <p>
+    % if get('swapped'):
+    <a class="button" href="{{swapped}}">Show {{dates[0]}} to {{dates[1]}} instead</a>
+    % end
+    <a class="button{{' secondary' if get('swapped') else ''}}" href="{{get('home', '/')}}">Open this page's default view</a>
+  </p>
 </section>
