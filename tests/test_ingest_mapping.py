@@ -21,7 +21,8 @@ def test_report_lists_unused_columns_and_warns_without_a_customer_column(db, tmp
     report = importer.import_file(db, write(tmp_path, "shop.csv", SHOPIFY_TOKENS))
     assert report.unused_columns == ["user_token", "theme"]
     assert report.warnings == ["no customer column was found: every session counts as its own customer; name the "
-                               "column with --map customer_id=COLUMN"]
+                               "column with --map customer_id=COLUMN (on the upload page: Check columns first, then "
+                               "choose it for customer_id; on the API: ?map=customer_id=COLUMN)"]
     assert sorted(s.customer_id for s in CustomerSession.select()) == ["t1", "t2", "t3"]
     notes = json.loads(Import.get().notes)
     assert (notes["unused_columns"], len(notes["warnings"])) == (["user_token", "theme"], 1)
@@ -66,6 +67,6 @@ def test_cli_map_is_repeatable_and_the_report_names_unused_columns(db_url, db, t
     assert sorted(s.customer_id for s in CustomerSession.select()) == ["alice", "alice", "bob"]
     warned = run_cli(ROOT, "import", str(path), "--dry-run", env={"DATABASE_URL": db_url})
     assert "Warning: no customer column was found: every session counts as its own customer; name the column " \
-           "with --map customer_id=COLUMN." in warned.out
+           "with --map customer_id=COLUMN (on the upload page" in warned.out
     bad = run_cli(ROOT, "import", str(path), "--map", "customer_id", env={"DATABASE_URL": db_url})
     assert bad.code != 0 and "write FIELD=COLUMN" in bad.err and "Traceback" not in bad.err

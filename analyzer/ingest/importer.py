@@ -279,7 +279,7 @@ def _require(source, headers, kind, mapping, year):
     if missing:
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
         raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
-                       f"{', '.join(headers)}. Accepted names — {accepted}. Use --kind if the kind was guessed wrong.")
+                       f"{', '.join(headers)}. Accepted names — {accepted}. If the kind was guessed wrong, choose the other one (--kind, or the Kind field of the upload page).")
 
 
 def _aliases(kind, field):
@@ -290,7 +290,7 @@ def _timezone(name):
     try:
         return values.timezone(name)
     except ValueError as exc:
-        raise AppError(f"--timezone: {exc}.") from None
+        raise AppError(f"Time zone (--timezone, or the Time zone field of the upload page): {exc}.") from None
 
 
 def _record_failure(source, kind, report, created_by):

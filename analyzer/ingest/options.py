@@ -7,7 +7,8 @@ from analyzer.errors import AppError
 from analyzer.ingest import columns
 
 NO_CUSTOMER = ("no customer column was found: every session counts as its own customer; name the column with "
-               "--map customer_id=COLUMN")
+               "--map customer_id=COLUMN (on the upload page: Check columns first, then choose it for customer_id; "
+               "on the API: ?map=customer_id=COLUMN)")
 
 
 @dataclass(frozen=True)
