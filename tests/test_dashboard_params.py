@@ -53,6 +53,13 @@ def test_filters_are_named_after_dimensions_with_pipes_and_a_leading_minus_for_i
                              Filter("country", ("DE",), True), Filter("customer_type", ("new",), False))
 
 
+
+def test_filter_values_are_read_as_the_data_stores_them():
+    # 'Germany' and 'Paid Search' matched nothing, silently: countries are stored as codes, channels in lower case.
+    q = parse({"country": "Germany|de|Germany (DE)|zz|(none)", "channel": "Paid Search", "-device": "Mobile"})
+    assert q.filters == (Filter("channel", ("paid search",)), Filter("device", ("mobile",), True),
+                         Filter("country", ("DE", "ZZ", "(none)")))
+
 def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
     assert parse({"period": "yesterday"}).interval == "hour"
     assert parse({"period": "12mo"}).interval == "day"

@@ -6,8 +6,9 @@ from urllib.parse import urlencode
 
 from analyzer import localtime
 from analyzer.analytics import dashboard
-from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOURLY_DAYS, INTERVALS, METRICS, Filter,
-                                      default_interval, make_query)
+from analyzer.ingest.values import country_code
+from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOURLY_DAYS, INTERVALS, METRICS, NONE_VALUE,
+                                      Filter, default_interval, make_query)
 
 PERIODS = ("today", "yesterday", "7d", "30d", "90d", "month", "last_month", "12mo", "all")
 DEFAULT_PERIOD = "30d"
@@ -172,14 +173,25 @@ def _filters(params):
         values = [v for raw in _all(params, name) for v in raw.split("|") if v != ""]
         if not values:
             continue
-        if dimension == "country":
-            values = [v.upper() if v != "(none)" else v for v in values]
+        if dimension == "country":  # a code in any case, or a name as the chips write it: Germany, Germany (DE)
+            values = [_country(v) for v in values]
+        if dimension in ("channel", "device"):  # stored in lower case, whatever the file wrote
+            values = [v if v == NONE_VALUE else v.lower() for v in values]
         if dimension == "customer_type" and set(values) - set(CUSTOMER_TYPES):
             raise QueryError("customer_type is new or returning.")
         if dimension in found:
             raise QueryError(f"{dimension} is filtered twice ({name!r}): use one parameter with values joined by '|'.")
         found[dimension] = Filter(dimension, tuple(dict.fromkeys(values)), negate)
     return tuple(found[d] for d in DIMENSIONS if d in found)
+
+
+def _country(text):
+    if text == NONE_VALUE:
+        return text
+    try:
+        return country_code(text) or text.upper()
+    except ValueError:
+        return text.upper()
 
 
 def _all(params, name):
