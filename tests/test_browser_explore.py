@@ -38,7 +38,7 @@ def test_an_analyst_goes_from_a_breakdown_row_to_one_session_and_builds_a_funnel
 
     click(browser, "//th/a[starts-with(text(), 'Revenue')]", By.XPATH)
     assert params_of(browser)["sort"] == ["-revenue"]
-    revenues = [float(t.replace(",", "")) for t in texts(browser, "table.sessions tbody td:last-child")]
+    revenues = [float(t.replace(",", "").lstrip("$")) for t in texts(browser, "table.sessions tbody td:last-child")]
     assert revenues == sorted(revenues, reverse=True) and revenues[0] > 0
 
     key = browser.find_element(By.CSS_SELECTOR, "table.sessions tbody td:first-child a").get_attribute("title")

@@ -52,13 +52,13 @@ def test_session_page_shows_every_field_the_timeline_and_the_place_in_history(hi
     fields = dict(zip([d.get_text(strip=True) for d in page.html.select("dl.fields dt")],
                       [d.get_text(strip=True) for d in page.html.select("dl.fields dd")]))
     assert fields["Channel"] == "paid search" and fields["Campaign"] == "spring <sale>"
-    assert fields["Duration"] == "1:02:05 (3,725 s)" and fields["Revenue"] == "42.50"
+    assert fields["Duration"] == "1:02:05 (3,725 s)" and fields["Revenue"] == "$42.50"
     assert fields["Ended (UTC)"] == "2026-03-03 10:02:05" and fields["Country"] == "FR"
     rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in page.html.select("table.timeline tbody tr")]
     assert rows == [["+0:00", "09:00:00", "page_view", "/products/a?b=1&c", ""],
                     ["+1:15", "09:01:15", "add_to_cart", "/cart", ""],
                     ["+1:15", "09:01:15", "page_view", "/cart", ""],
-                    ["+1:01:40", "10:01:40", "purchase", "/checkout/thank-you", "42.50"]]
+                    ["+1:01:40", "10:01:40", "purchase", "/checkout/thank-you", "$42.50"]]
     assert page.html.select_one("a[rel=prev]")["href"] == "/sessions/k-1"
     assert page.html.select_one("a[rel=next]")["href"] == "/sessions/k-3"
     links = {a["href"] for a in page.html.select("dl.fields a")}
@@ -84,7 +84,7 @@ def test_customer_page_shows_figures_channels_and_sessions_newest_first(history)
     page = history.get("/customers/c%2F1")
     figures = {f.select_one("span").text: f.select_one("strong").text for f in page.html.select(".figure")}
     assert figures == {"First seen": "2026-03-01 09:00", "Last seen": "2026-03-10 09:00", "Sessions": "3",
-                       "Conversions": "2", "Lifetime revenue": "50.00", "Average order value": "25.00"}
+                       "Conversions": "2", "Lifetime revenue": "$50.00", "Average order value": "$25.00"}
     assert [li.a.text for li in page.html.select("ul.channels li")] == ["paid search", "organic search"]
     assert page.html.select_one("ul.channels li a")["href"] == "/?from=2026-03-01&to=2026-03-10&channel=paid+search"
     keys = [tr.select("td")[1].text for tr in page.html.select("table.sessions tbody tr")]

@@ -9,15 +9,16 @@ import bottle
 
 from analyzer import localtime
 from analyzer.analytics import customers
-from analyzer.web import auth, params
+from analyzer.web import auth, params, present
 from analyzer.web.routes import render
 
 MAX_LIMIT = 500
 DASHBOARD_LINKS = ("channel", "landing_page", "country", "device")
 
 
-def register(app):
+def register(app, settings):
     """Attach the session and customer pages and API routes to APP."""
+    priced = partial(present.money, currency=settings.currency)
 
     @app.get("/sessions/<key:path>", access="viewer")
     def session_page(key):
@@ -27,7 +28,7 @@ def register(app):
         # Links to the dashboard show the 30 days up to the session: the default range may not hold it.
         around = partial(filter_url, last=view.session.started_at)
         return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
-                      session_url=session_url, customer_url=customer_url)
+                      session_url=session_url, customer_url=customer_url, money=priced)
 
     @app.get("/customers/<customer_id:path>", access="viewer")
     def customer_page(customer_id):
@@ -41,7 +42,7 @@ def register(app):
             bottle.abort(400, str(exc))
         seen = partial(filter_url, first=customer.first_seen, last=customer.last_seen)
         return render("customer", title=f"Customer {customer_id}", c=customer, page=page, first_page=not after,
-                      session_url=session_url, customer_url=customer_url, filter_url=seen)
+                      session_url=session_url, customer_url=customer_url, filter_url=seen, money=priced)
 
     @app.get("/api/v1/sessions/<key:path>", access="api:read")
     def session_json(key):

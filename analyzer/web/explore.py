@@ -17,7 +17,7 @@ SORT_NAMES = {"-started_at": "newest first", "started_at": "oldest first", "-dur
               "-revenue": "highest revenue first", "revenue": "lowest revenue first"}
 
 
-def register(app):
+def register(app, settings):
     """Attach the explorer's page and its CSV to APP."""
     db = app.config["analyzer.db"]
 
@@ -41,7 +41,7 @@ def register(app):
                       keep_fields=keep, sort_names=SORT_NAMES, dimensions=DIMENSIONS,
                       link=lambda **c: _link(view, options, **c), session_url=details.session_url,
                       customer_url=details.customer_url, view_fields=explore_params.view_fields,
-                      **dashboard.helpers(view, None))
+                      **dashboard.helpers(view, settings.currency))
 
     @app.get("/export.csv", access="analyst")
     def export_csv():

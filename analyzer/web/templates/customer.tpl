@@ -6,8 +6,8 @@
   <div class="figure"><span>Last seen</span><strong>{{c.last_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
   <div class="figure"><span>Sessions</span><strong>{{'{:,}'.format(c.sessions)}}</strong></div>
   <div class="figure"><span>Conversions</span><strong>{{'{:,}'.format(c.conversions)}}</strong></div>
-  <div class="figure"><span>Lifetime revenue</span><strong>{{'{:,.2f}'.format(c.revenue)}}</strong></div>
-  <div class="figure"><span>Average order value</span><strong>{{'{:,.2f}'.format(c.avg_order_value) if c.avg_order_value is not None else '—'}}</strong></div>
+  <div class="figure"><span>Lifetime revenue</span><strong>{{money(c.revenue)}}</strong></div>
+  <div class="figure"><span>Average order value</span><strong>{{money(c.avg_order_value) if c.avg_order_value is not None else '—'}}</strong></div>
 </section>
 <section class="card">
   <h2>Channels that brought them</h2>
@@ -39,7 +39,7 @@
       <td class="num">{{s.page_views}}</td>
       <td class="num">{{'%d:%02d' % divmod(s.duration_s or 0, 60)}}</td>
       <td>{{'yes' if s.converted else 'no'}}</td>
-      <td class="num">{{'{:,.2f}'.format(s.revenue or 0)}}</td>
+      <td class="num">{{money(s.revenue)}}</td>
     </tr>
   % end
   </tbody>

@@ -53,7 +53,7 @@
     <dt>Page views</dt><dd>{{'{:,}'.format(s.page_views)}}</dd>
     <dt>Events</dt><dd>{{'{:,}'.format(s.events)}}</dd>
     <dt>Converted</dt><dd>{{'yes' if s.converted else 'no'}}</dd>
-    <dt>Revenue</dt><dd>{{'{:,.2f}'.format(s.revenue or 0)}}</dd>
+    <dt>Revenue</dt><dd>{{money(s.revenue)}}</dd>
     <dt>Import</dt><dd>{{s.import_id if s.import_id is not None else '—'}}</dd>
   </dl>
 </section>
@@ -71,7 +71,7 @@
         <td>{{e.occurred_at.strftime('%H:%M:%S')}}</td>
         <td>{{e.event_type}}</td>
         <td>{{e.page or '—'}}</td>
-        <td class="num">{{'{:,.2f}'.format(e.revenue) if e.revenue else ''}}</td>
+        <td class="num">{{money(e.revenue) if e.revenue else ''}}</td>
       </tr>
     % end
     </tbody>

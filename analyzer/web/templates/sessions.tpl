@@ -92,7 +92,7 @@
       <td class="num">{{s.page_views}}</td>
       <td class="num">{{'%d:%02d' % divmod(s.duration_s or 0, 60)}}</td>
       <td>{{'yes' if s.converted else 'no'}}</td>
-      <td class="num">{{'{:,.2f}'.format(s.revenue or 0)}}</td>
+      <td class="num">{{present.money(s.revenue, currency)}}</td>
     </tr>
   % end
   </tbody>
