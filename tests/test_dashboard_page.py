@@ -476,3 +476,8 @@ def test_breakdown_values_read_as_names():
 ])
 def test_figures_read_with_thousands_separators_units_and_currency(name, value, expected):
     assert present.figure(name, value, "USD") == expected
+
+
+def test_a_range_that_holds_today_says_its_figures_are_so_far(ui):
+    assert "today so far" in ui.get("/?period=7d").html.select_one(".range-text").text
+    assert "today so far" not in ui.get("/?period=last_month").html.select_one(".range-text").text

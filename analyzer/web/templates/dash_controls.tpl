@@ -6,6 +6,9 @@
     % if q.compare_start:
       <span class="versus">vs {{present.span(q.compare_start, q.compare_end)}}</span>
     % end
+    % if ongoing:
+      <span class="so-far" title="Today is not over: its figures count up to now, and the trend stops at the current {{q.interval}}.">· today so far</span>
+    % end
     </p>
   </div>
   <a class="csv" href="{{v.link('/sessions')}}">See these sessions →</a>
