@@ -286,12 +286,17 @@ def test_first_sessions_are_inserted_by_statements_that_do_not_read_the_table_th
 def test_unique_customers_merged_from_large_days_are_marked_approximate_and_within_one_percent(db, tmp_path):
     lines = [HEADER] + [f"s{day}-{n},c{(n * 7 + day * 300) % 2000},2026-03-0{day}T{n % 24:02d}:10:00Z,60,Direct,,,,"
                         f"mobile,DE,/,/,2,false,0.00\n" for day in (2, 3) for n in range(1500)]
-    (tmp_path / "large.csv").write_text("".join(lines), encoding="utf-8")
+    earlier = "s0,c0,2026-02-20T10:00:00Z,60,Direct,,,,mobile,DE,/,/,2,false,0.00\n"  # someone came before
+    (tmp_path / "large.csv").write_text("".join(lines) + earlier, encoding="utf-8")
     importer.import_file(db, tmp_path / "large.csv")
     exact = len({line.split(",")[1] for line in lines[1:]})
     query = make_query(dt.date(2026, 3, 2), dt.date(2026, 3, 8), "none")
     merged = dashboard.stats(query)["customers"]
     assert merged.approximate and abs(merged.value - exact) / exact < 0.01
+    # From the first day of the data on, every customer of the range is new: the count is exact.
+    whole = dashboard.stats(make_query(dt.date(2026, 2, 20), dt.date(2026, 3, 8), "none"))
+    assert (whole["customers"].value, whole["customers"].approximate) == (exact, False)
+    assert whole["new_customers"].value == exact
     daily = dashboard.timeseries(query, "customers", "day")
     assert [(p.value, p.approximate) for p in daily[:3]] == [(1500, False), (1500, False), (0, False)]
     weekly = dashboard.timeseries(query, "customers", "week")
