@@ -465,7 +465,7 @@ def test_breakdown_values_read_as_names():
     assert present.dimension_value("country", "DE") == "Germany (DE)"
     assert present.dimension_value("country", "XK") == "XK"
     assert present.dimension_value("customer_type", "returning") == "Returning"
-    assert present.dimension_value("channel", "unknown") == "(unknown)"
+    assert present.dimension_value("channel", "unknown") == present.dimension_value("device", "unknown") == "(unknown)"
     assert present.dimension_value("source", None) == present.dimension_value("campaign", "") == "(none)"
 
 

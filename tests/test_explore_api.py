@@ -99,6 +99,7 @@ def test_search_finds_a_customer_or_a_session_key_exactly(stored):
     ("converted=maybe", "converted='maybe' is not valid"),
     ("revenue_min=ten", "revenue_min='ten' is not a number"),
     ("revenue_min=Infinity", "is not a number"),
+    ("pages_min=1.5", "pages_min='1.5' is not a whole number"),
     ("pages_min=5&pages_max=2", "pages_min (5) is above pages_max (2)"),
     ("duration_min=-1", "out of range"),
     ("from=2026-13-01", "from='2026-13-01' is not a date"),

@@ -58,7 +58,7 @@ def _number(query, name, kind):
     except (ValueError, InvalidOperation):
         value = None
     if value is None or (kind is Decimal and not value.is_finite()):
-        raise params.QueryError(f"{name}={text!r} is not a number.")
+        raise params.QueryError(f"{name}={text!r} is not a {'whole ' if kind is int else ''}number.")
     if not 0 <= value <= MAX_NUMBER:
         raise params.QueryError(f"{name}={text!r} is out of range: use 0 to {MAX_NUMBER:,}.")
     return value

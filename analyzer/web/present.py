@@ -139,8 +139,8 @@ def dimension_value(dimension, value):
         return f"{name} ({value})" if name != value else value
     if dimension == "customer_type":
         return {"new": "New", "returning": "Returning"}.get(value, value)
-    if dimension == "channel" and value == "unknown":
-        return "(unknown)"  # the importer's word for a channel it could not tell, as the session pages write it
+    if dimension in ("channel", "device") and value == "unknown":
+        return "(unknown)"  # the importer's word for a value it could not tell, as the session pages write it
     return str(value)
 
 
