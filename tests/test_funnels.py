@@ -115,6 +115,15 @@ def test_conversions_and_drop_off_follow_from_the_counts(client):
         assert step.drop_off == pytest.approx(1 - step.sessions / previous.sessions)
 
 
+
+def test_after_a_step_no_one_reached_the_shares_are_unknown_not_zero(client):
+    stored = random_stream(random.Random(4), sessions=5)
+    steps = funnels.parse_steps(["event:never", "event:page_view", "event:purchase"])
+    result = funnels.compute(CustomerSession.select(), steps)
+    assert [s.sessions for s in result.steps][0] == 0 and stored
+    assert [(s.conversion_from_previous, s.conversion_from_first, s.drop_off) for s in result.steps] == [
+        (None, None, None), (None, None, None), (None, None, None)]
+
 def test_page_steps_are_case_sensitive_and_match_page_views_only(client):
     session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
     SessionEvent.insert_many([

@@ -275,7 +275,8 @@ def _figures(waits, steps):
         count, previous = counts[k], counts[k - 1] if k else None
         results.append(StepResult(
             step=step.text, sessions=count,
-            conversion_from_previous=(count / previous if previous else 0.0) if k else None,
-            conversion_from_first=(count / first if first else 0.0) if k else (1.0 if count else None),
+            # A share of nobody is no share: null, not 0 % with a 100 % drop-off.
+            conversion_from_previous=count / previous if k and previous else None,
+            conversion_from_first=(count / first if first else None) if k else (1.0 if count else None),
             median_seconds_from_previous=round(_median(waits[k]), 1) if k and waits[k] else None))
     return results
