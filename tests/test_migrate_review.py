@@ -239,3 +239,22 @@ def test_create_needs_no_database_and_never_makes_one(migrations_dir, tmp_path):
     assert commands.create(ctx, "title", rename=["items.name=title"]) == 0
     assert "migrator.rename_field('items', 'name', 'title')" in (migrations_dir / "003_title.py").read_text()
     assert not missing.exists()
+
+
+def test_check_names_the_file_and_line_of_a_migration_it_cannot_read(make_ctx, migrations_dir):
+    # It said only "Unexpected error: AttributeError: 'Migrator' object has no attribute 'add_feilds'".
+    two_migrations(migrations_dir)
+    write_migration(migrations_dir, "003_typo", 'migrator.add_feilds("items", x=pw.IntegerField(null=True))')
+    integrity.write(migrations_dir, scan(migrations_dir))
+    with pytest.raises(AppError) as error:
+        review.check(make_ctx(models_module="tests.models_items"))
+    assert str(error.value).startswith("migrations/003_typo.py line 7 cannot be read: AttributeError: 'Migrator' "
+                                       "object has no attribute 'add_feilds'")
+
+
+def test_models_that_cannot_be_imported_are_named_with_their_line(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    with pytest.raises(AppError) as error:
+        commands.create(make_ctx(models_module="tests.models_broken"), "x")
+    assert "tests/models_broken.py line 9) cannot be imported: AttributeError: module 'peewee' has no attribute " \
+           "'CharFeld'" in str(error.value)

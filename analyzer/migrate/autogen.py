@@ -3,6 +3,7 @@
 import datetime as dt
 import importlib
 import re
+import traceback
 from contextlib import contextmanager
 
 import peewee as pw
@@ -48,7 +49,14 @@ EMPTY_ROLLBACK = """
 
 def discover_models(module_name):
     """Return the concrete models a module defines, leaving out abstract bases."""
-    module = importlib.import_module(module_name)
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a typo in the models: say where, as for a migration file
+        frames = [t for t in traceback.extract_tb(exc.__traceback__) if "importlib" not in t.filename]
+        where = (exc.filename, exc.lineno) if isinstance(exc, SyntaxError) else (
+            (frames[-1].filename, frames[-1].lineno) if frames else (module_name, None))
+        raise AppError(f"The models ({where[0]}{f' line {where[1]}' if where[1] else ''}) cannot be imported: "
+                       f"{type(exc).__name__}: {exc}. Fix them and try again.") from None
     models = [
         obj for obj in vars(module).values()
         if isinstance(obj, type) and issubclass(obj, pw.Model) and obj is not pw.Model

@@ -26,7 +26,15 @@ def replay(db, migration_files, migrator=None):
     migrator = migrator or Migrator(db)
     with no_queries(db):
         for f in migration_files:
-            _call(migrator, f, mfiles.load(f), "migrate", fake=True)
+            try:
+                _call(migrator, f, mfiles.load(f), "migrate", fake=True)
+            except AppError:
+                raise
+            except Exception as exc:  # a typo in an operation's name or arguments: say which file and line
+                line = next((t.lineno for t in reversed(traceback.extract_tb(exc.__traceback__))
+                             if t.filename == str(f.path)), None)
+                raise AppError(f"{f.display}{f' line {line}' if line else ''} cannot be read: {type(exc).__name__}: "
+                               f"{' '.join(str(exc).split())}. Fix the file and try again.") from None
             migrator.discard()
     return migrator
 
