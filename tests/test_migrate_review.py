@@ -258,3 +258,27 @@ def test_models_that_cannot_be_imported_are_named_with_their_line(make_ctx, migr
         commands.create(make_ctx(models_module="tests.models_broken"), "x")
     assert "tests/models_broken.py line 9) cannot be imported: AttributeError: module 'peewee' has no attribute " \
            "'CharFeld'" in str(error.value)
+
+
+def test_a_migration_renumbered_after_it_was_applied_stays_applied_under_its_new_name(make_ctx, migrations_dir, db):
+    # Two branches took number 002; the second renumbered its file to 003. The advice was stamp --prune-missing,
+    # after which run applied 003 again and failed on its duplicate column.
+    two_migrations(migrations_dir)
+    assert commands.run(make_ctx()) == 0
+    (migrations_dir / "002_items_note.py").rename(migrations_dir / "003_items_note.py")
+    write_migration(migrations_dir, "002_items_size", 'migrator.add_fields("items", size=pw.IntegerField(null=True))',
+                    'migrator.remove_fields("items", "size")')
+    ctx = make_ctx()
+    assert commands.status(ctx) == 1, ctx.out.text
+    assert "Note: 002_items_note was renumbered to 003_items_note (same contents): it stays applied" in ctx.out.text
+    assert "Pending:  1" in ctx.out.text and "Problem" not in ctx.out.text
+    listed = make_ctx()
+    commands.list_(listed)
+    assert any(line.strip().startswith("applied") and line.endswith("003_items_note") for line in listed.out.lines)
+    ran = make_ctx()
+    assert commands.run(ran) == 0, ran.out.text
+    assert ran.out.lines[0] == ("Recorded 002_items_note under its new name 003_items_note (the file was renumbered; "
+                                "same contents).")
+    assert [r.name for r in history.applied(db)] == ["001_items", "003_items_note", "002_items_size"]
+    assert {c.name for c in db.get_columns("items")} >= {"note", "size"}
+    assert commands.rollback(make_ctx(), steps=2) == 0 and [r.name for r in history.applied(db)] == ["001_items"]

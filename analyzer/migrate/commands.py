@@ -109,6 +109,7 @@ def list_(ctx):
     state = plan.read_state(ctx.db, ctx.directory)
     ctx.out(f"Migrations in {ctx.directory.name}/ for {ctx.settings.masked_database_url}:")
     applied = {r.name: r for r in state.applied}
+    applied |= {new.name: applied[old] for old, new in state.renumbered.items()}
     duplicated = {name for names in state.duplicates.values() for name in names}
     edited = set(state.edited)
     rows = [(f.name, applied.get(f.name)) for f in state.files]
@@ -127,6 +128,7 @@ def list_(ctx):
             flags.append("DUPLICATE NUMBER")
         ctx.out(f"  {mark:<28} {name}" + (f"  [{'; '.join(flags)}]" if flags else ""))
     ctx.out(f"{len(state.applied)} applied, {len(state.pending)} pending.")
+    _note_renumbered(ctx, state)
     for line in state.problems():
         ctx.out(f"Problem: {line}.")
     return 0
@@ -155,6 +157,7 @@ def status(ctx):
     for f in state.pending:
         ctx.out(f"  {f.name}")
     _warn_edited(ctx, state)
+    _note_renumbered(ctx, state)
     problems = state.problems() + [
         f"invalid index {name} left by an interrupted CREATE INDEX CONCURRENTLY: drop it with DROP INDEX "
         f"CONCURRENTLY {name} and run the migration again" for name in plan.invalid_indexes(db)]
@@ -167,6 +170,23 @@ def status(ctx):
         return 1
     ctx.out("Up to date.")
     return 0
+
+
+def _renumber(ctx, state):
+    """Record applied migrations whose file was renumbered (same contents) under the new name; return the state."""
+    if not state.renumbered:
+        return state
+    with ctx.db.atomic():
+        for old, new in state.renumbered.items():
+            history_table.rename(ctx.db, old, new.name)
+            ctx.out(f"Recorded {old} under its new name {new.name} (the file was renumbered; same contents).")
+    return plan.read_state(ctx.db, ctx.directory)
+
+
+def _note_renumbered(ctx, state):
+    for old, new in state.renumbered.items():
+        ctx.out(f"Note: {old} was renumbered to {new.name} (same contents): it stays applied, and the next "
+                "migrate run or rollback records the new name.")
 
 
 def _warn_edited(ctx, state):
@@ -193,7 +213,7 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
 
 def _run(ctx, to, fake, allow_destructive, backup):
     db = ctx.db
-    state = plan.read_state(db, ctx.directory)
+    state = _renumber(ctx, plan.read_state(db, ctx.directory))
     plan.require_clean(state)
     _warn_edited(ctx, state)
     todo = plan.to_apply(state, to)
@@ -240,7 +260,7 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
 
 def _rollback(ctx, steps, to):
     db = ctx.db
-    state = plan.read_state(db, ctx.directory)
+    state = _renumber(ctx, plan.read_state(db, ctx.directory))
     plan.require_clean(state)
     if not state.applied:
         ctx.out("Nothing to roll back: no migration is applied.")

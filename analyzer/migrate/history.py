@@ -93,6 +93,12 @@ def record(db, name, checksum, duration_ms):
     return row
 
 
+def rename(db, old, new):
+    """Give the history row of migration OLD the name NEW (its file was renumbered)."""
+    model = bind(db)
+    model.update(name=new).where(model.name == old).execute()
+
+
 def runners(db):
     """Return {history row id: {column: value}} of who ran each migration (empty before migration 004)."""
     if not exists(db):

@@ -19,10 +19,11 @@ class State:
     duplicates: dict = field(default_factory=dict)
     squashed: dict = field(default_factory=dict)
     partial: list = field(default_factory=list)
+    renumbered: dict = field(default_factory=dict)  # applied name whose file is gone -> the file with its contents
 
     def applied_files(self):
         """Return the files of the applied migrations in order; a baseline stands in for the files it replaced."""
-        by_name = {f.name: f for f in self.files}
+        by_name = {f.name: f for f in self.files} | self.renumbered
         found = []
         for row in self.applied:
             migration = by_name.get(self.squashed.get(row.name, row.name))
@@ -80,6 +81,16 @@ def read_state(db, directory):
             state.partial.append((baseline, len(applied_before), len(replaced)))
     state.pending = [f for f in on_disk if f.name not in done and f.name not in skipped]
     state.missing = [r.name for r in rows if r.name not in by_name and r.name not in state.squashed]
+    # A file renumbered after it was applied (two branches took the same number) is the same migration.
+    by_checksum = {}
+    for f in state.pending:
+        by_checksum.setdefault(f.checksum, []).append(f)
+    for row in rows:
+        twins = by_checksum.get(row.checksum, []) if row.name in state.missing and row.checksum else []
+        if len(twins) == 1:
+            state.renumbered[row.name] = twins[0]
+    state.missing = [name for name in state.missing if name not in state.renumbered]
+    state.pending = [f for f in state.pending if f not in state.renumbered.values()]
     state.duplicates = mfiles.duplicate_numbers(on_disk)
     return state
 
