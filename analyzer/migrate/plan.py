@@ -109,7 +109,7 @@ def require_valid_indexes(db):
     if invalid:
         raise AppError(f"Cannot migrate: invalid index(es) {', '.join(invalid)} left by an interrupted CREATE INDEX "
                        "CONCURRENTLY: drop each with DROP INDEX CONCURRENTLY name, then run the command again. "
-                       "Nothing was applied.", exit_code=2)
+                       "Nothing was changed.", exit_code=2)
 
 
 def to_apply(state, to=None):

@@ -177,7 +177,7 @@ def _check_foreign_keys(db):
 
 
 def _failure(db, migration, direction, recorder, exc, call, transactional):
-    reason = " ".join(str(exc).split()) or type(exc).__name__
+    reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
     line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__))
                  if f.filename == str(migration.path)), None) or (call.line if call else None)
     where = f"{migration.display}" + (f" line {line}" if line else "")
@@ -200,7 +200,7 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
             f"{len(done)} earlier statement(s) stayed applied"
             + (f" ({'; '.join(done)})" if done else "")
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
-            + f". It is not recorded as applied; make its statements idempotent (IF NOT EXISTS) and {hint}."
+            + f". It is not recorded as applied; make its statements idempotent (IF NOT EXISTS), then {hint}."
         )
     return MigrationError(
         f"{where} {verb}{at} — {type(exc).__name__}: {reason}. "
