@@ -275,10 +275,32 @@ def test_a_migration_renumbered_after_it_was_applied_stays_applied_under_its_new
     listed = make_ctx()
     commands.list_(listed)
     assert any(line.strip().startswith("applied") and line.endswith("003_items_note") for line in listed.out.lines)
+    preview = make_ctx()
+    assert commands.rollback(preview, steps=1, dry_run=True) == 0 and "003_items_note" in preview.out.text
+    assert [r.name for r in history.applied(db)] == ["001_items", "002_items_note"]  # previews record nothing
     ran = make_ctx()
     assert commands.run(ran) == 0, ran.out.text
-    assert ran.out.lines[0] == ("Recorded 002_items_note under its new name 003_items_note (the file was renumbered; "
-                                "same contents).")
+    assert ("Recorded 002_items_note under its new name 003_items_note (the file was renumbered; same contents)."
+            in ran.out.lines)
     assert [r.name for r in history.applied(db)] == ["001_items", "003_items_note", "002_items_size"]
     assert {c.name for c in db.get_columns("items")} >= {"note", "size"}
     assert commands.rollback(make_ctx(), steps=2) == 0 and [r.name for r in history.applied(db)] == ["001_items"]
+
+
+
+def test_only_one_missing_row_and_one_pending_file_of_the_same_name_and_contents_count_as_renumbered(
+        make_ctx, migrations_dir, db):
+    # Two applied no-op files with the same bytes were both paired with one new file: two history rows got its name.
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_noop", "pass")
+    write_migration(migrations_dir, "003_noop", "pass")
+    assert commands.run(make_ctx()) == 0
+    for name in ("002_noop", "003_noop"):
+        (migrations_dir / f"{name}.py").unlink()
+    write_migration(migrations_dir, "004_noop", "pass")
+    ctx = make_ctx()
+    assert commands.status(ctx) == 2
+    assert "history lists 002_noop but migrations/002_noop.py is missing" in ctx.out.text
+    with pytest.raises(AppError, match="Cannot migrate: history lists 002_noop"):
+        commands.run(make_ctx())
+    assert [r.name for r in history.applied(db)] == ["001_items", "002_noop", "003_noop"]

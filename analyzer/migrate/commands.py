@@ -173,17 +173,15 @@ def status(ctx):
 
 
 def _renumber(ctx, state):
-    """Record applied migrations whose file was renumbered (same contents) under the new name; return the state."""
-    if not state.renumbered:
-        return state
+    """Record applied migrations whose file was renumbered (same contents) under the new name."""
     with ctx.db.atomic():
         for old, new in state.renumbered.items():
             history_table.rename(ctx.db, old, new.name)
             ctx.out(f"Recorded {old} under its new name {new.name} (the file was renumbered; same contents).")
-    return plan.read_state(ctx.db, ctx.directory)
 
 
 def _note_renumbered(ctx, state):
+    """Say which applied migrations were renumbered, and that they stay applied."""
     for old, new in state.renumbered.items():
         ctx.out(f"Note: {old} was renumbered to {new.name} (same contents): it stays applied, and the next "
                 "migrate run or rollback records the new name.")
@@ -213,11 +211,12 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
 
 def _run(ctx, to, fake, allow_destructive, backup):
     db = ctx.db
-    state = _renumber(ctx, plan.read_state(db, ctx.directory))
+    state = plan.read_state(db, ctx.directory)
     plan.require_clean(state)
     _warn_edited(ctx, state)
     todo = plan.to_apply(state, to)
     if not todo:
+        _renumber(ctx, state)
         ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
         return 0
     if not fake:
@@ -235,6 +234,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
     if backup:
         path = _load("backup").backup(ctx.settings.database_url)
         ctx.out(f"Backed up the database to {path}")
+    _renumber(ctx, state)
     migrator = _load("runner").replay(db, state.applied_files())
     migrator.report = ctx.out
     for f in todo:
@@ -260,7 +260,7 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
 
 def _rollback(ctx, steps, to):
     db = ctx.db
-    state = _renumber(ctx, plan.read_state(db, ctx.directory))
+    state = plan.read_state(db, ctx.directory)
     plan.require_clean(state)
     if not state.applied:
         ctx.out("Nothing to roll back: no migration is applied.")
@@ -278,6 +278,7 @@ def _rollback(ctx, steps, to):
     if ctx.settings.is_production:
         ctx.out(guard.BACKUP_REMINDER)
     guard.confirm(ctx, "roll back these migrations", destructive=True)
+    _renumber(ctx, state)
     migrator = _load("runner").replay(db, state.applied_files())
     for f in todo:
         seconds, notes = _load("runner").revert(db, migrator, f, timeouts=ctx.timeouts)

@@ -39,9 +39,14 @@ class State:
                 if r.name in by_name and r.checksum and r.checksum != by_name[r.name].checksum]
 
     @property
+    def applied_names(self):
+        """Return the applied migrations' names, oldest first, a renumbered file's under its new name."""
+        return [self.renumbered[r.name].name if r.name in self.renumbered else r.name for r in self.applied]
+
+    @property
     def current(self):
         """Return the name of the last applied migration, or None."""
-        return self.applied[-1].name if self.applied else None
+        return self.applied_names[-1] if self.applied else None
 
     def problems(self):
         """Return one line per problem that makes running migrations unsafe."""
@@ -81,14 +86,20 @@ def read_state(db, directory):
             state.partial.append((baseline, len(applied_before), len(replaced)))
     state.pending = [f for f in on_disk if f.name not in done and f.name not in skipped]
     state.missing = [r.name for r in rows if r.name not in by_name and r.name not in state.squashed]
-    # A file renumbered after it was applied (two branches took the same number) is the same migration.
-    by_checksum = {}
+    # A file renumbered after it was applied (two branches took the same number) is the same migration: the same
+    # name after the number and the same contents, one history row without its file for one pending file.
+    def key(name, checksum):
+        return name.partition("_")[2], checksum
+
+    files_by_key, rows_by_key = {}, {}
     for f in state.pending:
-        by_checksum.setdefault(f.checksum, []).append(f)
+        files_by_key.setdefault(key(f.name, f.checksum), []).append(f)
     for row in rows:
-        twins = by_checksum.get(row.checksum, []) if row.name in state.missing and row.checksum else []
-        if len(twins) == 1:
-            state.renumbered[row.name] = twins[0]
+        if row.name in state.missing and row.checksum:
+            rows_by_key.setdefault(key(row.name, row.checksum), []).append(row.name)
+    for found, names in rows_by_key.items():
+        if len(names) == 1 and len(files_by_key.get(found, [])) == 1:
+            state.renumbered[names[0]] = files_by_key[found][0]
     state.missing = [name for name in state.missing if name not in state.renumbered]
     state.pending = [f for f in state.pending if f not in state.renumbered.values()]
     state.duplicates = mfiles.duplicate_numbers(on_disk)
@@ -126,7 +137,7 @@ def to_apply(state, to=None):
 
 def to_revert(state, steps=None, to=None):
     """Return the applied files to revert, newest first."""
-    applied = [r.name for r in state.applied]
+    applied = state.applied_names
     by_name = {f.name: f for f in state.files}
     if to is not None:
         if to == "zero":
