@@ -104,6 +104,21 @@ def test_show_funnel_goes_to_the_funnels_link_and_a_wrong_step_keeps_what_was_ty
     assert [typed.html.select_one(f"input[name=value{i}]")["value"] for i in (1, 2)] == ["a", "nonsense"]
 
 
+
+def test_an_empty_builder_is_refused_and_the_range_comes_back_rebuilt_from_its_values(events):
+    form = builder(events.get(f"/funnels?{RANGE}"))
+    for i in range(1, 8):
+        form[f"value{i}"] = ""
+    form["name"] = "Nothing"
+    assert "A funnel has 2 to 8 steps; 0 given." in press(form, "/funnels", status=400).text
+    assert "A funnel has 2 to 8 steps; 0 given." in form.submit(status=400).text
+    form["value1"], form["value2"] = "page_view", "purchase"
+    form["back"] = f"{RANGE}&format=csv&value1=x&saved=1#"  # only the range and filters are read from it
+    shown = form.submit(status=303)
+    assert shown.location.startswith("/funnels?from=2026-01-05") and "format" not in shown.location
+    assert "value1" not in shown.location and "saved" not in shown.location and "#" not in shown.location
+    assert SavedFunnel.select().count() == 0
+
 def test_a_link_cannot_put_words_in_the_pages_mouth(events):
     page = events.get(f"/funnels?{RANGE}&deleted=Call+555-0100+now")
     assert "555-0100" not in page.text and "The saved funnel was deleted." in page.text

@@ -34,7 +34,7 @@ def register(app):
             result = funnels.funnel(view.query, steps, unit, by)
         except FunnelError as exc:
             bottle.response.status = 400
-            return _page(view, saved, None, _typed(form), form.get("per"), form.get("by") or None, str(exc))
+            return _page(view, saved, None, _typed(form, saved), form.get("per"), form.get("by") or None, str(exc))
         if form.get("format") == "csv":
             return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
         return _page(view, saved, result, _rows(steps), unit, by, gone)
@@ -43,10 +43,10 @@ def register(app):
     def show_funnel():
         form = bottle.request.forms.decode()
         try:
-            steps, unit, by = read_funnel(form, None)
+            steps, unit, by = read_funnel(form, None, posted=True)
         except FunnelError as exc:
             return _refused(form, str(exc))
-        return bottle.redirect(_link(form, steps, unit, by, _int(form.get("funnel"))), 303)
+        return bottle.redirect(_link(_view_of(form), steps, unit, by, _int(form.get("funnel"))), 303)
 
     @app.post("/funnels", access="analyst")
     def create_funnel():
@@ -60,16 +60,18 @@ def register(app):
     def delete_funnel(funnel_id):
         if saved_funnels.delete(funnel_id) is None:
             bottle.abort(404, "That funnel no longer exists.")
-        back = bottle.request.forms.decode().get("back") or ""
-        return bottle.redirect(f"/funnels?{back}{'&' if back else ''}deleted=1", 303)
+        return bottle.redirect(_view_of(bottle.request.forms.decode()).link("/funnels") + "&deleted=1", 303)
 
 
-def read_funnel(form, saved):
-    """Return (steps, unit, by) from the builder's fields, step=… parameters, a saved funnel, or the default."""
+def read_funnel(form, saved, posted=False):
+    """Return (steps, unit, by) from the builder's fields, step=… parameters, a saved funnel, or the default.
+
+    POSTED: a form sent to show or save, whose steps are what it holds (an empty builder is refused, not the default).
+    """
     texts = form.getall("step")
     if any(form.get(f"value{i}", "").strip() for i in range(1, funnels.MAX_STEPS + 1)):
         texts = [_builder_step(form, i) for i in range(1, funnels.MAX_STEPS + 1) if form.get(f"value{i}", "").strip()]
-    elif not texts:
+    elif not texts and not posted:
         texts = saved.steps.splitlines() if saved is not None else list(funnels.DEFAULT_STEPS)
     unit = form.get("per") or (saved.unit if saved is not None else "session")
     by = form.get("by") or None
@@ -92,29 +94,32 @@ def _save(funnel_id):
     """Save the builder's steps (or step= fields) under the typed name: what the form shows is what is saved."""
     form = bottle.request.forms.decode()
     try:
-        steps, unit, by = read_funnel(form, None)
+        steps, unit, by = read_funnel(form, None, posted=True)
         saved = saved_funnels.save(form.get("name"), steps, unit, auth.current_user().email, funnel_id)
     except FunnelError as exc:
         return _refused(form, f"The funnel was not saved: {exc}")
-    return bottle.redirect(_link(form, steps, unit, by, saved.id) + "&saved=1", 303)
+    return bottle.redirect(_link(_view_of(form), steps, unit, by, saved.id) + "&saved=1", 303)
 
 
-def _link(form, steps, unit, by, funnel_id):
-    """Return the funnel page's link for these steps, with the range and filters the form came from."""
-    back = [(k, v) for k, v in parse_qsl(form.get("back") or "") if k not in ("by", "funnel", "step", "per")]
-    pairs = back + [("step", s.text) for s in steps] + [("per", unit)] + ([("by", by)] if by else [])
-    return "/funnels?" + urlencode(pairs + ([("funnel", funnel_id)] if funnel_id else []))
+def _view_of(form):
+    """Return the View of the range and filters a posted form came from (its back field), rebuilt from parsed values."""
+    try:
+        return dashboard.View(params.parse_query(dict(parse_qsl(form.get("back") or "")), fit=True))
+    except params.QueryError:
+        return dashboard.View(params.parse_query({}))
+
+
+def _link(view, steps, unit, by, funnel_id):
+    """Return the funnel page's link for these steps in VIEW's range and filters."""
+    pairs = [("step", s.text) for s in steps] + [("per", unit)] + ([("by", by)] if by else [])
+    return f"{view.link('/funnels')}&{urlencode(pairs + ([('funnel', funnel_id)] if funnel_id else []))}"
 
 
 def _refused(form, reason):
     """Show the funnel page again with what was typed and why it was refused: nothing typed is lost."""
     bottle.response.status = 400
-    try:
-        view = dashboard.View(params.parse_query(dict(parse_qsl(form.get("back") or ""))))
-    except params.QueryError:
-        view = dashboard.View(params.parse_query({}))
     saved = saved_funnels.find(_int(form.get("funnel")))
-    return _page(view, saved, None, _typed(form), form.get("per"), form.get("by") or None, reason)
+    return _page(_view_of(form), saved, None, _typed(form), form.get("per"), form.get("by") or None, reason)
 
 
 def _rows(steps):
@@ -122,15 +127,16 @@ def _rows(steps):
     return [dict(kind=s.kind, match=s.match, value=s.value, direct=s.direct) for s in steps]
 
 
-def _typed(form):
-    """Return the builder's rows as the user typed them (builder fields or step= texts), even when they are wrong."""
+def _typed(form, saved=None):
+    """Return the builder's rows as typed (builder fields, step= texts or SAVED's steps), even when they are wrong."""
     rows = [dict(kind=form.get(f"kind{i}", ""), match=form.get(f"match{i}", ""), value=form.get(f"value{i}", ""),
                  direct=bool(form.get(f"direct{i}"))) for i in range(1, funnels.MAX_STEPS + 1)]
     rows = [r for r in rows if r["value"].strip()]
     if rows:
         return rows
     typed = []
-    for text in form.getall("step")[:funnels.MAX_STEPS]:
+    texts = form.getall("step") or (saved.steps.splitlines() if saved is not None else [])
+    for text in texts[:funnels.MAX_STEPS]:
         try:
             typed.append(_rows([funnels.parse_step(text)])[0])
         except FunnelError:
