@@ -380,6 +380,8 @@ def test_dates_the_wrong_way_round_offer_the_swap_with_the_filters_kept(ui):
     swap = page.html.find("a", string="Show 2026-03-01 to 2026-03-20 instead")["href"]
     assert swap == "/sessions?from=2026-03-01&to=2026-03-20&channel=email"
     assert ui.get(swap).status_code == 200
+    for url in ("/?from=2030-01-01&to=", "/?from=2026-02-30&to=2026-02-01"):  # no swap that would fail again
+        assert not ui.get(url, status=400).html.find("a", string=lambda text: text and text.startswith("Show "))
 
 
 def test_only_the_intervals_a_range_can_have_are_offered(ui):

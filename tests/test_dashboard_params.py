@@ -60,6 +60,7 @@ def test_filter_values_are_read_as_the_data_stores_them():
     assert q.filters == (Filter("channel", ("paid search",)), Filter("device", ("mobile",), True),
                          Filter("country", ("DE", "ZZ", "(none)")))
 
+
 def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
     assert parse({"period": "yesterday"}).interval == "hour"
     assert parse({"period": "12mo"}).interval == "day"

@@ -119,6 +119,7 @@ def test_an_empty_builder_is_refused_and_the_range_comes_back_rebuilt_from_its_v
     assert "value1" not in shown.location and "saved" not in shown.location and "#" not in shown.location
     assert SavedFunnel.select().count() == 0
 
+
 def test_a_link_cannot_put_words_in_the_pages_mouth(events):
     page = events.get(f"/funnels?{RANGE}&deleted=Call+555-0100+now")
     assert "555-0100" not in page.text and "The saved funnel was deleted." in page.text

@@ -124,6 +124,7 @@ def test_after_a_step_no_one_reached_the_shares_are_unknown_not_zero(client):
     assert [(s.conversion_from_previous, s.conversion_from_first, s.drop_off) for s in result.steps] == [
         (None, None, None), (None, None, None), (None, None, None)]
 
+
 def test_page_steps_are_case_sensitive_and_match_page_views_only(client):
     session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
     SessionEvent.insert_many([

@@ -87,6 +87,7 @@ def test_undo_asks_first_and_its_answer_is_a_page_a_reload_does_not_send_again(b
     assert f"Import {record.id} (shop.csv) undone" in done.text and CustomerSession.select().count() == 0
     assert "undone" not in client.get(f"/imports?undone={record.id + 1}").text.split("<table")[0]
 
+
 def test_sessions_of_a_file_without_traffic_columns_show_an_unknown_channel(browser):  # noqa: F811
     client = browser()
     sign_in(client, "ann@example.com", "analyst")

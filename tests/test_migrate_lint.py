@@ -129,6 +129,7 @@ def test_a_callable_default_on_a_new_table_is_fine(db, migrations_dir):
                     'token=pw.UUIDField(default=uuid.uuid4, unique=True))', header="import uuid")
     assert lint(db, scan(migrations_dir), scan(migrations_dir)) == []
 
+
 def test_marker_above_the_line_overrides_with_its_reason(db, migrations_dir):
     found = lint_last(db, migrations_dir, '# lint: allow drop-column -- price moved to the prices table in 001\n'
                                           'migrator.remove_fields("items", "price")')

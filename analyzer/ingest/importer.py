@@ -279,7 +279,8 @@ def _require(source, headers, kind, mapping, year):
     if missing:
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
         raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
-                       f"{', '.join(headers)}. Accepted names — {accepted}. If the kind was guessed wrong, choose the other one (--kind, or the Kind field of the upload page).")
+                       f"{', '.join(headers)}. Accepted names — {accepted}. If the kind was guessed wrong, choose "
+                       "the other one (--kind, or the Kind field of the upload page).")
 
 
 def _aliases(kind, field):

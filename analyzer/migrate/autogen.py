@@ -2,6 +2,7 @@
 
 import datetime as dt
 import importlib
+import importlib.util
 import re
 import traceback
 from contextlib import contextmanager
@@ -52,7 +53,8 @@ def discover_models(module_name):
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # a typo in the models: say where, as for a migration file
-        frames = [t for t in traceback.extract_tb(exc.__traceback__) if "importlib" not in t.filename]
+        spec = importlib.util.find_spec(module_name)
+        frames = [t for t in traceback.extract_tb(exc.__traceback__) if spec and t.filename == spec.origin]
         where = (exc.filename, exc.lineno) if isinstance(exc, SyntaxError) else (
             (frames[-1].filename, frames[-1].lineno) if frames else (module_name, None))
         raise AppError(f"The models ({where[0]}{f' line {where[1]}' if where[1] else ''}) cannot be imported: "

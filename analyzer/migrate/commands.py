@@ -2,6 +2,7 @@
 
 import sys
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from importlib import import_module
@@ -46,7 +47,7 @@ class Context:
             self._db = db
         return self._db
 
-    @property
+    @cached_property
     def offline(self):
         """Return the configured database unopened: create only builds and compares models, so it needs no file."""
         return self._db or open_database(self.settings.database_url)

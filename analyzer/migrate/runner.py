@@ -310,4 +310,3 @@ def _foreign_keys_off(db):
         yield
     finally:
         db.pragma("foreign_keys", 1)
-

@@ -129,13 +129,12 @@ def read_view():
                  for dimension in DIMENSIONS if query.get(f"sort_{dimension}")}
     except params.QueryError as exc:
         bottle.response.status = 400
-        path = bottle.request.path
-        swapped = None
-        if query.get("from", "") > query.get("to", "\uffff"):  # ISO dates compare as text; the pair the other way
-            pairs = [(k, {"from": query["to"], "to": query["from"]}.get(k, v)) for k, v in query.allitems()]
-            swapped = f"{path}?{urlencode(pairs)}"
+        path, dates, swapped = bottle.request.path, params.swapped(query), None
+        if dates:
+            changed = {"from": dates[0].isoformat(), "to": dates[1].isoformat()}
+            swapped = f"{path}?{urlencode([(k, changed.get(k, v)) for k, v in query.allitems()])}"
         return None, render("dashboard_error", title="Dashboard", message=str(exc), home=path, swapped=swapped,
-                            dates=(query.get("to"), query.get("from")))
+                            dates=dates)
     return View(parsed, metric, sorts, bool(query.get("interval"))), None
 
 

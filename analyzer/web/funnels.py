@@ -24,7 +24,7 @@ def register(app):
         if error:
             return error
         form = bottle.request.query.decode()
-        saved = saved_funnels.find(_int(form.get("funnel")))
+        saved = saved_funnels.find(params.record_id(form.get("funnel")))
         gone = None
         if form.get("funnel") and saved is None:
             bottle.response.status = 404
@@ -46,7 +46,7 @@ def register(app):
             steps, unit, by = read_funnel(form, None, posted=True)
         except FunnelError as exc:
             return _refused(form, str(exc))
-        return bottle.redirect(_link(_view_of(form), steps, unit, by, _int(form.get("funnel"))), 303)
+        return bottle.redirect(_link(_view_of(form), steps, unit, by, params.record_id(form.get("funnel"))), 303)
 
     @app.post("/funnels", access="analyst")
     def create_funnel():
@@ -118,7 +118,7 @@ def _link(view, steps, unit, by, funnel_id):
 def _refused(form, reason):
     """Show the funnel page again with what was typed and why it was refused: nothing typed is lost."""
     bottle.response.status = 400
-    saved = saved_funnels.find(_int(form.get("funnel")))
+    saved = saved_funnels.find(params.record_id(form.get("funnel")))
     return _page(_view_of(form), saved, None, _typed(form), form.get("per"), form.get("by") or None, reason)
 
 
@@ -188,8 +188,3 @@ def _notice(query):
     if query.get("saved"):
         return "The funnel was saved."
     return None
-
-
-def _int(text):
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
-

@@ -8,7 +8,7 @@ from analyzer.errors import AppError
 from analyzer.ingest import columns, importer
 from analyzer.ingest.options import ImportOptions, parse_year
 from analyzer.models import Import
-from analyzer.web import auth, staging
+from analyzer.web import auth, params, staging
 from analyzer.web.routes import render
 
 
@@ -17,7 +17,7 @@ def register(app, settings):
 
     @app.get("/imports", access="analyst")
     def imports_page():
-        undone = Import.get_or_none(Import.id == _number(bottle.request.query.get("undone")))
+        undone = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("undone")))
         if undone is not None and undone.status == "undone":
             return _page(notice=f"Import {undone.id} ({undone.file_name}) undone: its events and the sessions it "
                                 "created are removed, and the sessions it continued are as they were before it.")
@@ -95,10 +95,6 @@ def _run(app, path, options, token):
                      check=report, token=token, options=options)
     return _page(notice=f"Imported {options.name} as import {report.import_id}: {report.summary()}, in "
                         f"{report.seconds:.1f} s.", report=report)
-
-
-def _number(text):
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
 
 
 def _fields():

@@ -186,12 +186,17 @@ def _filters(params):
 
 
 def _country(text):
+    """Return the country code a filter value means: a code in any case, or an English name."""
     if text == NONE_VALUE:
         return text
-    try:
-        return country_code(text) or text.upper()
-    except ValueError:
-        return text.upper()
+    for candidate in (text, text.upper()):  # upper case too, so that reading a value twice gives the same code
+        try:
+            found = country_code(candidate)
+        except ValueError:
+            continue
+        if found:
+            return found
+    return text.upper()
 
 
 def _all(params, name):
@@ -201,6 +206,20 @@ def _all(params, name):
 def _decoded(params):
     # Bottle hands query values over as Latin-1 text; decode() gives the UTF-8 the browser sent.
     return params.decode() if hasattr(params, "decode") and hasattr(params, "getall") else params
+
+
+def record_id(text):
+    """Return TEXT as a record's id (up to nine digits), or None."""
+    return int(text) if text and text.isdigit() and len(text) < 10 else None
+
+
+def swapped(params):
+    """Return PARAMS' from and to the other way round when both are dates and from is after to, else None."""
+    try:
+        start, end = _date("from", params.get("from") or ""), _date("to", params.get("to") or "")
+    except QueryError:
+        return None
+    return (end, start) if start > end else None
 
 
 def _date(name, text):
