@@ -64,10 +64,7 @@ def register(app):
 
 
 def read_funnel(form, saved, posted=False):
-    """Return (steps, unit, by) from the builder's fields, step=… parameters, a saved funnel, or the default.
-
-    POSTED: a form sent to show or save, whose steps are what it holds (an empty builder is refused, not the default).
-    """
+    """Return (steps, unit, by) from the builder, step=… fields, a saved funnel or the default (never when POSTED)."""
     texts = form.getall("step")
     if any(form.get(f"value{i}", "").strip() for i in range(1, funnels.MAX_STEPS + 1)):
         texts = [_builder_step(form, i) for i in range(1, funnels.MAX_STEPS + 1) if form.get(f"value{i}", "").strip()]
