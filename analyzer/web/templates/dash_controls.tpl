@@ -19,19 +19,15 @@
     <a href="{{v.link(period=name)}}"{{!' aria-current="true"' if q.period == name else ''}}>{{label}}</a>
     % end
   </nav>
-  <form class="custom-range" method="get" action="{{path}}" aria-label="Custom range and comparison">
+  <form class="custom-range" method="get" action="{{path}}" aria-label="Custom range">
     % for name, value in hidden_fields(v):
     <input type="hidden" name="{{name}}" value="{{value}}">
     % end
     <label>From <input type="date" name="from" value="{{q.start.isoformat()}}" required></label>
     <label>To <input type="date" name="to" value="{{q.end.isoformat()}}" required></label>
-    <label>Compare with
-      <select name="compare">
-        % for name, label in compares:
-        <option value="{{name}}"{{!' selected' if q.compare == name else ''}}>{{label}}</option>
-        % end
-      </select>
-    </label>
+    % if q.compare != 'previous':
+    <input type="hidden" name="compare" value="{{q.compare}}">
+    % end
     <button type="submit">Apply</button>
   </form>
   <nav class="segmented compare" aria-label="Compare with">
