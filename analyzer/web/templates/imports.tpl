@@ -82,17 +82,17 @@
 </section>
 % if imports:
 <div class="table-scroll">
-<table>
-  <thead><tr><th>#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th>Rows read</th>
-    <th>Sessions created</th><th>Sessions continued</th><th>Events added</th><th>Rows already there</th>
-    <th>Extra rows of a session</th><th>By</th><th></th></tr></thead>
+<table class="sessions">
+  <thead><tr><th class="num">#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th class="num">Rows read</th>
+    <th class="num">Sessions created</th><th class="num">Sessions continued</th><th class="num">Events added</th>
+    <th class="num">Rows already there</th><th class="num">Extra rows of a session</th><th>By</th><th></th></tr></thead>
   <tbody>
   % for r in imports:
     <tr>
-      <td>{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td>{{r.file_name}}</td><td>{{r.kind}}</td>
-      <td>{{r.status}}</td><td>{{'{:,}'.format(r.rows_read)}}</td><td>{{'{:,}'.format(r.sessions_written)}}</td>
-      <td>{{'{:,}'.format(r.sessions_continued)}}</td><td>{{'{:,}'.format(r.events_written)}}</td>
-      <td>{{'{:,}'.format(r.rows_identical)}}</td><td>{{'{:,}'.format(r.extra_rows)}}</td><td>{{r.created_by or '—'}}</td>
+      <td class="num">{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td>{{r.file_name}}</td><td>{{r.kind}}</td>
+      <td>{{r.status}}</td><td class="num">{{'{:,}'.format(r.rows_read)}}</td><td class="num">{{'{:,}'.format(r.sessions_written)}}</td>
+      <td class="num">{{'{:,}'.format(r.sessions_continued)}}</td><td class="num">{{'{:,}'.format(r.events_written)}}</td>
+      <td class="num">{{'{:,}'.format(r.rows_identical)}}</td><td class="num">{{'{:,}'.format(r.extra_rows)}}</td><td>{{r.created_by or '—'}}</td>
       <td>
       % if r.status == 'done' and user.role == 'admin':
         <form method="post" action="/imports/{{r.id}}/undo" class="inline" data-confirm="Undo import {{r.id}} ({{r.file_name}})? Its events and the sessions it created are removed.">
