@@ -215,9 +215,10 @@ def test_range_links_keep_the_filters_and_the_metric_and_mark_the_current_one(ui
 
 
 def test_the_custom_range_form_submits_from_and_to_with_the_filters_and_the_comparison(ui):
-    page = ui.get("/?period=30d&-device=tablet&metric=bounce_rate")
+    # The comparison is chosen with its buttons; the form keeps it (the drop-down beside them said the same).
+    page = ui.get("/?period=30d&-device=tablet&metric=bounce_rate&compare=year")
     form = [f for f in page.forms.values() if "from" in f.fields][0]
-    form["from"], form["to"], form["compare"] = "2026-01-01", "2026-01-31", "year"
+    form["from"], form["to"] = "2026-01-01", "2026-01-31"
     result = form.submit()
     query = query_of(result.request.url)
     assert (query.start, query.end, query.compare) == (dt.date(2026, 1, 1), dt.date(2026, 1, 31), "year")
@@ -345,6 +346,10 @@ def test_without_any_data_the_page_says_how_to_import_or_load_the_demo(client):
     assert [p.text for p in page.html.select("pre.command")] == ["python manage.py import sessions.csv",
                                                                  "python manage.py demo"]
     assert page.html.find("a", string="Upload a file on the import page")["href"] == "/imports"
+    for path in ("/funnels", "/retention"):  # they said "try a longer range", which no range could satisfy
+        other = client.get(path)
+        assert "No sessions yet" in other.text and "This page fills in" in other.text, path
+    assert client.get("/retention?format=csv").text.startswith("cohort,")
 
 
 def test_a_range_without_data_says_so_and_offers_all_time(client, app, tmp_path):

@@ -157,6 +157,13 @@ def helpers(view, currency):
                 filter_values=filter_values, hidden_fields=hidden_fields, none_value=NONE_VALUE)
 
 
+def welcome(title):
+    """Return the page that says how to import data or load the demo when there are no sessions yet, else None."""
+    if dashboard.data_span() is None and bottle.request.query.get("format") != "csv":
+        return render("dashboard_empty", title=title)
+    return None
+
+
 def hidden_fields(view):
     """Return the (name, value) pairs the custom range form carries over: filters, interval, metric, sorts."""
     pairs = parse_qsl(view.link().partition("?")[2], keep_blank_values=True)

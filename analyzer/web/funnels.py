@@ -20,6 +20,9 @@ def register(app):
 
     @app.get("/funnels", access="viewer")
     def funnels_page():
+        empty = dashboard.welcome("Funnels")
+        if empty:
+            return empty
         view, error = dashboard.read_view()
         if error:
             return error

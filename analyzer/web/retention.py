@@ -20,6 +20,9 @@ def register(app):
 
     @app.get("/retention", access="viewer")
     def retention_page():
+        empty = dashboard.welcome("Retention")
+        if empty:
+            return empty
         explore_params.with_default_range(bottle.request.query, retention.DEFAULT_PERIOD)
         view, error = dashboard.read_view()
         if error:

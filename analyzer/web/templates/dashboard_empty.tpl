@@ -1,7 +1,7 @@
 % rebase('base.tpl', title=title)
 <section class="notice-card welcome">
   <h1>No sessions yet</h1>
-  <p>The dashboard fills in as soon as there is data. Import an export of your sessions or events, or try the
+  <p>{{'The dashboard' if title == 'Dashboard' else 'This page'}} fills in as soon as there is data. Import an export of your sessions or events, or try the
      analyzer on demo data first.</p>
   <h2>Import a file</h2>
   % if allows(user.role, 'analyst'):
