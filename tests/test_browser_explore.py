@@ -6,10 +6,11 @@ Screenshots at laptop width go to the test's tmp dir, under screenshots/ (docs/s
 from urllib.parse import parse_qs, urlsplit
 
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select
+from selenium.webdriver.common.keys import Keys
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from tests.conftest import PASSWORD
-from tests.test_browser import browser, click, fill, server  # noqa: F401  (fixtures)
+from tests.test_browser import _gone, browser, click, fill, server  # noqa: F401  (fixtures)
 from tests.test_browser_dashboard import LAPTOP, PHONE, shots, to_phone_width  # noqa: F401  (fixture)
 
 
@@ -72,7 +73,9 @@ def test_an_analyst_goes_from_a_breakdown_row_to_one_session_and_builds_a_funnel
     assert set(texts(browser, "table.breakdown-steps tbody th, table.breakdown-steps tbody td:first-child a")) >= {
         "mobile", "desktop"}
     fill(browser, name="Checkout by device")
-    click(browser, "//button[text()='Save as new funnel']", By.XPATH)
+    page = browser.find_element(By.TAG_NAME, "html")
+    browser.find_element(By.NAME, "name").send_keys(Keys.ENTER)  # Enter in the name saves (funnels.js)
+    WebDriverWait(browser, 10).until(lambda driver: _gone(page) and driver.find_elements(By.CSS_SELECTOR, ".flash"))
     assert "The funnel was saved." in browser.find_element(By.CSS_SELECTOR, ".flash.notice").text
     assert "Checkout by device" in texts(browser, ".saved-funnels li a")
     assert params_of(browser)["period"] == ["90d"] and params_of(browser)["by"] == ["device"]

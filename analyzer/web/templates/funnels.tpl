@@ -1,4 +1,4 @@
-% rebase('base.tpl', title=title)
+% rebase('base.tpl', title=title, scripts=('funnels.js',))
 % keep_fields = state
 % from urllib.parse import urlencode
 <div class="dash-head">
