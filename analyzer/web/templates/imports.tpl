@@ -82,7 +82,7 @@
 </section>
 % if imports:
 <div class="table-scroll">
-<table class="sessions">
+<table class="sessions imports">
   <thead><tr><th class="num">#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th class="num">Rows read</th>
     <th class="num">Sessions created</th><th class="num">Sessions continued</th><th class="num">Events added</th>
     <th class="num">Rows already there</th><th class="num">Extra rows of a session</th><th>By</th><th></th></tr></thead>
