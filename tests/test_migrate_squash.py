@@ -74,6 +74,9 @@ def test_a_database_that_applied_the_files_keeps_its_history_and_skips_the_basel
     assert names(db) == before[:-1]
     with pytest.raises(AppError, match=f"Cannot roll back 004_tags: {BASELINE} replaced its file"):
         commands.rollback(make_ctx(), steps=1)
+    # By number, too: it said "No applied migration named '2'" while listing 002 as applied.
+    with pytest.raises(AppError, match=f"Cannot roll back 004_tags: {BASELINE} replaced its file"):
+        commands.rollback(make_ctx(), to="2")
 
 
 def test_check_verifies_the_baseline_against_the_replaced_files(make_ctx, migrations_dir, db):

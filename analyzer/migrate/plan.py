@@ -143,7 +143,7 @@ def to_revert(state, steps=None, to=None):
         if to == "zero":
             names = applied
         else:
-            target = mfiles.resolve(state.files, to)
+            target = mfiles.resolve(state.files, to) or _applied_named(applied, to)
             if target is None or target.name not in applied:
                 raise AppError(
                     f"No applied migration named {to!r}; nothing was reverted. "
@@ -164,6 +164,13 @@ def to_revert(state, steps=None, to=None):
         raise AppError(f"Cannot roll back {squashed[-1]}: {state.squashed[squashed[-1]]} replaced its file with a "
                        "baseline for new databases; nothing was reverted. Roll back only the migrations after it.")
     return [by_name[n] for n in reversed(names)]
+
+
+def _applied_named(applied, to):
+    """Find an applied migration whose file is gone (replaced by a baseline) by its name or number."""
+    pseudo = [mfiles.MigrationFile(int(name.split("_")[0]), name, None) for name in applied
+              if name.split("_")[0].isdigit()]
+    return mfiles.resolve(pseudo, to)
 
 
 def _known(migration_files):
