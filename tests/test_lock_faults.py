@@ -61,6 +61,29 @@ def test_a_killed_migrate_run_frees_the_lock_within_seconds(project, pg_url):
     assert result.code == 1 and "_slow" in result.out  # nothing of it applied; run it again when fixed
 
 
+
+def test_ctrl_c_cancels_the_running_statement_at_once_and_applies_nothing(project, pg_url):
+    # It waited for the statement to end: up to MIGRATE_PG_STATEMENT_TIMEOUT (15 minutes) for a slow one.
+    directory = project / "migrations"
+    write_migration(directory, f"{mfiles.next_number(mfiles.scan(directory)):03d}_slow",
+                    'migrator.sql("SELECT pg_sleep(60)")')
+    env = {"DATABASE_URL": pg_url}
+    assert run_cli(project, "migrate", "sum", env=env).code == 0
+    process = subprocess.Popen([sys.executable, "manage.py", "migrate", "run"], cwd=project, env=os.environ | env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 30
+    while not running(pg_url, "pg_sleep(60)"):
+        assert process.poll() is None and time.monotonic() < deadline
+        time.sleep(0.1)
+    process.send_signal(signal.SIGINT)
+    pressed = time.monotonic()
+    stderr = process.communicate(timeout=20)[1]
+    assert time.monotonic() - pressed < 5 and process.returncode == 130, stderr
+    assert stderr.strip().splitlines()[-1] == "Interrupted."
+    assert not running(pg_url, "pg_sleep(60)") and lock_is_free(pg_url)
+    result = run_cli(project, "migrate", "status", env=env)
+    assert result.code == 1 and "_slow" in result.out  # nothing of it applied
+
 def test_the_wait_message_says_when_the_holder_is_gone_and_how_to_free_the_lock(pg_url):
     gone = subprocess.Popen(["true"])
     gone.wait()

@@ -1,6 +1,7 @@
 """The verbs of "python manage.py migrate": each prints what it did and returns an exit code."""
 
 import sys
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -10,7 +11,7 @@ from importlib import import_module
 from analyzer.db import check_connection, init_database, is_sqlite, open_database
 from analyzer.errors import AppError
 from analyzer import guard
-from analyzer.migrate import MIGRATIONS_DIR, archive, integrity, plan
+from analyzer.migrate import MIGRATIONS_DIR, archive, integrity, interrupt, plan
 from analyzer.migrate import history as history_table
 from analyzer.migrate import files as mfiles
 from analyzer.migrate.lock import migration_lock
@@ -67,10 +68,12 @@ class Context:
         """Return the PostgreSQL lock and statement timeouts for each migration."""
         return _load("runner").Timeouts(self.settings.pg_lock_timeout, self.settings.pg_statement_timeout)
 
+    @contextmanager
     def locked(self):
-        """Hold the migration lock of the database (others wait up to the lock timeout)."""
+        """Hold the migration lock of the database (others wait up to the lock timeout); Ctrl-C cancels at once."""
         wait = self.settings.lock_timeout_s if self.lock_timeout is None else self.lock_timeout
-        return migration_lock(self.db, wait, on_wait=self.out)
+        with interrupt.cancelling(self.db), migration_lock(self.db, wait, on_wait=self.out):
+            yield
 
     def close(self):
         """Close the database connection if one was opened."""
