@@ -6,7 +6,7 @@ from analyzer.db import is_sqlite
 from analyzer.errors import AppError
 from analyzer.migrate import commands, history
 from analyzer.migrate import files as mfiles
-from tests.conftest import write_migration
+from tests.conftest import CREATE_ITEMS, write_migration
 
 CREATE_PARENT = '''
 @migrator.create_model
@@ -341,3 +341,21 @@ def test_concurrent_index_with_other_options_is_refused_with_the_way_out(make_ct
         commands.run(ctx)
     assert "add_index with concurrently=True takes no where: write that index with migrator.sql(" in str(failure.value)
     assert [r.name for r in history.applied(db)] == ["001_parent"]
+
+
+def test_a_type_change_of_a_not_null_column_keeps_one_not_null_and_its_rollback_the_first_schema(
+        make_ctx, migrations_dir, db):
+    # SQLite's rebuild wrote "name" VARCHAR(80) NOT NULL NOT NULL (a type change, then NOT NULL asked again).
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    assert commands.run(make_ctx()) == 0
+    before = [(c.name, c.data_type, c.null) for c in db.get_columns("items")]
+    write_migration(migrations_dir, "002_wider", 'migrator.change_fields("items", name=pw.CharField(max_length=80))',
+                    'migrator.change_fields("items", name=pw.CharField(max_length=50))')
+    write_migration(migrations_dir, "003_price", 'migrator.add_not_null("items", "price")',
+                    'migrator.drop_not_null("items", "price")')
+    assert commands.run(make_ctx()) == 0
+    if is_sqlite(db):
+        schema = db.execute_sql("SELECT sql FROM sqlite_master WHERE name = 'items'").fetchone()[0]
+        assert "NOT NULL NOT NULL" not in schema and '"name" VARCHAR(80) NOT NULL' in schema
+    assert commands.rollback(make_ctx(), steps=2) == 0
+    assert [(c.name, c.data_type, c.null) for c in db.get_columns("items")] == before

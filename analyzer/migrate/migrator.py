@@ -1,5 +1,6 @@
 """peewee-migrate's Migrator, made to record what each migration asks for and to drop columns safely."""
 
+import re
 import sys
 from dataclasses import dataclass, field
 
@@ -15,6 +16,7 @@ OPERATIONS = (
     "rename_table", "add_index", "drop_index", "add_not_null", "drop_not_null", "add_default",
     "add_constraint", "drop_constraints", "sql", "run", "backfill", "set_not_null",
 )
+NOT_NULL = re.compile(r"\bNOT\s+NULL\b", re.I)
 
 
 @dataclass
@@ -92,6 +94,15 @@ class SqliteMigrator(pm.SqliteMigrator):
             fk.column == column_name for fk in self.database.get_foreign_keys(table)
         )
         return steps + [pm.SqliteMigrator.drop_column(self, table, column_name, cascade, legacy=not in_place)]
+
+
+    @operation
+    def add_not_null(self, table, column, legacy=False):
+        """Make COLUMN NOT NULL, once: a type change rebuilds it NOT NULL already and then asked for it again."""
+        def once(column_name, column_def):
+            return column_def if NOT_NULL.search(column_def) else column_def + " NOT NULL"
+
+        return self._update_column(table, column, once)
 
 
 def schema_migrator(db):
