@@ -38,20 +38,27 @@ def running(url, text):
         connection.close()
 
 
-def test_a_killed_migrate_run_frees_the_lock_within_seconds(project, pg_url):
+def slow_run(project, pg_url):
+    """Start manage.py migrate run on a migration that sleeps 60 s; return the process once its statement runs."""
     directory = project / "migrations"
     write_migration(directory, f"{mfiles.next_number(mfiles.scan(directory)):03d}_slow",
                     'migrator.sql("SELECT pg_sleep(60)")')
     env = {"DATABASE_URL": pg_url}
     assert run_cli(project, "migrate", "sum", env=env).code == 0
-    process = subprocess.Popen([sys.executable, "manage.py", "migrate", "run"], cwd=project,
-                               env=os.environ | env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen([sys.executable, "manage.py", "migrate", "run"], cwd=project, env=os.environ | env,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 30
     while not running(pg_url, "pg_sleep(60)"):
         assert process.poll() is None and time.monotonic() < deadline
         time.sleep(0.1)
+    return process
+
+
+def test_a_killed_migrate_run_frees_the_lock_within_seconds(project, pg_url):
+    env = {"DATABASE_URL": pg_url}
+    process = slow_run(project, pg_url)
     process.send_signal(signal.SIGKILL)
-    process.wait()
+    process.communicate()
     killed = time.monotonic()
     while not lock_is_free(pg_url):
         assert time.monotonic() - killed < 5, "the killed run's statement still holds the migration lock"
@@ -64,17 +71,8 @@ def test_a_killed_migrate_run_frees_the_lock_within_seconds(project, pg_url):
 
 def test_ctrl_c_cancels_the_running_statement_at_once_and_applies_nothing(project, pg_url):
     # It waited for the statement to end: up to MIGRATE_PG_STATEMENT_TIMEOUT (15 minutes) for a slow one.
-    directory = project / "migrations"
-    write_migration(directory, f"{mfiles.next_number(mfiles.scan(directory)):03d}_slow",
-                    'migrator.sql("SELECT pg_sleep(60)")')
     env = {"DATABASE_URL": pg_url}
-    assert run_cli(project, "migrate", "sum", env=env).code == 0
-    process = subprocess.Popen([sys.executable, "manage.py", "migrate", "run"], cwd=project, env=os.environ | env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while not running(pg_url, "pg_sleep(60)"):
-        assert process.poll() is None and time.monotonic() < deadline
-        time.sleep(0.1)
+    process = slow_run(project, pg_url)
     process.send_signal(signal.SIGINT)
     pressed = time.monotonic()
     stderr = process.communicate(timeout=20)[1]
