@@ -29,6 +29,11 @@ def zone(name):
         raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
+def now(tz):
+    """Return the current time in TZ (aware)."""
+    return dt.datetime.now(UTC).astimezone(tz)
+
+
 def day_start(day, tz):
     """Return the naive UTC time at which the reporting day DAY begins."""
     return dt.datetime.combine(day, dt.time(), tzinfo=tz).astimezone(UTC).replace(tzinfo=None)

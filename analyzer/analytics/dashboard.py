@@ -76,7 +76,7 @@ def timeseries(query, metric, interval=None):
     before = query.previous()
     previous = _points(before, metric, interval) if before else []
     points = []
-    now = dt.datetime.now(localtime.UTC).astimezone(query.tz)
+    now = localtime.now(query.tz)
     for i, (t, value, approximate) in enumerate(current):
         if t > (now if isinstance(t, dt.datetime) else now.date()):
             break  # a bucket that has not begun: plotting it as zero would read as a collapse

@@ -1,7 +1,6 @@
 """The analyst's dashboard at /: KPIs, the trend of one of them, breakdowns and filters, and each panel as CSV."""
 
 import csv
-import datetime as dt
 import io
 from dataclasses import dataclass, field
 from urllib.parse import parse_qsl, urlencode
@@ -150,7 +149,7 @@ def draw(view, series, currency):
 def helpers(view, currency):
     """Return the names every dashboard template uses besides the data."""
     intervals = [(name, label) for name, label in INTERVALS if name in params.intervals_for(view.query)]
-    today = dt.datetime.now(localtime.UTC).astimezone(view.query.tz).date()
+    today = localtime.now(view.query.tz).date()
     return dict(present=present, currency=currency, periods=PERIODS, compares=COMPARES, intervals=intervals,
                 ongoing=view.query.start <= today <= view.query.end,
                 sorts=SORTS, dimension_names=present.DIMENSIONS, metric_names=present.METRICS,

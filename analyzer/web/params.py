@@ -25,7 +25,7 @@ def parse_query(params, today=None, fit=False):
     """Read range, comparison, filters and interval from URL parameters (FIT: a page's all time takes months)."""
     params = _decoded(params)
     zone_name, tz = localtime.reporting_zone()
-    today = today or dt.datetime.now(localtime.UTC).astimezone(tz).date()
+    today = today or localtime.now(tz).date()
     period = params.get("period") or None
     given_from, given_to = params.get("from") or None, params.get("to") or None
     if period and (given_from or given_to):
