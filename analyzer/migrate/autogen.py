@@ -4,7 +4,6 @@ import datetime as dt
 import importlib
 import importlib.util
 import re
-import traceback
 from contextlib import contextmanager
 
 import peewee as pw
@@ -14,7 +13,7 @@ from peewee_migrate.router import compile_migrations
 from analyzer.errors import AppError
 from analyzer.migrate import files as mfiles
 from analyzer.migrate import integrity, renames
-from analyzer.migrate.runner import no_queries, replay
+from analyzer.migrate.runner import line_in, no_queries, replay
 
 TEMPLATE = '''"""{title}
 
@@ -53,10 +52,8 @@ def discover_models(module_name):
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # a typo in the models: say where, as for a migration file
-        spec = importlib.util.find_spec(module_name)
-        frames = [t for t in traceback.extract_tb(exc.__traceback__) if spec and t.filename == spec.origin]
-        where = (exc.filename, exc.lineno) if isinstance(exc, SyntaxError) else (
-            (frames[-1].filename, frames[-1].lineno) if frames else (module_name, None))
+        origin = getattr(importlib.util.find_spec(module_name), "origin", None) or module_name
+        where = (exc.filename, exc.lineno) if isinstance(exc, SyntaxError) else (origin, line_in(exc, origin))
         raise AppError(f"The models ({where[0]}{f' line {where[1]}' if where[1] else ''}) cannot be imported: "
                        f"{type(exc).__name__}: {exc}. Fix them and try again.") from None
     models = [

@@ -31,8 +31,7 @@ def replay(db, migration_files, migrator=None):
             except AppError:
                 raise
             except Exception as exc:  # a typo in an operation's name or arguments: say which file and line
-                line = next((t.lineno for t in reversed(traceback.extract_tb(exc.__traceback__))
-                             if t.filename == str(f.path)), None)
+                line = line_in(exc, str(f.path))
                 raise AppError(f"{f.display}{f' line {line}' if line else ''} cannot be read: {type(exc).__name__}: "
                                f"{' '.join(str(exc).split())}. Fix the file and try again.") from None
             migrator.discard()
@@ -153,6 +152,11 @@ def _call(migrator, migration, namespace, direction, fake):
     function(migrator, migrator.__database__, fake=fake)
 
 
+def line_in(exc, filename):
+    """Return the line of FILENAME where EXC was raised, or passed through last; None when it never ran there."""
+    return next((t.lineno for t in reversed(traceback.extract_tb(exc.__traceback__)) if t.filename == filename), None)
+
+
 def _set_timeouts(db, timeouts, transactional):
     if is_sqlite(db) or timeouts is None:
         return
@@ -178,8 +182,7 @@ def _check_foreign_keys(db):
 
 def _failure(db, migration, direction, recorder, exc, call, transactional):
     reason = " ".join(str(exc).split()).rstrip(".") or type(exc).__name__
-    line = next((f.lineno for f in reversed(traceback.extract_tb(exc.__traceback__))
-                 if f.filename == str(migration.path)), None) or (call.line if call else None)
+    line = line_in(exc, str(migration.path)) or (call.line if call else None)
     where = f"{migration.display}" + (f" line {line}" if line else "")
     verb = "failed" if direction == "migrate" else "failed to roll back"
     at = f" at: {recorder.failed}" if recorder.failed else ""
