@@ -263,15 +263,24 @@ def test_removing_an_indexed_column_drops_its_index_first(project, db_url):
     models = project / "analyzer" / "models.py"
     models.write_text(models.read_text().replace(
         '    device = pw.CharField(max_length=16, default="unknown", index=True)\n', ""))
+    refused = migrate(project, db_url, "create", "drop device")
+    assert refused.code == 1
+    assert "CustomerSession's Meta.indexes names device, which is not a field of CustomerSession" in refused.err
+    assert len(list((project / "migrations").glob("0*.py"))) == len(list((ROOT / "migrations").glob("0*.py")))
+    models.write_text(models.read_text().replace('("channel", "country", "device")', '("channel", "country")'))
     created = migrate(project, db_url, "create", "drop device")
     assert created.code == 0, created.err
     assert "drop column customer_sessions.device" in created.out
+    assert "add index on customer_sessions (channel, country)" in created.out
     ran = migrate(project, db_url, "run")
     assert ran.code == 0, ran.err
     assert "device" not in columns(db_url, "customer_sessions")
+    assert ("channel", "country") in indexes(db_url, "customer_sessions")
     back = migrate(project, db_url, "rollback")
     assert back.code == 0, back.err
     assert "device" in columns(db_url, "customer_sessions")
+    restored = indexes(db_url, "customer_sessions")
+    assert ("channel", "country", "device") in restored and ("channel", "country") not in restored
 
 
 def indexes(db_url, table):

@@ -61,7 +61,20 @@ def discover_models(module_name):
         if isinstance(obj, type) and issubclass(obj, pw.Model) and obj is not pw.Model
         and obj.__module__ == module.__name__
     ]
-    return [m for m in models if not _is_abstract(m, models)]
+    concrete = [m for m in models if not _is_abstract(m, models)]
+    for model in concrete:
+        _check_indexes(model, origin=module.__file__)
+    return concrete
+
+
+def _check_indexes(model, origin):
+    """Refuse a Meta.indexes entry that names a field the model does not have."""
+    for entry in model._meta.indexes:
+        if isinstance(entry, (list, tuple)) and entry and isinstance(entry[0], (list, tuple)):
+            missing = [part for part in entry[0] if isinstance(part, str) and part not in model._meta.combined]
+            if missing:
+                raise AppError(f"The models ({origin}): {model.__name__}'s Meta.indexes names {', '.join(missing)}, "
+                               f"which is not a field of {model.__name__}. Change or remove that index and try again.")
 
 
 def diff(db, on_disk, models_module="analyzer.models", renames=()):

@@ -126,6 +126,7 @@ class Migrator(pm.Migrator):
         self.previewing = False
         self.report = None
         self._queued_by = []
+        self._removed = set()  # (table, field) removed by the queued operations
 
     def apply(self):
         """Run the queued operations in order, then forget them."""
@@ -143,6 +144,7 @@ class Migrator(pm.Migrator):
         """Forget the queued operations without running them."""
         self.__ops__ = []
         self._queued_by = []
+        self._removed = set()
 
     def create_model(self, model):
         """Create the table with the indexes the model has now, not those a later call of the migration adds."""
@@ -205,6 +207,7 @@ class Migrator(pm.Migrator):
         """Forget a column and the indexes add_index recorded on it: the database drops them with the column."""
         super().__del_field__(model, field)
         meta = model._meta
+        self._removed.add((meta.table_name, field.name))
         meta.indexes = [entry for entry in meta.indexes if not (_recorded_index(entry) and field.name in entry[0])]
 
     def remove_model(self, model, *, cascade=True):
@@ -241,6 +244,10 @@ class Migrator(pm.Migrator):
         meta = model._meta
         names = _column_names(meta, columns)
         db, schema = self.__database__, self.__migrator__
+        if any((meta.table_name, c) in self._removed and c not in meta.fields for c in columns):
+            # A column of the index was removed earlier in this migration: the database dropped the index with it.
+            self.__ops__[-1] = lambda: None
+            return model
 
         def drop_index_step():
             name = _index_name(db, meta.table_name, names, make_index_name(meta.table_name, names))
