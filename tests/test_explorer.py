@@ -37,17 +37,41 @@ def test_the_add_filter_form_adds_a_chip(stored):
     assert keys == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel != "email", "-started_at")[:50]
 
 
-def test_total_is_exact_below_the_cap_and_otherwise_from_rollups_or_an_estimate(stored, monkeypatch):
+def test_total_comes_from_the_rollups_or_is_counted_up_to_the_cap_or_else_estimated(stored, monkeypatch):
     from analyzer.web import params
     query = params.parse_query({"from": FROM, "to": TO})
-    assert explorer.total(query, explorer.Options()) == explorer.Total(sum(map(in_range, stored_rows())), "exact")
-    monkeypatch.setattr(explorer, "EXACT_UP_TO", 5)
-    rollups.rebuild_rollups(CustomerSession._meta.database)
     filtered = params.parse_query({"from": FROM, "to": TO, "channel": "email"})
     expected = sum(1 for r in stored_rows() if in_range(r) and r.channel == "email")
+    monkeypatch.setattr(explorer, "EXACT_UP_TO", 5)
+    assert explorer.total(query, explorer.Options()) == explorer.Total(sum(map(in_range, stored_rows())), "exact")
     assert explorer.total(filtered, explorer.Options()) == explorer.Total(expected, "exact")
+    # The rollups cannot say: counted up to the cap, then the planner's estimate or "at least".
+    landing = params.parse_query({"from": FROM, "to": TO, "landing_page": "/products/a"})
+    counted = sum(1 for r in stored_rows() if in_range(r) and r.landing_page == "/products/a")
+    monkeypatch.setattr(explorer, "EXACT_UP_TO", counted)
+    assert explorer.total(landing, explorer.Options()) == explorer.Total(counted, "exact")
+    monkeypatch.setattr(explorer, "EXACT_UP_TO", 5)
     narrowed = explorer.total(query, explorer.Options(converted=False))
     assert narrowed.kind in ("estimate", "at_least") and narrowed.value >= 5
+
+
+def test_a_common_filter_is_found_by_start_time_and_a_rare_one_through_its_index(stored, monkeypatch):
+    from analyzer.web import params
+    email = params.parse_query({"from": FROM, "to": TO, "channel": "email"})
+    kept = sum(1 for r in stored_rows() if in_range(r) and r.channel == "email")
+    every = sum(map(in_range, stored_rows()))
+    least = -(-every // kept)  # the smallest DENSE for which the filter counts as common
+    monkeypatch.setattr(explorer, "DENSE", least)
+    sqlite = explorer.is_sqlite(CustomerSession._meta.database)
+    assert explorer._by_time(email, explorer.Options()) is sqlite
+    assert not explorer._by_time(email, explorer.Options(sort="-revenue"))
+    assert not explorer._by_time(email, explorer.Options(converted=True))
+    monkeypatch.setattr(explorer, "DENSE", least - 1)
+    assert not explorer._by_time(email, explorer.Options())
+    for dense in (1, 1000):  # either way, the same sessions in the same order
+        monkeypatch.setattr(explorer, "DENSE", dense)
+        listed = [r.session_key for r in explorer.page(email, explorer.Options(), limit=500).rows]
+        assert listed == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel == "email", "-started_at")
 
 
 def test_csv_export_is_exactly_the_filtered_sorted_list_and_formula_safe(stored):

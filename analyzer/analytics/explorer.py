@@ -16,6 +16,7 @@ SORTS = ("started_at", "duration_s", "page_views", "revenue")
 DEFAULT_SORT = "-started_at"
 PAGE_SIZE = 50
 EXACT_UP_TO = 100_000  # counted exactly up to here; past it the rollups or the planner's estimate say how many
+DENSE = 200  # filters that keep one session in DENSE or more: SQLite finds a page faster by walking the start times
 STAMP = "%Y%m%dT%H%M%S.%f"
 
 
@@ -60,9 +61,9 @@ class Total:
     kind: str  # exact | estimate | at_least
 
 
-def matching(query, options, first=()):
+def matching(query, options, first=(), by_time=False):
     """Return a select of the sessions in QUERY's range and filters that also pass OPTIONS (unordered), FIRST first."""
-    select = where_sessions(S.select().where(*first) if first else S.select(), query)
+    select = where_sessions(S.select().where(*first) if first else S.select(), query, by_time)
     conditions = []
     if options.search is not None:
         conditions.append((S.customer_id == options.search) | (S.session_key == options.search))
@@ -82,12 +83,12 @@ def matching(query, options, first=()):
     return select.where(*conditions) if conditions else select
 
 
-def ordered(query, options, first=()):
+def ordered(query, options, first=(), by_time=False):
     """Return the matching sessions in the options' sort order (the session id breaks ties)."""
     column, descending = _sort(options.sort)
     if descending:
-        return matching(query, options, first).order_by(column.desc(), S.id.desc())
-    return matching(query, options, first).order_by(column, S.id)
+        return matching(query, options, first, by_time).order_by(column.desc(), S.id.desc())
+    return matching(query, options, first, by_time).order_by(column, S.id)
 
 
 def page(query, options, cursor=None, limit=PAGE_SIZE):
@@ -102,7 +103,7 @@ def page(query, options, cursor=None, limit=PAGE_SIZE):
         # by the first such term and never by a row value, and read every row before the 1,000th page (35-45 ms at
         # 1M sessions; under 1 ms with it).
         first = (column <= value if descending else column >= value, after)
-    rows = list(ordered(query, options, first).limit(limit + 1))
+    rows = list(ordered(query, options, first, _by_time(query, options)).limit(limit + 1))
     more = len(rows) > limit
     rows = rows[:limit]
     return Page(rows, make_cursor(rows[-1], options.sort) if more else None)
@@ -111,9 +112,8 @@ def page(query, options, cursor=None, limit=PAGE_SIZE):
 def total(query, options):
     """Return the Total of matching sessions without counting millions of rows on every page."""
     if not options.narrowed:
-        by_month = rolled.series(query, "month", customers=False)  # None when a filter is not rolled up
-        rolled_up = sum(t.sessions for t in by_month.values()) if by_month is not None else 0
-        if rolled_up > EXACT_UP_TO:
+        rolled_up = rolled.sessions(query, filtered=True)  # None when a filter is not rolled up
+        if rolled_up is not None:
             return Total(rolled_up, "exact")
     db = S._meta.database
     estimate = None if is_sqlite(db) else _estimate(db, matching(query, options))
@@ -124,6 +124,17 @@ def total(query, options):
     if count <= EXACT_UP_TO:
         return Total(count, "exact")
     return Total(estimate, "estimate") if estimate and estimate > EXACT_UP_TO else Total(EXACT_UP_TO, "at_least")
+
+
+def _by_time(query, options):
+    """Tell whether SQLite should find a page by walking the start times instead of through a filter's index."""
+    # Without planner statistics, SQLite takes any filter's index and sorts every session it keeps: 3.8 s for
+    # channel = paid search at 10M sessions. By start time, a page takes about PAGE_SIZE x DENSE sessions at most.
+    column, _ = _sort(options.sort)
+    if not query.filters or options.narrowed or column is not S.started_at or not is_sqlite(S._meta.database):
+        return False
+    kept = rolled.sessions(query, filtered=True)  # None when a filter is not rolled up
+    return kept is not None and kept * DENSE >= rolled.sessions(query)
 
 
 def _estimate(db, select):

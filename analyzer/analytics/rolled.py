@@ -33,9 +33,11 @@ def totals(query):
     return result
 
 
-def sessions(query):
-    """Return the sessions in QUERY's range, before its filters, from the rollups."""
-    return _sums(replace(query, filters=()), None).get(None, Totals()).sessions
+def sessions(query, filtered=False):
+    """Return the sessions in QUERY's range, before its filters (or, when FILTERED, after them), from the rollups."""
+    if filtered and not answerable(query):
+        return None
+    return _sums(query if filtered else replace(query, filters=()), None).get(None, Totals()).sessions
 
 
 def series(query, interval, customers=True):
