@@ -94,6 +94,14 @@ def test_bad_input_is_a_400_with_a_message(api, path, query, message):
     assert response.content_type == "application/json" and message in response.json["error"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/stats?channel=%C3", "/api/v1/sessions?%ff=1",
+                                  "/api/v1/breakdown/device?q=%ff%fe", "/api/v1/funnel?step=event:%C3"])
+def test_bytes_that_are_not_utf8_in_the_address_are_a_json_400(api, path):
+    client, headers, _ = api
+    response = client.get(path, headers=headers, status=400)
+    assert response.content_type == "application/json" and "not UTF-8" in response.json["error"]
+
+
 def test_the_dashboard_api_needs_a_read_token(api):
     client, _, _ = api
     assert client.get("/api/v1/stats", status=401).json["error"]

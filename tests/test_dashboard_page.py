@@ -400,6 +400,12 @@ def test_only_the_intervals_a_range_can_have_are_offered(ui):
     assert ui.get("/?period=all&interval=day").html.select_one("#trend .segmented a[aria-current]").text == "Months"
 
 
+@pytest.mark.parametrize("path", ["/?landing_page=%ff%fe", "/sessions?q=%ff", "/retention?%ff=1", "/export.csv?x=%C3",
+                                  "/trend?channel=%ff", "/breakdown/country?source=%ff"])
+def test_bytes_that_are_not_utf8_in_the_address_are_a_400_page_that_says_so(ui, path):
+    assert "not UTF-8" in ui.get(path, status=400).text
+
+
 def test_an_unknown_breakdown_is_a_404(ui):
     assert "404 · Not found" in ui.get("/breakdown/mood", status=404).text
 

@@ -19,6 +19,7 @@ CSRF_COOKIE = "analyzer_csrf"
 # public: no database, no forms (health check, static files); anonymous: sign-in pages; setup: only while no user exists
 ACCESS = ("public", "anonymous", "setup", *users.RANK, "api:read", "api:ingest")
 UNSAFE = ("POST", "PUT", "PATCH", "DELETE")
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
 BUSY_RETRY_S = 5
 log = logging.getLogger("analyzer.web")
 
@@ -40,6 +41,12 @@ class Guard:
         behind_ok = route.config.get("behind_ok", False)
 
         def guarded(*args, **kwargs):
+            if not _utf8(bottle.request):
+                message = ("The address or the form holds bytes that are not UTF-8 text: check the link or the "
+                           "values typed, then try again.")
+                if access.startswith("api:"):
+                    return api_error(400, message)
+                bottle.abort(400, message)
             try:
                 refusal = self.check(access, behind_ok)
                 if refusal is not None:
@@ -166,6 +173,17 @@ def client_address():
     """Return the client's address as the server saw it, after a trusted proxy's X-Forwarded-For (see README)."""
     # waitress's --trusted-proxy rewrites REMOTE_ADDR from the header; a header from anyone else is dropped.
     return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:64]
+
+
+def _utf8(request):
+    """Tell whether the query string and the form fields are UTF-8 text (Bottle's decode() raises on them)."""
+    try:
+        request.query.decode()
+        if request.method in UNSAFE and request.content_type.startswith(FORM_TYPES):
+            request.forms.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def api_error(status, message, **extra):
