@@ -221,8 +221,9 @@ def ingest_command(ctx, args):
         raise AppError("Name the file to import: python manage.py import FILE (or --list, or --undo ID).")
     options = import_module("analyzer.ingest.options")
     return ingest.run_import(ctx, args.file, options.ImportOptions(
-        kind=args.kind, file_format=args.format, timezone=args.timezone, gap_minutes=args.gap_minutes,
-        split_by_gap=args.split_by_gap, year=args.year, mapping=options.parse_mapping(args.map),
+        kind=args.kind, file_format=args.format, timezone=args.timezone,
+        gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap, year=options.parse_year(None if args.year is None else str(args.year)),
+        mapping=options.parse_mapping(args.map),
         dry_run=args.dry_run, created_by=os.environ.get("USER")))
 
 

@@ -244,3 +244,17 @@ def test_the_corpus_through_the_api(db, web, generated):
             assert "/tmp" not in response.json["error"] and "analyzer-api" not in response.json["error"], name
         assert CustomerSession.select().count() == stored_count(name), name
         undo_all()
+
+
+@pytest.mark.parametrize("value, status, written", [("1", 200, 0), ("true", 200, 0), ("TRUE", 200, 0), ("0", 201, 1),
+                                                    ("false", 201, 1), ("yes", 400, 0), ("", 201, 1)])
+def test_the_api_dry_run_flag_is_one_of_four_words_and_anything_else_writes_nothing(db, web, value, status, written):
+    client, headers = web
+    body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01T10:00:00Z"})
+    response = client.post(f"/api/v1/sessions?dry_run={value}", body, headers=headers, expect_errors=True)
+    assert response.status_int == status, response.json
+    assert CustomerSession.select().count() == written and Import.select().count() == written
+    if status == 400:
+        assert "dry_run 'yes': give 1 (or true)" in response.json["error"]
+    else:
+        assert response.json["dry_run"] is (written == 0)

@@ -484,6 +484,18 @@ def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_p
     assert "Traceback" not in result.err
 
 
+@pytest.mark.parametrize("option, message", [
+    (["--split-by-gap", "--gap-minutes", "-5"], "--gap-minutes -5: give the minutes of inactivity that end a session"),
+    (["--gap-minutes", "9999999999999999999999"], "--gap-minutes 9999999999999999999999: give the minutes"),
+    (["--year", "99999"], "year '99999': give a year from 1971 to 2999"),
+])
+def test_cli_options_out_of_range_are_a_clear_error_and_write_nothing(db_url, db, tmp_path, option, message):
+    path = write(tmp_path, "events.csv", "user_id,timestamp,event\nu1,2026-03-01T10:00:00Z,page_view\n")
+    result = run_cli(ROOT, "import", str(path), *option, env={"DATABASE_URL": db_url})
+    assert result.code == 1 and message in result.err and "Unexpected" not in result.err, result.err
+    assert CustomerSession.select().count() == 0 and Import.select().count() == 0
+
+
 def test_cli_missing_file_is_a_clear_error(db_url, db, tmp_path):
     result = run_cli(ROOT, "import", str(tmp_path / "nope.csv"), env={"DATABASE_URL": db_url})
     assert (result.code, result.err.strip()) == (1, f"Error: {tmp_path / 'nope.csv'} does not exist or is not a file.")

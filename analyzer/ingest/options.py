@@ -11,6 +11,10 @@ NO_CUSTOMER = ("no customer column was found: every session counts as its own cu
                "on the API: ?map=customer_id=COLUMN)")
 
 
+DRY_RUN_VALUES = ("0", "1", "true", "false")
+MAX_GAP_MINUTES = 525_600
+
+
 @dataclass(frozen=True)
 class ImportOptions:
     """How to read one file and what to call it; a new option is one field here."""
@@ -35,6 +39,23 @@ def parse_year(text):
     if not (text.isascii() and text.isdigit() and 1971 <= int(text) <= 2999):
         raise AppError(f"year {text!r}: give a year from 1971 to 2999, such as 2026.")
     return int(text)
+
+
+def parse_dry_run(text):
+    """Return the dry_run option written as TEXT (absent or empty: False), or raise AppError."""
+    value = (text or "0").strip().lower()
+    if value not in DRY_RUN_VALUES:
+        raise AppError(f"dry_run {text!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) to "
+                       "import them; nothing was written.")
+    return value in ("1", "true")
+
+
+def check_gap(minutes):
+    """Return the inactivity in MINUTES that ends a session, or raise AppError when it is out of range."""
+    if not 1 <= minutes <= MAX_GAP_MINUTES:
+        raise AppError(f"--gap-minutes {minutes}: give the minutes of inactivity that end a session, from 1 to "
+                       f"{MAX_GAP_MINUTES:,} (a year); nothing was written.")
+    return minutes
 
 
 def parse_mapping(texts):

@@ -8,7 +8,7 @@ import bottle
 
 from analyzer.errors import AppError
 from analyzer.ingest import importer
-from analyzer.ingest.options import ImportOptions, parse_mapping, parse_year
+from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year
 from analyzer.web import auth
 
 CHUNK = 1 << 20
@@ -41,8 +41,8 @@ def _ingest(app, settings, kind):
             return auth.api_error(400, "The body is empty: send a JSON array of objects or NDJSON (one object per line).")
         try:
             options = ImportOptions(kind=kind, name="the request body", timezone=query.get("timezone") or "UTC",
-                                    mapping=parse_mapping(query.getall("map")), dry_run=query.get("dry_run") == "1",
-                                    year=parse_year(query.get("year")),
+                                    mapping=parse_mapping(query.getall("map")),
+                                    dry_run=parse_dry_run(query.get("dry_run")), year=parse_year(query.get("year")),
                                     created_by=auth.current_user().email)
             report = importer.import_file(app.config["analyzer.db"], path, options)
         except importer.ImportRejected as rejected:
