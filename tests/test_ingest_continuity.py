@@ -164,6 +164,26 @@ def test_an_overlapping_file_adds_only_the_events_not_stored_yet(db, tmp_path): 
     assert (SessionEvent.select().count(), CustomerSession.get().events) == (6, 6)
 
 
+@pytest.mark.parametrize("first_by_gap", [False, True], ids=["session ids first", "inactivity first"])
+def test_the_same_events_grouped_the_other_way_are_already_there(db, tmp_path, first_by_gap):  # noqa: F811
+    rows = [["u1", f"2026-03-01 10:0{m}:00", "page_view", f"/p{m}", "", "", "", "s1"] for m in range(4)]
+    rows += [["u1", "2026-03-01 10:05:00", "purchase", "", "9.50", "", "", "s1"],
+             ["u2", "2026-03-01 11:00:00", "page_view", "/", "", "", "", "s7"]]
+    path = write_csv(tmp_path / "events.csv", rows)
+    importer.import_file(db, path, ImportOptions(split_by_gap=first_by_gap))
+    stored = state()
+    again = importer.import_file(db, path, ImportOptions(split_by_gap=not first_by_gap))
+    assert (again.rows_read, again.events_added, again.rows_identical, again.sessions_created) == (6, 0, 6, 0)
+    assert state() == stored
+    # A new event among them is added, grouped the way its import says.
+    later = importer.import_file(db, write_csv(tmp_path / "more.csv", rows + [["u1", "2026-03-01 10:06:00", "page_view",
+                                                                               "/p9", "", "", "", "s1"]]),
+                                 ImportOptions(split_by_gap=not first_by_gap))
+    assert (later.events_added, later.rows_identical) == (1, 6)
+    assert SessionEvent.select().count() == 7
+    assert sum((s.revenue for s in CustomerSession.select()), Decimal("0")) == Decimal("9.50")
+
+
 def rees46_parts(tmp_path):
     with gzip.open(REAL / "rees46_multicategory_2019-10-01_head.csv.gz", "rt", encoding="utf-8") as handle:
         lines = handle.read().splitlines(keepends=True)

@@ -52,6 +52,30 @@ WHERE {ended} >= c.first_ts - (1 - c.by_id) * {p}
                 AND CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END = c.by_id)
 """
 
+# A stored session of the same customers, spanning a new event's time, whose events were grouped the other way
+# (by inactivity when the new events carry a session id, or the reverse): it may hold the same events. A session's
+# events are all grouped one way, so its first event tells.
+OTHER_WAY = """
+CREATE TEMP TABLE ingest_other AS
+SELECT s.id
+FROM ingest_customers c
+JOIN customer_sessions s ON s.customer_id = c.customer_id
+WHERE {ended} >= c.first_ts
+  AND {started} <= c.last_ts
+  AND (SELECT CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END
+       FROM session_events v
+       WHERE v.session_id = s.id
+       LIMIT 1) <> c.by_id
+"""
+# A new event identical to one stored the other way (customer, time, type, page, value) is already there.
+DROP_STORED_OTHER_WAY = """
+DELETE FROM ingest_events
+WHERE (customer_id, occurred_at, event_type, COALESCE(page, ''), revenue) IN (
+    SELECT v.customer_id, v.occurred_at, v.event_type, COALESCE(v.page, ''), v.revenue
+    FROM session_events v
+    WHERE v.session_id IN (SELECT id FROM ingest_other))
+"""
+
 # Sessions that carry the file's own session id of a new event.
 TOUCH_BY_ID = """
 INSERT INTO ingest_touched (session_id)
@@ -251,6 +275,7 @@ class Sessionizer:
         self.sql = {
             "touch_by_time": TOUCH_BY_TIME.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
                                                   p=p),
+            "other_way": OTHER_WAY.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at")),
             "keyed": CREATE_KEYED.format(
                 p=p, by_id=BY_ID, same_first=SAME_FIRST,
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
@@ -263,6 +288,10 @@ class Sessionizer:
         self._run(CREATE_TOUCHED)
         self._run(CREATE_CUSTOMERS)
         self._analyze("ingest_customers")
+        self._run(self.sql["other_way"])
+        if self.db.execute_sql("SELECT 1 FROM ingest_other LIMIT 1").fetchone():
+            self._run(DROP_STORED_OTHER_WAY)
+        self._run("DROP TABLE ingest_other")
         self._run(self.sql["touch_by_time"], (gap_us, gap_us))
         self._run(TOUCH_BY_ID)
 
