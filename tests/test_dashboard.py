@@ -303,6 +303,14 @@ def test_unique_customers_merged_from_large_days_are_marked_approximate_and_with
     assert weekly[0].approximate and weekly[0].value == merged.value
 
 
+@pytest.mark.parametrize("estimate, shown", [(4502, 4504), (4600, 4600), (5100, 5000)])
+def test_an_estimate_of_unique_customers_stays_between_the_new_customers_and_the_sessions(estimate, shown):
+    totals = figures.Totals(sessions=5000, new_customers=4504, customers=estimate, approximate=True)
+    assert rolled._bounded(totals).customers == shown
+    exact = figures.Totals(sessions=5000, new_customers=4504, customers=4502)  # never changed: it cannot be wrong
+    assert rolled._bounded(exact).customers == 4502
+
+
 def test_the_change_of_money_per_session_is_that_of_the_amounts_not_of_their_cents():
     # 3040.97 over 1,776 sessions against 2927.60 over 1,640 is -4.08 %; from the cents (1.71 and 1.79) -4.47 %.
     now = figures.Totals(sessions=1776, revenue=Decimal("3040.97"), conversions=40)

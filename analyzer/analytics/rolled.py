@@ -30,7 +30,7 @@ def totals(query):
     result = found.get(None, Totals())
     customers = _customers(query, [(query.start, query.end)])
     result.customers, result.approximate = customers[0] if customers else (None, False)
-    return result
+    return _bounded(result)
 
 
 def sessions(query, filtered=False):
@@ -62,7 +62,16 @@ def series(query, interval, customers=True):
     for key, (count, approximate) in zip(keys, counted):
         if key in out:
             out[key].customers, out[key].approximate = count, approximate
+            _bounded(out[key])
     return out
+
+
+def _bounded(totals):
+    """Keep an estimate of the unique customers between the new customers (exact) and the sessions."""
+    # The sketches' 0.3 % error put 4,502 customers beside 4,504 new ones on one page.
+    if totals.approximate and totals.customers is not None:
+        totals.customers = min(max(totals.customers, totals.new_customers), totals.sessions)
+    return totals
 
 
 def rows(query, dimension):
