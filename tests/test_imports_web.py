@@ -72,6 +72,14 @@ def test_import_now_writes_at_once_and_shows_the_counts(browser):  # noqa: F811
     assert CustomerSession.select().count() == 2
 
 
+def test_an_upload_with_an_unknown_step_is_refused_and_imports_nothing(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "bogus"},
+                       upload_files=[("file", "shop.csv", SHOP.encode())], status=400)
+    assert "Choose Check columns first or Import now; nothing was imported." in page.text
+    assert CustomerSession.select().count() == 0
+
 
 def test_undo_asks_first_and_its_answer_is_a_page_a_reload_does_not_send_again(browser):  # noqa: F811
     client = browser()

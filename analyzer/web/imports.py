@@ -32,6 +32,8 @@ def register(app, settings):
         if upload is None or not upload.raw_filename:
             return _page(error="Choose a file to import.", status=400)
         form = bottle.request.forms
+        if (form.get("step") or "import") not in ("check", "import"):
+            return _page(error="Choose Check columns first or Import now; nothing was imported.", status=400)
         try:
             year = parse_year(form.get("year"))
         except AppError as exc:
