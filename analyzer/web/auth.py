@@ -40,7 +40,7 @@ class Guard:
         behind_ok = route.config.get("behind_ok", False)
 
         def guarded(*args, **kwargs):
-            if not _utf8(bottle.request):
+            if not _utf8(bottle.request, forms=not access.startswith("api:")):
                 message = ("The address or the form holds bytes that are not UTF-8 text: check the link or the "
                            "values typed, then try again.")
                 if access.startswith("api:"):
@@ -174,12 +174,12 @@ def client_address():
     return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:64]
 
 
-def _utf8(request):
-    """Tell whether the query string and a plain form's fields are UTF-8 text (Bottle's decode() raises on them)."""
-    # An upload's fields are left to its route, which reads the body past Bottle's memory cap.
+def _utf8(request, forms=True):
+    """Tell whether the query string and (with FORMS) a plain form's fields are UTF-8 text (decode() raises)."""
+    # An upload's fields are left to its route, which reads the body past Bottle's memory cap; an API body is data.
     try:
         request.query.decode()
-        if request.method in UNSAFE and request.content_type.startswith("application/x-www-form-urlencoded"):
+        if forms and request.method in UNSAFE and request.content_type.startswith("application/x-www-form-urlencoded"):
             request.forms.decode()
     except UnicodeDecodeError:
         return False
