@@ -21,7 +21,7 @@ from tests.conftest import ROOT, csrf_of
 from tests.test_ingest_import import db  # noqa: F401 (the migrated database those tests use)
 
 HOSTILE = ROOT / "tests" / "data" / "hostile"
-OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
+OUT_OF_RANGE = "out of range (times must fall between 1971-01-01 and 2999-12-31 UTC)"
 NUL = "contains a NUL character (\\0), which cannot be stored"
 
 # file: the bad fields as (line, column, value, reason)

@@ -35,7 +35,7 @@ def parsed_or_refused(parser, text):
 @example("0001-01-01T00:30:00+05:00", values.UTC)
 @example("9999-12-31 23:59:59", values.timezone("Pacific/Kiritimati"))
 @example("99999999999999999999", values.UTC)
-def test_a_timestamp_is_a_naive_utc_time_from_1900_to_2999_or_a_clear_refusal(text, zone):
+def test_a_timestamp_is_a_naive_utc_time_from_1971_to_2999_or_a_clear_refusal(text, zone):
     value = parsed_or_refused(lambda t: values.parse_timestamp(t, zone), text)
     if value is not None:
         assert value.tzinfo is None and values.EARLIEST <= value <= values.LATEST

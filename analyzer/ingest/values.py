@@ -15,9 +15,9 @@ cached = functools.lru_cache(maxsize=4096)  # field values repeat; the cache kee
 MAX_INT = 2**31 - 1  # INTEGER columns
 MAX_AMOUNT = 10**12  # NUMERIC(14, 2)
 # Times outside these bounds are typos or placeholders; inside them, every day and its neighbours stay valid dates.
-EARLIEST = dt.datetime(1900, 1, 1)
+EARLIEST = dt.datetime(1971, 1, 1)  # the first day the dashboard shows
 LATEST = dt.datetime(2999, 12, 31, 23, 59, 59, 999999)
-OUT_OF_RANGE = "out of range (times must fall between 1900-01-01 and 2999-12-31 UTC)"
+OUT_OF_RANGE = "out of range (times must fall between 1971-01-01 and 2999-12-31 UTC)"
 MISSING = {"", "(not set)", "not set", "(none)", "null", "none", "n/a", "na", "-", "undefined", "not available in demo dataset"}
 
 
@@ -52,7 +52,7 @@ def local_time_problem(text, tz):
 
 
 def parse_timestamp(text, tz=UTC):
-    """Parse ISO 8601, 'YYYY-MM-DD HH:MM:SS[ UTC]' or epoch s/ms/µs into a naive UTC datetime from 1900 to 2999."""
+    """Parse ISO 8601, 'YYYY-MM-DD HH:MM:SS[ UTC]' or epoch s/ms/µs into a naive UTC datetime from 1971 to 2999."""
     try:
         parsed = _timestamp(text, tz)
     except OverflowError:  # a zone shift or an epoch past what datetime holds
