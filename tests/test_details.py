@@ -129,7 +129,9 @@ def test_api_customer_has_figures_and_paginated_sessions(history):
     rest = history.get(f"/api/v1/customers/c%2F1?limit=2&after={body['next']}", headers=headers).json
     assert [s["session_key"] for s in rest["sessions"]] == ["k-1"] and rest["next"] is None
     assert history.get("/api/v1/customers/c%2F1?after=zz", headers=headers, status=400).json["error"].startswith("after:")
-    assert history.get("/api/v1/customers/c%2F1?limit=x", headers=headers, status=400)
+    for limit in ("x", "0", "-1", "501"):  # the same rule as /api/v1/sessions
+        error = history.get(f"/api/v1/customers/c%2F1?limit={limit}", headers=headers, status=400).json["error"]
+        assert error == f"limit='{limit}' is not valid: use a whole number from 1 to 500."
     assert history.get("/api/v1/customers/nobody", headers=headers, status=404)
     assert history.get("/api/v1/customers/other", headers=headers).json["avg_order_value"] is None
 

@@ -58,9 +58,9 @@ def register(app, settings):
     def customer_json(customer_id):
         query = bottle.request.query
         try:
-            limit = min(max(int(query.get("limit", 100)), 1), MAX_LIMIT)
-        except ValueError:
-            return auth.api_error(400, "limit must be a whole number from 1 to 500.")
+            limit = params.parse_limit(query, default=100, most=MAX_LIMIT)
+        except params.QueryError as exc:
+            return auth.api_error(400, str(exc))
         customer = customers.find_customer(customer_id)
         if customer is None:
             return auth.api_error(404, "There is no customer with this id.")

@@ -6,6 +6,7 @@ from analyzer.analytics import explorer, funnels, retention
 from analyzer.analytics.funnels import FunnelError
 from analyzer.analytics.retention import RetentionError
 from analyzer.web import auth, details, explore_params, params
+from analyzer.web.api_dashboard import plain
 
 MAX_LIMIT = 500
 
@@ -55,12 +56,13 @@ def register(app):
             "from": parsed.start.isoformat(), "to": parsed.end.isoformat(), "interval": interval,
             "activity": activity,
             "cohorts": [{"cohort": c.cohort, "customers": c.customers,
-                         "periods": [{"customers": p.customers, "share": p.share} for p in c.periods]}
+                         "periods": [{"customers": p.customers, "share": plain(p.share)} for p in c.periods]}
                         for c in cohorts],
         })
 
 
 def _step(step):
-    return {"step": step.step, "sessions": step.sessions, "conversion_from_previous": step.conversion_from_previous,
-            "conversion_from_first": step.conversion_from_first,
-            "median_seconds_from_previous": step.median_seconds_from_previous}
+    return {"step": step.step, "sessions": step.sessions,
+            "conversion_from_previous": plain(step.conversion_from_previous),
+            "conversion_from_first": plain(step.conversion_from_first),
+            "median_seconds_from_previous": plain(step.median_seconds_from_previous)}

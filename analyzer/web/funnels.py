@@ -7,6 +7,7 @@ import bottle
 from analyzer.analytics import funnels, saved_funnels
 from analyzer.analytics.funnels import FunnelError
 from analyzer.web import auth, dashboard, explore_params, params
+from analyzer.web.api_dashboard import plain
 from analyzer.web.routes import render
 
 KINDS = (("event", "Event type"), ("page", "Page"))
@@ -151,8 +152,8 @@ CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_
 def csv_rows(result):
     """Return the CSV rows of a funnel: the overall steps, then each breakdown value's."""
     groups = [("all", result.steps)] + list(result.groups.items())
-    return [[group, s.step, s.sessions, s.conversion_from_previous, s.conversion_from_first, s.drop_off,
-             s.median_seconds_from_previous] for group, rows in groups for s in rows]
+    return [[group, s.step, s.sessions, plain(s.conversion_from_previous), plain(s.conversion_from_first), s.drop_off,
+             plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
 
 
 def _page(view, saved, result, rows, unit, by, error=None):

@@ -150,7 +150,7 @@ EXPLORER = [
 ]
 INGEST = {
     "parameters": [_query("timezone", "IANA time zone of times without an offset.", {"type": "string"}),
-                   _query("dry_run", "1 (or true) checks the rows and writes nothing; 0 (or false, the default) imports.",
+                   _query("dry_run", "1 (or true) checks the rows and writes nothing; 0 (or false) imports.",
                           {"type": "string", "enum": ["0", "1", "true", "false"]}),
                    _query("year", "The year of a session file with a month column but no dates (1971-2999).",
                           {"type": "string", "pattern": "^[0-9]{4}$"})],

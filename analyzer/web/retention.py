@@ -7,6 +7,7 @@ import bottle
 from analyzer.analytics import retention
 from analyzer.analytics.retention import RetentionError
 from analyzer.web import dashboard, explore_params, params
+from analyzer.web.api_dashboard import plain
 from analyzer.web.routes import render
 
 INTERVAL_NAMES = {"month": "Monthly", "week": "Weekly"}
@@ -39,7 +40,8 @@ def register(app):
             bottle.response.status = 400
             return render("dashboard_error", title="Retention", message=str(exc))
         if form.get("format") == "csv":
-            rows = [[c.cohort, c.customers, n, p.customers, p.share] for c in cohorts for n, p in enumerate(c.periods)]
+            rows = [[c.cohort, c.customers, n, p.customers, plain(p.share)] for c in cohorts
+                    for n, p in enumerate(c.periods)]
             return dashboard.send_csv(f"retention-{interval}", view, CSV_HEADER, rows)
         keep = [("interval", interval), ("activity", activity)]
         width = max((len(c.periods) for c in cohorts), default=0)
