@@ -88,7 +88,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
         raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
     kind = options.kind or columns.detect_kind(headers)
     if kind not in REQUIRED:
-        raise AppError(f"Unknown --kind {kind!r}: use sessions or events.")
+        raise AppError(f"Unknown kind {kind!r}: use sessions or events.")
     mapping, components = columns.map_columns(headers, kind)
     if options.split_by_gap:
         mapping.pop("session_id", None)

@@ -10,7 +10,7 @@
 % if check:
 <section class="card">
   <h2>Columns of {{check.file_name}}</h2>
-  <p>Detected as a {{check.kind}} file ({{check.file_format.upper()}}). Change a column and import, or upload
+  <p>Detected as {{"an" if check.kind == "events" else "a"}} {{check.kind}} file ({{check.file_format.upper()}}). Change a column and import, or upload
      another file. Nothing has been written yet.</p>
   <form method="post" action="/imports/confirm">
     <input type="hidden" name="csrf_token" value="{{csrf}}">
