@@ -163,6 +163,15 @@ class CustomerSketch(BaseModel):
         indexes = ((("dimension", "value", "day"), True),)
 
 
+class RollupZone(BaseModel):
+    """The reporting time zone whose days the rollups hold: one row, written with the first rollups and by a rebuild."""
+
+    zone = pw.CharField(max_length=64)
+
+    class Meta:
+        table_name = "rollup_zone"
+
+
 class CustomerFirst(BaseModel):
     """The first session ever of each customer: it makes the customer new on that session's day."""
 

@@ -166,7 +166,7 @@ def check(query, rows):
        second=st.lists(session, max_size=15), queries=st.lists(a_query, min_size=1, max_size=3))
 def test_figures_equal_the_rows_after_import_and_undo(db, tmp_path, zone, first, second, queries):
     for table in ("session_events", "customer_sessions", "imports", "daily_rollups", "breakdown_rollups",
-                  "customer_sketches", "customer_firsts"):
+                  "customer_sketches", "customer_firsts", "rollup_zone"):
         db.execute_sql(f"DELETE FROM {table}")
     localtime.configure(zone)
     one = importer.import_file(db, write_csv(tmp_path / "one.csv", first, "a"))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from analyzer.ingest import changes, importer, rollups
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
-                             SessionEvent)
+                             RollupZone, SessionEvent)
 from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
 
 HEADER = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "device", "session_id"]
@@ -63,7 +63,7 @@ def state():
 
 def clear(database):
     with database.atomic():
-        for model in (SessionEvent, CustomerFirst, CustomerSession, *ROLLUPS, Import):
+        for model in (SessionEvent, CustomerFirst, CustomerSession, *ROLLUPS, RollupZone, Import):
             model.delete().execute()
 
 

@@ -5,17 +5,20 @@ project's real migrations, applied with the migrate layer.
 """
 
 import datetime as dt
+import html
 import shutil
 
 import pytest
 import webtest
 
+from analyzer import localtime
 from analyzer.accounts import tokens, users
 from analyzer.config import Settings
-from analyzer.ingest import rollups
+from analyzer.errors import AppError
+from analyzer.ingest import importer, rollups
 from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.migrate import files as mfiles
-from analyzer.models import CustomerSession
+from analyzer.models import CustomerSession, RollupZone
 from analyzer.web import SECURITY_HEADERS, create_app
 from tests.conftest import migrated, sign_in
 
@@ -313,3 +316,29 @@ def test_hsts_is_sent_only_in_production(db_url, serve, behind):
     for kind, response in every_kind_of_response(production, serve, behind).items():
         assert response.headers.get("Strict-Transport-Security") == "max-age=31536000; includeSubDomains", kind
         assert response.headers.get("X-Frame-Options") == "DENY", kind
+
+
+def test_rollups_of_another_zone_stop_pages_and_imports_until_they_are_rebuilt(client, tmp_path):
+    db = client.app.config["analyzer.db"]
+    path = tmp_path / "s.csv"
+    path.write_text("session_id,customer_id,started_at\ns1,c1,2026-03-01T23:30:00Z\n", encoding="utf-8")
+    importer.import_file(db, path)
+    assert RollupZone.get().zone == "UTC"
+    read = {"Authorization": f"Bearer {tokens.create(users.get('admin@example.com'), 'read')[0]}"}
+    localtime.configure("Europe/Berlin")  # REPORT_TIMEZONE changed, the rollups not rebuilt
+    try:
+        problem = ("The rollups hold the days of UTC, but REPORT_TIMEZONE is now Europe/Berlin: every figure would "
+                   "be counted by UTC's days. Run: python manage.py rollups rebuild")
+        assert problem in html.unescape(client.get("/?period=all", status=503).text)
+        assert client.get("/api/v1/stats?period=all", headers=read, status=503).json["error"] == problem
+        path.write_text("session_id,customer_id,started_at\ns2,c2,2026-03-02T10:00:00Z\n", encoding="utf-8")
+        with pytest.raises(AppError, match="Run: python manage.py rollups rebuild, then try again; nothing was"):
+            importer.import_file(db, path)
+        assert CustomerSession.select().count() == 1
+        rollups.rebuild_rollups(db)
+        assert RollupZone.get().zone == "Europe/Berlin" and RollupZone.select().count() == 1
+        stats = client.get("/api/v1/stats?from=2026-03-02&to=2026-03-02", headers=read).json
+        assert stats["metrics"]["sessions"]["value"] == 1  # 23:30 UTC is the 2nd in Berlin
+        assert importer.import_file(db, path).sessions_created == 1
+    finally:
+        localtime.configure("UTC")

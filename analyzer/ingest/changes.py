@@ -116,6 +116,7 @@ class Change:
         db.execute_sql(WRITTEN.format(written=written), params)
         first, last, count = db.execute_sql(SPAN).fetchone()
         if first is not None:
+            rollups.claim_zone()
             tz = localtime.reporting_zone()[1]
             if not is_sqlite(db):
                 db.execute_sql(rollups.SORT_MEMORY)

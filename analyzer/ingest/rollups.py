@@ -12,8 +12,9 @@ import numpy as np
 
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
+from analyzer.errors import AppError
 from analyzer.ingest.store import analyze
-from analyzer.models import CustomerSession
+from analyzer.models import CustomerSession, RollupZone
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
               "customer_type")
@@ -145,6 +146,7 @@ def refresh_rollups(db, first_day, last_day):
     """
     if first_day is None:
         return
+    claim_zone()
     tz = localtime.reporting_zone()[1]
     if not is_sqlite(db):
         # The default 4 MB would sort a large import's sessions on disk, several times over.
@@ -164,8 +166,9 @@ def refresh_days(db, days, tz):
 def rebuild_rollups(db):
     """Recompute every rollup from customer_sessions (after REPORT_TIMEZONE changed, or to repair them); return the span."""
     with db.atomic():
-        for table in (*TABLES, "customer_firsts"):
+        for table in (*TABLES, "customer_firsts", "rollup_zone"):
             db.execute_sql(f"DELETE FROM {table}")
+        claim_zone()
         span = CustomerSession.span()
         if span is None:
             return None
@@ -173,6 +176,24 @@ def rebuild_rollups(db):
         refresh_rollups(db, first, last)
         analyze(db, *TABLES, "customer_firsts")
         return first, last
+
+
+def zone_problem():
+    """Return what is wrong when the rollups hold the days of another zone than REPORT_TIMEZONE, else None."""
+    stored, current = RollupZone.select(RollupZone.zone).scalar(), localtime.reporting_zone()[0]
+    if stored is None or stored == current:
+        return None
+    return (f"The rollups hold the days of {stored}, but REPORT_TIMEZONE is now {current}: every figure would be "
+            f"counted by {stored}'s days. Run: python manage.py rollups rebuild")
+
+
+def claim_zone():
+    """Record the reporting zone with the first rollups; raise AppError when they hold another zone's days."""
+    problem = zone_problem()
+    if problem:
+        raise AppError(f"{problem}, then try again; nothing was written.")
+    if not RollupZone.select().exists():
+        RollupZone.create(zone=localtime.reporting_zone()[0])
 
 
 def _update_firsts(db, start, end, tz, plus):

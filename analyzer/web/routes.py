@@ -8,6 +8,7 @@ import bottle
 import peewee as pw
 
 from analyzer.accounts import users
+from analyzer.ingest import rollups
 from analyzer.migrate import MIGRATIONS_DIR, plan
 from analyzer.web import auth
 
@@ -141,10 +142,15 @@ def unavailable_page(app, behind_ok=False):
         title = "Database unavailable"
     else:
         current, pending, problems = state
-        if behind_ok or (not pending and not problems):
+        if behind_ok:
             return None
-        title = "Database schema is behind"
-        message = (f"{len(pending)} migration(s) are pending ({', '.join(pending)}). Run: python manage.py migrate run"
-                   if pending else "; ".join(problems))
+        if pending or problems:
+            title = "Database schema is behind"
+            message = (f"{len(pending)} migration(s) are pending ({', '.join(pending)}). Run: python manage.py "
+                       "migrate run" if pending else "; ".join(problems))
+        else:
+            title, message = "Rollups of another time zone", rollups.zone_problem()
+            if message is None:
+                return None
     bottle.response.status = 503
     return render("error", code=503, title=title, message=message), message
