@@ -284,6 +284,12 @@ def test_a_breakdown_sorts_by_its_columns_and_shows_all_on_its_own_page(client, 
     everything = page.click("Show all", href="/breakdown/exit_page")
     total = dashboard.breakdown(query_of("/?period=all"), "exit_page", None, "sessions")
     assert len(table(everything, "exit_page")) == total.total_rows > 10
+    # The page takes the API's sort too, and its range, comparison and interval links stay on it.
+    api_sorted = client.get("/breakdown/landing_page?period=all&sort=revenue")
+    assert table(api_sorted, "landing_page") == table(by_revenue, "landing_page")
+    for tried in ("/breakdown/landing_page?period=all&channel=email", "/trend?period=all&channel=email"):
+        links = [a["href"] for a in client.get(tried).html.select(".ranges a, .compare a, a.chip, #trend .segmented a")]
+        assert links and all(link.startswith(tried.partition("?")[0] + "?") for link in links), (tried, links)
 
 
 def test_clicking_a_row_filters_by_it_and_its_chip_removes_the_filter(client, demo_data):

@@ -60,9 +60,9 @@ class View:
             values = old.values + tuple(v for v in values if v not in old.values)
         return self.link(filters=params.with_filter(self.query, dimension, values, negate).filters)
 
-    def without_filter(self, chosen):
-        """Return the URL that drops the filter CHOSEN."""
-        return self.link(filters=params.without_filter(self.query, chosen.dimension).filters)
+    def without_filter(self, chosen, path="/"):
+        """Return the URL of PATH without the filter CHOSEN."""
+        return self.link(path, filters=params.without_filter(self.query, chosen.dimension).filters)
 
 
 def register(app, settings):
@@ -124,8 +124,11 @@ def read_view():
     try:
         parsed = params.parse_query(query, fit=True)
         metric = params.parse_metric(query)
-        sorts = {dimension: params.parse_sort({"sort": query[f"sort_{dimension}"]})
-                 for dimension in DIMENSIONS if query.get(f"sort_{dimension}")}
+        named = {dimension: query[f"sort_{dimension}"] for dimension in DIMENSIONS if query.get(f"sort_{dimension}")}
+        folder, _, table = bottle.request.path.rpartition("/")
+        if folder == "/breakdown" and table in DIMENSIONS and query.get("sort"):
+            named.setdefault(table, query["sort"])  # the API's name, for the one table of this page
+        sorts = {dimension: params.parse_sort({"sort": sort}) for dimension, sort in named.items()}
     except params.QueryError as exc:
         bottle.response.status = 400
         path, dates, swapped = bottle.request.path, params.swapped(query), None

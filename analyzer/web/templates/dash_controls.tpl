@@ -16,7 +16,7 @@
 <div class="controls">
   <nav class="segmented ranges" aria-label="Date range">
     % for name, label in periods:
-    <a href="{{v.link(period=name)}}"{{!' aria-current="true"' if q.period == name else ''}}>{{label}}</a>
+    <a href="{{v.link(path, period=name)}}"{{!' aria-current="true"' if q.period == name else ''}}>{{label}}</a>
     % end
   </nav>
   <form class="custom-range" method="get" action="{{path}}" aria-label="Custom range">
@@ -32,7 +32,7 @@
   </form>
   <nav class="segmented compare" aria-label="Compare with">
     % for name, label in compares:
-    <a href="{{v.link(compare=name)}}"{{!' aria-current="true"' if q.compare == name else ''}}>{{label}}</a>
+    <a href="{{v.link(path, compare=name)}}"{{!' aria-current="true"' if q.compare == name else ''}}>{{label}}</a>
     % end
   </nav>
 </div>
@@ -40,7 +40,7 @@
 <div class="chips" role="group" aria-label="Filters">
   <span class="chips-label">Filtered by</span>
   % for f in q.filters:
-  <a class="chip{{' negate' if f.negate else ''}}" href="{{v.without_filter(f)}}" title="Remove the filter: {{dimension_names.get(f.dimension, f.dimension)}} {{'is not' if f.negate else 'is'}} {{filter_values(f)}}">
+  <a class="chip{{' negate' if f.negate else ''}}" href="{{v.without_filter(f, path)}}" title="Remove the filter: {{dimension_names.get(f.dimension, f.dimension)}} {{'is not' if f.negate else 'is'}} {{filter_values(f)}}">
     <span class="chip-dim">{{dimension_names.get(f.dimension, f.dimension)}}</span>
     <span class="chip-op">{{'is not' if f.negate else 'is'}}</span>
     <span class="chip-value">{{filter_values(f)}}</span>
@@ -48,7 +48,7 @@
   </a>
   % end
   % if len(q.filters) > 1:
-  <a class="chips-clear" href="{{v.link(filters=())}}">Clear all</a>
+  <a class="chips-clear" href="{{v.link(path, filters=())}}">Clear all</a>
   % end
 </div>
 % end

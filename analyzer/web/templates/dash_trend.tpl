@@ -5,7 +5,7 @@
     <h2 id="trend-title">{{label}} <small>by {{dict(intervals).get(q.interval, q.interval).lower()[:-1]}}</small></h2>
     <nav class="segmented small" aria-label="Interval">
       % for name, text in intervals:
-      <a href="{{v.link(interval=name)}}#trend"{{!' aria-current="true"' if q.interval == name else ''}}>{{text}}</a>
+      <a href="{{v.link(path, interval=name)}}#trend"{{!' aria-current="true"' if q.interval == name else ''}}>{{text}}</a>
       % end
     </nav>
   </header>
