@@ -1,5 +1,6 @@
 """Importing files: every format and alias family, all-or-nothing, idempotence, undo, sessionizing, real data."""
 
+import codecs
 import csv
 import datetime as dt
 import gzip
@@ -140,15 +141,26 @@ def test_goatcounter_export_splits_visitors_by_inactivity(db, tmp_path):
         "page_view", "newsletter-signup", "page_view"]
 
 
-@pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"), ("utf-8", False, "\t")])
+@pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"), ("utf-8", False, "\t"),
+                                                    ("utf-16", False, "\t"), ("cp1252", False, ",")])
 def test_encodings_and_delimiters(db, tmp_path, encoding, bom, delimiter):
+    # utf-16 writes its byte order mark (Excel's "Unicode text"); cp1252 is Windows' curly apostrophe as 0x92.
+    page = "/café’s" if encoding == "cp1252" else "/café"
     text = delimiter.join(["session_id", "user_id", "started_at", "landing_page"]) + "\r\n" + \
-        delimiter.join(["s1", "Zoë", "2026-03-01 10:00:00", "/café"]) + "\r\n"
+        delimiter.join(["s1", "Zoë", "2026-03-01 10:00:00", page]) + "\r\n"
     path = tmp_path / "file.csv"
     path.write_bytes((b"\xef\xbb\xbf" if bom else b"") + text.encode(encoding))
     importer.import_file(db, path)
     (row,) = sessions()
-    assert (row.session_key, row.customer_id, row.landing_page) == ("s1", "Zoë", "/café")
+    assert (row.session_key, row.customer_id, row.landing_page) == ("s1", "Zoë", page)
+
+
+def test_a_file_that_starts_as_utf16_but_is_not_is_refused(db, tmp_path):
+    path = tmp_path / "broken.csv"
+    path.write_bytes(codecs.BOM_UTF16_LE + "session_id,started_at\n".encode("utf-16-le") + b"\x00\xd8")
+    with pytest.raises(AppError, match="broken.csv starts as UTF-16 text but is not: save it as UTF-8"):
+        importer.import_file(db, path)
+    assert CustomerSession.select().count() == 0
 
 
 def test_own_export_round_trips_exactly(db, tmp_path):

@@ -220,22 +220,33 @@ def _open(path, compressed, encoding):
 
 
 def _encoding(path, compressed, label):
-    decoder = codecs.getincrementaldecoder("utf-8")()
-    opener = gzip.open if compressed else open
+    """Return the first of UTF-8, UTF-16 (with its byte order mark), Windows-1252 and Latin-1 that reads the file."""
     try:
-        with opener(path, "rb") as raw:
+        with (gzip.open if compressed else open)(path, "rb") as raw:
             first = raw.read(CHUNK)
-            bom = first.startswith(codecs.BOM_UTF8)
-            chunk = first
-            while chunk:
-                decoder.decode(chunk)
-                chunk = raw.read(CHUNK)
-            decoder.decode(b"", final=True)
-    except UnicodeDecodeError:
-        return "latin-1"
+        if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
+            if _decodes(path, compressed, "utf-16"):
+                return "utf-16"
+            raise AppError(f"{label} starts as UTF-16 text but is not: save it as UTF-8 and import it again; "
+                           "nothing was written.")
+        if _decodes(path, compressed, "utf-8"):
+            return "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
+        # Windows-1252 gives 0x80-0x9F their letters (a curly apostrophe is 0x92); Latin-1 reads any byte.
+        return "cp1252" if _decodes(path, compressed, "cp1252") else "latin-1"
     except (OSError, EOFError, zlib.error) as exc:
         raise AppError(f"{label} cannot be read: {exc}.") from None
-    return "utf-8-sig" if bom else "utf-8"
+
+
+def _decodes(path, compressed, encoding):
+    decoder = codecs.getincrementaldecoder(encoding)()
+    try:
+        with (gzip.open if compressed else open)(path, "rb") as raw:
+            for chunk in iter(lambda: raw.read(CHUNK), b""):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def _format(path, head):

@@ -64,8 +64,9 @@
 % end
 <section class="card">
   <h2>Import a file</h2>
-  <p>CSV (comma, semicolon or tab; UTF-8 or Latin-1) or NDJSON, plain or gzip: session exports (a row per visit)
-     or event exports (a row per page view, sessionized after 30 minutes of inactivity). All or nothing.</p>
+  <p>CSV (comma, semicolon, tab or pipe; UTF-8, UTF-16 or Windows-1252), NDJSON or a JSON array, plain or gzip:
+     session exports (a row per visit) or event exports (a row per page view, grouped by their session id, else
+     after 30 minutes of inactivity). All or nothing.</p>
   <form method="post" action="/imports" enctype="multipart/form-data" class="row">
     <input type="hidden" name="csrf_token" value="{{csrf}}">
     <label>File <input type="file" name="file" required></label>
