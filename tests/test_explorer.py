@@ -174,3 +174,10 @@ def test_the_csv_link_carries_the_filters(stored):
 ])
 def test_bad_parameters_are_a_400_page_with_the_message(stored, query, message):
     assert message in stored.get(f"/sessions?{query}", status=400).html.get_text()
+
+
+def test_a_bad_cursor_offers_the_first_page_of_the_same_list(stored):
+    page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&sort=revenue&after=garbage", status=400)
+    first = page.html.find("a", string="Open the first page of this list")["href"]
+    assert "after" not in first and "channel=email" in first and "sort=revenue" in first and f"from={FROM}" in first
+    assert stored.get(first).status_int == 200

@@ -34,7 +34,8 @@ def register(app, settings):
             found = explorer.page(view.query, options, after)
         except explorer.CursorError as exc:
             bottle.response.status = 400
-            return render("dashboard_error", title="Sessions", message=str(exc))
+            return render("dashboard_error", title="Sessions", message=str(exc), home="/sessions",
+                          first_page=_link(view, options))
         keep = explore_params.option_pairs(options)
         return render("sessions", title="Sessions", v=view, path="/sessions", options=options, page=found,
                       total=explorer.total(view.query, options), first_page=not after, keep=urlencode(keep),

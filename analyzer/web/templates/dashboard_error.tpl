@@ -6,6 +6,9 @@
     % if get('swapped'):
     <a class="button" href="{{swapped}}">Show {{dates[0]}} to {{dates[1]}} instead</a>
     % end
-    <a class="button{{' secondary' if get('swapped') else ''}}" href="{{get('home', '/')}}">Open this page's default view</a>
+    % if get('first_page'):
+    <a class="button" href="{{first_page}}">Open the first page of this list</a>
+    % end
+    <a class="button{{' secondary' if get('swapped') or get('first_page') else ''}}" href="{{get('home', '/')}}">Open this page's default view</a>
   </p>
 </section>
