@@ -222,8 +222,8 @@ def ingest_command(ctx, args):
     options = import_module("analyzer.ingest.options")
     return ingest.run_import(ctx, args.file, options.ImportOptions(
         kind=args.kind, file_format=args.format, timezone=args.timezone,
-        gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap, year=options.parse_year(None if args.year is None else str(args.year)),
-        mapping=options.parse_mapping(args.map),
+        gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap,
+        year=options.parse_year(None if args.year is None else str(args.year)), mapping=options.parse_mapping(args.map),
         dry_run=args.dry_run, created_by=os.environ.get("USER")))
 
 

@@ -141,8 +141,9 @@ def test_goatcounter_export_splits_visitors_by_inactivity(db, tmp_path):
         "page_view", "newsletter-signup", "page_view"]
 
 
-@pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"), ("utf-8", False, "\t"),
-                                                    ("utf-16", False, "\t"), ("cp1252", False, ",")])
+@pytest.mark.parametrize("encoding,bom,delimiter", [("utf-8", True, ","), ("latin-1", False, ";"),
+                                                    ("utf-8", False, "\t"), ("utf-16", False, "\t"),
+                                                    ("cp1252", False, ",")])
 def test_encodings_and_delimiters(db, tmp_path, encoding, bom, delimiter):
     # utf-16 writes its byte order mark (Excel's "Unicode text"); cp1252 is Windows' curly apostrophe as 0x92.
     page = "/café’s" if encoding == "cp1252" else "/café"
