@@ -1,5 +1,6 @@
 """The session explorer page: links, sorts, pages, the add-filter form, totals, and the streamed CSV of its list."""
 
+import datetime as dt
 import csv
 import io
 import time
@@ -55,21 +56,28 @@ def test_total_comes_from_the_rollups_or_is_counted_up_to_the_cap_or_else_estima
     assert narrowed.kind in ("estimate", "at_least") and narrowed.value >= 5
 
 
-def test_a_common_filter_is_found_by_start_time_and_a_rare_one_through_its_index(stored, monkeypatch):
+def test_a_page_walks_the_start_times_only_when_the_rollups_say_it_fills_soon(stored, monkeypatch):
     from analyzer.web import params
-    email = params.parse_query({"from": FROM, "to": TO, "channel": "email"})
-    kept = sum(1 for r in stored_rows() if in_range(r) and r.channel == "email")
-    every = sum(map(in_range, stored_rows()))
-    least = -(-every // kept)  # the smallest DENSE for which the filter counts as common
-    monkeypatch.setattr(explorer, "DENSE", least)
     sqlite = explorer.is_sqlite(CustomerSession._meta.database)
-    assert explorer._by_time(email, explorer.Options()) is sqlite
-    assert not explorer._by_time(email, explorer.Options(sort="-revenue"))
-    assert not explorer._by_time(email, explorer.Options(converted=True))
-    monkeypatch.setattr(explorer, "DENSE", least - 1)
-    assert not explorer._by_time(email, explorer.Options())
-    for dense in (1, 1000):  # either way, the same sessions in the same order
-        monkeypatch.setattr(explorer, "DENSE", dense)
+    email = params.parse_query({"from": FROM, "to": TO, "channel": "email"})
+    monkeypatch.setattr(explorer, "WALK_MOST", 10**9)
+    assert explorer._by_time(email, explorer.Options(), 5) is sqlite
+    assert not explorer._by_time(email, explorer.Options(sort="-revenue"), 5)
+    assert not explorer._by_time(email, explorer.Options(converted=True), 5)
+    monkeypatch.setattr(explorer, "WALK_MOST", 0)
+    assert not explorer._by_time(email, explorer.Options(), 5)
+    # A channel whose sessions all sit at the far end of the range: newest first, the walk would read them all.
+    for n in range(3):
+        CustomerSession.create(session_key=f"sms{n}", customer_id="c-sms", started_at=dt.datetime(2026, 2, 4, 9, n),
+                               channel="sms")
+    rollups.rebuild_rollups(CustomerSession._meta.database)
+    sms = params.parse_query({"from": FROM, "to": TO, "channel": "sms"})
+    later = sum(1 for r in stored_rows() if in_range(r) and r.started_at >= dt.datetime(2026, 2, 5))
+    monkeypatch.setattr(explorer, "WALK_MOST", later)
+    assert not explorer._by_time(sms, explorer.Options(), 2)
+    assert explorer._by_time(sms, explorer.Options(sort="started_at"), 2) is sqlite  # oldest first: at once
+    for most in (0, 10**9):  # either way, the same sessions in the same order
+        monkeypatch.setattr(explorer, "WALK_MOST", most)
         listed = [r.session_key for r in explorer.page(email, explorer.Options(), limit=500).rows]
         assert listed == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel == "email", "-started_at")
 
