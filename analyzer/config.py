@@ -12,6 +12,7 @@ ENVIRONMENTS = ("development", "test", "production")
 DEFAULT_DATABASE_URL = "sqlite:///analyzer.db"
 DATABASE_SCHEMES = ("sqlite", "postgres", "postgresql")
 MIN_SECRET_KEY = 32
+UTC_NAMES = ("UTC", "ETC/UTC", "UCT", "ETC/UCT", "UNIVERSAL", "ETC/UNIVERSAL", "ZULU", "ETC/ZULU", "GMT", "ETC/GMT")
 
 
 @dataclass(frozen=True)
@@ -150,10 +151,12 @@ def _number(env, name, default, kind, low, high):
 def _zone(env):
     raw = env.get("REPORT_TIMEZONE", "").strip() or "UTC"
     try:
-        localtime.zone(raw)
+        found = localtime.zone(raw)
     except ValueError as exc:
         raise ConfigError(f"REPORT_TIMEZONE={raw!r} is not valid: {exc}.") from None
-    return raw
+    # One name per zone: the rollups record it, and utc or Etc/UTC must not read as another zone's days.
+    key = getattr(found, "key", "UTC")
+    return "UTC" if key.upper() in UTC_NAMES else key
 
 
 def _currency(env):

@@ -87,6 +87,8 @@ def test_malformed_setting_names_the_variable(name, value, message):
 def test_report_timezone_defaults_to_utc_and_takes_an_iana_name():
     assert load_settings({}).report_timezone == "UTC"
     assert load_settings({"REPORT_TIMEZONE": "Europe/Berlin"}).report_timezone == "Europe/Berlin"
+    # One name per zone, as the rollups record it: another spelling of UTC is not another zone's days.
+    assert {load_settings({"REPORT_TIMEZONE": name}).report_timezone for name in ("utc", "Etc/UTC", "Zulu")} == {"UTC"}
 
 
 def test_mask_url_hides_only_the_password():

@@ -16,6 +16,7 @@ from analyzer.accounts import tokens, users
 from analyzer.config import Settings
 from analyzer.errors import AppError
 from analyzer.ingest import importer, rollups
+from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.migrate import files as mfiles
 from analyzer.models import CustomerSession, RollupZone
@@ -331,9 +332,14 @@ def test_rollups_of_another_zone_stop_pages_and_imports_until_they_are_rebuilt(c
                    "be counted by UTC's days. Run: python manage.py rollups rebuild")
         assert problem in html.unescape(client.get("/?period=all", status=503).text)
         assert client.get("/api/v1/stats?period=all", headers=read, status=503).json["error"] == problem
+        health = client.get("/healthz", status=503).json  # a deploy that changed the zone fails its health check
+        assert (health["status"], health["problems"]) == ("rollups of another time zone", [problem])
         path.write_text("session_id,customer_id,started_at\ns2,c2,2026-03-02T10:00:00Z\n", encoding="utf-8")
-        with pytest.raises(AppError, match="Run: python manage.py rollups rebuild, then try again; nothing was"):
-            importer.import_file(db, path)
+        for dry_run in (True, False):  # refused before the file is read
+            with pytest.raises(AppError, match="Run: python manage.py rollups rebuild, then try again; nothing was"):
+                importer.import_file(db, path, ImportOptions(dry_run=dry_run))
+        with pytest.raises(AppError, match="Run: python manage.py rollups rebuild, then try again"):
+            importer.undo(db, 1)
         assert CustomerSession.select().count() == 1
         rollups.rebuild_rollups(db)
         assert RollupZone.get().zone == "Europe/Berlin" and RollupZone.select().count() == 1

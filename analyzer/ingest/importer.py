@@ -8,7 +8,7 @@ from functools import partial
 
 from analyzer.db import write_transaction
 from analyzer.errors import AppError
-from analyzer.ingest import changes, columns, export, readers, rows, sessionize, store, values
+from analyzer.ingest import changes, columns, export, readers, rollups, rows, sessionize, store, values
 from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns, warnings_of
 from analyzer.models import CustomerSession, Import
 
@@ -81,6 +81,7 @@ class ImportRejected(AppError):
 def import_file(db, path, options=ImportOptions(), progress=None, announce=None):
     """Import a session or event export as OPTIONS say; return a Report."""
     started = time.perf_counter()
+    rollups.refuse_another_zone()
     source = readers.inspect(path, options.file_format, options.name)
     records = readers.records(source)
     headers = next(records)
@@ -143,6 +144,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
 
 def undo(db, import_id):
     """Remove exactly the rows an import wrote and mark it undone; return the Import."""
+    rollups.refuse_another_zone()
     record = Import.get_or_none(Import.id == import_id)
     if record is None:
         raise AppError(f"There is no import {import_id}; see python manage.py import --list.")

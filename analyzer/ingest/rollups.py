@@ -187,11 +187,16 @@ def zone_problem():
             f"counted by {stored}'s days. Run: python manage.py rollups rebuild")
 
 
-def claim_zone():
-    """Record the reporting zone with the first rollups; raise AppError when they hold another zone's days."""
+def refuse_another_zone():
+    """Raise AppError when the rollups hold the days of another zone than REPORT_TIMEZONE."""
     problem = zone_problem()
     if problem:
         raise AppError(f"{problem}, then try again; nothing was written.")
+
+
+def claim_zone():
+    """Record the reporting zone with the first rollups; raise AppError when they hold another zone's days."""
+    refuse_another_zone()
     if not RollupZone.select().exists():
         RollupZone.create(zone=localtime.reporting_zone()[0])
 

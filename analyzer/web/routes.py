@@ -69,15 +69,17 @@ def register(app):
             log.warning("Health check: the database failed: %s", str(exc).strip())
             bottle.response.status = 503
             return json.dumps({"status": "unavailable", "database": "error", "error": UNREACHABLE})
-        healthy = not pending and not problems
+        zone = None if pending or problems else rollups.zone_problem()
+        healthy = not pending and not problems and not zone
         bottle.response.status = 200 if healthy else 503
         body = {
-            "status": "ok" if healthy else "migrations pending" if pending else "schema problem",
+            "status": "ok" if healthy else "migrations pending" if pending else "schema problem" if problems
+            else "rollups of another time zone",
             "database": "ok",
             "schema": {"current": current, "pending": pending},
         }
-        if problems:
-            body["problems"] = problems
+        if problems or zone:
+            body["problems"] = problems or [zone]
         return json.dumps(body)
 
     @app.get("/static/<path:path>", access="public")
