@@ -78,6 +78,9 @@ def test_an_upload_with_an_unknown_step_is_refused_and_imports_nothing(browser):
     page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "bogus"},
                        upload_files=[("file", "shop.csv", SHOP.encode())], status=400)
     assert "Choose Check columns first or Import now; nothing was imported." in page.text
+    for dry_run, status in (("true", 200), ("yes", 400)):  # the API's words for a dry run
+        client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import", "dry_run": dry_run},
+                    upload_files=[("file", "shop.csv", SHOP.encode())], status=status)
     assert CustomerSession.select().count() == 0
 
 

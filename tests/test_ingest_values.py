@@ -40,6 +40,14 @@ def test_bad_timestamps_say_what_is_expected(text):
         values.parse_timestamp(text)
 
 
+def test_imported_times_start_on_the_first_day_the_dashboard_shows_in_any_zone():
+    from analyzer.web.params import FIRST_DAY
+    assert values.parse_timestamp("1971-01-01T00:00:00Z") == dt.datetime(1971, 1, 1)
+    with pytest.raises(ValueError, match="between 1971-01-01 and 2999-12-31"):
+        values.parse_timestamp("1970-12-31T23:59:59Z")
+    assert (values.EARLIEST - dt.timedelta(hours=14)).date() >= FIRST_DAY  # Pacific/Kiritimati to Etc/GMT+12
+
+
 def test_counts_and_seconds():
     assert values.parse_count("7") == 7 and values.parse_count("7.0") == 7
     assert values.parse_seconds("-1") == 0 and values.parse_seconds("64.6") == 65

@@ -238,6 +238,7 @@ def _encoding(path, compressed, label):
 
 
 def _decodes(path, compressed, encoding):
+    """Tell whether the whole file decodes as ENCODING."""
     decoder = codecs.getincrementaldecoder(encoding)()
     try:
         with (gzip.open if compressed else open)(path, "rb") as raw:

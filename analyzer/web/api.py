@@ -31,7 +31,7 @@ def _ingest(app, settings, kind):
     too_big = f"The body is over the limit of {settings.max_body_mb:g} MB (MAX_BODY_MB)."
     if bottle.request.content_length > limit:
         return auth.api_error(413, too_big)
-    query = bottle.request.query
+    query = bottle.request.query.decode()
     with tempfile.TemporaryDirectory(prefix="analyzer-api-") as folder:
         path = Path(folder) / f"api-{kind}.json"
         size = _save_body(path, limit)

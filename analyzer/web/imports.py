@@ -6,7 +6,7 @@ import bottle
 
 from analyzer.errors import AppError
 from analyzer.ingest import columns, importer
-from analyzer.ingest.options import ImportOptions, parse_year
+from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_year
 from analyzer.models import Import
 from analyzer.web import auth, params, staging
 from analyzer.web.routes import render
@@ -36,12 +36,12 @@ def register(app, settings):
             return _page(error="Choose Check columns first or Import now; nothing was imported.", status=400)
         try:
             year = parse_year(form.get("year"))
+            check = parse_dry_run(form.get("dry_run")) or form.get("step") == "check"
         except AppError as exc:
             return _page(error=str(exc), status=400)
         name = _file_name(upload.raw_filename)
         owner = auth.current_user().email
         token, path = staging.stage(upload, name, owner)
-        check = form.get("dry_run") == "1" or form.get("step") == "check"
         options = ImportOptions(kind=form.get("kind") or None, name=name, year=year,
                                 timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
         try:

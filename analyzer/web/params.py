@@ -13,7 +13,8 @@ from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOUR
 PERIODS = ("today", "yesterday", "7d", "30d", "90d", "month", "last_month", "12mo", "all")
 DEFAULT_PERIOD = "30d"
 MAX_YEARS = 10
-FIRST_DAY, LAST_DAY = dt.date(1971, 1, 1), dt.date(9990, 12, 31)
+# The first day is 1970-12-31 so that every session imported (from 1971-01-01 UTC) has its day in any zone.
+FIRST_DAY, LAST_DAY = dt.date(1970, 12, 31), dt.date(9990, 12, 31)
 SORTS = ("sessions", "conversions", "conversion_rate", "revenue", "value")
 
 
