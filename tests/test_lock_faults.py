@@ -31,8 +31,9 @@ def running(url, text):
     connection = psycopg2.connect(url)
     try:
         with connection.cursor() as cursor:
+            # This test's database only: the other test worker may run its own slow migration meanwhile.
             cursor.execute("SELECT count(*) FROM pg_stat_activity WHERE query LIKE %s AND state = 'active' "
-                           "AND pid <> pg_backend_pid()", (f"%{text}%",))
+                           "AND pid <> pg_backend_pid() AND datname = current_database()", (f"%{text}%",))
             return cursor.fetchone()[0] > 0
     finally:
         connection.close()
