@@ -46,8 +46,10 @@ def slow_run(project, pg_url):
                     'migrator.sql("SELECT pg_sleep(60)")')
     env = {"DATABASE_URL": pg_url}
     assert run_cli(project, "migrate", "sum", env=env).code == 0
+    # A shell's background job ignores SIGINT, and a child inherits that: the run must hear the test's Ctrl-C.
     process = subprocess.Popen([sys.executable, "manage.py", "migrate", "run"], cwd=project, env=os.environ | env,
-                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
+                               preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 30
     while not running(pg_url, "pg_sleep(60)"):
         assert process.poll() is None and time.monotonic() < deadline
