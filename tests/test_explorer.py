@@ -76,6 +76,8 @@ def test_a_page_walks_the_start_times_only_when_the_rollups_say_it_fills_soon(st
     monkeypatch.setattr(explorer, "WALK_MOST", later)
     assert not explorer._by_time(sms, explorer.Options(), 2)
     assert explorer._by_time(sms, explorer.Options(sort="started_at"), 2) is sqlite  # oldest first: at once
+    hidden = explorer.ordered(sms, explorer.Options(), by_time=True).sql()[0]
+    assert '+"t1"."channel"' in hidden  # the walk reaches the query: SQLite cannot use the channel's index
     for most in (0, 10**9):  # either way, the same sessions in the same order
         monkeypatch.setattr(explorer, "WALK_MOST", most)
         listed = [r.session_key for r in explorer.page(email, explorer.Options(), limit=500).rows]
