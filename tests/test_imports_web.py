@@ -48,6 +48,27 @@ def test_changing_a_column_and_importing_uses_it(browser):  # noqa: F811
     assert "no longer here" in again.text
 
 
+def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change_them(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    form = check(client).forms[1]
+    form["map_customer_id"] = "user_token"
+    form["map_revenue"] = "theme"
+    page = form.submit(status=422)
+    assert "2 bad field(s); nothing of this file was written" in page.text
+    assert "dawn" in page.html.select_one("table:not(.mapping)").text
+    again = page.forms[1]
+    assert again.action == "/imports/confirm"
+    assert (again["map_revenue"].value, again["was_revenue"].value) == ("theme", "total_sales")
+    assert (again["map_customer_id"].value, again["was_customer_id"].value) == ("user_token", "")
+    assert "no customer column was found" not in page.text  # the detection's warning, no longer true
+    again["map_revenue"] = "total_sales"
+    done = again.submit()
+    assert re.search(r"Imported shop.csv as import \d+: 2 rows read, 2 sessions created", done.text)
+    assert sorted((s.customer_id, float(s.revenue)) for s in CustomerSession.select()) == [("alice", 0), ("alice", 10)]
+    assert Import.select().where(Import.status == "failed").count() == 1
+
+
 def test_confirming_needs_the_csrf_token_and_the_same_user(browser):  # noqa: F811
     client = browser()
     sign_in(client, "ann@example.com", "analyst")
@@ -142,3 +163,24 @@ def test_a_file_with_months_but_no_dates_takes_the_year_from_the_upload_form(bro
     bad = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check", "year": "18"},
                       upload_files=[("file", "uci.csv", body)], status=400)
     assert "year '18': give a year from 1971 to 2999" in bad.html.get_text()
+
+
+def test_the_imports_list_pages_by_a_hundred_newest_first(browser):  # noqa: F811
+    Import.insert_many([{"file_name": f"day-{n:03d}.csv", "checksum": str(n), "kind": "sessions", "file_format": "csv",
+                         "status": "done", "started_at": "2026-03-01 10:00:00"} for n in range(1, 206)]).execute()
+    ids = [i.id for i in Import.select(Import.id).order_by(Import.id.desc())]
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+
+    def listed(page):
+        return [int(row.select_one("td").text) for row in page.html.select("table.imports tbody tr")]
+
+    first = client.get("/imports")
+    assert listed(first) == ids[:100] and "205 imports in all" in first.text and "« Newest" not in first.text
+    second = first.click("Older »")
+    assert listed(second) == ids[100:200] and "« Newest" in second.text
+    third = second.click("Older »")
+    assert listed(third) == ids[200:] and "Older »" not in third.text
+    assert listed(third.click("« Newest")) == ids[:100]
+    assert "No older imports." in client.get(f"/imports?before={ids[-1]}").text
+    assert "give the number of an import" in client.get("/imports?before=x1", status=400).text

@@ -1,5 +1,6 @@
 """Uploading a file to check or import, changing its column mapping, the list of imports, and undoing one."""
 
+from dataclasses import replace
 from pathlib import Path
 
 import bottle
@@ -11,12 +12,18 @@ from analyzer.models import Import
 from analyzer.web import auth, params, staging
 from analyzer.web.routes import render
 
+PAGE_SIZE = 100
+
 
 def register(app, settings):
     """Attach the import routes to APP."""
 
     @app.get("/imports", access="analyst")
     def imports_page():
+        before = bottle.request.query.get("before")
+        if before is not None and params.record_id(before) is None:
+            return _page(error=f"before {before!r}: give the number of an import; this page lists the newest.",
+                         status=400)
         undone = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("undone")))
         if undone is not None and undone.status == "undone":
             return _page(notice=f"Import {undone.id} ({undone.file_name}) undone: its events and the sessions it "
@@ -67,7 +74,7 @@ def register(app, settings):
                                     created_by=auth.current_user().email)
         except AppError as exc:
             return _page(error=str(exc), status=400)
-        result = _run(app, path, options, token)
+        result = _run(app, path, options, token, chosen)
         if bottle.response.status_code < 300:
             staging.discard(token)
         return result
@@ -82,21 +89,36 @@ def register(app, settings):
         return bottle.redirect(f"/imports?undone={record.id}", 303)
 
 
-def _run(app, path, options, token):
-    """Import (or, with a TOKEN, check) the file at PATH and render the page with what came of it."""
+def _run(app, path, options, token, chosen=None):
+    """Import (or, with a TOKEN, check) the file at PATH and render the page with what came of it.
+
+    CHOSEN, the columns an analyst chose on a checked upload, keeps their mapping form on the page when it fails."""
     try:
         report = importer.import_file(app.config["analyzer.db"], path, options)
     except importer.ImportRejected as rejected:
         return _page(error=f"{options.name}: {rejected.report.error_count} bad field(s); nothing of this file was "
                            "written. Fix these rows (or the column mapping) and upload it again.",
-                     bad_rows=rejected.report.errors, status=422)
+                     bad_rows=rejected.report.errors, status=422, **_form_again(app, path, options, token, chosen))
     except AppError as exc:
-        return _page(error=str(exc), status=400)
+        return _page(error=str(exc), status=400, **_form_again(app, path, options, token, chosen))
     if options.dry_run:
         return _page(notice=f"Checked {options.name}, nothing written: it would give {report.summary()}.",
                      check=report, token=token, options=options)
     return _page(notice=f"Imported {options.name} as import {report.import_id}: {report.summary()}, in "
                         f"{report.seconds:.1f} s.", report=report)
+
+
+def _form_again(app, path, options, token, chosen):
+    """Return the mapping form of a checked upload whose import failed, showing the columns the analyst chose."""
+    if chosen is None:
+        return {}
+    try:
+        check = importer.import_file(app.config["analyzer.db"], path, replace(options, mapping=(), dry_run=True))
+    except importer.ImportRejected as rejected:
+        check = rejected.report
+    except AppError:
+        return {}
+    return {"check": check, "token": token, "options": options, "chosen": dict(chosen)}
 
 
 def _fields():
@@ -109,8 +131,13 @@ def _file_name(raw):
     return "".join(c for c in name if c.isprintable())[:200] or "upload"
 
 
-def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None):
+def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None,
+          chosen=None):
     bottle.response.status = status
+    before = params.record_id(bottle.request.query.get("before")) if bottle.request.method == "GET" else None
+    listed = Import.select().order_by(Import.id.desc()).limit(PAGE_SIZE + 1)
+    imports = list(listed.where(Import.id < before) if before else listed)
     return render("imports", error=error, notice=notice, bad_rows=bad_rows, check=check, token=token,
-                  options=options, report=report,
-                  imports=list(Import.select().order_by(Import.id.desc()).limit(200)))
+                  options=options, report=report, chosen=chosen or {}, imports=imports[:PAGE_SIZE],
+                  older=imports[PAGE_SIZE - 1].id if len(imports) > PAGE_SIZE else None, newest=before is None,
+                  total=Import.select().count())

@@ -2,7 +2,7 @@
 <h1>Imports</h1>
 % include('flash.tpl')
 % shown = check or report
-% if shown:
+% if shown and not chosen:
 %   for warning in shown.warnings + shown.time_notes:
 <p class="flash warning" role="status">{{warning}}</p>
 %   end
@@ -22,9 +22,10 @@
       <thead><tr><th>Field</th><th>Column</th></tr></thead>
       <tbody>
       % for name in check.fields:
-      %   current = check.mapping.get(name, '')
+      %   detected = check.mapping.get(name, '')
+      %   current = chosen.get(name, detected)
         <tr><td><label for="map_{{name}}">{{name}}</label></td><td>
-          <input type="hidden" name="was_{{name}}" value="{{current}}">
+          <input type="hidden" name="was_{{name}}" value="{{detected}}">
           <select id="map_{{name}}" name="map_{{name}}">
             <option value="">— not used —</option>
       %   if current and current not in check.headers:
@@ -107,6 +108,19 @@
   </tbody>
 </table>
 </div>
+% elif not newest:
+<p class="empty">No older imports.</p>
 % else:
 <p class="empty">No imports yet.</p>
+% end
+% if not newest or older:
+<nav class="pager">
+  <span>{{'{:,}'.format(total)}} import{{'' if total == 1 else 's'}} in all</span>
+  % if not newest:
+  <a href="/imports">« Newest</a>
+  % end
+  % if older:
+  <a href="/imports?before={{older}}">Older »</a>
+  % end
+</nav>
 % end
