@@ -88,6 +88,8 @@ ACCESS = {
     ("POST", "/api/v1/events"): "api:ingest",
     ("GET", "/sessions/<key:path>"): "viewer",
     ("GET", "/customers/<customer_id:path>"): "viewer",
+    ("GET", "/sessions/"): "viewer",
+    ("GET", "/customers/"): "viewer",
     ("GET", "/api/v1/sessions/<key:path>"): "api:read",
     ("GET", "/api/v1/customers/<customer_id:path>"): "api:read",
     ("GET", "/api/v1/stats"): "api:read",

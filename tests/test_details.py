@@ -2,6 +2,7 @@
 
 import datetime as dt
 from decimal import Decimal
+from urllib.parse import urlencode
 
 import pytest
 
@@ -101,6 +102,27 @@ def test_customer_sessions_are_paginated_with_a_cursor(history, monkeypatch):
     assert [tr.select("td")[1].text for tr in second.html.select("table.sessions tbody tr")] == ["k-1"]
     assert second.html.find("a", string="Older »") is None
     assert "not a cursor" in history.get("/customers/c%2F1?after=garbage", status=400).text
+
+
+def test_a_customer_or_session_called_dot_or_dot_dot_is_linked_through_the_query(history, monkeypatch):
+    from analyzer.analytics import customers
+    monkeypatch.setattr(customers.customer_sessions, "__defaults__", (None, 1))
+    for name in (".", ".."):  # a browser resolves /customers/.. to /
+        CustomerSession.create(session_key=name, customer_id=name, started_at=T0, channel="direct")
+        CustomerSession.create(session_key=name + "b", customer_id=name, started_at=T0 + dt.timedelta(days=1),
+                               channel="direct")
+        session = history.get("/sessions/" + name + "b")
+        customer_link = session.html.select_one("dl.fields a[href^='/customers']")["href"]
+        assert customer_link == "/customers/?" + urlencode({"id": name})
+        customer = history.get(customer_link)
+        assert f"Customer {name}" in customer.text
+        older = customer.html.find("a", string="Older »")["href"]
+        assert older.startswith("/customers/?" + urlencode({"id": name}) + "&after=")
+        link = history.get(older).html.select_one("table.sessions tbody a")["href"]
+        assert link == "/sessions/?" + urlencode({"key": name})
+        assert f"Session {name}" in history.get(link).text
+    history.get("/customers/?id=nobody", status=404)
+    history.get("/sessions/", status=404)
 
 
 def test_api_session_has_fields_and_events_in_time_order(history):

@@ -14,11 +14,16 @@ from analyzer.web.routes import render
 
 MAX_LIMIT = 500
 DASHBOARD_LINKS = ("channel", "landing_page", "country", "device")
+DOT_SEGMENTS = (".", "..")  # a browser drops these from a path, escaped or not: such a key or id goes in the query
 
 
 def register(app, settings):
     """Attach the session and customer pages and API routes to APP."""
     priced = partial(present.money, currency=settings.currency)
+
+    @app.get("/sessions/", access="viewer")
+    def session_page_by_query():
+        return session_page(bottle.request.query.getunicode("key") or "")
 
     @app.get("/sessions/<key:path>", access="viewer")
     def session_page(key):
@@ -29,6 +34,10 @@ def register(app, settings):
         around = partial(filter_url, last=view.session.started_at)
         return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
                       session_url=session_url, customer_url=customer_url, money=priced)
+
+    @app.get("/customers/", access="viewer")
+    def customer_page_by_query():
+        return customer_page(bottle.request.query.getunicode("id") or "")
 
     @app.get("/customers/<customer_id:path>", access="viewer")
     def customer_page(customer_id):
@@ -108,12 +117,15 @@ def money(value):
 
 def session_url(key):
     """Return the address of a session's page."""
-    return "/sessions/" + quote(key, safe="")
+    return "/sessions/?" + urlencode({"key": key}) if key in DOT_SEGMENTS else "/sessions/" + quote(key, safe="")
 
 
-def customer_url(customer_id):
-    """Return the address of a customer's page."""
-    return "/customers/" + quote(customer_id, safe="")
+def customer_url(customer_id, after=None):
+    """Return the address of a customer's page (from the cursor AFTER when given)."""
+    more = {"after": after} if after else {}
+    if customer_id in DOT_SEGMENTS:
+        return "/customers/?" + urlencode({"id": customer_id} | more)
+    return "/customers/" + quote(customer_id, safe="") + ("?" + urlencode(more) if more else "")
 
 
 def filter_url(dimension, value, path="/", first=None, last=None):

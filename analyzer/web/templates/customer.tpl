@@ -51,6 +51,6 @@
   <a href="{{customer_url(c.customer_id)}}">« Newest</a>
   % end
   % if page.next_cursor:
-  <a href="{{customer_url(c.customer_id)}}?after={{page.next_cursor}}">Older »</a>
+  <a href="{{customer_url(c.customer_id, page.next_cursor)}}">Older »</a>
   % end
 </nav>
