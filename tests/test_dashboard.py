@@ -320,3 +320,15 @@ def test_the_change_of_money_per_session_is_that_of_the_amounts_not_of_their_cen
     assert figures.change(figures.value(now, "revenue_per_session", cents=False),
                           figures.value(before, "revenue_per_session", cents=False)) == exact
     assert round(exact, 4) == -0.0408
+
+
+def test_a_year_before_each_day_is_compared_with_its_own_date_and_29_february_with_none(db, tmp_path):
+    days = [dt.datetime(2023, 2, 27, 12), dt.datetime(2023, 3, 1, 12), dt.datetime(2023, 3, 1, 13),
+            dt.datetime(2024, 2, 28, 12), dt.datetime(2024, 2, 29, 12), dt.datetime(2024, 3, 1, 12)]
+    rows = [{"customer": n, "minutes": int((when - FIRST).total_seconds() // 60), "duration": 60, "page_views": 1,
+             "cents": 0, "converted": False, "channel": "Direct", "source": "", "medium": "", "campaign": "",
+             "device": "mobile", "country": "DE", "landing_page": "/", "exit_page": "/"} for n, when in enumerate(days)]
+    importer.import_file(db, write_csv(tmp_path / "leap.csv", rows, "l"))
+    query = make_query(dt.date(2024, 2, 27), dt.date(2024, 3, 1), "year", zone="UTC")
+    points = [(p.t.isoformat(), p.value, p.previous) for p in dashboard.timeseries(query, "sessions", "day")]
+    assert points == [("2024-02-27", 0, 1), ("2024-02-28", 1, 0), ("2024-02-29", 1, None), ("2024-03-01", 1, 2)]

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from analyzer import localtime
 from analyzer.analytics import figures, raw, rolled
 from analyzer.analytics.figures import Totals
-from analyzer.analytics.query import METRICS
+from analyzer.analytics.query import METRICS, same_date_a_year_before
 from analyzer.models import CustomerSession
 
 SKETCHED = ("customers",)
@@ -77,10 +77,15 @@ def timeseries(query, metric, interval=None):
     previous = _points(before, metric, interval) if before else []
     points = []
     now = localtime.now(query.tz)
+    # A year before, a day is compared with the same date (29 February with none), not with the day at its place.
+    by_date = {t: rest for t, *rest in previous} if query.compare == "year" and interval == "day" else None
     for i, (t, value, approximate) in enumerate(current):
         if t > (now if isinstance(t, dt.datetime) else now.date()):
             break  # a bucket that has not begun: plotting it as zero would read as a collapse
-        old, old_approximate = previous[i][1:] if i < len(previous) else (None, False)
+        if by_date is not None:
+            old, old_approximate = by_date.get(same_date_a_year_before(t), (None, False))
+        else:
+            old, old_approximate = previous[i][1:] if i < len(previous) else (None, False)
         points.append(Point(t, value, old, approximate or old_approximate))
     return points
 

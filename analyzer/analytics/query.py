@@ -135,6 +135,11 @@ def is_first_session():
     return fn.EXISTS(CustomerFirst.select(SQL("1")).where(CustomerFirst.session_id == CustomerSession.id))
 
 
+def same_date_a_year_before(day):
+    """Return DAY's date a year earlier, or None for 29 February."""
+    return None if (day.month, day.day) == (2, 29) else day.replace(year=day.year - 1)
+
+
 def _year_before(day):
     try:
         return day.replace(year=day.year - 1)
