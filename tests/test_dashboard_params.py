@@ -4,6 +4,7 @@ import datetime as dt
 from urllib.parse import parse_qsl
 
 import pytest
+from bottle import FormsDict
 
 from analyzer import localtime
 from analyzer.analytics.query import Filter
@@ -84,6 +85,19 @@ def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
 def test_bad_parameters_raise_a_message_for_the_user(params, message):
     with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse(params)
+
+
+def test_a_range_parameter_given_twice_is_refused_and_a_filter_given_twice_adds_its_values():
+    for name, values in (("compare", ("year", "none")), ("from", ("2026-03-01", "2026-03-02")), ("period", ("7d", "7d"))):
+        params = FormsDict()
+        for value in values:
+            params.append(name, value)
+        with pytest.raises(QueryError, match=f"{name} is given 2 times: give it once"):
+            parse(params)
+    params = FormsDict()
+    params.append("channel", "email")
+    params.append("channel", "direct|email")
+    assert parse(params).filters == (Filter("channel", ("email", "direct")),)
 
 
 def test_metric_dimension_limit_and_sort_are_checked():
