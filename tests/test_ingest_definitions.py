@@ -3,6 +3,7 @@
 import csv
 import datetime as dt
 import gzip
+import json
 
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
@@ -51,7 +52,7 @@ BERLIN = ("user_id,timestamp,page\n"
 
 def test_local_times_that_do_not_exist_or_happen_twice_are_counted_and_explained(db, tmp_path):  # noqa: F811
     report = importer.import_file(db, write(tmp_path, "b.csv", BERLIN), ImportOptions(timezone="Europe/Berlin"))
-    assert report.time_notes == [
+    assert report.notes == [
         "1 row(s) have a local time that does not exist in Europe/Berlin (the clocks jumped forward over it); each "
         "was read with the offset before the jump, so 02:30 counts as 03:30 summer time",
         "2 row(s) have a local time that happens twice in Europe/Berlin (the clocks went back over it); each was "
@@ -59,11 +60,23 @@ def test_local_times_that_do_not_exist_or_happen_twice_are_counted_and_explained
     starts = {s.customer_id: s.started_at.isoformat() for s in CustomerSession.select()}
     assert starts == {"u1": "2026-03-29T01:30:00", "u2": "2026-10-25T00:30:00", "u3": "2026-10-25T00:45:00",
                       "u4": "2026-10-25T11:00:00"}
-    assert "time_notes" in Import.get().notes
+    assert json.loads(Import.get().notes)["notes"] == report.notes
+
+
+def test_a_revenue_column_of_true_and_false_is_said_to_be_read_as_converted(db, db_url, tmp_path):  # noqa: F811
+    path = write(tmp_path, "uci.csv", "Month,ProductRelated,Revenue\nFeb,3,FALSE\nMar,5,TRUE\nMar,1,12.50\n")
+    report = importer.import_file(db, path, ImportOptions(year=2025))
+    assert report.notes == ["2 row(s) have TRUE or FALSE in the revenue column 'Revenue': each was read as converted "
+                            "or not, with no amount"]
+    assert sorted((s.converted, float(s.revenue)) for s in CustomerSession.select()) == [
+        (False, 0.0), (True, 0.0), (True, 12.5)]
+    again = write(tmp_path, "uci2.csv", "Month,ProductRelated,Revenue\nApr,3,TRUE\n")
+    result = run_cli(ROOT, "import", str(again), "--year", "2025", env={"DATABASE_URL": db_url})
+    assert "Note: 1 row(s) have TRUE or FALSE in the revenue column 'Revenue'" in result.out, result.err
 
 
 def test_utc_files_have_no_local_time_notes(db, tmp_path):  # noqa: F811
-    assert importer.import_file(db, write(tmp_path, "b.csv", BERLIN)).time_notes == []
+    assert importer.import_file(db, write(tmp_path, "b.csv", BERLIN)).notes == []
 
 
 def test_cli_prints_the_local_time_notes(db_url, db, tmp_path):  # noqa: F811

@@ -27,7 +27,7 @@ def run_import(ctx, path, options):
         print(file=sys.stderr)
     what = "Checked (dry run, nothing written)" if options.dry_run else f"Imported as import {report.import_id}"
     ctx.out(f"{what}: {report.summary()}, in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
-    for note in report.time_notes:
+    for note in report.notes:
         ctx.out(f"Note: {note}.")
     return 0
 

@@ -39,7 +39,7 @@ class Report:
     fields: list = field(default_factory=list)
     unused_columns: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
-    time_notes: list = field(default_factory=list)
+    notes: list = field(default_factory=list)  # what reading the rows found that changes how they count
     errors: list = field(default_factory=list)
     error_count: int = 0
 
@@ -118,7 +118,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     with db.atomic() as transaction:
         record = _start_record(source, kind, created_by, report) if postgres else None
         writer = _stage(db, records, source, convert, report, progress)
-        report.time_notes = _time_notes(conv.local_problems, options.timezone)
+        report.notes = _time_notes(conv.local_problems, options.timezone) + _flag_notes(conv)
         if report.error_count:
             transaction.rollback()  # on SQLite this drops the staging table too
         elif postgres:
@@ -212,7 +212,7 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
     record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
     record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
     record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
-                               "warnings": report.warnings, "time_notes": report.time_notes})
+                               "warnings": report.warnings, "notes": report.notes})
     record.save()
 
 
@@ -262,6 +262,15 @@ def _time_notes(problems, zone):
         notes.append(f"{problems['ambiguous']:,} row(s) have a local time that happens twice in {zone} (the clocks "
                      "went back over it); each was read as the first of the two, in summer time")
     return notes
+
+
+def _flag_notes(conv):
+    """Say how a revenue column of TRUE and FALSE was read."""
+    if not conv.revenue_flags:
+        return []
+    header = conv.headers[conv.mapping["revenue"]]
+    return [f"{conv.revenue_flags:,} row(s) have TRUE or FALSE in the revenue column {header!r}: each was read as "
+            "converted or not, with no amount"]
 
 
 def _note(report, problems):

@@ -53,6 +53,7 @@ class Converter:
         self.fields = list(mapping.items())
         self.tz = tz
         self.local_problems = {"nonexistent": 0, "ambiguous": 0}
+        self.revenue_flags = 0  # rows whose revenue column said TRUE or FALSE
         # A file without any traffic-source column says nothing about channels: unknown, not direct.
         self.has_traffic = any(f in mapping for f in ("channel", "source", "medium", "campaign", "referrer"))
         self.own_export = own_export
@@ -209,6 +210,7 @@ def _conversion(conv, texts, problems, line):
     flag = conv.parse(texts, "converted", values.parse_bool, problems, line)
     text = texts.get("revenue")
     if text is not None and text[0] in "TtFf" and text.lower() in ("true", "false"):
+        conv.revenue_flags += 1
         return text.lower() == "true", ZERO
     scale = conv.revenue_scale
     revenue = conv.parse(texts, "revenue", lambda t: values.parse_money(t, scale), problems, line) or ZERO

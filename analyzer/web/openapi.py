@@ -131,7 +131,9 @@ SCHEMAS = {
         "import_id": {"type": ["integer", "null"]}, "dry_run": {"type": "boolean"}, "rows_read": {"type": "integer"},
         "sessions_created": {"type": "integer"}, "sessions_continued": {"type": "integer"},
         "events_added": {"type": "integer"}, "rows_identical": {"type": "integer"},
-        "extra_rows": {"type": "integer"}}, extra=True),
+        "extra_rows": {"type": "integer"}, "unused_columns": {"type": "array", "items": {"type": "string"}},
+        "warnings": {"type": "array", "items": {"type": "string"}},
+        "notes": {"type": "array", "items": {"type": "string"}}}, extra=True),
 }
 EXPLORER = [
     _query("q", "A customer id or a session key, exactly."),

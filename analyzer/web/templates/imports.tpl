@@ -3,7 +3,7 @@
 % include('flash.tpl')
 % shown = check or report
 % if shown and not chosen:
-%   for warning in shown.warnings + shown.time_notes:
+%   for warning in shown.warnings + shown.notes:
 <p class="flash warning" role="status">{{warning}}</p>
 %   end
 % end
