@@ -254,6 +254,9 @@ def test_the_trend_table_and_csv_hold_the_series_of_the_same_query(client, demo_
     assert data[0] == ["t", "conversions", "previous", "approximate"]
     assert data[1:] == [[p.t.isoformat(), str(p.value), str(p.previous), "false"] for p in series]
     assert "interval=week" in page.html.select_one('a.kpi[data-metric="revenue"]')["href"]
+    opened = client.get(page.html.find("a", string="Open this chart")["href"])
+    assert opened.html.find("a", string="Open this chart") is None  # the page it would open
+    assert opened.html.find("a", string="CSV", href=lambda h: h.startswith("/trend")) is not None
 
 
 def test_hours_are_offered_only_for_ranges_of_up_to_two_days(ui):

@@ -69,5 +69,9 @@
       </tbody>
     </table>
   </details>
-  <p class="panel-foot"><a href="{{v.link('/trend')}}">Open this chart</a> · <a href="{{v.link('/trend', csv=True)}}">CSV</a></p>
+  <p class="panel-foot">
+  % if path != '/trend':
+    <a href="{{v.link('/trend')}}">Open this chart</a> ·
+  % end
+    <a href="{{v.link('/trend', csv=True)}}">CSV</a></p>
 </section>
