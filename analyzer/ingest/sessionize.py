@@ -21,8 +21,8 @@ TS_OF = {
 # Events of one customer at the same instant are ordered by what they are, not by file line, so that the
 # landing and exit pages do not depend on how the file was cut.
 EVENT_ORDER = "ts, event_type, COALESCE(page, ''), revenue"
-# Identical events (customer, time, type, page, value) come next to each other, the one kept first: the
-# lowest file session id, and a stored event before a new one.
+# Identical events (customer, file session id, time, type, page, value) come next to each other, the one kept first:
+# a stored event before a new one. Events of two session ids are two events, however alike.
 SAME_FIRST = EVENT_ORDER + ", COALESCE(file_session, ''), CASE WHEN event_id IS NULL THEN 1 ELSE 0 END"
 BY_ID = "CASE WHEN file_session IS NULL THEN 0 ELSE 1 END"
 PURCHASE_MARKS = ", ".join(["{p}"] * len(PURCHASE_TYPES))
@@ -124,7 +124,9 @@ FROM (SELECT w.*,
              CASE WHEN LAG(ts) OVER near = ts
                        AND LAG(event_type) OVER near = event_type
                        AND COALESCE(LAG(page) OVER near, '') = COALESCE(page, '')
-                       AND LAG(revenue) OVER near = revenue THEN 1 ELSE 0 END AS dup
+                       AND LAG(revenue) OVER near = revenue
+                       AND COALESCE(LAG(file_session) OVER near, '') = COALESCE(file_session, '')
+                  THEN 1 ELSE 0 END AS dup
       FROM ({work}) w
       WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g
 """
