@@ -24,7 +24,9 @@ def test_the_page_lists_links_sorts_and_pages(stored, monkeypatch):
     assert first.html.select_one("table.sessions tbody td:first-child a")["href"] == f"/sessions/{expected[0]}"
     second = stored.get(first.html.select_one("a[rel=next]")["href"])
     assert [a["title"] for a in second.html.select("table.sessions tbody td:first-child a")] == expected[20:40]
-    assert f"{len(expected):,} match, highest revenue first" in first.html.select_one("h1").text
+    assert f"{len(expected):,} matches, highest revenue first" in first.html.select_one("h1").text
+    one = stored.get(f"/sessions?from={FROM}&to={TO}&q={expected[0]}").html.select_one("h1").text
+    assert "1 match, newest first" in one
     header = {a.text.strip(): a["href"] for a in first.html.select("table.sessions thead a")}
     assert "sort=revenue" in header["Revenue ↓"] and "sort=-page_views" in header["Pages"]
 
