@@ -81,6 +81,7 @@ def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
     ({"period": "30d", "interval": "hour"}, "interval=hour works for ranges of up to 2 days"),
     ({"-browser": "chrome"}, "Unknown dimension 'browser'"),
     ({"customer_type": "vip"}, "customer_type is new or returning"),
+    ({"country": "DE|Narnia"}, "country 'Narnia' is not a country: give its two-letter code"),
 ])
 def test_bad_parameters_raise_a_message_for_the_user(params, message):
     with pytest.raises(QueryError, match=message.replace("(", r"\(").replace(")", r"\)")):

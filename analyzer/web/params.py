@@ -201,7 +201,9 @@ def _country(text):
             continue
         if found:
             return found
-    return text.upper()
+    if len(text) == 2 and text.isascii() and text.isalpha():  # a code we do not know may still be stored
+        return text.upper()
+    raise QueryError(f"country {text!r} is not a country: give its two-letter code (DE) or its English name (Germany).")
 
 
 def _all(params, name):
