@@ -55,7 +55,7 @@ def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change
     form["map_customer_id"] = "user_token"
     form["map_revenue"] = "theme"
     page = form.submit(status=422)
-    assert "2 bad field(s); nothing of this file was written" in page.text
+    assert "2 bad field(s); nothing of this file was written. Change a column below and import again" in page.text
     assert "dawn" in page.html.select_one("table:not(.mapping)").text
     again = page.forms[1]
     assert again.action == "/imports/confirm"

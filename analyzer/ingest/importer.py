@@ -72,7 +72,7 @@ class ImportRejected(AppError):
         lines = [f"line {e.line}, column {e.column!r}, value {e.value!r}: {e.reason}" for e in report.errors]
         more = report.error_count - len(report.errors)
         super().__init__(
-            f"{report.file_name}: {report.error_count} bad row field(s); nothing of this file was written.\n  "
+            f"{report.file_name}: {report.error_count:,} bad row field(s); nothing of this file was written.\n  "
             + "\n  ".join(lines) + (f"\n  … and {more} more." if more > 0 else "")
             + "\nFix these rows (or the column mapping) and import the file again.")
         self.report = report

@@ -47,7 +47,7 @@ def _ingest(app, settings, kind):
             report = importer.import_file(app.config["analyzer.db"], path, options)
         except importer.ImportRejected as rejected:
             bad = rejected.report
-            return auth.api_error(422, f"{bad.error_count} bad field(s); nothing was written.",
+            return auth.api_error(422, f"{bad.error_count:,} bad field(s); nothing was written.",
                                   error_count=bad.error_count,
                                   errors=[{"line": e.line, "column": e.column, "value": e.value, "reason": e.reason}
                                           for e in bad.errors])

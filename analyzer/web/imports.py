@@ -96,9 +96,11 @@ def _run(app, path, options, token, chosen=None):
     try:
         report = importer.import_file(app.config["analyzer.db"], path, options)
     except importer.ImportRejected as rejected:
-        return _page(error=f"{options.name}: {rejected.report.error_count} bad field(s); nothing of this file was "
-                           "written. Fix these rows (or the column mapping) and upload it again.",
-                     bad_rows=rejected.report.errors, status=422, **_form_again(app, path, options, token, chosen))
+        again = _form_again(app, path, options, token, chosen)
+        fix = ("Change a column below and import again, or fix these rows and upload the file again." if again else
+               "Fix these rows (or the column mapping) and upload it again.")
+        return _page(error=f"{options.name}: {rejected.report.error_count:,} bad field(s); nothing of this file was "
+                           f"written. {fix}", bad_rows=rejected.report.errors, status=422, **again)
     except AppError as exc:
         return _page(error=str(exc), status=400, **_form_again(app, path, options, token, chosen))
     if options.dry_run:
