@@ -15,6 +15,7 @@ from analyzer.models import CustomerSession, Import
 MAX_REPORTED = 100
 ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
 DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
+SHOWN_COLUMNS = 30  # the columns a "no column for" message lists
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
 
 
@@ -288,9 +289,14 @@ def _require(source, headers, kind, mapping, year):
                            "each session on the 1st of its month.")
         return
     if missing:
+        if any(ord(c) < 32 and c != "\t" or c == "\x7f" for header in headers for c in header):
+            raise AppError(f"{source.name} is not a file of records: its first line holds control characters. "
+                           "Import a CSV, NDJSON or JSON file, plain or gzip.")
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
+        found = ", ".join(headers[:SHOWN_COLUMNS]) + (
+            f", … and {len(headers) - SHOWN_COLUMNS:,} more" if len(headers) > SHOWN_COLUMNS else "")
         raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
-                       f"{', '.join(headers)}. Accepted names — {accepted}. If the kind was guessed wrong, choose "
+                       f"{found}. Accepted names — {accepted}. If the kind was guessed wrong, choose "
                        "the other one (--kind, or the Kind field of the upload page).")
 
 
