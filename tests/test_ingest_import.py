@@ -179,6 +179,12 @@ def test_own_export_round_trips_exactly(db, tmp_path):
     assert [tuple(getattr(s, c) for c in export.COLUMNS) for s in sessions()] == before
 
 
+def test_export_to_a_folder_that_does_not_exist_says_so(db, db_url, tmp_path):
+    result = run_cli(ROOT, "export", "--out", str(tmp_path / "nowhere" / "x.csv"), env={"DATABASE_URL": db_url})
+    assert result.code == 1 and "Traceback" not in result.err and "Unexpected" not in result.err
+    assert f"Error: Cannot write {tmp_path / 'nowhere' / 'x.csv'}: No such file or directory." in result.err
+
+
 # (stored text, the cell a spreadsheet reads back): formulas guarded, numbers kept, quotes where a cell needs them.
 HOSTILE_CELLS = [("=1+1", "'=1+1"), ("-5", "-5"), ("+1.5e3", "+1.5e3"), ("-inf", "'-inf"), ("@SUM(A1)", "'@SUM(A1)"),
                  ("\ttab", "'\ttab"), ("\rcr", "'\rcr"), ("a,b", "a,b"), ('say "hi"', 'say "hi"'),

@@ -4,6 +4,7 @@ import sys
 import time
 
 from analyzer import guard
+from analyzer.errors import AppError
 from analyzer.ingest import demo, demo_bulk, export, importer, rollups
 from analyzer.models import Import
 
@@ -102,7 +103,11 @@ def _progress(ctx):
 
 def export_sessions(ctx, out_path):
     """Write every session as our CSV export (it imports back exactly)."""
-    with open(out_path, "wb") as handle:
+    try:
+        handle = open(out_path, "wb")
+    except OSError as exc:
+        raise AppError(f"Cannot write {out_path}: {exc.strerror or exc}.") from None
+    with handle:
         count = export.write_sessions(handle)
     ctx.out(f"Exported {count:,} sessions to {out_path}.")
     return 0
