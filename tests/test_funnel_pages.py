@@ -31,6 +31,11 @@ def test_funnel_csv_has_the_overall_and_breakdown_rows(events):
     rows = list(csv.DictReader(io.StringIO(text)))
     assert [r["group"] for r in rows][:2] == ["all", "all"] and {r["group"] for r in rows[2:]} == {"mobile", "desktop"}
     assert sum(int(r["count"]) for r in rows[2:] if r["step"] == "event:page_view") == int(rows[0]["count"])
+    for row in rows[1::2]:  # every rate rounded alike, the drop-off with the conversions it completes
+        figures = [row[name] for name in ("conversion_from_previous", "conversion_from_first", "drop_off")]
+        assert all(len(f.partition(".")[2]) <= 6 for f in figures if f), row
+        if row["drop_off"]:
+            assert abs(float(row["drop_off"]) + float(row["conversion_from_previous"]) - 1) < 1e-6
 
 
 def builder(page):

@@ -152,8 +152,8 @@ CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_
 def csv_rows(result):
     """Return the CSV rows of a funnel: the overall steps, then each breakdown value's."""
     groups = [("all", result.steps)] + list(result.groups.items())
-    return [[group, s.step, s.sessions, plain(s.conversion_from_previous), plain(s.conversion_from_first), s.drop_off,
-             plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
+    return [[group, s.step, s.sessions, plain(s.conversion_from_previous), plain(s.conversion_from_first),
+             plain(s.drop_off), plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
 
 
 def _page(view, saved, result, rows, unit, by, error=None):
