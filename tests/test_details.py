@@ -77,8 +77,9 @@ def test_first_and_latest_sessions_say_so(history):
 
 
 def test_unknown_session_and_customer_are_404_pages(history):
-    assert "There is no page at this address." in history.get("/sessions/nope", status=404).text
-    history.get("/customers/nope", status=404)
+    assert "There is no session with this key." in history.get("/sessions/nope", status=404).text
+    assert "There is no customer with this id." in history.get("/customers/nope", status=404).text
+    assert "There is no page at this address." in history.get("/nowhere", status=404).text
 
 
 def test_customer_page_shows_figures_channels_and_sessions_newest_first(history):
