@@ -584,6 +584,9 @@ def test_api_rejects_a_bad_record_and_writes_nothing(browser):
     assert browser().post("/api/v1/sessions", "[1, 2", headers=headers, status=400).json["error"] == (
         "The JSON array ends after element 2 without its closing ].")
     assert browser().post("/api/v1/sessions", "", headers=headers, status=400).json["error"].startswith("The body is empty")
+    assert browser().post("/api/v1/sessions", " [ ] ", headers=headers, status=400).json["error"] == (
+        "the request body holds no records (an empty JSON array or file): there is nothing to import; nothing was "
+        "written.")
     assert CustomerSession.select().count() == 0
 
 

@@ -87,6 +87,9 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     records = readers.records(source)
     headers = next(records)
     if not headers:
+        if next(records, None) is None:
+            raise AppError(f"{source.name} holds no records (an empty JSON array or file): there is nothing to "
+                           "import; nothing was written.")
         raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
     kind = options.kind or columns.detect_kind(headers)
     if kind not in REQUIRED:
