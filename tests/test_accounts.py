@@ -49,7 +49,7 @@ def test_user_lifecycle_from_the_command_line(env):
     (["user", "create", "bob@example.com"], None, "No terminal to type the password on: pass --password-stdin"),
     (["user", "create", "bob@example.com", "--password-stdin"], "password1234\n", "too common"),
     (["user", "create", "bob@example.com", "--password-stdin"], "short\n", "at least 10 characters"),
-    (["user", "create", "bobby@example.com", "--password-stdin"], "my name is bobby!\n", "must not contain the email"),
+    (["user", "create", "bobby@example.com", "--password-stdin"], "my name is bobby!\n", "must not contain the name of the email address (bobby)"),
     (["user", "create", "not-an-email", "--password-stdin"], PASSWORD + "\n", "'not-an-email' is not an email address."),
     (["user", "create", "bob@example.com", "--password-stdin"], "\n", "--password-stdin read an empty line"),
     (["user", "set-role", "nobody@example.com", "admin"], None, "There is no user nobody@example.com"),

@@ -359,6 +359,7 @@ def test_changing_the_password_ends_the_other_sessions_only(browser):
     (PASSWORD, "another long password 9", "different password 99", "The two new passwords differ."),
     (PASSWORD, "short", "short", "at least 10 characters"),
     (PASSWORD, "password1234", "password1234", "too common"),
+    (PASSWORD, PASSWORD, PASSWORD, "The new password is the current one: choose another."),
 ])
 def test_a_rejected_password_change_keeps_the_old_password(browser, current, new, again, message):
     client = browser()

@@ -31,7 +31,7 @@ def check(password, email=""):
     if lowered in common_passwords() or len(set(lowered)) < 4:
         raise PasswordRejected("This password is too common or too easy to guess: choose another.")
     if name and len(name) >= 4 and name in lowered:
-        raise PasswordRejected("The password must not contain the email address.")
+        raise PasswordRejected(f"The password must not contain the name of the email address ({name}).")
 
 
 @functools.cache

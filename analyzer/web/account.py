@@ -32,6 +32,8 @@ def register(app, settings):
             return _account_page(error="The current password is wrong.", status=400)
         if form.getunicode("password", "") != form.getunicode("password2", ""):
             return _account_page(error="The two new passwords differ.", status=400)
+        if form.getunicode("password", "") == form.getunicode("current", ""):
+            return _account_page(error="The new password is the current one: choose another.", status=400)
         try:
             users.set_password(user, form.getunicode("password", ""), keep_session=login, cheap=cheap)
         except AppError as exc:
