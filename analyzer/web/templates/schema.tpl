@@ -44,13 +44,13 @@
     <tbody>
     % for row in overview.applied:
       <tr>
-        <td>{{row.migrated_at.strftime('%Y-%m-%d %H:%M:%S') if hasattr(row.migrated_at, 'strftime') else row.migrated_at}}</td>
-        <td>{{row.name}}</td>
-        <td class="num">{{'' if row.duration_ms is None else f'{row.duration_ms:,} ms'}}</td>
-        <td>{{row.run_by or '—'}}</td>
-        <td>{{row.deployment_id or '—'}}</td>
-        <td>{{row.git_commit[:12] if row.git_commit else '—'}}</td>
-        <td>{{'missing' if row.missing else 'edited since it was applied' if row.edited else 'unchanged'}}</td>
+        <td data-label="Applied (UTC)">{{row.migrated_at.strftime('%Y-%m-%d %H:%M:%S') if hasattr(row.migrated_at, 'strftime') else row.migrated_at}}</td>
+        <td data-label="Migration">{{row.name}}</td>
+        <td data-label="Took" class="num">{{'' if row.duration_ms is None else f'{row.duration_ms:,} ms'}}</td>
+        <td data-label="By">{{row.run_by or '—'}}</td>
+        <td data-label="Deploy">{{row.deployment_id or '—'}}</td>
+        <td data-label="Commit">{{row.git_commit[:12] if row.git_commit else '—'}}</td>
+        <td data-label="File">{{'missing' if row.missing else 'edited since it was applied' if row.edited else 'unchanged'}}</td>
       </tr>
     % end
     </tbody>
@@ -67,12 +67,12 @@
     <tbody>
     % for item in overview.archives:
       <tr>
-        <td>{{item.entry.archive_table}}</td>
-        <td>{{item.entry.table_name + '.' + item.entry.column_name if item.entry.column_name else 'table ' + item.entry.table_name}}</td>
-        <td class="num">{{f'{item.entry.rows:,}'}}</td>
-        <td class="num">{{human_size(item.size_bytes)}}</td>
-        <td>{{item.entry.migration}}</td>
-        <td>{{item.entry.archived_at.strftime('%Y-%m-%d %H:%M')}}</td>
+        <td data-label="Archive table">{{item.entry.archive_table}}</td>
+        <td data-label="Holds">{{item.entry.table_name + '.' + item.entry.column_name if item.entry.column_name else 'table ' + item.entry.table_name}}</td>
+        <td data-label="Rows" class="num">{{f'{item.entry.rows:,}'}}</td>
+        <td data-label="Size" class="num">{{human_size(item.size_bytes)}}</td>
+        <td data-label="Dropped by">{{item.entry.migration}}</td>
+        <td data-label="On (UTC)">{{item.entry.archived_at.strftime('%Y-%m-%d %H:%M')}}</td>
       </tr>
     % end
     </tbody>
