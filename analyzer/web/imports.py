@@ -90,9 +90,7 @@ def register(app, settings):
 
 
 def _run(app, path, options, token, chosen=None):
-    """Import (or, with a TOKEN, check) the file at PATH and render the page with what came of it.
-
-    CHOSEN, the columns an analyst chose on a checked upload, keeps their mapping form on the page when it fails."""
+    """Import (or, with a TOKEN, check) the file at PATH and render the page; a failed CHOSEN mapping keeps its form."""
     try:
         report = importer.import_file(app.config["analyzer.db"], path, options)
     except importer.ImportRejected as rejected:
