@@ -370,6 +370,19 @@ def test_a_range_without_data_says_so_and_offers_all_time(client, app, tmp_path)
     assert kpis(everything)["sessions"][0] == "1"
 
 
+def test_all_time_over_ten_years_charts_by_month_and_says_so(client, app, tmp_path):
+    import_sessions(app, tmp_path, [{"session_key": "a", "customer_id": "c", "started_at": "2012-05-02 10:00:00"},
+                                    {"session_key": "b", "customer_id": "c", "started_at": "2026-05-02 10:00:00"}])
+    note = "By month: over more than ten years, shorter buckets would be too many to chart."
+    for path in ("/", "/trend"):
+        page = client.get(f"{path}?period=all&interval=day")
+        assert note in page.text and "by month" in page.html.select_one("#trend-title").text, path
+    assert note not in client.get("/?period=all").text  # months were not asked against
+    cohorts = "By month: over more than ten years, weekly cohorts would be too many to show."
+    assert cohorts in client.get("/retention?period=all&interval=week").text
+    assert cohorts not in client.get("/retention?period=all").text
+
+
 @pytest.mark.parametrize("url,message", [
     ("/?from=2026-02-30&to=2026-03-01", "from='2026-02-30' is not a date"),
     ("/?from=2026-03-05&to=2026-03-01", "is after to"),

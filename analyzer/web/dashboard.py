@@ -153,8 +153,9 @@ def helpers(view, currency):
     """Return the names every dashboard template uses besides the data."""
     intervals = [(name, label) for name, label in INTERVALS if name in params.intervals_for(view.query)]
     today = localtime.now(view.query.tz).date()
+    asked = bottle.request.query.get("interval")
     return dict(present=present, currency=currency, periods=PERIODS, compares=COMPARES, intervals=intervals,
-                ongoing=view.query.start <= today <= view.query.end,
+                ongoing=view.query.start <= today <= view.query.end, refit=bool(asked) and asked != view.query.interval,
                 sorts=SORTS, dimension_names=present.DIMENSIONS, metric_names=present.METRICS,
                 filter_values=filter_values, hidden_fields=hidden_fields, none_value=NONE_VALUE)
 

@@ -32,7 +32,7 @@ def register(app):
         # interval, as on the API; interval_by is what the page wrote before, kept for bookmarks
         interval = form.get("interval") or form.get("interval_by") or "month"
         names = {k: v for k, v in INTERVAL_NAMES.items() if k in params.intervals_for(view.query)}
-        interval = interval if interval in names or interval not in INTERVAL_NAMES else "month"
+        asked, interval = interval, interval if interval in names or interval not in INTERVAL_NAMES else "month"
         activity = form.get("activity") or "session"
         try:
             cohorts = retention.retention(view.query, interval, activity)
@@ -46,7 +46,7 @@ def register(app):
         keep = [("interval", interval), ("activity", activity)]
         width = max((len(c.periods) for c in cohorts), default=0)
         return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
-                      interval=interval, activity=activity, interval_names=names,
+                      interval=interval, activity=activity, interval_names=names, by_month=asked != interval,
                       activity_names=ACTIVITY_NAMES, keep=urlencode(keep), keep_fields=keep, heat=heat,
                       link=lambda **c: _link(view, keep, **c), **dashboard.helpers(view, None))
 

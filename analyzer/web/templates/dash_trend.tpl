@@ -9,6 +9,9 @@
       % end
     </nav>
   </header>
+  % if refit:
+  <p class="panel-note">By {{q.interval}}: over more than ten years, shorter buckets would be too many to chart.</p>
+  % end
   <p class="legend">
     <span class="key current"></span> {{present.span(q.start, q.end)}}
     % if q.compare_start:

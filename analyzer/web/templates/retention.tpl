@@ -16,6 +16,9 @@
     % end
   </nav>
 </div>
+% if by_month:
+<p class="hint">By month: over more than ten years, weekly cohorts would be too many to show.</p>
+% end
 <p class="hint">A cohort is the customers whose first session ever falls in that {{interval}} of the range (and passes the filters).
   Each later column is the share of them {{'with a session' if activity == 'session' else 'with a conversion'}} in that {{interval}}; {{interval}} 0 is their first.</p>
 % if not cohorts:
