@@ -39,13 +39,13 @@
   % if not overview.applied:
   <p>No migration has been applied to this database.</p>
   % else:
-  <table class="schema-history">
+  <table class="schema-history stack">
     <thead><tr><th>Applied (UTC)</th><th>Migration</th><th class="num">Took</th><th>By</th><th>Deploy</th><th>Commit</th><th>File</th></tr></thead>
     <tbody>
     % for row in overview.applied:
       <tr>
         <td data-label="Applied (UTC)">{{row.migrated_at.strftime('%Y-%m-%d %H:%M:%S') if hasattr(row.migrated_at, 'strftime') else row.migrated_at}}</td>
-        <td data-label="Migration">{{row.name}}</td>
+        <td class="title">{{row.name}}</td>
         <td data-label="Took" class="num">{{'' if row.duration_ms is None else f'{row.duration_ms:,} ms'}}</td>
         <td data-label="By">{{row.run_by or '—'}}</td>
         <td data-label="Deploy">{{row.deployment_id or '—'}}</td>
@@ -62,12 +62,12 @@
   % if not overview.archives:
   <p>None: no applied migration has dropped a column or a table (or the archives were purged).</p>
   % else:
-  <table class="schema-archives">
+  <table class="schema-archives stack">
     <thead><tr><th>Archive table</th><th>Holds</th><th class="num">Rows</th><th class="num">Size</th><th>Dropped by</th><th>On (UTC)</th></tr></thead>
     <tbody>
     % for item in overview.archives:
       <tr>
-        <td data-label="Archive table">{{item.entry.archive_table}}</td>
+        <td class="title">{{item.entry.archive_table}}</td>
         <td data-label="Holds">{{item.entry.table_name + '.' + item.entry.column_name if item.entry.column_name else 'table ' + item.entry.table_name}}</td>
         <td data-label="Rows" class="num">{{f'{item.entry.rows:,}'}}</td>
         <td data-label="Size" class="num">{{human_size(item.size_bytes)}}</td>

@@ -17,13 +17,13 @@
   </form>
 </section>
 <div class="table-scroll">
-<table>
+<table class="sessions stack">
   <thead><tr><th>Email</th><th>Role</th><th>Status</th><th>Created</th><th></th></tr></thead>
   <tbody>
   % for p in people:
     <tr>
-      <td>{{p.email}}</td>
-      <td>
+      <td class="title">{{p.email}}</td>
+      <td data-label="Role">
         <form method="post" action="/admin/users/{{p.id}}/role" class="inline">
           <input type="hidden" name="csrf_token" value="{{csrf}}">
           <select name="role" aria-label="Role of {{p.email}}">
@@ -34,8 +34,8 @@
           <button type="submit">Set role</button>
         </form>
       </td>
-      <td>{{'disabled' if p.disabled else 'active'}}</td>
-      <td>{{p.created_at.strftime('%Y-%m-%d')}}</td>
+      <td data-label="Status">{{'disabled' if p.disabled else 'active'}}</td>
+      <td data-label="Created">{{p.created_at.strftime('%Y-%m-%d')}}</td>
       <td>
         <form method="post" action="/admin/users/{{p.id}}/disabled" class="inline">
           <input type="hidden" name="csrf_token" value="{{csrf}}">
@@ -51,13 +51,14 @@
 <h2>API tokens of all users</h2>
 % if tokens:
 <div class="table-scroll">
-<table>
+<table class="sessions stack">
   <thead><tr><th>User</th><th>Name</th><th>Scope</th><th>Starts with</th><th>Last used</th><th></th></tr></thead>
   <tbody>
   % for t in tokens:
     <tr>
-      <td>{{t.user.email}}</td><td>{{t.name}}</td><td>{{t.scope}}</td><td><code>{{t.prefix}}…</code></td>
-      <td>{{t.last_used_at.strftime('%Y-%m-%d %H:%M') if t.last_used_at else 'never'}}</td>
+      <td class="title">{{t.user.email}}</td><td data-label="Name">{{t.name}}</td><td data-label="Scope">{{t.scope}}</td>
+      <td data-label="Starts with"><code>{{t.prefix}}…</code></td>
+      <td data-label="Last used">{{t.last_used_at.strftime('%Y-%m-%d %H:%M') if t.last_used_at else 'never'}}</td>
       <td>
       % if t.revoked_at:
         revoked
