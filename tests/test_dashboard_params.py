@@ -88,14 +88,21 @@ def test_bad_parameters_raise_a_message_for_the_user(params, message):
         parse(params)
 
 
-def test_a_range_parameter_given_twice_is_refused_and_a_filter_given_twice_adds_its_values():
-    twice = (("compare", ("year", "none")), ("from", ("2026-03-01", "2026-03-02")), ("period", ("7d", "7d")))
+def test_a_range_parameter_given_two_values_is_refused_and_a_filter_given_twice_adds_its_values():
+    twice = (("compare", ("year", "none")), ("from", ("2026-03-01", "2026-03-02")), ("period", ("7d", "30d")))
     for name, values in twice:
         params = FormsDict()
         for value in values:
             params.append(name, value)
-        with pytest.raises(QueryError, match=f"{name} is given 2 times: give it once"):
+        with pytest.raises(QueryError, match=f"{name} is given 2 different values .*: give one"):
             parse(params)
+        params.append(name, values[0])  # the same value again is the same question
+        with pytest.raises(QueryError):
+            parse(params)
+    same = FormsDict()
+    for value in ("month", "month"):
+        same.append("interval", value)
+    assert parse(same).interval == "month"
     params = FormsDict()
     params.append("channel", "email")
     params.append("channel", "direct|email")

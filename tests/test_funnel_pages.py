@@ -148,6 +148,17 @@ def test_retention_page_is_a_heat_map_with_sizes_and_a_csv(events):
     assert len(data) == sum(len(c.periods) for c in expected)
 
 
+def test_retention_after_choosing_weeks_takes_a_new_range_and_a_removed_filter(events):
+    # Its own links carry interval, and so did the range form's hidden fields: each was sent twice.
+    page = events.get("/retention?from=2026-01-01&to=2026-01-31&channel=direct").click("Weekly")
+    form = next(f for f in page.forms.values() if f.action == "/retention")
+    form["from"] = "2026-01-02"
+    moved = form.submit()
+    assert moved.status_int == 200 and "customers by the week" in moved.text
+    chip = moved.html.select_one("a.chip")["href"]
+    assert "customers by the week" in events.get(chip).text
+
+
 def test_retention_defaults_to_twelve_months(events):
     page = events.get("/retention")
     assert "period=12mo" in page.html.find("a", string="Download CSV")["href"]

@@ -184,3 +184,5 @@ def test_the_imports_list_pages_by_a_hundred_newest_first(browser):  # noqa: F81
     assert listed(third.click("« Newest")) == ids[:100]
     assert "No older imports." in client.get(f"/imports?before={ids[-1]}").text
     assert "give the number of an import" in client.get("/imports?before=x1", status=400).text
+    assert "give the number of an import" in client.get("/imports?before=%C2%B2", status=400).text  # "²"
+    assert listed(client.get("/imports?before=")) == ids[:100]

@@ -21,7 +21,7 @@ def register(app, settings):
     @app.get("/imports", access="analyst")
     def imports_page():
         before = bottle.request.query.get("before")
-        if before is not None and params.record_id(before) is None:
+        if before and params.record_id(before) is None:
             return _page(error=f"before {before!r}: give the number of an import; this page lists the newest.",
                          status=400)
         undone = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("undone")))

@@ -16,7 +16,7 @@ MAX_YEARS = 10
 # The first day is 1970-12-31 so that every session imported (from 1971-01-01 UTC) has its day in any zone.
 FIRST_DAY, LAST_DAY = dt.date(1970, 12, 31), dt.date(9990, 12, 31)
 SORTS = ("sessions", "conversions", "conversion_rate", "revenue", "value")
-SINGLE = ("period", "from", "to", "compare", "interval")  # a filter may repeat: its values add up
+SINGLE = ("period", "from", "to", "compare", "interval")  # one value each; a filter may repeat: its values add up
 
 
 class QueryError(ValueError):
@@ -27,8 +27,9 @@ def parse_query(params, today=None, fit=False):
     """Read range, comparison, filters and interval from URL parameters (FIT: a page's all time takes months)."""
     params = _decoded(params)
     for name in SINGLE:
-        if name in params and len(_all(params, name)) > 1:
-            raise QueryError(f"{name} is given {len(_all(params, name))} times: give it once.")
+        given = sorted(set(_all(params, name))) if name in params else []
+        if len(given) > 1:
+            raise QueryError(f"{name} is given {len(given)} different values ({', '.join(given)}): give one.")
     zone_name, tz = localtime.reporting_zone()
     today = today or localtime.now(tz).date()
     period = params.get("period") or None
@@ -217,7 +218,7 @@ def _decoded(params):
 
 def record_id(text):
     """Return TEXT as a record's id (up to nine digits), or None."""
-    return int(text) if text and text.isdigit() and len(text) < 10 else None
+    return int(text) if text and text.isascii() and text.isdigit() and len(text) < 10 else None
 
 
 def swapped(params):
