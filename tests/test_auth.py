@@ -570,6 +570,18 @@ def test_api_takes_ndjson_events_and_sessionizes_them(browser):
     assert Import.get().created_by == "analyst-api@example.com"
 
 
+def test_api_answers_the_notes_on_how_rows_were_read(browser):
+    body = [{"session_id": "n1", "started_at": "2026-03-29 02:30:00", "revenue": "TRUE"},
+            {"session_id": "n2", "started_at": "2026-03-29 12:00:00", "revenue": "19.90"}]
+    headers = {"Authorization": f"Bearer {token_for('analyst', 'ingest')}"}
+    answer = browser().post("/api/v1/sessions?timezone=Europe/Berlin", json.dumps(body), headers=headers,
+                            status=201).json
+    assert [n.split(" (")[0] for n in answer["time_notes"]] == [
+        "1 row(s) have a local time that does not exist in Europe/Berlin"]
+    assert answer["notes"] == answer["time_notes"] + [
+        "1 row(s) have TRUE or FALSE in the revenue column 'revenue': each was read as converted or not, with no amount"]
+
+
 def test_api_rejects_a_bad_record_and_writes_nothing(browser):
     bad = SESSIONS + [{"session_id": "x", "started_at": "yesterday-ish"}]
     headers = {"Authorization": f"Bearer {token_for('analyst', 'ingest')}"}

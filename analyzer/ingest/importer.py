@@ -40,9 +40,15 @@ class Report:
     fields: list = field(default_factory=list)
     unused_columns: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
-    notes: list = field(default_factory=list)  # what reading the rows found that changes how they count
+    time_notes: list = field(default_factory=list)  # how local times that do not exist or happen twice were read
+    value_notes: list = field(default_factory=list)  # how other values were read (a revenue column of TRUE/FALSE)
     errors: list = field(default_factory=list)
     error_count: int = 0
+
+    @property
+    def notes(self):
+        """Return what reading the rows found that changes how they count: the time notes, then the value notes."""
+        return self.time_notes + self.value_notes
 
     def counts(self):
         """Return what the import did as (label, number) pairs, each count by its own name."""
@@ -122,7 +128,8 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     with db.atomic() as transaction:
         record = _start_record(source, kind, created_by, report) if postgres else None
         writer = _stage(db, records, source, convert, report, progress)
-        report.notes = _time_notes(conv.local_problems, options.timezone) + _flag_notes(conv)
+        report.time_notes = _time_notes(conv.local_problems, options.timezone)
+        report.value_notes = _flag_notes(conv)
         if report.error_count:
             transaction.rollback()  # on SQLite this drops the staging table too
         elif postgres:

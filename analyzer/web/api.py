@@ -59,7 +59,7 @@ def _ingest(app, settings, kind):
                        "sessions_created": report.sessions_created, "sessions_continued": report.sessions_continued,
                        "events_added": report.events_added, "rows_identical": report.rows_identical,
                        "extra_rows": report.extra_rows, "unused_columns": report.unused_columns,
-                       "warnings": report.warnings, "notes": report.notes})
+                       "warnings": report.warnings, "notes": report.notes, "time_notes": report.time_notes})
 
 
 def _save_body(path, limit):

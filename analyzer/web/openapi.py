@@ -133,7 +133,8 @@ SCHEMAS = {
         "events_added": {"type": "integer"}, "rows_identical": {"type": "integer"},
         "extra_rows": {"type": "integer"}, "unused_columns": {"type": "array", "items": {"type": "string"}},
         "warnings": {"type": "array", "items": {"type": "string"}},
-        "notes": {"type": "array", "items": {"type": "string"}}}, extra=True),
+        "notes": {"type": "array", "items": {"type": "string"}},
+        "time_notes": {"type": "array", "items": {"type": "string"}, "deprecated": True}}, extra=True),
 }
 EXPLORER = [
     _query("q", "A customer id or a session key, exactly."),
