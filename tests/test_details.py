@@ -122,6 +122,8 @@ def test_a_customer_or_session_called_dot_or_dot_dot_is_linked_through_the_query
         link = history.get(older).html.select_one("table.sessions tbody a")["href"]
         assert link == "/sessions/?" + urlencode({"key": name})
         assert f"Session {name}" in history.get(link).text
+        found = history.get("/api/v1/sessions?" + urlencode({"q": name}), headers=read_headers(history)).json
+        assert sorted(s["session_key"] for s in found["sessions"]) == [name, name + "b"]  # the README's way on the API
     history.get("/customers/?id=nobody", status=404)
     history.get("/sessions/", status=404)
 

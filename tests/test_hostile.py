@@ -54,6 +54,7 @@ REFUSED = {
     "deep-nesting-only.ndjson": "Record 1 is nested too deeply",
     "random-bytes.bin": "random-bytes.bin is not a file of records: its first line holds control characters.",
     "wide-header.csv": "wide-header.csv (sessions) has no column for started_at. Columns found: c0, c1,",
+    "long-header.csv": "long-header.csv (sessions) has no column for started_at. Columns found: " + "h" * 59 + "…, x.",
 }
 # file: {session key: {field: stored value}}
 STORED = {
@@ -82,6 +83,7 @@ def make_generated(folder):
     put("deep-nesting.ndjson", line + "\n" + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "\n")
     put("deep-nesting-only.ndjson", "[" * 100_000 + "]" * 100_000 + "\n")
     put("random-bytes.bin", random.Random(11).randbytes(64 * 1024).replace(b"\x1f\x8b", b"xx"))
+    put("long-header.csv", "h" * (5 << 20) + ",x\n1,2\n")
     put("wide-header.csv", ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
     # A 5 MB field in a column the import ignores: read and dropped, the row itself is fine.
     put("long-line.csv", "session_id,started_at,landing_page,notes\n"

@@ -16,9 +16,9 @@ SHOP = ("session_token,user_token,session_started_at,total_sales,theme\n"
         "t2,alice,2026-03-02T10:00:00Z,0,dawn\n")
 
 
-def check(client, body=SHOP.encode(), name="shop.csv"):
+def check(client, body=SHOP.encode(), name="shop.csv", status=200):
     return client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check"},
-                       upload_files=[("file", name, body)])
+                       upload_files=[("file", name, body)], status=status)
 
 
 def test_a_check_shows_the_mapping_unused_columns_and_warning_and_writes_nothing(browser):  # noqa: F811
@@ -62,11 +62,27 @@ def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change
     assert (again["map_revenue"].value, again["was_revenue"].value) == ("theme", "total_sales")
     assert (again["map_customer_id"].value, again["was_customer_id"].value) == ("user_token", "")
     assert "no customer column was found" not in page.text  # the detection's warning, no longer true
+    assert "Columns not used: total_sales" in page.text  # of the columns chosen, not of the detection
     again["map_revenue"] = "total_sales"
     done = again.submit()
     assert re.search(r"Imported shop.csv as import \d+: 2 rows read, 2 sessions created", done.text)
     assert sorted((s.customer_id, float(s.revenue)) for s in CustomerSession.select()) == [("alice", 0), ("alice", 10)]
     assert Import.select().where(Import.status == "failed").count() == 1
+
+
+def test_a_column_that_is_not_in_the_file_keeps_the_form_and_a_check_with_bad_rows_shows_one(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    form = check(client).forms[1]
+    form["map_revenue"].force_value("no such column")
+    page = form.submit(status=400)
+    assert page.forms[1].action == "/imports/confirm"
+    assert (page.forms[1]["map_revenue"].value, page.forms[1]["was_revenue"].value) == ("no such column", "total_sales")
+    bad = SHOP.replace("10.00", "ten dollars").encode()
+    checked = check(client, bad, status=422)
+    assert "ten dollars" in checked.text
+    assert checked.forms[1].action == "/imports/confirm" and checked.forms[1]["map_revenue"].value == "total_sales"
+    assert CustomerSession.select().count() == 0
 
 
 def test_confirming_needs_the_csrf_token_and_the_same_user(browser):  # noqa: F811

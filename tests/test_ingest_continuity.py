@@ -184,6 +184,20 @@ def test_the_same_events_grouped_the_other_way_are_already_there(db, tmp_path, f
     assert sum((s.revenue for s in CustomerSession.select()), Decimal("0")) == Decimal("9.50")
 
 
+def test_an_event_again_in_its_session_is_there_and_in_another_is_new_in_any_order(db, tmp_path):  # noqa: F811
+    event = ["c1", "2026-03-01 22:00:00", "page_view", "", "", "google", "mobile"]
+    part_a = [event + ["s1"]]
+    part_b = [event + ["s1"], event + ["s2"]]
+    whole = importer.import_file(db, write_csv(tmp_path / "whole.csv", part_a + part_b))
+    assert (whole.sessions_created, whole.events_added, whole.rows_identical) == (2, 2, 1)
+    expected = state()
+    for first, second in ((part_a, part_b), (part_b, part_a)):
+        clear(db)
+        importer.import_file(db, write_csv(tmp_path / "first.csv", first))
+        importer.import_file(db, write_csv(tmp_path / "second.csv", second))
+        assert state() == expected
+
+
 def rees46_parts(tmp_path):
     with gzip.open(REAL / "rees46_multicategory_2019-10-01_head.csv.gz", "rt", encoding="utf-8") as handle:
         lines = handle.read().splitlines(keepends=True)

@@ -15,7 +15,7 @@ from analyzer.models import CustomerSession, Import
 MAX_REPORTED = 100
 ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
 DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
-SHOWN_COLUMNS = 30  # the columns a "no column for" message lists
+SHOWN_COLUMNS = 30  # the columns a "no column for" message lists, each cut at 60 characters
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
 
 
@@ -89,32 +89,10 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     """Import a session or event export as OPTIONS say; return a Report."""
     started = time.perf_counter()
     rollups.refuse_another_zone()
-    source = readers.inspect(path, options.file_format, options.name)
-    records = readers.records(source)
-    headers = next(records)
-    if not headers:
-        if next(records, None) is None:
-            raise AppError(f"{source.name} holds no records (an empty JSON array or file): there is nothing to "
-                           "import; nothing was written.")
-        raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
-    kind = options.kind or columns.detect_kind(headers)
-    if kind not in REQUIRED:
-        raise AppError(f"Unknown kind {kind!r}: use sessions or events.")
-    mapping, components = columns.map_columns(headers, kind)
-    if options.split_by_gap:
-        mapping.pop("session_id", None)
-    apply_mapping(headers, kind, mapping, components, options.mapping)
-    year, gap_minutes, dry_run, created_by = options.year, options.gap_minutes, options.dry_run, options.created_by
-    _require(source, headers, kind, mapping, year)
+    source, records, headers, mapping, components, report = _read_header(path, options)
+    kind, year, gap_minutes, dry_run, created_by = (report.kind, options.year, options.gap_minutes, options.dry_run,
+                                                    options.created_by)
     zone = _timezone(options.timezone)
-    report = Report(source.name, kind, source.format,
-                    {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
-                                                                   for f, ix in components.items()})
-    report.headers = list(headers)
-    report.fields = list(columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES)
-    report.unused_columns = unused_columns(headers, mapping, components)
-    report.warnings = warnings_of(kind, mapping)
-    report.dry_run = dry_run
     if announce:
         announce(report)
     conv = rows.Converter(headers, mapping, zone, own_export=export.is_own_export(headers))
@@ -151,6 +129,42 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     if dry_run:
         report.import_id = None
     return report
+
+
+def describe(path, options=ImportOptions()):
+    """Return the Report of what the file's header gives under OPTIONS (kind, mapping, warnings); no row is read."""
+    _, records, _, _, _, report = _read_header(path, options)
+    records.close()
+    return report
+
+
+def _read_header(path, options):
+    """Read the file's header: return (source, records, headers, mapping, components, Report of the columns)."""
+    source = readers.inspect(path, options.file_format, options.name)
+    records = readers.records(source)
+    headers = next(records)
+    if not headers:
+        if next(records, None) is None:
+            raise AppError(f"{source.name} holds no records (an empty JSON array or file): there is nothing to "
+                           "import; nothing was written.")
+        raise AppError(f"{source.name}: none of the first records is a JSON object with fields; nothing was written.")
+    kind = options.kind or columns.detect_kind(headers)
+    if kind not in REQUIRED:
+        raise AppError(f"Unknown kind {kind!r}: use sessions or events.")
+    mapping, components = columns.map_columns(headers, kind)
+    if options.split_by_gap:
+        mapping.pop("session_id", None)
+    apply_mapping(headers, kind, mapping, components, options.mapping)
+    _require(source, headers, kind, mapping, options.year)
+    report = Report(source.name, kind, source.format,
+                    {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
+                                                                   for f, ix in components.items()})
+    report.headers = list(headers)
+    report.fields = list(columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES)
+    report.unused_columns = unused_columns(headers, mapping, components)
+    report.warnings = warnings_of(kind, mapping)
+    report.dry_run = options.dry_run
+    return source, records, headers, mapping, components, report
 
 
 def undo(db, import_id):
@@ -299,15 +313,20 @@ def _require(source, headers, kind, mapping, year):
                            "each session on the 1st of its month.")
         return
     if missing:
-        if any(ord(c) < 32 and c != "\t" or c == "\x7f" for header in headers for c in header):
+        if any(ord(c) < 32 and c not in "\t\r\n" or c == "\x7f" for header in headers for c in header):
             raise AppError(f"{source.name} is not a file of records: its first line holds control characters. "
                            "Import a CSV, NDJSON or JSON file, plain or gzip.")
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
-        found = ", ".join(headers[:SHOWN_COLUMNS]) + (
+        found = ", ".join(_shortened(h) for h in headers[:SHOWN_COLUMNS]) + (
             f", … and {len(headers) - SHOWN_COLUMNS:,} more" if len(headers) > SHOWN_COLUMNS else "")
         raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
                        f"{found}. Accepted names — {accepted}. If the kind was guessed wrong, choose "
                        "the other one (--kind, or the Kind field of the upload page).")
+
+
+def _shortened(header):
+    """Return a column's name as a message lists it: at most 60 characters."""
+    return header if len(header) <= 60 else header[:59] + "…"
 
 
 def _aliases(kind, field):

@@ -52,7 +52,7 @@ def register(app, settings):
         options = ImportOptions(kind=form.get("kind") or None, name=name, year=year,
                                 timezone=form.getunicode("timezone") or "UTC", dry_run=check, created_by=owner)
         try:
-            return _run(app, path, options, token if check else None)
+            return _run(app, path, options, token if check else None, () if check else None)
         finally:
             if not check:
                 staging.discard(token)
@@ -94,13 +94,13 @@ def _run(app, path, options, token, chosen=None):
     try:
         report = importer.import_file(app.config["analyzer.db"], path, options)
     except importer.ImportRejected as rejected:
-        again = _form_again(app, path, options, token, chosen)
+        again = _form_again(path, options, token, chosen, rejected.report)
         fix = ("Change a column below and import again, or fix these rows and upload the file again." if again else
                "Fix these rows (or the column mapping) and upload it again.")
         return _page(error=f"{options.name}: {rejected.report.error_count:,} bad field(s); nothing of this file was "
                            f"written. {fix}", bad_rows=rejected.report.errors, status=422, **again)
     except AppError as exc:
-        return _page(error=str(exc), status=400, **_form_again(app, path, options, token, chosen))
+        return _page(error=str(exc), status=400, **_form_again(path, options, token, chosen))
     if options.dry_run:
         return _page(notice=f"Checked {options.name}, nothing written: it would give {report.summary()}.",
                      check=report, token=token, options=options)
@@ -108,17 +108,18 @@ def _run(app, path, options, token, chosen=None):
                         f"{report.seconds:.1f} s.", report=report)
 
 
-def _form_again(app, path, options, token, chosen):
-    """Return the mapping form of a checked upload whose import failed, showing the columns the analyst chose."""
-    if chosen is None:
+def _form_again(path, options, token, chose, rejected=None):
+    """Return the mapping form of a checked upload whose import failed, with the columns the analyst CHOSE."""
+    # The REJECTED report describes the chosen columns (unused ones, warnings); without one (a choice that could not
+    # be read, such as a column not in the file) the detection does, with the choices laid over it.
+    if chose is None:
         return {}
     try:
-        check = importer.import_file(app.config["analyzer.db"], path, replace(options, mapping=(), dry_run=True))
-    except importer.ImportRejected as rejected:
-        check = rejected.report
+        detected = importer.describe(path, replace(options, mapping=()))
     except AppError:
         return {}
-    return {"check": check, "token": token, "options": options, "chosen": dict(chosen)}
+    return {"check": rejected or detected, "token": token, "options": options, "detected": detected.mapping,
+            "chosen": {} if rejected else dict(chose)}
 
 
 def _fields():
@@ -132,12 +133,13 @@ def _file_name(raw):
 
 
 def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None,
-          chosen=None):
+          detected=None, chosen=None):
     bottle.response.status = status
     before = params.record_id(bottle.request.query.get("before")) if bottle.request.method == "GET" else None
     listed = Import.select().order_by(Import.id.desc()).limit(PAGE_SIZE + 1)
     imports = list(listed.where(Import.id < before) if before else listed)
     return render("imports", error=error, notice=notice, bad_rows=bad_rows, check=check, token=token,
-                  options=options, report=report, chosen=chosen or {}, imports=imports[:PAGE_SIZE],
+                  options=options, report=report, detected=detected or {}, chosen=chosen or {},
+                  imports=imports[:PAGE_SIZE],
                   older=imports[PAGE_SIZE - 1].id if len(imports) > PAGE_SIZE else None, newest=before is None,
                   total=Import.select().count())

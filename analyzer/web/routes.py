@@ -90,9 +90,11 @@ def register(app):
     def not_found(error):
         if bottle.request.path.startswith("/api/"):
             return auth.api_error(404, "There is no API route at this address: /api/v1/openapi.json lists them.")
-        # A page's own abort says what is missing; the router's and a bare abort's bodies are not for users.
-        told = error.body if isinstance(error.body, str) and error.body.startswith(("There is no", "That ")) else None
-        return render("error", code=404, title="Not found", message=told or "There is no page at this address.")
+        # A page's own abort says what is missing; the router's body and a bare abort's are not for users.
+        generic = not isinstance(error.body, str) or error.body.startswith("Not found:") or error.body in (
+            "", "Unknown Error.")
+        return render("error", code=404, title="Not found",
+                      message="There is no page at this address." if generic else error.body)
 
     @app.error(400)
     def bad_request(error):

@@ -22,10 +22,9 @@
       <thead><tr><th>Field</th><th>Column</th></tr></thead>
       <tbody>
       % for name in check.fields:
-      %   detected = check.mapping.get(name, '')
-      %   current = chosen.get(name, detected)
+      %   current = chosen.get(name, check.mapping.get(name, ''))
         <tr><td><label for="map_{{name}}">{{name}}</label></td><td>
-          <input type="hidden" name="was_{{name}}" value="{{detected}}">
+          <input type="hidden" name="was_{{name}}" value="{{detected.get(name, '') if detected else check.mapping.get(name, '')}}">
           <select id="map_{{name}}" name="map_{{name}}">
             <option value="">— not used —</option>
       %   if current and current not in check.headers:

@@ -8,7 +8,7 @@
 % end
 % everything = not v.query.filters and not options.narrowed and v.query.period == 'all'
 <div class="dash-head">
-  <div><h1>Sessions <small>{{'{:,}'.format(total.value)}}{{'+' if total.kind == 'at_least' else ''}}{{' (estimate)' if total.kind == 'estimate' else ''}} {{'in all' if everything else ('match' if total.value == 1 and total.kind == 'exact' else 'matches')}}, {{sort_names[options.sort]}}</small></h1></div>
+  <div><h1>Sessions <small>{{'{:,}'.format(total.value)}}{{'+' if total.kind == 'at_least' else ''}}{{' (estimate)' if total.kind == 'estimate' else ''}} {{'in all' if everything else ('match' if total.value == 1 else 'matches')}}, {{sort_names[options.sort]}}</small></h1></div>
   % if user.role in ('analyst', 'admin'):
   <a class="csv" href="{{link(csv=True)}}">Download CSV</a>
   % end
