@@ -379,7 +379,8 @@ def test_guessing_the_current_password_is_throttled_like_sign_in(browser):
                                           "password2": new}, status=400)
     page = client.post("/account/password", {"csrf_token": csrf_of(client), "current": PASSWORD, "password": new,
                                               "password2": new}, status=429)
-    assert "Too many failed sign-ins" in page.text and page.headers["Retry-After"]
+    assert "This account had too many wrong passwords in the last 15 minutes" in page.text
+    assert "Try again in 15 minutes." in page.text and page.headers["Retry-After"]
     assert passwords.verify(users.get("ann@example.com").password_hash, PASSWORD, cheap=True)
 
 

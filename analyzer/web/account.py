@@ -27,7 +27,10 @@ def register(app, settings):
             confirmed = users.authenticate(user.email, form.getunicode("current", ""), auth.client_address(), cheap)
         except users.Throttled as throttled:
             bottle.response.set_header("Retry-After", str(throttled.seconds))
-            return _account_page(error=throttled.message, status=429)
+            minutes, window = max(1, -(-throttled.seconds // 60)), int(users.WINDOW.total_seconds() // 60)
+            return _account_page(error=f"This account had too many wrong passwords in the last {window} minutes "
+                                       "(sign-ins elsewhere count too), so the current password cannot be checked "
+                                       f"now. Try again in {minutes} minute{'s' if minutes > 1 else ''}.", status=429)
         if confirmed is None:
             return _account_page(error="The current password is wrong.", status=400)
         if form.getunicode("password", "") != form.getunicode("password2", ""):
