@@ -105,19 +105,19 @@
   % if not result.steps[0].sessions:
   <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
   % end
-  <table class="funnel">
+  <table class="funnel stack">
     <thead><tr><th>#</th><th>Step</th><th class="num">{{noun}}</th><th class="bar-col">Of the first step</th>
       <th class="num">From previous</th><th class="num">Drop-off</th><th class="num">Median time from previous</th></tr></thead>
     <tbody>
     % for i, s in enumerate(result.steps, 1):
       <tr>
-        <td>{{i}}</td>
-        <td><code>{{s.step}}</code></td>
-        <td class="num">{{'{:,}'.format(s.sessions)}}</td>
-        <td class="bar-col"><meter min="0" max="1" value="{{s.conversion_from_first or 0}}"></meter> {{present.percent(s.conversion_from_first) if s.conversion_from_first is not None else '—'}}</td>
-        <td class="num">{{present.percent(s.conversion_from_previous) if s.conversion_from_previous is not None else '—'}}</td>
-        <td class="num">{{present.percent(s.drop_off) if s.drop_off is not None else '—'}}</td>
-        <td class="num">{{present.duration(s.median_seconds_from_previous) if s.median_seconds_from_previous is not None else '—'}}</td>
+        <td class="index">{{i}}</td>
+        <td class="title"><code>{{s.step}}</code></td>
+        <td class="num" data-label="{{noun}}">{{'{:,}'.format(s.sessions)}}</td>
+        <td class="bar-col" data-label="Of the first step"><meter min="0" max="1" value="{{s.conversion_from_first or 0}}"></meter> {{present.percent(s.conversion_from_first) if s.conversion_from_first is not None else '—'}}</td>
+        <td class="num" data-label="From previous">{{present.percent(s.conversion_from_previous) if s.conversion_from_previous is not None else '—'}}</td>
+        <td class="num" data-label="Drop-off">{{present.percent(s.drop_off) if s.drop_off is not None else '—'}}</td>
+        <td class="num" data-label="Median time from previous">{{present.duration(s.median_seconds_from_previous) if s.median_seconds_from_previous is not None else '—'}}</td>
       </tr>
     % end
     </tbody>
