@@ -61,6 +61,12 @@ def test_an_analyst_goes_from_a_breakdown_row_to_one_session_and_builds_a_funnel
                  "/?period=90d&channel=email&-device=tablet&country=US%7CDE%7CGB"):  # three long chips
         browser.get(server + path)
         assert browser.execute_script("return document.documentElement.scrollWidth") <= PHONE, path
+        # Tables laid out for a phone (a block per record, a breakdown's value above its figures) fit whole.
+        wider = browser.execute_script("return [...document.querySelectorAll('table.stack, .breakdown table.data')]"
+                                       ".filter(t => t.scrollWidth > t.parentElement.clientWidth + 1).length")
+        assert wider == 0, path
+    browser.get(server + "/funnels?period=90d")
+    assert browser.execute_script("return document.querySelector('table.funnel.stack').scrollWidth") <= PHONE
     browser.set_window_size(LAPTOP, 900)
 
     browser.get(server + "/funnels?period=90d")
