@@ -109,6 +109,10 @@ def purge(db, older_than_days=None):
 
 def _restore_column(db, entry, keys):
     table, archive, column = _q(entry.table_name), _q(entry.archive_table), _q(entry.column_name)
+    # Without an index on its keys, each row's lookup reads the whole archive: 59 s for 40,000 rows on SQLite, and
+    # past PostgreSQL's statement timeout for a few hundred thousand. The index goes with the archive afterwards.
+    index = _q("_archive_keys_" + hashlib.sha1(entry.archive_table.encode()).hexdigest()[:16])
+    db.execute_sql(f"CREATE INDEX IF NOT EXISTS {index} ON {archive} ({', '.join(_q(k) for k in keys)})")
     match = " AND ".join(f"a.{_q(k)} = {table}.{_q(k)}" for k in keys)
     db.execute_sql(
         f"UPDATE {table} SET {column} = (SELECT a.{column} FROM {archive} a WHERE {match}) "
