@@ -100,6 +100,16 @@ def test_create_numbers_after_the_highest_file_not_by_count(project, db_url):
     assert migrate(project, db_url, "run").code == 0
 
 
+def test_create_refuses_while_an_applied_migration_s_file_is_missing(project, db_url):
+    assert migrate(project, db_url, "create", "--empty", "gone soon").code == 0
+    assert migrate(project, db_url, "run").code == 0
+    (project / "migrations" / f"{NEXT:03d}_gone_soon.py").unlink()
+    result = migrate(project, db_url, "create", "--empty", "next")
+    assert result.code == 1 and "Traceback" not in result.err
+    assert f"the database's history lists {NEXT:03d}_gone_soon, whose file is missing" in result.err
+    assert not list((project / "migrations").glob(f"{NEXT:03d}_*.py"))
+
+
 def test_create_never_overwrites_an_existing_file(project, db_url):
     first = migrate(project, db_url, "create", "--empty", "one")
     assert first.code == 0

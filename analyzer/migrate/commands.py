@@ -8,6 +8,8 @@ from pathlib import Path
 
 from importlib import import_module
 
+import peewee as pw
+
 from analyzer.db import check_connection, init_database, is_sqlite, open_database
 from analyzer.errors import AppError
 from analyzer import guard
@@ -84,6 +86,12 @@ class Context:
 def create(ctx, description, empty=False, rename=()):
     """Write the next numbered migration from the model changes; renames are asked on a terminal or named."""
     autogen, renamed = _load("autogen"), []
+    missing = _missing_files(ctx.settings.database_url, ctx.directory)
+    if missing:
+        raise AppError(f"Cannot create a migration: the database's history lists {', '.join(missing)}, whose file is "
+                       "missing, so a new file would take its number or redo its changes. Restore the file from "
+                       'version control (or remove the row with "python manage.py migrate stamp --prune-missing"); '
+                       "nothing was written.")
     if not empty:
         named = _load("renames").parse(rename)
         found = autogen.rename_candidates(ctx.offline, mfiles.scan(ctx.directory), ctx.models_module, named)
@@ -106,6 +114,18 @@ def create(ctx, description, empty=False, rename=()):
         if findings:
             _load("review").print_findings(ctx, findings, 1)
     return 0
+
+
+def _missing_files(url, directory):
+    """Return the applied migrations whose file is missing, when the configured database exists and answers."""
+    db = open_database(url)
+    if is_sqlite(db) and (db.database == ":memory:" or not Path(db.database).is_file()):
+        return []
+    try:
+        with db.connection_context():
+            return plan.read_state(db, directory).missing
+    except pw.PeeweeException:  # create needs no database: one it cannot read has nothing to say here
+        return []
 
 
 def list_(ctx):
