@@ -172,6 +172,21 @@ def test_check_reports_pending_numbered_below_applied(make_ctx, migrations_dir):
     ctx = make_ctx(models_module="tests.models_items")
     assert review.check(ctx) == 1
     assert "FAIL 002_late is pending but numbered below the applied 003" in ctx.out.text
+    ran = make_ctx()
+    assert commands.run(ran) == 0  # applied, since deploys must go on, but not in silence
+    assert "Note: 002_late is numbered below the applied 003, so it runs after it here" in ran.out.text
+
+
+def test_check_sees_a_pending_file_below_an_applied_one_that_was_renumbered(make_ctx, migrations_dir):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_items_note", 'migrator.add_fields("items", note=pw.TextField(null=True))')
+    commands.run(make_ctx())
+    (migrations_dir / "002_items_note.py").rename(migrations_dir / "003_items_note.py")  # the applied one moved up
+    write_migration(migrations_dir, "002_late", "pass")
+    integrity.write(migrations_dir, scan(migrations_dir))
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "FAIL 002_late is pending but numbered below the applied 003" in ctx.out.text
 
 
 def test_check_reports_duplicate_numbers(make_ctx, migrations_dir):

@@ -48,6 +48,12 @@ class State:
         """Return the name of the last applied migration, or None."""
         return self.applied_names[-1] if self.applied else None
 
+    def below_applied(self):
+        """Return (pending file, highest applied number) for each pending file numbered below an applied one."""
+        applied = set(self.applied_names)
+        top = max((f.number for f in self.files if f.name in applied), default=0)
+        return [(f, top) for f in self.pending if f.number < top]
+
     def problems(self):
         """Return one line per problem that makes running migrations unsafe."""
         lines = [

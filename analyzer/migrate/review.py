@@ -66,9 +66,8 @@ def check(ctx):
     db = ctx.db
     state = plan.read_state(db, ctx.directory)
     problems = state.problems()
-    applied_top = max((f.number for f in state.files if f.name in {r.name for r in state.applied}), default=0)
-    problems += [f"{f.name} is pending but numbered below the applied {applied_top:03d}: renumber it after the "
-                 "newest migration" for f in state.pending if f.number < applied_top]
+    problems += [f"{f.name} is pending but numbered below the applied {top:03d}: renumber it after the newest "
+                 "migration" for f, top in state.below_applied()]
     problems += [f"{name} was edited after it was applied to this database" for name in state.edited]
     problems += integrity.mismatches(ctx.directory, state.files)
     problems += squash.verify(db, ctx.directory, state.files)
