@@ -277,8 +277,8 @@ def main(argv=None, environ=None, stdin=None, out=print):
     except AppError as exc:
         print(f"Error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("Interrupted.", file=sys.stderr)
+    except KeyboardInterrupt as exc:
+        print("Interrupted." + (f" {exc}" if str(exc) else ""), file=sys.stderr)
         return 130
     except DATABASE_ERRORS as exc:  # the server went away, the disk is full or read-only, …
         while isinstance(exc.__context__, DATABASE_ERRORS):  # the first failure, not the failed rollback after it

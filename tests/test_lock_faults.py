@@ -80,7 +80,9 @@ def test_ctrl_c_cancels_the_running_statement_at_once_and_applies_nothing(projec
     pressed = time.monotonic()
     stderr = process.communicate(timeout=20)[1]
     assert time.monotonic() - pressed < 5 and process.returncode == 130, stderr
-    assert stderr.strip().splitlines()[-1] == "Interrupted."
+    last = stderr.strip().splitlines()[-1]
+    # What was stopped is named when the Ctrl-C lands inside the migration's call (not while its error is built).
+    assert last == "Interrupted." or (last.startswith("Interrupted. Nothing of ") and "_slow was changed" in last), last
     assert not running(pg_url, "pg_sleep(60)") and lock_is_free(pg_url)
     result = run_cli(project, "migrate", "status", env=env)
     assert result.code == 1 and "_slow" in result.out  # nothing of it applied

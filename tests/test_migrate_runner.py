@@ -52,6 +52,19 @@ def test_run_applies_every_pending_migration_in_order(make_ctx, migrations_dir, 
     assert "Database is now at 003_child." in ctx.out.text
 
 
+def test_a_ctrl_c_inside_a_migration_names_it_and_changes_nothing(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    write_migration(migrations_dir, "002_stopped",
+                    'migrator.add_fields("items", note=pw.TextField(null=True))\nmigrator.apply()\n'
+                    'raise KeyboardInterrupt', "pass")
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        commands.run(make_ctx())
+    assert str(stopped.value) == "Nothing of 002_stopped was changed and it is still pending: run the command again " \
+                                 "when you are ready."
+    assert applied_names(db) == ["001_items"] and "note" not in columns(db, "items")
+
+
 def test_run_with_nothing_pending_says_so(make_ctx, migrations_dir):
     three_migrations(migrations_dir)
     commands.run(make_ctx())

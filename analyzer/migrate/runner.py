@@ -138,6 +138,8 @@ def _step(db, migrator, migration, direction, fake, timeouts):
             raise
         except Exception as exc:
             raise _failure(db, migration, direction, recorder, exc, migrator.current, transactional) from exc
+        except KeyboardInterrupt as exc:
+            raise KeyboardInterrupt(_stopped(migration, direction, transactional)) from exc
         finally:
             if not transactional:
                 _reset_timeouts(db)
@@ -209,6 +211,15 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
         f"{where} {verb}{at} — {type(exc).__name__}: {reason}. "
         f"Nothing of {migration.name} was changed; {hint}."
     )
+
+
+def _stopped(migration, direction, transactional):
+    """Say what a Ctrl-C in the middle of MIGRATION left, and what to do."""
+    if not transactional:
+        return (f"{migration.name} runs outside a transaction (TRANSACTION = False): the statements it finished stay "
+                "applied and it is not recorded; make them idempotent (IF NOT EXISTS), then run the command again.")
+    state = "still pending" if direction == "migrate" else "still applied"
+    return f"Nothing of {migration.name} was changed and it is {state}: run the command again when you are ready."
 
 
 def _pgcode(exc):
