@@ -154,6 +154,9 @@ def test_rollback_to_unknown_name_reverts_nothing(make_ctx, migrations_dir, db):
     commands.run(make_ctx())
     with pytest.raises(AppError, match="No applied migration named '009_x'; nothing was reverted"):
         commands.rollback(make_ctx(), to="009_x")
+    with pytest.raises(AppError, match=r"No applied migration named '01' \(01 is refused: with a leading 0 and fewer "
+                                       r"than three digits .* such as 001 or 010; write all three digits\)"):
+        commands.rollback(make_ctx(), to="01")
     assert applied_names(db) == ["001_parent", "002_parent_note", "003_child"]
 
 

@@ -135,10 +135,18 @@ def to_apply(state, to=None):
         return list(state.pending)
     target = mfiles.resolve(state.files, to)
     if target is None:
-        raise AppError(f"No migration named {to!r}; nothing was applied. {_known(state.files)}")
+        raise AppError(f"No migration named {to!r}{_shortened_number(to)}; nothing was applied. {_known(state.files)}")
     if target not in state.pending:
         return []
     return [f for f in state.pending if (f.number, f.name) <= (target.number, target.name)]
+
+
+def _shortened_number(text):
+    """Say why a zero-padded number shorter than three digits is not read as the migration of that number."""
+    if text.isdigit() and text.startswith("0") and len(text) < 3:
+        return (f" ({text} is refused: with a leading 0 and fewer than three digits it may be one of several numbers "
+                f"cut short, such as {text.zfill(3)} or {text}0; write all three digits)")
+    return ""
 
 
 def to_revert(state, steps=None, to=None):
@@ -152,7 +160,7 @@ def to_revert(state, steps=None, to=None):
             target = mfiles.resolve(state.files, to) or _applied_named(applied, to)
             if target is None or target.name not in applied:
                 raise AppError(
-                    f"No applied migration named {to!r}; nothing was reverted. "
+                    f"No applied migration named {to!r}{_shortened_number(to)}; nothing was reverted. "
                     f"Applied: {', '.join(applied) or 'none'} (or use --to zero)."
                 )
             names = applied[applied.index(target.name) + 1:]
