@@ -124,6 +124,13 @@ def test_a_callable_default_fills_every_existing_row_with_one_value(db, migratio
     assert why in found[-1].why
 
 
+def test_two_columns_in_one_call_each_get_their_own_callable_default_finding(db, migrations_dir):
+    found = lint_last(db, migrations_dir, 'migrator.add_fields("items", token=pw.UUIDField(default=uuid.uuid4, '
+                                          'unique=True), seen=pw.DateTimeField(default=dt.datetime.now))',
+                      header="import datetime as dt\nimport uuid")
+    assert [f.rule for f in found if f.rule != "index-not-concurrent"] == ["unique-callable-default", "callable-default"]
+
+
 def test_a_callable_default_on_a_new_table_is_fine(db, migrations_dir):
     write_migration(migrations_dir, "001_items", CREATE_ITEMS + 'migrator.add_fields("items", '
                     'token=pw.UUIDField(default=uuid.uuid4, unique=True))', header="import uuid")

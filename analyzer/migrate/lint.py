@@ -121,9 +121,11 @@ def _rules(call, existing, postgres, concurrent_ok):
             yield "not-null-without-default"
         if postgres and table in existing and any(f.index or f.unique for f in fields.values()):
             yield "index-not-concurrent"
-        called = [f for f in fields.values() if callable(f.default)]
-        if table in existing and called:
-            yield "unique-callable-default" if any(f.unique for f in called) else "callable-default"
+        called = [f for f in fields.values() if callable(f.default)] if table in existing else []
+        if any(f.unique for f in called):
+            yield "unique-callable-default"
+        if any(not f.unique for f in called):  # a second column's warning is not hidden behind the first's error
+            yield "callable-default"
     elif op in ("add_index", "drop_index") and kw.get("concurrently") and not concurrent_ok:
         yield "concurrent-in-transaction"
     elif op == "add_index" and postgres and table in existing and not (concurrent_ok and kw.get("concurrently")):
