@@ -7,6 +7,18 @@
 <p class="flash warning" role="status">{{warning}}</p>
 %   end
 % end
+% if bad_rows:
+<div class="table-scroll">
+<table class="sessions bad-rows">
+  <thead><tr><th>Line</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
+  <tbody>
+  % for e in bad_rows:
+    <tr><td>{{e.line}}</td><td>{{e.column}}</td><td><code>{{e.value}}</code></td><td>{{e.reason}}</td></tr>
+  % end
+  </tbody>
+</table>
+</div>
+% end
 % if check:
 <section class="card">
   <h2>Columns of {{check.file_name}}</h2>
@@ -49,18 +61,6 @@
     <button type="submit">Import with these columns</button>
   </form>
 </section>
-% end
-% if bad_rows:
-<div class="table-scroll">
-<table>
-  <thead><tr><th>Line</th><th>Column</th><th>Value</th><th>Reason</th></tr></thead>
-  <tbody>
-  % for e in bad_rows:
-    <tr><td>{{e.line}}</td><td>{{e.column}}</td><td><code>{{e.value}}</code></td><td>{{e.reason}}</td></tr>
-  % end
-  </tbody>
-</table>
-</div>
 % end
 <section class="card">
   <h2>Import a file</h2>
