@@ -1,6 +1,7 @@
 """Explorer, session and customer pages, funnels, cohorts and the streamed CSV, timed on a large data set.
 
     python bench/explore.py [--sessions 1000000] [--events-per-session 5] [--databases sqlite,postgresql] [--repeat 9]
+                            [--export-only]
 
 Per database, in its own scratch database or file: the schema from the migrations, SESSIONS sessions over the
 12 months before today with EVENTS_PER_SESSION events each, written by the database itself (a generated series,
@@ -9,7 +10,8 @@ ANALYZE run (as the importer does; SQLite gets no statistics in the app either).
 Server time through the real WSGI app, median of REPEAT requests: the explorer's first and 1,000th page with one
 filter, a session page, a customer page, a 5-step funnel over 30 days and over 12 months, monthly cohorts over
 12 months; and /export.csv of every session streamed in a child process: time to the first byte, rows/s and
-the child's peak memory. Prints one JSON object and cleans up.
+the child's peak memory. --export-only skips the rollups and the pages and times the export alone (for 10M
+sessions). Prints one JSON object and cleans up.
 """
 
 import argparse
@@ -92,7 +94,7 @@ print(first, total, lines - 1, before, status("VmHWM"))
 """
 
 
-def load(url, sessions, per):
+def load(url, sessions, per, rollups=True):
     """Create the schema, write the data set in the database, rebuild the rollups and analyze PostgreSQL's tables."""
     env = {**os.environ, "DATABASE_URL": url, "APP_ENV": "development"}
     subprocess.run([sys.executable, "manage.py", "migrate", "run"], cwd=ROOT, env=env, check=True,
@@ -119,6 +121,8 @@ def load(url, sessions, per):
         with con.cursor() as cur:
             cur.execute("ANALYZE")
         con.close()
+    if not rollups:  # the export reads the sessions alone
+        return None
     done = subprocess.run([sys.executable, "manage.py", "rollups", "rebuild"], cwd=ROOT, env=env,
                           capture_output=True, text=True)
     return done.returncode == 0
@@ -135,18 +139,16 @@ def timed(client, path, headers, repeat):
     return round(statistics.median(times), 1)
 
 
-def measure(url, sessions, per, repeat):
-    """Time every page and route of the explore issue on the database at URL."""
+def measure(url, sessions, per, repeat, export_only=False):
+    """Time every page and route of the explore issue (or the export alone) on the database at URL."""
     import webtest
 
     from analyzer.accounts import tokens, users
-    from analyzer.analytics import explorer
     from analyzer.config import Settings
-    from analyzer.models import CustomerSession
-    from analyzer.web import create_app, params
+    from analyzer.web import create_app
 
     began = time.perf_counter()
-    rollups = load(url, sessions, per)
+    rollups = load(url, sessions, per, rollups=not export_only)
     loaded = round(time.perf_counter() - began, 1)
     app = create_app(Settings(app_env="test", database_url=url, secret_key="bench"))
     client = webtest.TestApp(app)
@@ -154,19 +156,37 @@ def measure(url, sessions, per, repeat):
     with db.connection_context():
         user = users.create("bench@example.com", "a long timing password 1", "analyst", cheap=True)
         token = tokens.create(user, "read", "bench")[0]
-        query = params.parse_query({"period": "all", "channel": "paid search"})
-        matched = explorer.matching(query, explorer.Options()).count()
-        deep_page = max(2, min(1000, matched // explorer.PAGE_SIZE))
-        deep = explorer.ordered(query, explorer.Options()).offset((deep_page - 1) * explorer.PAGE_SIZE - 1).first()
-        cursor = explorer.make_cursor(deep, explorer.DEFAULT_SORT)
-        middle = CustomerSession.get_by_id(sessions // 2)
+        picked = None if export_only else picks(sessions)
     form = client.get("/login").forms[0]
     form["email"], form["password"] = "bench@example.com", "a long timing password 1"
     form.submit()
     cookie = client.cookies["analyzer_session"]
     api = {"Authorization": f"Bearer {token}"}
-    figures = {
-        "load_seconds": loaded, "rollups_rebuilt": rollups,
+    figures = {"load_seconds": loaded, "rollups_rebuilt": rollups}
+    if not export_only:
+        figures.update(pages(client, api, *picked, repeat))
+    if not db.is_closed():
+        db.close()
+    figures.update(export(url, cookie))
+    return figures
+
+
+def picks(sessions):
+    """Return the explorer's deep page number, its cursor and the middle session."""
+    from analyzer.analytics import explorer
+    from analyzer.models import CustomerSession
+    from analyzer.web import params
+
+    query = params.parse_query({"period": "all", "channel": "paid search"})
+    matched = explorer.matching(query, explorer.Options()).count()
+    deep_page = max(2, min(1000, matched // explorer.PAGE_SIZE))
+    deep = explorer.ordered(query, explorer.Options()).offset((deep_page - 1) * explorer.PAGE_SIZE - 1).first()
+    return deep_page, explorer.make_cursor(deep, explorer.DEFAULT_SORT), CustomerSession.get_by_id(sessions // 2)
+
+
+def pages(client, api, deep_page, cursor, middle, repeat):
+    """Return the median server times of the explorer, detail, funnel and cohort pages."""
+    return {
         "explorer_first_page_ms": timed(client, "/sessions?period=all&channel=paid+search", {}, repeat),
         "explorer_deep_page": deep_page,
         "explorer_deep_page_ms": timed(client, f"/sessions?period=all&channel=paid+search&after={cursor}", {}, repeat),
@@ -180,18 +200,19 @@ def measure(url, sessions, per, repeat):
         "monthly_cohorts_12_months_ms": timed(client, "/api/v1/retention?period=12mo&interval=month", api,
                                               max(1, repeat // 3)),
     }
-    if not db.is_closed():
-        db.close()
+
+
+def export(url, cookie):
+    """Return the figures of /export.csv of every session, streamed in a child process."""
     child = subprocess.run([sys.executable, "-c", EXPORT_CHILD, url, str(ROOT), cookie], capture_output=True,
                            text=True)
     if child.returncode:
         raise RuntimeError(child.stderr)
     first, total, rows, before, peak = child.stdout.split()
-    figures.update(export_first_byte_ms=round(float(first) * 1000, 1), export_rows=int(rows),
-                   export_rows_per_s=round(int(rows) / float(total)), export_seconds=round(float(total), 1),
-                   export_peak_rss_mb=round(int(peak) / 1024, 1),
-                   export_rss_growth_mb=round((int(peak) - int(before)) / 1024, 1))
-    return figures
+    return dict(export_first_byte_ms=round(float(first) * 1000, 1), export_rows=int(rows),
+                export_rows_per_s=round(int(rows) / float(total)), export_seconds=round(float(total), 1),
+                export_peak_rss_mb=round(int(peak) / 1024, 1),
+                export_rss_growth_mb=round((int(peak) - int(before)) / 1024, 1))
 
 
 def main():
@@ -200,13 +221,14 @@ def main():
     parser.add_argument("--events-per-session", type=int, default=5)
     parser.add_argument("--databases", default="sqlite,postgresql")
     parser.add_argument("--repeat", type=int, default=9)
+    parser.add_argument("--export-only", action="store_true", help="time /export.csv alone (for 10M sessions)")
     args = parser.parse_args()
     out = {"sessions": args.sessions, "events": args.sessions * args.events_per_session, "repeat": args.repeat}
     for name in args.databases.split(","):
         if name == "sqlite":
             with tempfile.TemporaryDirectory(prefix="bench-explore-") as folder:
                 out["sqlite"] = measure(f"sqlite:///{folder}/bench.db", args.sessions, args.events_per_session,
-                                        args.repeat)
+                                        args.repeat, args.export_only)
                 print(json.dumps({"sqlite": out["sqlite"]}), file=sys.stderr, flush=True)
         else:
             database = f"bench_explore_{uuid.uuid4().hex[:8]}"
@@ -216,7 +238,8 @@ def main():
                 cur.execute(f'CREATE DATABASE "{database}"')
             try:
                 url = urlunsplit(urlsplit(ADMIN_URL)._replace(path=f"/{database}"))
-                out["postgresql"] = measure(url, args.sessions, args.events_per_session, args.repeat)
+                out["postgresql"] = measure(url, args.sessions, args.events_per_session, args.repeat,
+                                            args.export_only)
             finally:
                 with admin.cursor() as cur:
                     cur.execute(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
