@@ -44,17 +44,27 @@ def matches(event, step):
             "contains": step.value in text}[step.match]
 
 
-def plain_times(events, steps):
-    """Return the time of each step reached: the first matching event after the previous step's, in event order."""
+def plain_waits(events, steps):
+    """Return, per step reached, the seconds since the previous step, in event order.
+
+    A step's match is its first matching event after the previous step's; a 'directly' step's is the first event
+    that comes right after any event that could be the previous step, and it is timed from that event.
+    """
     ordered = sorted(events, key=lambda e: (e["occurred_at"], e["id"]))
-    times, position = [], -1
+    waits, candidates, first = [], set(), None
     for step in steps:
-        found = [i for i in range(position + 1, len(ordered)) if matches(ordered[i], step)]
-        if not found or (step.direct and found[0] != position + 1):
+        if step.direct:
+            found = [i for i in range(len(ordered)) if i - 1 in candidates and matches(ordered[i], step)]
+        else:
+            start = 0 if first is None else first + 1
+            found = [i for i in range(start, len(ordered)) if matches(ordered[i], step)]
+        if not found:
             break
-        position = found[0]
-        times.append(ordered[position]["occurred_at"])
-    return times
+        before = found[0] - 1 if step.direct else first
+        waits.append(None if before is None else
+                     (ordered[found[0]]["occurred_at"] - ordered[before]["occurred_at"]).total_seconds())
+        candidates, first = set(found), found[0]
+    return waits
 
 
 def plain_funnel(stored, steps, unit, keep):
@@ -63,12 +73,11 @@ def plain_funnel(stored, steps, unit, keep):
     for session, events in stored:
         if keep(session):
             units.setdefault(session.id if unit == "session" else session.customer_id, []).extend(events)
-    reached = [plain_times(events, steps) for events in units.values()]
+    reached = [plain_waits(events, steps) for events in units.values()]
     out = []
     for k in range(len(steps)):
-        done = [t for t in reached if len(t) > k]
-        waits = [(t[k] - t[k - 1]).total_seconds() for t in done] if k else []
-        out.append((len(done), statistics.median(waits) if waits else None))
+        waits = [w[k] for w in reached if len(w) > k]
+        out.append((len(waits), statistics.median(waits) if k and waits else None))
     return out
 
 
@@ -81,6 +90,8 @@ STEP_SETS = [
     ["page:/", ">page:/products/a", "event:purchase"],
     ["page:*products*", "event:add_to_cart", ">event:begin_checkout", "page:/checkout"],
     ["event:add_to_cart", "event:add_to_cart"],
+    ["event:page_view", ">event:page_view", ">event:add_to_cart", "event:purchase"],
+    ["page:/products/*", ">event:add_to_cart", "event:begin_checkout", ">event:purchase"],
 ]
 
 
@@ -156,6 +167,18 @@ def test_one_event_never_counts_for_two_steps(client):
     assert [s.sessions for s in funnels.compute(CustomerSession.select(), steps).steps] == [1, 0]
     SessionEvent.create(session=session.id, occurred_at=T0, event_type="add_to_cart", page="/p")
     assert [s.sessions for s in funnels.compute(CustomerSession.select(), steps).steps] == [1, 1]
+
+
+def test_directly_after_counts_a_later_occurrence_of_the_previous_step(client):
+    session = CustomerSession.create(session_key="x", customer_id="c", started_at=T0)
+    for seconds, kind, page in ((0, "page_view", "/products/a"), (10, "page_view", "/blog"),
+                                (20, "page_view", "/products/b"), (50, "add_to_cart", "/products/b")):
+        SessionEvent.create(session=session.id, occurred_at=T0 + dt.timedelta(seconds=seconds), event_type=kind,
+                            page=page)
+    for unit in funnels.UNITS:
+        steps = funnels.compute(CustomerSession.select(), funnels.parse_steps(["page:/products/*",
+                                                                               ">event:add_to_cart"]), unit).steps
+        assert [(s.sessions, s.median_seconds_from_previous) for s in steps] == [(1, None), (1, 30.0)]
 
 
 @pytest.mark.parametrize("texts, message", [

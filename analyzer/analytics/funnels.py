@@ -48,7 +48,7 @@ NEXT_MATCH = """s{k} AS (
           {own}
           AND e.occurred_at >= t.at
           AND (e.occurred_at > t.at OR e.id > t.id)
-          AND {match}{direct}
+          AND {match}
           ORDER BY e.occurred_at, e.id
           LIMIT 1) AS next
         FROM s{prev} AS t) AS found
@@ -68,7 +68,7 @@ RANKED_NEXT = """s{k} AS (
   {events}
   WHERE e.occurred_at >= t.at
   AND (e.occurred_at > t.at OR e.id > t.id)
-  AND {match}{direct}
+  AND {match}
   ORDER BY t.unit, t.grp, e.occurred_at, e.id)"""
 # A unit's events: a session's own (its id is the unit), or those of every picked session of the customer.
 EVENTS = {
@@ -76,24 +76,47 @@ EVENTS = {
     "customer": "JOIN scope ON scope.customer_id = t.unit AND scope.grp = t.grp\n"
                 "  JOIN session_events AS e ON e.session_id = scope.id",
 }
-# "Followed directly by": no other event of the unit between the previous step's event and this one.
-DIRECT = {
-    "session": """
-  AND NOT EXISTS (
-    SELECT 1
-    FROM session_events AS x
-    WHERE x.session_id = t.unit
-    AND (x.occurred_at, x.id) > (t.at, t.id)
-    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))""",
-    "customer": """
-  AND NOT EXISTS (
-    SELECT 1
-    FROM scope AS between_scope
-    JOIN session_events AS x ON x.session_id = between_scope.id
-    WHERE between_scope.customer_id = t.unit
-    AND between_scope.grp = t.grp
-    AND (x.occurred_at, x.id) > (t.at, t.id)
-    AND (x.occurred_at, x.id) < (e.occurred_at, e.id))""",
+# "Directly after": the unit's next event after a candidate of the previous step, which may be a later occurrence of
+# that step than its earliest match. So the step before a direct step keeps every event that could be it (c{k}),
+# and a direct step's match is the earliest of its own candidates, timed from the event right before it.
+CANDIDATES_FIRST = """c1 AS (
+  SELECT scope.{unit} AS unit, scope.grp AS grp, e.occurred_at AS at, e.id AS id
+  FROM session_events AS e
+  JOIN scope ON scope.id = e.session_id
+  WHERE {match})"""
+CANDIDATES_AFTER = """c{k} AS (
+  SELECT t.unit, t.grp, e.occurred_at AS at, e.id AS id
+  FROM s{prev} AS t
+  {events}
+  WHERE e.occurred_at >= t.at
+  AND (e.occurred_at > t.at OR e.id > t.id)
+  AND {match})"""
+CANDIDATES_DIRECT = """c{k} AS (
+  SELECT p.unit, p.grp, e.occurred_at AS at, e.id AS id, {wait} AS wait
+  FROM c{prev} AS p
+  JOIN session_events AS e ON e.id = (
+    SELECT x.id
+    {next}
+    AND x.occurred_at >= p.at
+    AND (x.occurred_at > p.at OR x.id > p.id)
+    ORDER BY x.occurred_at, x.id
+    LIMIT 1)
+  WHERE {match})"""
+# The unit's events after candidate p: its session's, or those of every picked session of the customer in its group.
+NEXT_EVENTS = {
+    "session": "FROM session_events AS x\n    WHERE x.session_id = p.unit",
+    "customer": "FROM scope AS own\n    JOIN session_events AS x ON x.session_id = own.id\n"
+                "    WHERE own.customer_id = p.unit AND own.grp = p.grp",
+}
+EARLIEST = {
+    True: """s{k} AS (
+  SELECT unit, grp, at, id, wait
+  FROM (SELECT c.*, ROW_NUMBER() OVER (PARTITION BY c.unit, c.grp ORDER BY c.at, c.id) AS nth FROM c{k} AS c) AS ranked
+  WHERE nth = 1)""",
+    False: """s{k} AS (
+  SELECT DISTINCT ON (c.unit, c.grp) c.unit, c.grp, c.at, c.id, c.wait
+  FROM c{k} AS c
+  ORDER BY c.unit, c.grp, c.at, c.id)""",
 }
 # Each step's units counted by group and seconds since the previous step: rows, not a join of the steps.
 STEP_ROWS = "SELECT {k}, grp, wait, COUNT(*) FROM s{k} GROUP BY grp, wait"
@@ -213,16 +236,23 @@ def _rows(sessions, steps, unit, by):
     parts = [SCOPE.format(sessions=scope_sql)]
     for k, step in enumerate(steps, 1):
         match, values = _match(step, sqlite, db.param)
-        direct = DIRECT[unit] if step.direct else ""
-        if sqlite:
+        if step.direct:
+            parts.append(CANDIDATES_DIRECT.format(k=k, prev=k - 1, next=NEXT_EVENTS[unit], match=match,
+                                                  wait=wait.format(at="e.occurred_at", prev_at="p.at")))
+            parts.append(EARLIEST[sqlite].format(k=k))
+        elif sqlite:
             parts.append(FIRST_MATCH.format(own=OWN_EVENTS[unit], match=match, units=UNIT_ROWS[unit]) if k == 1 else
-                         NEXT_MATCH.format(k=k, prev=k - 1, own=OWN_EVENTS[unit], match=match, direct=direct,
+                         NEXT_MATCH.format(k=k, prev=k - 1, own=OWN_EVENTS[unit], match=match,
                                            wait=wait.format(at="e.occurred_at", prev_at="found.prev_at")))
         else:
             parts.append(RANKED_FIRST.format(unit=column, match=match) if k == 1 else
-                         RANKED_NEXT.format(k=k, prev=k - 1, events=EVENTS[unit], match=match, direct=direct,
+                         RANKED_NEXT.format(k=k, prev=k - 1, events=EVENTS[unit], match=match,
                                             wait=wait.format(at="e.occurred_at", prev_at="t.at")))
         params.extend(values)
+        if not step.direct and k < len(steps) and steps[k].direct:
+            parts.append(CANDIDATES_FIRST.format(unit=column, match=match) if k == 1 else
+                         CANDIDATES_AFTER.format(k=k, prev=k - 1, events=EVENTS[unit], match=match))
+            params.extend(values)
     selects = "\nUNION ALL\n".join(STEP_ROWS.format(k=k) for k in range(1, len(steps) + 1))
     sql = f"WITH {', '.join(parts)}\n{selects}"
     return fetch_large(db, sql, params)
