@@ -186,13 +186,20 @@ def test_directly_after_counts_a_later_occurrence_of_the_previous_step(client):
     (["event:a"] * 9, "2 to 8 steps; 9 given"),
     ([">event:a", "event:b"], "first step cannot be 'followed directly by'"),
     (["click:a", "event:b"], "write event:TYPE or page:PATH"),
-    (["event:", "event:b"], "must have 1 to 500 characters"),
+    (["event:", "event:b"], "must have 1 to 2,000 characters"),
+    (["page:/" + "x" * 2000, "event:b"], "step 'page:/" + "x" * 54 + "…': the page after 'page:' must have 1 to 2,000"),
     (["page:/a\nevent:purchase", "event:b"], "remove the line break or control character from the page"),
     (["event:a\tb", "event:b"], "remove the line break or control character from the event"),
 ])
 def test_bad_steps_say_what_to_change(texts, message):
     with pytest.raises(funnels.FunnelError, match=message):
         funnels.parse_steps(texts)
+
+
+def test_spaces_around_a_step_value_are_not_part_of_it():
+    assert funnels.parse_step(" > event : purchase ") == funnels.Step("event", "purchase", direct=True)
+    assert funnels.parse_step("page: /products/* ") == funnels.Step("page", "/products/", "prefix")
+    assert funnels.parse_step("page:/" + "x" * 1999).value == "/" + "x" * 1999
 
 
 def test_step_text_round_trips():

@@ -12,7 +12,8 @@ from analyzer.models import CustomerSession
 MIN_STEPS, MAX_STEPS = 2, 8
 UNITS = ("session", "customer")
 BREAKDOWNS = ("channel", "device")
-MAX_VALUE = 500
+MAX_VALUE = 2000  # as long as a stored page
+SHOWN = 60  # characters of a refused step quoted back
 DEFAULT_STEPS = ("event:page_view", "page:/products/*", "event:add_to_cart", "event:begin_checkout", "event:purchase")
 DEFAULT_LABELS = ("Landing", "Product view", "Add to cart", "Checkout", "Purchase")
 
@@ -172,20 +173,21 @@ class Funnel:
 def parse_step(text):
     """Return the Step written as TEXT (event:TYPE or page:PATH, '*' for prefix or contains, leading '>' for directly)."""
     raw = text.strip()
+    shown = repr(raw if len(raw) <= SHOWN else raw[:SHOWN] + "…")
     direct = raw.startswith(">")
     kind, sep, value = raw.lstrip(">").strip().partition(":")
-    kind = kind.strip().lower()
+    kind, value = kind.strip().lower(), value.strip()
     if not sep or kind not in ("event", "page"):
-        raise FunnelError(f"step {text!r}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
+        raise FunnelError(f"step {shown}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
     match = "exact"
     if len(value) > 2 and value.startswith("*") and value.endswith("*"):
         match, value = "contains", value[1:-1]
     elif value.endswith("*"):
         match, value = "prefix", value[:-1]
     if not value or len(value) > MAX_VALUE:
-        raise FunnelError(f"step {text!r}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE} characters.")
+        raise FunnelError(f"step {shown}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE:,} characters.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a saved funnel keeps one step per line
-        raise FunnelError(f"step {text!r}: remove the line break or control character from the {kind}.")
+        raise FunnelError(f"step {shown}: remove the line break or control character from the {kind}.")
     return Step(kind, value, match, direct)
 
 

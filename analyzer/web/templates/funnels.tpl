@@ -42,7 +42,7 @@
           % end
         </select>
         <label class="visually-hidden" for="value{{i}}">Step {{i}} value</label>
-        <input id="value{{i}}" name="value{{i}}" value="{{r['value'] if r else ''}}" placeholder="{{'purchase or /products/' if i == 1 else 'leave empty to skip'}}" maxlength="500">
+        <input id="value{{i}}" name="value{{i}}" value="{{r['value'] if r else ''}}" placeholder="{{'purchase or /products/' if i == 1 else 'leave empty to skip'}}" maxlength="2000">
       </li>
     % end
     </ol>
