@@ -34,6 +34,17 @@ def test_dropped_column_comes_back_with_its_values(make_ctx, migrations_dir, db)
     assert not db.table_exists("_archive_002_items__price")
 
 
+def test_two_dropped_columns_come_back_in_one_rollback(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)
+    write_migration(migrations_dir, "002_drop_both", 'migrator.remove_fields("items", "name", "price")',
+                    'migrator.add_fields("items", name=pw.CharField(null=True), price=pw.IntegerField(null=True))')
+    commands.run(make_ctx())
+    assert len(archive.entries(db)) == 2
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT name, price FROM items ORDER BY id").fetchall() == [("a", 10), ("b", 20), ("c", None)]
+    assert archive.entries(db) == []
+
+
 def test_a_dropped_column_of_many_rows_comes_back_in_a_time_that_grows_with_the_rows_not_their_square(
         make_ctx, migrations_dir, db):
     items_with_rows(migrations_dir, make_ctx, db)

@@ -74,7 +74,8 @@ def restore(db, migration):
         return []
     model = bind(db)
     notes = []
-    for entry in model.select().where(model.migration == migration).order_by(model.id.desc()):
+    # A list: SQLite cannot drop a table while a cursor over the registry is open ("database table is locked").
+    for entry in list(model.select().where(model.migration == migration).order_by(model.id.desc())):
         keys = entry.key_columns.split(",")
         if not db.table_exists(entry.table_name):
             notes.append(f"kept archive {entry.archive_table}: table {entry.table_name} was not re-created")
