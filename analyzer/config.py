@@ -86,17 +86,15 @@ def load_settings(environ=None, server=True):
     )
 
 
+# "scheme://user:" then the password up to the last "@": found by hand, as urlsplit misreads a password holding
+# "/", "?" or "#" (and then printed it as part of the host) or refuses one holding "[".
+USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)(.*)@", re.I | re.S)
+RESERVED = "/?#[]@"
+
+
 def mask_url(url):
-    """Hide the password of a URL so it can be printed or logged."""
-    try:
-        parts = urlsplit(url)
-    except ValueError:
-        return "<unparseable URL>"
-    if parts.password is None:
-        return url
-    netloc = parts.netloc.rsplit("@", 1)
-    user = parts.username or ""
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{netloc[-1]}"))
+    """Hide the password of a URL so it can be printed or logged, even when the URL does not parse."""
+    return USERINFO.sub(r"\1***@", url, count=1)
 
 
 def _app_env(env):
@@ -117,11 +115,16 @@ def _check_database_url(url):
             "postgresql://user:password@host:5432/dbname."
         )
     if scheme != "sqlite":
-        parts = urlsplit(url)
+        userinfo = USERINFO.match(url)
+        if userinfo and any(c in userinfo.group(2) for c in RESERVED):
+            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: write the password's / ? # [ ] @ "
+                              "percent-encoded (%2F %3F %23 %5B %5D %40).")
         try:
+            parts = urlsplit(url)
             parts.port
         except ValueError:
-            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: the port is not a number.") from None
+            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: the host or port cannot be read "
+                              "(postgresql://user:password@host:5432/dbname).") from None
         if not parts.hostname or not parts.path.strip("/"):
             raise ConfigError(
                 f"DATABASE_URL={mask_url(url)!r} is not valid: it needs a host and a database name "

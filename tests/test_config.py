@@ -69,7 +69,11 @@ def test_app_env_wins_over_railway_environment():
     ("PORT", "eighty", "PORT='eighty' is not valid: use a number from 1 to 65535."),
     ("PORT", "70000", "PORT='70000' is not valid: use a number from 1 to 65535."),
     ("DATABASE_URL", "mysql://u:pw@h/d", "DATABASE_URL='mysql://u:***@h/d' is not valid"),
-    ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the port is not a number"),
+    ("DATABASE_URL", "postgresql://u:pw@h:port/d", "the host or port cannot be read"),
+    ("DATABASE_URL", "postgresql://u:pw/x@h:5432/d", "write the password's / ? # [ ] @ percent-encoded"),
+    ("DATABASE_URL", "postgresql://u:pw#x@h:5432/d", "DATABASE_URL='postgresql://u:***@h:5432/d' is not valid"),
+    ("DATABASE_URL", "postgresql://u:pw[x@h:5432/d", "write the password's / ? # [ ] @ percent-encoded"),
+    ("DATABASE_URL", "postgresql://u@[h:5432/d", "the host or port cannot be read"),
     ("DATABASE_URL", "postgresql://u:pw@h:5432", "it needs a host and a database name"),
     ("DATABASE_URL", "sqlite://relative.db", "DATABASE_URL='sqlite://relative.db' is not valid: write "
                      "sqlite:///relative.db (three slashes) for a file in the working folder"),
@@ -95,6 +99,7 @@ def test_mask_url_hides_only_the_password():
     assert mask_url("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
     assert mask_url("postgres://user@host/db") == "postgres://user@host/db"
     assert mask_url("sqlite:///analyzer.db") == "sqlite:///analyzer.db"
+    assert mask_url("postgresql://user:my/se?c#r[et@host/db") == "postgresql://user:***@host/db"
 
 
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
