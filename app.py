@@ -14,6 +14,11 @@ except ConfigError as exc:
     print(f"Error: {exc}", file=sys.stderr)
     sys.exit(exc.exit_code)
 drain.on_sigterm()
+if __name__ != "__main__" and app.config["analyzer.settings"].app_env == "development":
+    # Served by waitress-serve (a host's start command) with no APP_ENV: say so, as nothing else would.
+    print("Warning: APP_ENV is not set, so this server runs with development settings: no first-run setup token, "
+          "a built-in secret key, no Secure cookies. Set APP_ENV=production (and SECRET_KEY) on a server.",
+          file=sys.stderr, flush=True)
 
 
 def main(argv=None):

@@ -294,6 +294,22 @@ def test_history_row_without_file_is_a_clear_problem(make_ctx, migrations_dir, d
         commands.rollback(make_ctx())
 
 
+def test_a_newer_versions_migrations_leave_this_version_nothing_to_run(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    (migrations_dir / "003_child.py").unlink()  # the database was migrated by the next version; this one lacks 003
+    ctx = make_ctx()
+    assert commands.run(ctx) == 0
+    assert "Nothing to migrate: the database is at 003_child." in ctx.out.text
+    assert "1 migration(s) newer than this code (003_child), applied by a newer version" in ctx.out.text
+    assert commands.run(make_ctx(), dry_run=True) == 0
+    with pytest.raises(AppError, match="Cannot migrate: history lists 003_child"):
+        commands.rollback(make_ctx())
+    write_migration(migrations_dir, "004_other", "pass")  # with a file pending, the order is unknown: refused
+    with pytest.raises(AppError, match="Cannot migrate: history lists 003_child"):
+        commands.run(make_ctx())
+
+
 def test_files_sharing_a_number_are_flagged_and_block_runs(make_ctx, migrations_dir, db):
     three_migrations(migrations_dir)
     write_migration(migrations_dir, "003_other", "pass")

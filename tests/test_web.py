@@ -142,6 +142,17 @@ def test_healthz_is_503_when_a_new_migration_file_is_not_applied(settings, serve
                              "schema": {"current": LATEST, "pending": [name]}}
 
 
+def test_the_previous_version_keeps_serving_once_the_next_ones_migration_is_applied(settings, serve, behind):
+    directory, name = behind
+    migrate(settings, directory)  # the new version's pre-deploy step; the old code (MIGRATIONS_DIR) still serves
+    app = serve(settings)
+    assert app.get("/healthz").json == {"status": "ok", "database": "ok", "schema": {"current": name, "pending": []}}
+    sign_in(app)
+    assert app.get("/sessions").status_int == 200
+    (directory / f"{LATEST}.py").unlink()  # a file missing below the newest one is still a problem
+    assert serve(settings, migrations_dir=directory).get("/healthz", status=503).json["status"] == "schema problem"
+
+
 UNREACHABLE = {
     "postgres-closed-port": "postgresql://analyzer:secret@127.0.0.1:1/analyzer",
     "sqlite-missing-directory": "sqlite:////nonexistent-dir/analyzer/app.db",

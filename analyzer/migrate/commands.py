@@ -222,7 +222,7 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
     """Apply pending migrations, each in its own transaction, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state)
+        plan.require_clean(state, ignore=[] if state.pending else state.ahead())
         _warn_edited(ctx, state)
         todo = plan.to_apply(state, to)
         if not todo:
@@ -236,12 +236,19 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
 def _run(ctx, to, fake, allow_destructive, backup):
     db = ctx.db
     state = plan.read_state(db, ctx.directory)
-    plan.require_clean(state)
+    # A newer version's migrations, applied before it took over (or before a rollback of the code): nothing to do
+    # while this version has nothing pending; with files pending, their order against the newer ones is unknown.
+    newer = [] if state.pending else state.ahead()
+    plan.require_clean(state, ignore=newer)
     _warn_edited(ctx, state)
     todo = plan.to_apply(state, to)
     if not todo:
         _renumber(ctx, state)
         ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
+        if newer:
+            ctx.out(f"It has {len(newer)} migration(s) newer than this code ({', '.join(newer)}), applied by a newer "
+                    "version; this version serves on that schema. To undo them, run migrate rollback from a "
+                    "checkout that has their files.")
         return 0
     if not fake:
         plan.require_valid_indexes(db)
@@ -276,7 +283,7 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
     """Revert the last migration, the last N, or every one after NAME, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state)
+        plan.require_clean(state, ignore=[] if state.pending else state.ahead())
         _warn_edited(ctx, state)
         if not state.applied:
             ctx.out("Nothing to roll back: no migration is applied.")

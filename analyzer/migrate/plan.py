@@ -54,12 +54,20 @@ class State:
         top = max((f.number for f in self.files if f.name in applied), default=0)
         return [(f, top) for f in self.pending if f.number < top]
 
-    def problems(self):
-        """Return one line per problem that makes running migrations unsafe."""
+    def ahead(self):
+        """Return the applied migrations without a file numbered above every file: a newer version applied them."""
+        top = max((f.number for f in self.files), default=0)
+        return [name for name in self.missing if name.split("_", 1)[0].isdigit() and int(name.split("_", 1)[0]) > top]
+
+    def problems(self, ignore=()):
+        """Return one line per problem that makes running migrations unsafe (IGNORE: missing files not to count)."""
+        newer = self.ahead()
         lines = [
+            f"history lists {name}, newer than every file here: a newer version applied it; run this command from "
+            "that version's checkout" if name in newer else
             f"history lists {name} but migrations/{name}.py is missing: restore the file from version "
             f'control, or remove the row with "python manage.py migrate stamp --prune-missing"'
-            for name in self.missing
+            for name in self.missing if name not in ignore
         ]
         lines += [
             f"migration number {n:03d} is used by {len(names)} files ({', '.join(names)}): "
@@ -112,9 +120,9 @@ def read_state(db, directory):
     return state
 
 
-def require_clean(state):
-    """Refuse to go on while the files and the history disagree."""
-    problems = state.problems()
+def require_clean(state, ignore=()):
+    """Refuse to go on while the files and the history disagree (IGNORE: missing files not to count)."""
+    problems = state.problems(ignore)
     if problems:
         raise AppError("Cannot migrate: " + "; ".join(problems) + ".", exit_code=2)
 

@@ -30,10 +30,11 @@ def render(name, **values):
 
 
 def schema_state(app):
-    """Return (current, pending names) for the app's database."""
+    """Return (current, pending names, problems) for the app's database."""
     directory = app.config.get("analyzer.migrations_dir", MIGRATIONS_DIR)
     state = plan.read_state(app.config["analyzer.db"], directory)
-    return state.current, [f.name for f in state.pending], state.problems()
+    # The previous version keeps serving while a deploy's pre-deploy step has applied the new version's migrations.
+    return state.current, [f.name for f in state.pending], state.problems(ignore=state.ahead())
 
 
 def log_schema_state(app):
