@@ -6,6 +6,7 @@ import gzip
 import hashlib
 import io
 import json
+import re
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,6 +16,8 @@ from analyzer.errors import AppError
 CHUNK = 1 << 20
 FORMATS = ("csv", "ndjson", "json")
 MAX_ELEMENT = 1 << 24  # the largest JSON array element read before giving up on it
+HEADER_RECORDS = 200  # JSON records whose keys make the columns
+SURROGATE = re.compile("[\ud800-\udfff]")  # a \ud800 escape with no pair: JSON allows it, text cannot hold it
 csv.field_size_limit(1 << 24)
 
 
@@ -87,9 +90,18 @@ def _csv_records(text, delimiter):
         headers = next(reader)
     except StopIteration:
         raise AppError("The file is empty: it has no header line.") from None
+    except csv.Error as exc:
+        raise _csv_error(reader, exc) from None
     yield [h.strip() for h in headers]
     width, last = len(headers), reader.line_num
-    for row in reader:
+    rows = iter(reader)
+    while True:
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:  # the reader cannot go on past such a field
+            raise _csv_error(reader, exc) from None
         first, last = last + 1, reader.line_num
         if not row or (len(row) == 1 and not row[0].strip()):
             continue
@@ -100,12 +112,20 @@ def _csv_records(text, delimiter):
         yield reader.line_num, row[:width]
 
 
+def _csv_error(reader, exc):
+    """Say which line a CSV field the reader refuses (one over 16 MB, most likely) starts on."""
+    limit = csv.field_size_limit()
+    reason = f"a field is longer than {limit // (1 << 20)} MB" if "field larger than" in str(exc) else str(exc)
+    return AppError(f"Line {max(reader.line_num, 1)}: {reason}; nothing was written.")
+
+
 def _fields(count):
     return f"{count} field" + ("" if count == 1 else "s")
 
 
 def _keyed(parsed):
     """Yield the keys of the first 200 JSON records as headers, then each record as a row in that order."""
+    # A key that first shows up later is refused in its record (a row error), never dropped.
     pending = []
     headers = []
     for number, record in parsed:
@@ -114,7 +134,7 @@ def _keyed(parsed):
             for key in record:
                 if key not in headers:
                     headers.append(key)
-        if len(pending) >= 200:
+        if len(pending) >= HEADER_RECORDS:
             break
     bad = next(((n, r) for n, r in pending if isinstance(r, BadRecord)), None)
     if not headers and bad:
@@ -130,7 +150,7 @@ def _keyed(parsed):
 
 def _array_elements(text):
     """Yield (element number, value) from one JSON array, a chunk of text at a time."""
-    decoder = json.JSONDecoder()
+    decoder = json.JSONDecoder(object_pairs_hook=_unique_keys)
     buffer, pos, done = "", 0, False
     number, expecting = 0, "["
     while True:
@@ -174,12 +194,32 @@ def _array_elements(text):
 
 
 def _row(record, headers):
-    return record if isinstance(record, BadRecord) else [record.get(h, "") for h in headers]
+    if isinstance(record, BadRecord):
+        return record
+    late = [key for key in record if key not in headers]
+    if late:
+        return BadRecord(f"has {', '.join(map(repr, late[:5]))}, which none of the first {HEADER_RECORDS} records "
+                         "has: the columns come from those records, so give one of them this field (empty will do)")
+    return [record.get(h, "") for h in headers]
+
+
+def _unique_keys(pairs):
+    """Build a JSON object, refusing a key written twice (the last would win silently)."""
+    value = dict(pairs)
+    if len(value) < len(pairs):
+        seen = set()
+        twice = next(key for key, _ in pairs if key in seen or seen.add(key))
+        raise DuplicateKey(twice)
+    return value
+
+
+class DuplicateKey(ValueError):
+    """A JSON object with a key written twice."""
 
 
 def _parse_json(line):
     try:
-        value = json.loads(line)
+        value = json.loads(line, object_pairs_hook=_unique_keys)
     except json.JSONDecodeError as exc:
         return BadRecord(f"not valid JSON ({exc.msg})")
     except (RecursionError, ValueError) as exc:
@@ -191,15 +231,22 @@ def _record(value):
     if not isinstance(value, dict):
         return BadRecord("not a JSON object")
     try:
-        return {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
+        record = {k: "" if v is None else str(v) if not isinstance(v, str) else v for k, v in _flatten(value).items()}
     except (RecursionError, ValueError) as exc:
         return BadRecord(_unreadable(exc))
+    odd = next((k for k, v in record.items() if SURROGATE.search(k) or SURROGATE.search(v)), None)
+    if odd is not None:
+        return BadRecord(f"an object whose field {odd!r} holds half a character (an unpaired \\u surrogate escape), "
+                         "not text")
+    return record
 
 
 def _unreadable(exc):
     """Say why a JSON value that parsed (or nearly) cannot be used."""
     if isinstance(exc, RecursionError):
         return "nested too deeply"
+    if isinstance(exc, DuplicateKey):
+        return f"an object with the key {exc.args[0]!r} twice (written twice, or made twice by a nested object)"
     return "a number with too many digits"
 
 
@@ -207,10 +254,12 @@ def _flatten(value, prefix=""):
     flat = {}
     for key, item in value.items():
         name = f"{prefix}{key}"
-        if isinstance(item, dict):
-            flat.update(_flatten(item, name + "_"))
-        else:
-            flat[name] = json.dumps(item) if isinstance(item, list) else item
+        inner = _flatten(item, name + "_") if isinstance(item, dict) else {
+            name: json.dumps(item) if isinstance(item, list) else item}
+        for flat_name, flat_value in inner.items():
+            if flat_name in flat:
+                raise DuplicateKey(flat_name)
+            flat[flat_name] = flat_value
     return flat
 
 
