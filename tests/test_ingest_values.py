@@ -64,6 +64,20 @@ def test_money_in_units_and_micros():
         values.parse_money("ten")
 
 
+@pytest.mark.parametrize("text,amount", [
+    ("12,50", "12.50"), ("12,5", "12.50"), ("1.234,50", "1234.50"), ("1.234.567,89", "1234567.89"),
+    ("1,234", "1234.00"), ("1,234,567.8", "1234567.80"), ("12.50", "12.50"), ("-0", "0.00"),
+])
+def test_a_decimal_comma_and_thousands_separators_are_read_as_written(text, amount):
+    assert str(values.parse_money(text)) == amount
+
+
+@pytest.mark.parametrize("text", ["1,5,0", "1,23,456", "12,500.5,0", "1.234,5.0"])
+def test_an_amount_whose_comma_has_no_one_reading_is_refused(text):
+    with pytest.raises(ValueError, match=r"not an amount \(write 1234.50, 1,234.50 or 1.234,50\)"):
+        values.parse_money(text)
+
+
 @pytest.mark.parametrize("text,code", [
     ("United States", "US"), ("de", "DE"), ("DEU", "DE"), ("Côte d’Ivoire", "CI"), ("Bosnia & Herzegovina", "BA"),
     ("Macedonia (FYROM)", "MK"), ("Myanmar (Burma)", "MM"), ("Russia", "RU"), ("South Korea", "KR"),

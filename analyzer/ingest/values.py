@@ -135,10 +135,23 @@ def exact_seconds(text):
     return number
 
 
+# Amounts with a comma: thousands separators (1,234.50), or a decimal comma as European spreadsheets write them
+# (12,50 and 1.234,50). Any other comma is refused: read either way, 1,5,0 would be a wrong figure.
+THOUSANDS_COMMAS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}|\d{1,3}(\.\d{3})+,\d+")
+
+
 @cached
 def parse_money(text, scale=1):
-    """Parse an amount ('12.50', '1,234.50', '7500000' in micros with scale=1e-6)."""
-    value = text.strip().replace(",", "") if text.count(".") <= 1 else text.strip()
+    """Parse an amount ('12.50', '1,234.50', '12,50', '1.234,50', '7500000' in micros with scale=1e-6)."""
+    value = text.strip()
+    if "," in value:
+        if THOUSANDS_COMMAS.fullmatch(value):
+            value = value.replace(",", "")
+        elif DECIMAL_COMMA.fullmatch(value):
+            value = value.replace(".", "").replace(",", ".")
+        else:
+            raise ValueError("not an amount (write 1234.50, 1,234.50 or 1.234,50)")
     try:
         amount = Decimal(value)
     except InvalidOperation:
@@ -150,7 +163,7 @@ def parse_money(text, scale=1):
     amount *= Decimal(str(scale))
     if amount >= MAX_AMOUNT:  # checked before rounding, which fails past 28 digits
         raise ValueError("too large (at most 999,999,999,999.99)")
-    return amount.quantize(Decimal("0.01"))
+    return amount.quantize(Decimal("0.01")) + 0  # + 0: -0 is 0
 
 
 @cached
