@@ -367,6 +367,12 @@ def test_dry_run_validates_without_writing(db, tmp_path):
     assert CustomerSession.select().count() == 0 and Import.select().count() == 0
 
 
+@pytest.mark.parametrize("import_id", [0, 7, 1 << 63, 10 ** 20])
+def test_undo_of_an_import_that_does_not_exist_says_so(db, import_id):
+    with pytest.raises(AppError, match=f"There is no import {import_id};"):
+        importer.undo(db, import_id)
+
+
 def test_undo_removes_exactly_that_imports_rows_and_rollups(db, tmp_path):
     kept = "user_id,timestamp,event,page,revenue\nu1,2026-03-01T09:00:00Z,page_view,/,\nu1,2026-03-01T09:01:00Z,purchase,/t,25\n"
     first = importer.import_file(db, write(tmp_path, "kept.csv", kept))

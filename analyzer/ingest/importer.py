@@ -170,7 +170,8 @@ def _read_header(path, options):
 def undo(db, import_id):
     """Remove exactly the rows an import wrote and mark it undone; return the Import."""
     rollups.refuse_another_zone()
-    record = Import.get_or_none(Import.id == import_id)
+    # An id past 64 bits names no import; SQLite would refuse to bind it (OverflowError).
+    record = Import.get_or_none(Import.id == import_id) if 0 < import_id < 1 << 63 else None
     if record is None:
         raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
     if record.status != "done":
