@@ -52,6 +52,13 @@ def test_a_wrong_map_is_a_clear_error_and_writes_nothing(db, tmp_path, pair, mes
     assert CustomerSession.select().count() == 0
 
 
+def test_parse_mapping_refuses_one_field_mapped_to_two_columns():
+    assert parse_mapping(["customer_id=uid", "customer_id=uid"]) == (("customer_id", "uid"),)
+    with pytest.raises(AppError, match=r"--map 'customer_id=uid2': customer_id is mapped twice \(customer_id=uid "
+                                       r"too\); keep one."):
+        parse_mapping(["customer_id=uid", "customer_id=uid2"])
+
+
 def test_parse_mapping_refuses_text_without_an_equals_sign():
     assert parse_mapping(["customer_id=user_token", "revenue="]) == (("customer_id", "user_token"), ("revenue", ""))
     with pytest.raises(AppError, match="write FIELD=COLUMN"):

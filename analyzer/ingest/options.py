@@ -65,7 +65,12 @@ def parse_mapping(texts):
         field, equals, column = text.partition("=")
         if not equals or not field.strip():
             raise AppError(f"--map {text!r}: write FIELD=COLUMN, for example --map customer_id=user_token.")
-        pairs.append((field.strip(), column.strip()))
+        earlier = next((c for f, c in pairs if f == field.strip()), None)
+        if earlier is not None and earlier != column.strip():
+            raise AppError(f"--map {text!r}: {field.strip()} is mapped twice ({field.strip()}={earlier} too); "
+                           "keep one.")
+        if earlier is None:
+            pairs.append((field.strip(), column.strip()))
     return tuple(pairs)
 
 
