@@ -67,6 +67,7 @@ def test_analysts_save_edit_and_delete_funnels_and_viewers_open_them(events, ser
     assert "The funnel was not saved: A funnel named &#039;Buyers&#039; exists already" in refused.text
     # The page keeps what was sent: its range and steps, ready to save under another name.
     assert [refused.html.select_one(f"input[name=value{i}]")["value"] for i in (1, 2)] == ["page_view", "purchase"]
+    assert refused.html.select_one("input[name=name]")["value"] == " Buyers "
     assert "from=2026-01-05" in builder(refused)["back"].value
     # Save changes saves what the builder holds, not the funnel shown before the edit.
     change = builder(opened)

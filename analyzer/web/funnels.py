@@ -120,7 +120,8 @@ def _refused(form, reason):
     """Show the funnel page again with what was typed and why it was refused: nothing typed is lost."""
     bottle.response.status = 400
     saved = saved_funnels.find(params.record_id(form.get("funnel")))
-    return _page(_view_of(form), saved, None, _typed(form), form.get("per"), form.get("by") or None, reason)
+    return _page(_view_of(form), saved, None, _typed(form), form.get("per"), form.get("by") or None, reason,
+                 typed_name=form.get("name"))
 
 
 def _rows(steps):
@@ -156,7 +157,7 @@ def csv_rows(result):
              plain(s.drop_off), plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
 
 
-def _page(view, saved, result, rows, unit, by, error=None):
+def _page(view, saved, result, rows, unit, by, error=None, typed_name=None):
     query = bottle.request.query.decode()
     unit = unit if unit in funnels.UNITS else "session"
     by = by if by in funnels.BREAKDOWNS else None
@@ -164,6 +165,7 @@ def _page(view, saved, result, rows, unit, by, error=None):
     state += [("per", unit)] + ([("by", by)] if by else []) + ([("funnel", saved.id)] if saved is not None else [])
     return render("funnels", title="Funnels", v=view, path="/funnels", result=result, rows=rows, unit=unit, by=by,
                   saved=saved, all_saved=saved_funnels.all_funnels(), error=error, kinds=KINDS, matches=MATCHES,
+                  funnel_name=typed_name if typed_name is not None else saved.name if saved is not None else "",
                   unit_names=UNIT_NAMES, by_names=BY_NAMES, max_steps=funnels.MAX_STEPS,
                   notice=_notice(query), state=state, state_link=lambda **c: _state_link(view, state, **c),
                   filter_link=lambda dimension, value: _filter_link(view, state, dimension, value),

@@ -65,7 +65,7 @@
     </div>
     % if user.role in ('analyst', 'admin'):
     <div class="row save">
-      <label>Name <input name="name" maxlength="100" value="{{saved.name if saved else ''}}" placeholder="Checkout funnel"></label>
+      <label>Name <input name="name" maxlength="100" value="{{funnel_name}}" placeholder="Checkout funnel"></label>
       <button type="submit" formaction="/funnels" class="secondary">Save as new funnel</button>
       % if saved:
       <button type="submit" formaction="/funnels/{{saved.id}}" class="secondary">Save changes</button>
