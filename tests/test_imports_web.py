@@ -85,6 +85,20 @@ def test_a_column_that_is_not_in_the_file_keeps_the_form_and_a_check_with_bad_ro
     assert CustomerSession.select().count() == 0
 
 
+def test_a_file_without_a_recognised_start_column_gets_the_form_to_choose_one(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    page = check(client, b"sid,uid,start,rev\ncf1,c1,2026-03-10 10:00:00,5\n", name="cf.csv", status=400)
+    assert "cf.csv (sessions) has no column for started_at" in page.text
+    form = page.forms[1]
+    assert form.action == "/imports/confirm" and form["map_started_at"].value == ""
+    form["map_started_at"], form["map_session_key"], form["map_customer_id"] = "start", "sid", "uid"
+    form["map_revenue"] = "rev"
+    done = form.submit()
+    assert re.search(r"Imported cf.csv as import \d+: 1 rows? read, 1 sessions? created", done.text), done.text[-800:]
+    assert [(s.session_key, s.customer_id, float(s.revenue)) for s in CustomerSession.select()] == [("cf1", "c1", 5)]
+
+
 def test_confirming_needs_the_csrf_token_and_the_same_user(browser):  # noqa: F811
     client = browser()
     sign_in(client, "ann@example.com", "analyst")

@@ -133,13 +133,16 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
 
 def describe(path, options=ImportOptions()):
     """Return the Report of what the file's header gives under OPTIONS (kind, mapping, warnings); no row is read."""
-    _, records, _, _, _, report = _read_header(path, options)
+    _, records, _, _, _, report = _read_header(path, options, require=False)
     records.close()
     return report
 
 
-def _read_header(path, options):
-    """Read the file's header: return (source, records, headers, mapping, components, Report of the columns)."""
+def _read_header(path, options, require=True):
+    """Read the file's header: return (source, records, headers, mapping, components, Report of the columns).
+
+    Without REQUIRE, a file that lacks a required column is described anyway, so that one can be chosen for it.
+    """
     source = readers.inspect(path, options.file_format, options.name)
     records = readers.records(source)
     headers = next(records)
@@ -155,7 +158,7 @@ def _read_header(path, options):
     if options.split_by_gap:
         mapping.pop("session_id", None)
     apply_mapping(headers, kind, mapping, components, options.mapping)
-    _require(source, headers, kind, mapping, options.year)
+    _require(source, headers, kind, mapping, options.year, require)
     report = Report(source.name, kind, source.format,
                     {f: headers[i] for f, i in mapping.items()} | {f: "+".join(headers[i] for i in ix)
                                                                    for f, ix in components.items()})
@@ -305,10 +308,10 @@ def _note(report, problems):
     report.errors.extend(problems[:max(room, 0)])
 
 
-def _require(source, headers, kind, mapping, year):
+def _require(source, headers, kind, mapping, year, strict=True):
     missing = [f for f in REQUIRED[kind] if f not in mapping]
     if kind == "sessions" and missing == ["started_at"] and "month" in mapping:
-        if year is None:
+        if year is None and strict:
             raise AppError(f"{source.name} has no start time column, only {headers[mapping['month']]!r}: give the "
                            "year (--year YYYY, the Year field of the upload page, or year=YYYY on the API) to place "
                            "each session on the 1st of its month.")
@@ -317,6 +320,8 @@ def _require(source, headers, kind, mapping, year):
         if any(ord(c) < 32 and c not in "\t\r\n" or c == "\x7f" for header in headers for c in header):
             raise AppError(f"{source.name} is not a file of records: its first line holds control characters. "
                            "Import a CSV, NDJSON or JSON file, plain or gzip.")
+        if not strict:
+            return
         accepted = "; ".join(f"{f}: {', '.join(_aliases(kind, f)[:8])}" for f in missing)
         found = ", ".join(_shortened(h) for h in headers[:SHOWN_COLUMNS]) + (
             f", … and {len(headers) - SHOWN_COLUMNS:,} more" if len(headers) > SHOWN_COLUMNS else "")
