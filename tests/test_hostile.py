@@ -66,6 +66,7 @@ REFUSED = {
     "wide-header.csv": "wide-header.csv (sessions) has no column for started_at. Columns found: c0, c1,",
     "long-header.csv": "long-header.csv (sessions) has no column for started_at. Columns found: " + "h" * 59 + "…, x.",
     "field-over-16mb.csv": "Line 2: a field is longer than 16 MB; nothing was written.",
+    "line-over-16mb.ndjson": "Line 2 is longer than 16 MB; nothing was written.",
 }
 # file: {session key: {field: stored value}}
 STORED = {
@@ -77,6 +78,7 @@ STORED = {
     "latin-1.csv": {"s1": {"landing_page": "/café"}},
     "invalid-utf8.csv": {"s1": {"landing_page": "/ok"}, "s2": {"landing_page": "/ÿþ€"}},  # read as Windows-1252
     "long-line.csv": {"s1": {"landing_page": "/ok"}},
+    "blank-padded.json": {"s1": {"landing_page": "/ok"}},
 }
 
 
@@ -99,6 +101,11 @@ def make_generated(folder):
     # A 5 MB field in a column the import ignores: read and dropped, the row itself is fine.
     put("long-line.csv", "session_id,started_at,landing_page,notes\n"
                          f"s1,2026-03-01T10:00:00Z,/ok,{'x' * 5_000_000}\n")
+    # Read a chunk at a time: a 200 MB line of blanks once took 458 MB and a 100 MB run of them 6.5 s of CPU.
+    first = json.dumps({"session_id": "s0", "started_at": "2026-03-01T10:00:00Z"})
+    put("line-over-16mb.ndjson", first + "\n" + " " * (17 << 20) + "\n")
+    put("blank-padded.json", "[" + " \n" * (4 << 20) + json.dumps(
+        {"session_id": "s1", "started_at": "2026-03-01T10:00:00Z", "landing_page": "/ok"}) + "\t]")
     put("field-over-16mb.csv", f'session_id,user_id,started_at\n"{"x" * (17 << 20)}",c,2026-03-05 10:00:00\n')
     records = [{"session_id": f"s{i}", "started_at": "2026-03-02T10:00:00Z"} for i in range(200)]
     put("late-key.ndjson", "".join(json.dumps(r) + "\n" for r in records + [

@@ -16,6 +16,7 @@ from analyzer.errors import AppError
 CHUNK = 1 << 20
 FORMATS = ("csv", "ndjson", "json")
 MAX_ELEMENT = 1 << 24  # the largest JSON array element read before giving up on it
+BLANK = re.compile(r"[ \t\r\n]*")  # JSON's whitespace
 HEADER_RECORDS = 200  # JSON records whose keys make the columns
 SURROGATE = re.compile("[\ud800-\udfff]")  # a \ud800 escape with no pair: JSON allows it, text cannot hold it
 csv.field_size_limit(1 << 24)
@@ -81,7 +82,17 @@ def records(source):
         elif source.format == "json":
             yield from _keyed((number, _record(value)) for number, value in _array_elements(text))
         else:
-            yield from _keyed((number, _parse_json(line)) for number, line in enumerate(text, 1) if line.strip())
+            yield from _keyed((number, _parse_json(line)) for number, line in _lines(text) if line.strip())
+
+
+def _lines(text):
+    """Yield (line number, line) of NDJSON text, refusing a line over MAX_ELEMENT characters before holding it whole."""
+    number = 0
+    for line in iter(lambda: text.readline(MAX_ELEMENT + 1), ""):
+        number += 1
+        if len(line) > MAX_ELEMENT:
+            raise AppError(f"Line {number} is longer than {MAX_ELEMENT >> 20} MB; nothing was written.")
+        yield number, line
 
 
 def _csv_records(text, delimiter):
@@ -154,8 +165,7 @@ def _array_elements(text):
     buffer, pos, done = "", 0, False
     number, expecting = 0, "["
     while True:
-        while pos < len(buffer) and buffer[pos] in " \t\r\n":
-            pos += 1
+        pos = BLANK.match(buffer, pos).end()
         if pos < len(buffer) and (expecting == "value" or expecting == "first" and buffer[pos] != "]"):
             try:
                 value, end = decoder.raw_decode(buffer, pos)
