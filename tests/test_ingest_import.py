@@ -367,6 +367,15 @@ def test_dry_run_validates_without_writing(db, tmp_path):
     assert CustomerSession.select().count() == 0 and Import.select().count() == 0
 
 
+def test_a_stored_session_repeated_across_batches_counts_once_as_there_and_then_as_extra_rows(db, tmp_path):
+    importer.import_file(db, write(tmp_path, "first.csv", "session_id,user_id,started_at\ns1,a,2026-03-01 10:00:00\n"))
+    rows = [f"n{i},c{i},2026-03-02 10:00:00" for i in range(12000)]
+    for at in (0, 5000, 10000):  # in three of the writer's batches of 5,000
+        rows[at] = "s1,a,2026-03-01 10:00:00"
+    report = importer.import_file(db, write(tmp_path, "second.csv", "session_id,user_id,started_at\n" + "\n".join(rows)))
+    assert (report.sessions_created, report.rows_identical, report.extra_rows) == (11997, 1, 2)
+
+
 @pytest.mark.parametrize("import_id", [0, 7, 1 << 63, 10 ** 20])
 def test_undo_of_an_import_that_does_not_exist_says_so(db, import_id):
     with pytest.raises(AppError, match=f"There is no import {import_id};"):

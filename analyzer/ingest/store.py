@@ -162,7 +162,15 @@ class SessionWriter:
         cursor.close()
         ours = sum(1 for _, import_id in found if import_id == self.import_id)
         self.extra_rows += ours
-        self.stored_before += len(found) - ours
+        earlier = [key for key, import_id in found if import_id != self.import_id]
+        if earlier:  # a key an earlier batch of this file found stored too is an extra row, as on SQLite
+            cursor = self.connection.cursor()
+            cursor.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stored (session_key TEXT PRIMARY KEY) "
+                           "ON COMMIT DROP")
+            cursor.execute("INSERT INTO ingest_stored SELECT UNNEST(%s::TEXT[]) ON CONFLICT DO NOTHING", (earlier,))
+            self.stored_before += cursor.rowcount
+            self.extra_rows += len(earlier) - cursor.rowcount
+            cursor.close()
         return {key for key, _ in found}
 
     def close(self):
