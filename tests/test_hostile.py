@@ -66,6 +66,10 @@ REFUSED = {
     "wide-header.csv": "wide-header.csv (sessions) has no column for started_at. Columns found: c0, c1,",
     "long-header.csv": "long-header.csv (sessions) has no column for started_at. Columns found: " + "h" * 59 + "…, x.",
     "field-over-16mb.csv": "Line 2: a field is longer than 16 MB; nothing was written.",
+    "session-over-68-years.csv": "Session 'long1:S' of customer 'long1' cannot be stored: its events are 375,832 days "
+                                 "apart (at most 68 years); nothing was written.",
+    "session-revenue-over-column.csv": "Session 'r1:S' of customer 'r1' cannot be stored: its purchases add up to "
+                                       "1,999,999,999,999.98 (at most 999,999,999,999.99); nothing was written.",
     "line-over-16mb.ndjson": "Line 2 is longer than 16 MB; nothing was written.",
 }
 # file: {session key: {field: stored value}}

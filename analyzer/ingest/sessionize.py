@@ -8,7 +8,9 @@ again. The work is per customer and every join carries the customer (DESIGN.md, 
 
 from dataclasses import dataclass
 
+from analyzer.errors import AppError
 from analyzer.ingest.rows import PURCHASE_TYPES
+from analyzer.ingest.values import MAX_AMOUNT, MAX_INT
 
 # An event's time in microseconds since 1970 (UTC), from a stored timestamp column.
 TS_OF = {
@@ -134,10 +136,18 @@ FROM (SELECT w.*,
 # Events without a page (a purchase, a custom event) neither land nor exit a session: the landing and exit pages are
 # the pages of the first and last events with one, found by their position (fixed-width text before the page).
 POSITIONED_PAGE = "CAST(1000000000 + position AS VARCHAR(10)) || page"
+# A session whose events add up to more than its columns hold (events 68 years apart, purchases past
+# 999,999,999,999.99): PostgreSQL would refuse the row and SQLite store it.
+OVERSIZED = f"""
+SELECT session_key, customer_id, duration_s, revenue
+FROM ingest_groups
+WHERE duration_s > {MAX_INT} OR revenue >= {MAX_AMOUNT}
+LIMIT 1
+"""
 CREATE_GROUPS = f"""
 CREATE TEMP TABLE ingest_groups AS
 SELECT session_key, MIN(customer_id) AS customer_id, MIN(occurred_at) AS started_at, MAX(occurred_at) AS ended_at,
-       CAST((MAX(ts) - MIN(ts)) / 1000000 AS INTEGER) AS duration_s,
+       (MAX(ts) - MIN(ts)) / 1000000 AS duration_s,
        MIN(first_channel) AS channel, MIN(first_source) AS source, MIN(first_medium) AS medium,
        MIN(first_campaign) AS campaign, MIN(first_device) AS device, MIN(first_country) AS country,
        SUBSTR(MIN({POSITIONED_PAGE}), 11) AS landing_page, SUBSTR(MAX({POSITIONED_PAGE}), 11) AS exit_page,
@@ -310,6 +320,12 @@ class Sessionizer:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
         self._analyze("ingest_keyed (session_key, event_id, old_session, dup)")  # the columns joins use
         self._run(CREATE_GROUPS)
+        oversized = self.db.execute_sql(OVERSIZED).fetchone()
+        if oversized:
+            key, customer, seconds, revenue = oversized
+            what = (f"its events are {int(seconds) // 86400:,} days apart (at most 68 years)" if seconds > MAX_INT else
+                    f"its purchases add up to {revenue:,} (at most 999,999,999,999.99)")
+            raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: {what}; nothing was written.")
         self._run(CREATE_KEEPERS)
         self._analyze("ingest_groups (session_key)")
         self._analyze("ingest_keepers")
