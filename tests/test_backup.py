@@ -110,6 +110,16 @@ def test_cli_backup_and_restore_round_trip(sqlite_url, tmp_path):
     assert names(sqlite_url) == ["a", "b"]
 
 
+@pytest.mark.parametrize("start, said", [(b"PGDMP\x01\x0e\x00", "it is not a SQLite backup (it is a PostgreSQL dump"),
+                                         (b"session_id,started_at\n", "it is not a SQLite backup. Nothing was changed.")])
+def test_restoring_a_file_that_is_not_a_sqlite_backup_says_so_and_changes_nothing(sqlite_url, tmp_path, start, said):
+    fill(sqlite_url, ["a"])
+    (tmp_path / "other.dump").write_bytes(start + b"\x00" * 64)
+    with pytest.raises(AppError, match=f"Cannot restore {tmp_path / 'other.dump'}: " + said.replace("(", "\\(")):
+        restore(sqlite_url, tmp_path / "other.dump")
+    assert names(sqlite_url) == ["a"]
+
+
 def test_cli_restore_in_production_needs_yes(pg_url, tmp_path):
     result = run_cli(ROOT, "db", "restore", str(tmp_path / "x.dump"),
                      env={"DATABASE_URL": pg_url, "APP_ENV": "production", "SECRET_KEY": "k" * 32})
