@@ -5,6 +5,8 @@ import datetime as dt
 import gzip
 import json
 
+from analyzer.config import Settings
+from analyzer.db import init_database
 from analyzer.ingest import importer
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import CustomerSession, Import
@@ -95,3 +97,30 @@ def test_stored_times_in_the_last_half_millisecond_of_a_second_are_not_rounded_u
     found = [(s.started_at, s.landing_page) for s in CustomerSession.select().order_by(CustomerSession.started_at)]
     assert found == [(dt.datetime(2026, 3, 1, 10, 0, 0, 999600), "/first"),
                      (dt.datetime(2026, 3, 1, 10, 30, 1, 500000), "/second")]
+
+
+COLLATED = ("user_id,timestamp,event_type,page,utm_source\ncoll1,2026-03-21 10:00:00,page_view,/a,alpha\n"
+            "coll1,2026-03-21 10:00:00,page_view,/B,beta\ncoll1,2026-03-21 10:05:00,page_view,/x,\n")
+
+
+def test_same_instant_events_order_the_same_in_any_collation(db, tmp_path):  # noqa: F811
+    importer.import_file(db, write(tmp_path, "c.csv", COLLATED))
+    assert [(s.landing_page, s.source) for s in CustomerSession.select()] == [("/B", "beta")]  # bytes: B before a
+
+
+def test_a_postgresql_database_in_the_en_us_collation_gives_the_same_landing_page(pg_url, tmp_path):
+    import uuid
+
+    from tests.conftest import _pg_admin, _pg_url, migrated
+
+    name = f"analyzer_test_icu_{uuid.uuid4().hex[:8]}"
+    _pg_admin(f"CREATE DATABASE \"{name}\" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C.UTF-8'")
+    try:
+        database = init_database(Settings(database_url=migrated(_pg_url(name))))
+        try:
+            importer.import_file(database, write(tmp_path, "c.csv", COLLATED))
+            assert [(s.landing_page, s.source) for s in CustomerSession.select()] == [("/B", "beta")]
+        finally:
+            database.close()
+    finally:
+        _pg_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -22,10 +22,12 @@ TS_OF = {
 }
 # Events of one customer at the same instant are ordered by what they are, not by file line, so that the
 # landing and exit pages do not depend on how the file was cut.
-EVENT_ORDER = "ts, event_type, COALESCE(page, ''), revenue"
+# Texts compare byte by byte ({c}): PostgreSQL's en_US collation (Railway's default) put '/a' before '/B', SQLite after.
+EVENT_ORDER = "ts, event_type{c}, COALESCE(page, ''){c}, revenue"
+BYTE_ORDER = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 # Identical events (customer, file session id, time, type, page, value) come next to each other, the one kept first:
 # a stored event before a new one. Events of two session ids are two events, however alike.
-SAME_FIRST = EVENT_ORDER + ", COALESCE(file_session, ''), CASE WHEN event_id IS NULL THEN 1 ELSE 0 END"
+SAME_FIRST = EVENT_ORDER + ", COALESCE(file_session, ''){c}, CASE WHEN event_id IS NULL THEN 1 ELSE 0 END"
 BY_ID = "CASE WHEN file_session IS NULL THEN 0 ELSE 1 END"
 PURCHASE_MARKS = ", ".join(["{p}"] * len(PURCHASE_TYPES))
 
@@ -289,10 +291,11 @@ class Sessionizer:
                                                   p=p),
             "other_way": OTHER_WAY.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at")),
             "keyed": CREATE_KEYED.format(
-                p=p, by_id=BY_ID, same_first=SAME_FIRST,
+                p=p, by_id=BY_ID, same_first=SAME_FIRST.format(c=BYTE_ORDER[dialect]),
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
+            "groups": CREATE_GROUPS.format(c=BYTE_ORDER[dialect]),
         }
 
     def touch_by_events(self, gap_us):
@@ -319,7 +322,7 @@ class Sessionizer:
         if self.postgres:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
         self._analyze("ingest_keyed (session_key, event_id, old_session, dup)")  # the columns joins use
-        self._run(CREATE_GROUPS)
+        self._run(self.sql["groups"])
         oversized = self.db.execute_sql(OVERSIZED).fetchone()
         if oversized:
             key, customer, seconds, revenue = oversized
