@@ -79,7 +79,12 @@ EVENTS = {
 }
 # "Directly after": the unit's next event after a candidate of the previous step, which may be a later occurrence of
 # that step than its earliest match. So the step before a direct step keeps every event that could be it (c{k}),
-# and a direct step's match is the earliest of its own candidates, timed from the event right before it.
+# and a direct step's match is the earliest of its own candidates, timed from the event right before it. Each event's
+# successor in its unit comes from one ordered pass (a lookup per candidate read the range's sessions each time).
+SUCCESSORS = """following AS (
+  SELECT e.id AS id, LEAD(e.id) OVER (PARTITION BY scope.{unit}, scope.grp ORDER BY e.occurred_at, e.id) AS next
+  FROM session_events AS e
+  JOIN scope ON scope.id = e.session_id)"""
 CANDIDATES_FIRST = """c1 AS (
   SELECT scope.{unit} AS unit, scope.grp AS grp, e.occurred_at AS at, e.id AS id
   FROM session_events AS e
@@ -95,20 +100,9 @@ CANDIDATES_AFTER = """c{k} AS (
 CANDIDATES_DIRECT = """c{k} AS (
   SELECT p.unit, p.grp, e.occurred_at AS at, e.id AS id, {wait} AS wait
   FROM c{prev} AS p
-  JOIN session_events AS e ON e.id = (
-    SELECT x.id
-    {next}
-    AND x.occurred_at >= p.at
-    AND (x.occurred_at > p.at OR x.id > p.id)
-    ORDER BY x.occurred_at, x.id
-    LIMIT 1)
+  JOIN following AS f ON f.id = p.id
+  JOIN session_events AS e ON e.id = f.next
   WHERE {match})"""
-# The unit's events after candidate p: its session's, or those of every picked session of the customer in its group.
-NEXT_EVENTS = {
-    "session": "FROM session_events AS x\n    WHERE x.session_id = p.unit",
-    "customer": "FROM scope AS own\n    JOIN session_events AS x ON x.session_id = own.id\n"
-                "    WHERE own.customer_id = p.unit AND own.grp = p.grp",
-}
 EARLIEST = {
     True: """s{k} AS (
   SELECT unit, grp, at, id, wait
@@ -236,10 +230,12 @@ def _rows(sessions, steps, unit, by):
     if sqlite:  # julianday's doubles miss by some microseconds, differently by date: equal waits must count together
         wait = f"ROUND({wait}, 3)"
     parts = [SCOPE.format(sessions=scope_sql)]
+    if any(step.direct for step in steps):
+        parts.append(SUCCESSORS.format(unit=column))
     for k, step in enumerate(steps, 1):
         match, values = _match(step, sqlite, db.param)
         if step.direct:
-            parts.append(CANDIDATES_DIRECT.format(k=k, prev=k - 1, next=NEXT_EVENTS[unit], match=match,
+            parts.append(CANDIDATES_DIRECT.format(k=k, prev=k - 1, match=match,
                                                   wait=wait.format(at="e.occurred_at", prev_at="p.at")))
             parts.append(EARLIEST[sqlite].format(k=k))
         elif sqlite:
