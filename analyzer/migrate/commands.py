@@ -283,7 +283,7 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
     """Revert the last migration, the last N, or every one after NAME, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state, ignore=[] if state.pending else state.ahead())
+        plan.require_clean(state)
         _warn_edited(ctx, state)
         if not state.applied:
             ctx.out("Nothing to roll back: no migration is applied.")
