@@ -376,6 +376,17 @@ def test_a_stored_session_repeated_across_batches_counts_once_as_there_and_then_
     assert (report.sessions_created, report.rows_identical, report.extra_rows) == (11997, 1, 2)
 
 
+def test_a_json_key_first_seen_late_is_refused_only_when_the_import_would_read_it(db, tmp_path):
+    records = [{"session_id": f"s{i}", "started_at": "2026-03-02T10:00:00Z"} for i in range(200)]
+    unread = records + [{"session_id": "s200", "started_at": "2026-03-02T10:00:00Z", "properties": {"coupon": "X"}}]
+    text = "".join(json.dumps(r) + "\n" for r in unread)
+    assert importer.import_file(db, write(tmp_path, "unread.ndjson", text)).sessions_created == 201
+    read = records + [{"session_id": "t200", "started_at": "2026-03-02T10:00:00Z", "revenue": "9.50"}]
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, write(tmp_path, "read.ndjson", "".join(json.dumps(r) + "\n" for r in read)))
+    assert [(e.line, e.reason[:14]) for e in rejected.value.report.errors] == [(201, "has 'revenue',")]
+
+
 @pytest.mark.parametrize("import_id", [0, 7, 1 << 63, 10 ** 20])
 def test_undo_of_an_import_that_does_not_exist_says_so(db, import_id):
     with pytest.raises(AppError, match=f"There is no import {import_id};"):

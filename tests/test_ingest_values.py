@@ -72,7 +72,7 @@ def test_a_decimal_comma_and_thousands_separators_are_read_as_written(text, amou
     assert str(values.parse_money(text)) == amount
 
 
-@pytest.mark.parametrize("text", ["1,5,0", "1,23,456", "12,500.5,0", "1.234,5.0"])
+@pytest.mark.parametrize("text", ["1,5,0", "1,23,456", "12,500.5,0", "1.234,5.0", "0,125"])
 def test_an_amount_whose_comma_has_no_one_reading_is_refused(text):
     with pytest.raises(ValueError, match=r"not an amount \(write 1234.50, 1,234.50 or 1.234,50\)"):
         values.parse_money(text)

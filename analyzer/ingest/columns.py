@@ -83,6 +83,11 @@ EVENT_SIGNS = {"eventtime", "eventtimestamp", "eventtype", "eventname", "occurre
                *EVENT_PROFILES}
 
 
+def recognised(header):
+    """Tell whether some field of some kind of file would read a column named HEADER."""
+    return normal(header) in KNOWN
+
+
 def normal(header):
     """Reduce a header to lowercase letters and digits: 'Session Started At' -> 'sessionstartedat'."""
     return re.sub(r"[^a-z0-9]", "", header.strip().lstrip("\ufeff").lower())
@@ -135,3 +140,7 @@ def _refuse_twins(headers, used):
 def header_of(headers, index):
     """Return the normalized header at INDEX."""
     return normal(headers[index])
+
+
+KNOWN = {normal(name) for table in (SESSION_ALIASES, EVENT_ALIASES, *EVENT_PROFILES.values())
+         for names in table.values() for name in names} | {normal(part) for parts in COMPONENTS.values() for part in parts}

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from analyzer.errors import AppError
+from analyzer.ingest import columns
 
 CHUNK = 1 << 20
 FORMATS = ("csv", "ndjson", "json")
@@ -206,7 +207,7 @@ def _array_elements(text):
 def _row(record, headers):
     if isinstance(record, BadRecord):
         return record
-    late = [key for key in record if key not in headers]
+    late = [key for key in record if key not in headers and columns.recognised(key)]  # others are not read anyway
     if late:
         return BadRecord(f"has {', '.join(map(repr, late[:5]))}, which none of the first {HEADER_RECORDS} records "
                          "has: the columns come from those records, so give one of them this field (empty will do)")

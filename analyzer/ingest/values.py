@@ -137,7 +137,7 @@ def exact_seconds(text):
 
 # Amounts with a comma: thousands separators (1,234.50), or a decimal comma as European spreadsheets write them
 # (12,50 and 1.234,50). Any other comma is refused: read either way, 1,5,0 would be a wrong figure.
-THOUSANDS_COMMAS = re.compile(r"\d{1,3}(,\d{3})+(\.\d+)?")
+THOUSANDS_COMMAS = re.compile(r"[1-9]\d{0,2}(,\d{3})+(\.\d+)?")  # not 0,125: a decimal comma's three decimals
 DECIMAL_COMMA = re.compile(r"\d+,\d{1,2}|\d{1,3}(\.\d{3})+,\d+")
 
 
