@@ -38,8 +38,11 @@ def restore(database_url, path):
     if not path.exists():
         raise AppError(f"Cannot restore {path}: the file does not exist.")
     if _is_sqlite(database_url):
-        with open(path, "rb") as handle:
-            start = handle.read(16)
+        try:
+            with open(path, "rb") as handle:
+                start = handle.read(16)
+        except OSError as exc:
+            raise AppError(f"Cannot restore {path}: {exc.strerror.lower()}. Nothing was changed.") from None
         if start != b"SQLite format 3\x00":
             made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if start[:5] == b"PGDMP" else ""
             raise AppError(f"Cannot restore {path}: it is not a SQLite backup{made_by}. Nothing was changed.")

@@ -86,15 +86,31 @@ def load_settings(environ=None, server=True):
     )
 
 
-# "scheme://user:" then the password up to the last "@": found by hand, as urlsplit misreads a password holding
-# "/", "?" or "#" (and then printed it as part of the host) or refuses one holding "[".
+# "scheme://user:" then the password up to the last "@", for a URL that urlsplit cannot read: it takes a password
+# holding "/", "?" or "#" for part of the host (and would print it) and refuses one holding "[".
 USERINFO = re.compile(r"^([a-z][a-z0-9+.-]*://[^:/@?#]*:)(.*)@", re.I | re.S)
 RESERVED = "/?#[]@"
 
 
 def mask_url(url):
     """Hide the password of a URL so it can be printed or logged, even when the URL does not parse."""
-    return USERINFO.sub(r"\1***@", url, count=1)
+    try:
+        parts = urlsplit(url)
+        parts.port
+    except ValueError:
+        return USERINFO.sub(r"\1***@", url, count=1)
+    if parts.password is None:  # urlsplit may have read 'u:123/456@h' as host u, port 123: hide all up to the @
+        return USERINFO.sub(r"\1***@", url, count=1) if _unreadable_password(url) else url
+    netloc = parts.netloc.rsplit("@", 1)
+    return urlunsplit(parts._replace(netloc=f"{parts.username or ''}:***@{netloc[-1]}"))
+
+
+def _unreadable_password(url):
+    """Return the advice for a URL whose password holds a character that must be percent-encoded, else ''."""
+    userinfo = USERINFO.match(url)
+    if userinfo and any(c in userinfo.group(2) for c in RESERVED):
+        return "write the password's / ? # [ ] @ percent-encoded (%2F %3F %23 %5B %5D %40)"
+    return ""
 
 
 def _app_env(env):
@@ -115,17 +131,16 @@ def _check_database_url(url):
             "postgresql://user:password@host:5432/dbname."
         )
     if scheme != "sqlite":
-        userinfo = USERINFO.match(url)
-        if userinfo and any(c in userinfo.group(2) for c in RESERVED):
-            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: write the password's / ? # [ ] @ "
-                              "percent-encoded (%2F %3F %23 %5B %5D %40).")
         try:
             parts = urlsplit(url)
             parts.port
         except ValueError:
-            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: the host or port cannot be read "
+            advice = _unreadable_password(url) or "the host or port cannot be read"
+            raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: {advice} "
                               "(postgresql://user:password@host:5432/dbname).") from None
         if not parts.hostname or not parts.path.strip("/"):
+            if _unreadable_password(url):
+                raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: {_unreadable_password(url)}.")
             raise ConfigError(
                 f"DATABASE_URL={mask_url(url)!r} is not valid: it needs a host and a database name "
                 "(postgresql://user:password@host:5432/dbname)."

@@ -120,6 +120,11 @@ def test_restoring_a_file_that_is_not_a_sqlite_backup_says_so_and_changes_nothin
     assert names(sqlite_url) == ["a"]
 
 
+def test_restoring_a_folder_says_so(sqlite_url, tmp_path):
+    with pytest.raises(AppError, match=f"Cannot restore {tmp_path}: is a directory. Nothing was changed."):
+        restore(sqlite_url, tmp_path)
+
+
 def test_cli_restore_in_production_needs_yes(pg_url, tmp_path):
     result = run_cli(ROOT, "db", "restore", str(tmp_path / "x.dump"),
                      env={"DATABASE_URL": pg_url, "APP_ENV": "production", "SECRET_KEY": "k" * 32})

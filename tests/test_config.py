@@ -95,11 +95,18 @@ def test_report_timezone_defaults_to_utc_and_takes_an_iana_name():
     assert {load_settings({"REPORT_TIMEZONE": name}).report_timezone for name in ("utc", "Etc/UTC", "Zulu")} == {"UTC"}
 
 
+def test_an_at_sign_in_the_query_is_not_taken_for_a_password():
+    url = "postgresql://app:pw@db.example.com:5432/prod?options=a@b"
+    assert load_settings({"DATABASE_URL": url}).masked_database_url == "postgresql://app:***@db.example.com:5432/prod?options=a@b"
+
+
 def test_mask_url_hides_only_the_password():
     assert mask_url("postgresql://user:secret@host:5432/db") == "postgresql://user:***@host:5432/db"
     assert mask_url("postgres://user@host/db") == "postgres://user@host/db"
     assert mask_url("sqlite:///analyzer.db") == "sqlite:///analyzer.db"
     assert mask_url("postgresql://user:my/se?c#r[et@host/db") == "postgresql://user:***@host/db"
+    assert mask_url("postgresql://user:123/456@host/db") == "postgresql://user:***@host/db"
+    assert mask_url("postgresql://user:pw@host/db?a=b@c") == "postgresql://user:***@host/db?a=b@c"
 
 
 @pytest.mark.parametrize("scheme", ["postgres", "postgresql"])
