@@ -44,7 +44,8 @@ def restore(database_url, path):
         except OSError as exc:
             raise AppError(f"Cannot restore {path}: {exc.strerror.lower()}. Nothing was changed.") from None
         if start != b"SQLite format 3\x00":
-            made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if start[:5] == b"PGDMP" else ""
+            dump = start[:5] == b"PGDMP"
+            made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if dump else ""
             raise AppError(f"Cannot restore {path}: it is not a SQLite backup{made_by}. Nothing was changed.")
         sqlite_copy(path, sqlite_path(database_url))
         return

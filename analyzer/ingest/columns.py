@@ -142,5 +142,6 @@ def header_of(headers, index):
     return normal(headers[index])
 
 
-KNOWN = {normal(name) for table in (SESSION_ALIASES, EVENT_ALIASES, *EVENT_PROFILES.values())
-         for names in table.values() for name in names} | {normal(part) for parts in COMPONENTS.values() for part in parts}
+KNOWN = ({normal(name) for table in (SESSION_ALIASES, EVENT_ALIASES, *EVENT_PROFILES.values())
+          for names in table.values() for name in names}
+         | {normal(part) for parts in COMPONENTS.values() for part in parts})
