@@ -387,6 +387,19 @@ def test_a_json_key_first_seen_late_is_refused_only_when_the_import_would_read_i
     assert [(e.line, e.reason[:14]) for e in rejected.value.report.errors] == [(201, "has 'revenue',")]
 
 
+@pytest.mark.parametrize("at", [1, 7000])  # in the same batch of the writer, or in another
+def test_a_session_id_given_to_two_customers_is_refused_and_nothing_is_written(db, tmp_path, at):
+    rows = [f"n{i},c{i},2026-03-02 10:00:00,1" for i in range(8000)]
+    rows[0], rows[at] = "shared1,alice,2026-03-03 10:00:00,5", "shared1,bob,2026-03-03 11:00:00,7"
+    text = "session_id,user_id,started_at,revenue\n" + "\n".join(rows) + "\n"
+    with pytest.raises(AppError, match=r"Session 'shared1' is given to two customers in this file \('alice', then "
+                                       r"'bob'\): a session has one customer"):
+        importer.import_file(db, write(tmp_path, "shared.csv", text))
+    assert CustomerSession.select().count() == 0
+    again = text.replace("shared1,bob", "shared1,alice")  # the same customer twice is an extra row of its session
+    assert importer.import_file(db, write(tmp_path, "again.csv", again)).extra_rows == 1
+
+
 @pytest.mark.parametrize("import_id", [0, 7, 1 << 63, 10 ** 20])
 def test_undo_of_an_import_that_does_not_exist_says_so(db, import_id):
     with pytest.raises(AppError, match=f"There is no import {import_id};"):

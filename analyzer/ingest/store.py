@@ -12,6 +12,8 @@ from decimal import Decimal
 
 import peewee as pw
 
+from analyzer.errors import AppError
+
 # Write datetimes and amounts to SQLite as text in the form Peewee reads back (explicit, not the deprecated defaults).
 sqlite3.register_adapter(dt.datetime, str)
 sqlite3.register_adapter(Decimal, str)
@@ -83,8 +85,15 @@ class Background:
 
 # SQLite stages a file's sessions here, keeping the first row of each key. Columns without types keep the values as
 # given: customer_sessions' own column types apply when they are published.
-CREATE_STAGED_SESSIONS = f"CREATE TEMP TABLE ingest_sessions (session_key PRIMARY KEY, {', '.join(SESSION_COLUMNS[1:-1])})"
-STAGE_SESSION = f"INSERT OR IGNORE INTO ingest_sessions VALUES ({', '.join('?' * (len(SESSION_COLUMNS) - 1))})"
+# other_customer: the first customer a later row of the key names, if it is not the first row's.
+CREATE_STAGED_SESSIONS = (f"CREATE TEMP TABLE ingest_sessions (session_key PRIMARY KEY, "
+                          f"{', '.join(SESSION_COLUMNS[1:-1])}, other_customer)")
+STAGE_SESSION = (f"INSERT INTO ingest_sessions ({', '.join(SESSION_COLUMNS[:-1])}) "
+                 f"VALUES ({', '.join('?' * (len(SESSION_COLUMNS) - 1))}) "
+                 "ON CONFLICT (session_key) DO UPDATE SET other_customer = COALESCE(other_customer, "
+                 "NULLIF(excluded.customer_id, ingest_sessions.customer_id))")
+STAGED_CONFLICT = ("SELECT session_key, customer_id, other_customer FROM ingest_sessions "
+                   "WHERE other_customer IS NOT NULL")
 
 # The staged sessions whose keys are not stored yet, in file order.
 PUBLISH_SESSIONS = f"""
@@ -110,6 +119,7 @@ class SessionWriter:
         self.staged = 0
         self.stored_before = 0  # rows whose session an earlier import wrote
         self.extra_rows = 0  # further rows of a session this file already gave
+        self.conflict = None  # (key, customer, another customer) of a session this file gives two customers
         self.connection = db.connection()
         self.background = Background(is_postgres(db))
         if is_postgres(db):
@@ -134,7 +144,9 @@ class SessionWriter:
         if is_postgres(self.db):
             first = {}
             for row in self.batch:
-                first.setdefault(row[0], row)
+                kept = first.setdefault(row[0], row)
+                if kept[1] != row[1] and self.conflict is None:
+                    self.conflict = (row[0], kept[1], row[1])
             self.extra_rows += len(self.batch) - len(first)
             tail = (self.import_id,)
             rows = [row + tail for row in first.values()]
@@ -156,13 +168,17 @@ class SessionWriter:
     def _stored(self, rows):
         """Return the stored keys among ROWS', counting them as extra rows of this file or as stored before."""
         cursor = self.connection.cursor()
-        cursor.execute("SELECT session_key, import_id FROM customer_sessions WHERE session_key = ANY(%s)",
+        cursor.execute("SELECT session_key, import_id, customer_id FROM customer_sessions WHERE session_key = ANY(%s)",
                        ([r[0] for r in rows],))
         found = cursor.fetchall()
         cursor.close()
-        ours = sum(1 for _, import_id in found if import_id == self.import_id)
-        self.extra_rows += ours
-        earlier = [key for key, import_id in found if import_id != self.import_id]
+        customers = {r[0]: r[1] for r in rows}
+        ours = [(key, customer) for key, import_id, customer in found if import_id == self.import_id]
+        self.extra_rows += len(ours)
+        clash = next(((key, customer) for key, customer in ours if customers[key] != customer), None)
+        if clash and self.conflict is None:
+            self.conflict = (clash[0], clash[1], customers[clash[0]])
+        earlier = [key for key, import_id, _ in found if import_id != self.import_id]
         if earlier:  # a key an earlier batch of this file found stored too is an extra row, as on SQLite
             cursor = self.connection.cursor()
             cursor.execute("CREATE TEMP TABLE IF NOT EXISTS ingest_stored (session_key TEXT PRIMARY KEY) "
@@ -171,7 +187,7 @@ class SessionWriter:
             self.stored_before += cursor.rowcount
             self.extra_rows += len(earlier) - cursor.rowcount
             cursor.close()
-        return {key for key, _ in found}
+        return {key for key, _, _ in found}
 
     def close(self):
         """Wait for the writes in flight."""
@@ -184,6 +200,12 @@ class SessionWriter:
 
     def publish(self, import_id):
         """Store the staged sessions as IMPORT_ID's; return (sessions written, rows already stored, extra rows)."""
+        conflict = self.conflict if is_postgres(self.db) else self.db.execute_sql(STAGED_CONFLICT).fetchone()
+        if conflict:
+            key, customer, other = conflict
+            raise AppError(f"Session {key!r} is given to two customers in this file ({customer!r}, then {other!r}): a "
+                           "session has one customer. Fix the file, or choose another session id column; nothing was "
+                           "written.")
         if is_postgres(self.db):  # written already
             self.db.execute_sql("SET LOCAL enable_seqscan = on")
             return count_sessions(self.db, import_id), self.stored_before, self.extra_rows
