@@ -139,8 +139,9 @@ def _check_database_url(url):
             raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: {advice} "
                               "(postgresql://user:password@host:5432/dbname).") from None
         if not parts.hostname or not parts.path.strip("/"):
-            if _unreadable_password(url):
-                raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: {_unreadable_password(url)}.")
+            advice = _unreadable_password(url)
+            if advice:
+                raise ConfigError(f"DATABASE_URL={mask_url(url)!r} is not valid: {advice}.")
             raise ConfigError(
                 f"DATABASE_URL={mask_url(url)!r} is not valid: it needs a host and a database name "
                 "(postgresql://user:password@host:5432/dbname)."

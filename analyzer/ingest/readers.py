@@ -106,22 +106,18 @@ def _csv_records(text, delimiter):
         raise _csv_error(reader, exc) from None
     yield [h.strip() for h in headers]
     width, last = len(headers), reader.line_num
-    rows = iter(reader)
-    while True:
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:  # the reader cannot go on past such a field
-            raise _csv_error(reader, exc) from None
-        first, last = last + 1, reader.line_num
-        if not row or (len(row) == 1 and not row[0].strip()):
-            continue
-        if len(row) < width or any(row[width:]):  # a quote left open joins the lines after it into one field
-            quote = " (is a quote not closed?)" if "\n" in row[-1] else ""
-            yield first, BadRecord(f"{_fields(len(row))} where the header has {_fields(width)}{quote}")
-            continue
-        yield reader.line_num, row[:width]
+    try:
+        for row in reader:
+            first, last = last + 1, reader.line_num
+            if not row or (len(row) == 1 and not row[0].strip()):
+                continue
+            if len(row) < width or any(row[width:]):  # a quote left open joins the lines after it into one field
+                quote = " (is a quote not closed?)" if "\n" in row[-1] else ""
+                yield first, BadRecord(f"{_fields(len(row))} where the header has {_fields(width)}{quote}")
+                continue
+            yield reader.line_num, row[:width]
+    except csv.Error as exc:  # the reader cannot go on past such a field
+        raise _csv_error(reader, exc) from None
 
 
 def _csv_error(reader, exc):
@@ -137,7 +133,7 @@ def _fields(count):
 
 def _keyed(parsed):
     """Yield the keys of the first 200 JSON records as headers, then each record as a row in that order."""
-    # A key that first shows up later is refused in its record (a row error), never dropped.
+    # A key that first shows up later, and that a field would read, is refused in its record (a row error).
     pending = []
     headers = []
     for number, record in parsed:

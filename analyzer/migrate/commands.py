@@ -222,7 +222,7 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
     """Apply pending migrations, each in its own transaction, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state, ignore=[] if state.pending else state.ahead())
+        plan.require_clean(state, ignore=state.newer_version())
         _warn_edited(ctx, state)
         todo = plan.to_apply(state, to)
         if not todo:
@@ -236,9 +236,8 @@ def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup
 def _run(ctx, to, fake, allow_destructive, backup):
     db = ctx.db
     state = plan.read_state(db, ctx.directory)
-    # A newer version's migrations, applied before it took over (or before a rollback of the code): nothing to do
-    # while this version has nothing pending; with files pending, their order against the newer ones is unknown.
-    newer = [] if state.pending else state.ahead()
+    # A newer version's migrations, applied before it took over (or before a rollback of the code).
+    newer = state.newer_version()
     plan.require_clean(state, ignore=newer)
     _warn_edited(ctx, state)
     todo = plan.to_apply(state, to)

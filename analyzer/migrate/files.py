@@ -32,6 +32,12 @@ class MigrationFile:
         return f"{self.path.parent.name}/{self.path.name}"
 
 
+def number_of(name):
+    """Return the number a migration's name starts with ('003_x' -> 3), or None."""
+    head = name.split("_", 1)[0]
+    return int(head) if head.isdigit() else None
+
+
 def scan(directory):
     """List the migration files of a directory, ordered by number then name."""
     directory = Path(directory)

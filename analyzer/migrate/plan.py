@@ -57,7 +57,11 @@ class State:
     def ahead(self):
         """Return the applied migrations without a file numbered above every file: a newer version applied them."""
         top = max((f.number for f in self.files), default=0)
-        return [name for name in self.missing if name.split("_", 1)[0].isdigit() and int(name.split("_", 1)[0]) > top]
+        return [name for name in self.missing if (mfiles.number_of(name) or 0) > top]
+
+    def newer_version(self):
+        """Return the newer version's migrations a run may pass over: none while a file of this one is pending."""
+        return [] if self.pending else self.ahead()
 
     def problems(self, ignore=()):
         """Return one line per problem that makes running migrations unsafe (IGNORE: missing files not to count)."""
@@ -190,8 +194,8 @@ def to_revert(state, steps=None, to=None):
 
 def _applied_named(applied, to):
     """Find an applied migration whose file is gone (replaced by a baseline) by its name or number."""
-    pseudo = [mfiles.MigrationFile(int(name.split("_")[0]), name, None) for name in applied
-              if name.split("_")[0].isdigit()]
+    pseudo = [mfiles.MigrationFile(mfiles.number_of(name), name, None) for name in applied
+              if mfiles.number_of(name) is not None]
     return mfiles.resolve(pseudo, to)
 
 
