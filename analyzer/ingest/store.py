@@ -21,8 +21,16 @@ sqlite3.register_adapter(Decimal, str)
 SESSION_COLUMNS = ("session_key", "customer_id", "started_at", "ended_at", "duration_s", "channel", "source",
                    "medium", "campaign", "device", "country", "landing_page", "exit_page", "page_views", "events",
                    "converted", "revenue", "import_id")
-EVENT_COLUMNS = ("line", "customer_id", "ts", "occurred_at", "event_type", "page", "file_session", "revenue",
-                 "purchase", "channel", "source", "medium", "campaign", "device", "country")
+EVENT_COLUMNS = ("line", "customer_id", "ts", "event_type", "page", "file_session", "revenue", "purchase", "channel",
+                 "source", "medium", "campaign", "device", "country")
+# A staged event's time, made by the database from its microseconds since 1970: writing a datetime as text took a
+# third of the staging's Python time. The text is the one Peewee writes to SQLite; PostgreSQL's sum stays exact.
+OCCURRED_AT = {
+    "postgresql": "TIMESTAMP GENERATED ALWAYS AS (TIMESTAMP '1970-01-01' + (ts / 86400000000) * INTERVAL '1 day' "
+                  "+ MOD(ts, 86400000000) * INTERVAL '1 microsecond') STORED",
+    "sqlite": "TEXT GENERATED ALWAYS AS (datetime(ts / 1000000, 'unixepoch') "
+              "|| CASE WHEN ts % 1000000 = 0 THEN '' ELSE printf('.%06d', ts % 1000000) END) STORED",
+}
 BATCH = 5000
 SWITCH_INTERVAL = 0.0001
 IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
@@ -230,7 +238,7 @@ class EventStager:
         self.background = Background(is_postgres(db))
         if is_postgres(db):
             take_import_lock(db)
-        when = "TIMESTAMP" if is_postgres(db) else "TEXT"
+        when = OCCURRED_AT["postgresql" if is_postgres(db) else "sqlite"]
         db.execute_sql(
             f"CREATE TEMP TABLE ingest_events (line INTEGER, customer_id VARCHAR(128), ts BIGINT, occurred_at {when}, "
             "event_type VARCHAR(64), page TEXT, file_session VARCHAR(255), revenue NUMERIC(14, 2), purchase INTEGER, "
@@ -241,7 +249,7 @@ class EventStager:
         """Queue one event (a dict from rows.event_row)."""
         occurred, revenue = event["occurred_at"], event["revenue"]
         ts = (occurred - EPOCH) // MICROSECOND
-        self.batch.append((line, event["customer_id"], ts, occurred, event["event_type"], event["page"],
+        self.batch.append((line, event["customer_id"], ts, event["event_type"], event["page"],
                            event["file_session"], revenue, int(event["purchase"]), event["channel"],
                            event["source"], event["medium"], event["campaign"], event["device"], event["country"]))
         if len(self.batch) >= BATCH:
@@ -256,7 +264,7 @@ class EventStager:
             self.background.submit(self._copy, csv_text(self.batch))
         else:
             self.background.submit(self.connection.executemany,
-                                   f"INSERT INTO ingest_events VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", self.batch)
+                                   f"INSERT INTO ingest_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", self.batch)
         self.batch = []
 
     def _copy(self, text):
