@@ -101,6 +101,16 @@ def test_ga4_event_timestamps_in_microseconds(db, tmp_path):
     assert (row.started_at, row.page_views, row.duration_s) == (dt.datetime(2026, 3, 1, 10), 2, 60)
 
 
+def test_event_times_from_1971_to_2999_are_stored_to_the_microsecond(db, tmp_path):
+    times = [dt.datetime(1971, 1, 1), dt.datetime(2000, 2, 29, 12, 0, 0, 1), dt.datetime(2026, 3, 29, 2, 30, 59, 999999),
+             dt.datetime(2255, 6, 1, 0, 0, 0, 123457), dt.datetime(2999, 12, 31, 23, 59, 59, 999999)]
+    text = "user_id,timestamp,event,page\n" + "".join(f"u{n},{t.isoformat()},page_view,/\n" for n, t in enumerate(times))
+    importer.import_file(db, write(tmp_path, "times.csv", text), ImportOptions(kind="events"))
+    stored = [e.occurred_at for e in SessionEvent.select().order_by(SessionEvent.customer_id)]
+    assert stored == times
+    assert [s.started_at for s in CustomerSession.select().order_by(CustomerSession.customer_id)] == times
+
+
 UMAMI = (
     "website_id,session_id,visit_id,event_id,hostname,browser,os,device,screen,language,country,url_path,"
     "url_query,utm_source,utm_medium,utm_campaign,referrer_domain,page_title,event_type,event_name,created_at\n"
