@@ -26,9 +26,7 @@ def pg_app(pg_url):
     migrate(settings)
     app = create_app(settings)
     yield app, pg_url
-    db = app.config["analyzer.db"]
-    if not db.is_closed():
-        db.close()
+    app.config["analyzer.db"].close_all()
 
 
 def kill_at_first_session_query(app, url, monkeypatch):
@@ -72,6 +70,30 @@ def test_a_connection_killed_during_a_page_gives_503_and_the_next_request_reconn
     assert "Traceback" not in response.text
     assert response.headers["Content-Security-Policy"].startswith("default-src 'self'")
     client.get("/", status=200)
+
+
+def backends(url):
+    """Return the server process ids of the other connections to URL's database."""
+    admin = psycopg2.connect(url)
+    with admin.cursor() as cursor:
+        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        pids = {pid for (pid,) in cursor.fetchall()}
+    admin.close()
+    return pids
+
+
+def test_requests_reuse_one_connection_and_a_server_restart_between_them_costs_no_request(pg_app):
+    app, url = pg_app
+    client = webtest.TestApp(app)
+    sign_in(client)
+    client.get("/", status=200)
+    (pid,) = backends(url)
+    for path in ("/sessions", "/imports", "/"):
+        client.get(path, status=200)
+    assert backends(url) == {pid}
+    terminate(url, pid)  # as a restart or failover ends every idle pooled connection
+    assert "503" not in client.get("/", status=200).text
+    assert pid not in backends(url)
 
 
 def test_a_connection_killed_during_an_api_call_gives_a_json_503_and_the_next_call_works(pg_app, monkeypatch):

@@ -29,7 +29,7 @@ SECURITY_HEADERS = {
 def create_app(settings=None, migrations_dir=None):
     """Create and configure an instance of the application."""
     settings = settings or load_settings()
-    db = init_database(settings)
+    db = init_database(settings, pooled=True)
     app = bottle.Bottle()
     app.config["analyzer.settings"] = settings
     app.config["analyzer.db"] = db
