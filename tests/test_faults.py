@@ -76,7 +76,8 @@ def backends(url):
     """Return the server process ids of the other connections to URL's database."""
     admin = psycopg2.connect(url)
     with admin.cursor() as cursor:
-        cursor.execute("SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND pid <> pg_backend_pid()")
+        cursor.execute("SELECT pid FROM pg_stat_activity "
+                       "WHERE datname = current_database() AND pid <> pg_backend_pid()")
         pids = {pid for (pid,) in cursor.fetchall()}
     admin.close()
     return pids

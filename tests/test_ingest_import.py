@@ -102,9 +102,11 @@ def test_ga4_event_timestamps_in_microseconds(db, tmp_path):
 
 
 def test_event_times_from_1971_to_2999_are_stored_to_the_microsecond(db, tmp_path):
-    times = [dt.datetime(1971, 1, 1), dt.datetime(2000, 2, 29, 12, 0, 0, 1), dt.datetime(2026, 3, 29, 2, 30, 59, 999999),
-             dt.datetime(2255, 6, 1, 0, 0, 0, 123457), dt.datetime(2999, 12, 31, 23, 59, 59, 999999)]
-    text = "user_id,timestamp,event,page\n" + "".join(f"u{n},{t.isoformat()},page_view,/\n" for n, t in enumerate(times))
+    times = [dt.datetime(1971, 1, 1), dt.datetime(2000, 2, 29, 12, 0, 0, 1),
+             dt.datetime(2026, 3, 29, 2, 30, 59, 999999), dt.datetime(2255, 6, 1, 0, 0, 0, 123457),
+             dt.datetime(2999, 12, 31, 23, 59, 59, 999999)]
+    rows = "".join(f"u{n},{t.isoformat()},page_view,/\n" for n, t in enumerate(times))
+    text = "user_id,timestamp,event,page\n" + rows
     importer.import_file(db, write(tmp_path, "times.csv", text), ImportOptions(kind="events"))
     stored = [e.occurred_at for e in SessionEvent.select().order_by(SessionEvent.customer_id)]
     assert stored == times

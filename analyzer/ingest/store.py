@@ -31,6 +31,7 @@ OCCURRED_AT = {
     "sqlite": "TEXT GENERATED ALWAYS AS (datetime(ts / 1000000, 'unixepoch') "
               "|| CASE WHEN ts % 1000000 = 0 THEN '' ELSE printf('.%06d', ts % 1000000) END) STORED",
 }
+STAGE_EVENTS = f"INSERT INTO ingest_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})"
 BATCH = 5000
 SWITCH_INTERVAL = 0.0001
 IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
@@ -263,8 +264,7 @@ class EventStager:
         if is_postgres(self.db):
             self.background.submit(self._copy, csv_text(self.batch))
         else:
-            self.background.submit(self.connection.executemany,
-                                   f"INSERT INTO ingest_events ({', '.join(EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(EVENT_COLUMNS))})", self.batch)
+            self.background.submit(self.connection.executemany, STAGE_EVENTS, self.batch)
         self.batch = []
 
     def _copy(self, text):
