@@ -113,6 +113,25 @@ def test_event_times_from_1971_to_2999_are_stored_to_the_microsecond(db, tmp_pat
     assert [s.started_at for s in CustomerSession.select().order_by(CustomerSession.customer_id)] == times
 
 
+def test_events_of_one_instant_are_stored_in_the_event_order_whatever_the_file_order(db, tmp_path):
+    kinds = [("page_view", "/b"), ("page_view", "/a"), ("add_to_cart", "/a"), ("purchase", ""), ("signup", "/z")]
+    lines = []
+    for customer in range(20):
+        for minute in range(3):
+            shuffled = kinds[customer % 5:] + kinds[:customer % 5]
+            lines += [f"c{customer},2026-03-01T10:0{minute}:00Z,{kind},{page}" for kind, page in reversed(shuffled)]
+    importer.import_file(db, write(tmp_path, "e.csv", "user_id,timestamp,event,page\n" + "\n".join(lines) + "\n"),
+                         ImportOptions(kind="events"))
+    stored = (SessionEvent.select(SessionEvent.session, SessionEvent.occurred_at, SessionEvent.event_type,
+                                  SessionEvent.page)
+              .order_by(SessionEvent.session, SessionEvent.occurred_at, SessionEvent.id).tuples())
+    by_instant = {}
+    for session, when, kind, page in stored:
+        by_instant.setdefault((session, when), []).append((kind, page or ""))
+    assert len(by_instant) == 60
+    assert all(found == sorted(kinds) for found in by_instant.values())
+
+
 UMAMI = (
     "website_id,session_id,visit_id,event_id,hostname,browser,os,device,screen,language,country,url_path,"
     "url_query,utm_source,utm_medium,utm_campaign,referrer_domain,page_title,event_type,event_name,created_at\n"

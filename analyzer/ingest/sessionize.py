@@ -227,7 +227,8 @@ WHERE id IN (SELECT event_id FROM ingest_keyed WHERE dup = 1 AND event_id IS NOT
 """
 
 # In session order, the indexes on session_id take each row next to the last one instead of at random: 1M events
-# went in in 13.7 s instead of 17.2 s on PostgreSQL.
+# went in in 13.7 s instead of 17.2 s on PostgreSQL. Within a session, in the event order: the ids order events of
+# the same instant for funnels and the timeline.
 INSERT_EVENTS = """
 INSERT INTO session_events (session_id, customer_id, occurred_at, event_type, page, revenue, import_id, file_session,
                             channel, source, medium, campaign, device, country)
@@ -237,7 +238,7 @@ FROM ingest_keyed k
 JOIN customer_sessions c ON c.session_key = k.session_key
 WHERE k.event_id IS NULL
   AND k.dup = 0
-ORDER BY c.id, k.ts
+ORDER BY c.id, k.ts, k.event_type{c}, COALESCE(k.page, ''){c}, k.revenue, COALESCE(k.file_session, ''){c}
 """
 
 DELETE_IMPORT_EVENTS = """
@@ -299,6 +300,7 @@ class Sessionizer:
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
             "groups": CREATE_GROUPS.format(c=BYTE_ORDER[dialect]),
+            "insert_events": INSERT_EVENTS.format(c=BYTE_ORDER[dialect]),
         }
 
     def touch_by_events(self, gap_us):
@@ -342,7 +344,7 @@ class Sessionizer:
         self._run(MOVE_EVENTS)
         if drop_import:
             self._run(self.sql["delete_import_events"], (import_id,))
-        self._run(INSERT_EVENTS)
+        self._run(self.sql["insert_events"])
         self._run(DELETE_GONE)
         for table in TEMP_TABLES:
             self._run(f"DROP TABLE IF EXISTS {table}")
