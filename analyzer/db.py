@@ -1,11 +1,13 @@
 """The one database handle and how it is opened."""
 
+import select
 import sqlite3
 from urllib.parse import urlsplit, urlunsplit
 
 import peewee as pw
 import psycopg2
-from playhouse.db_url import connect
+from playhouse.db_url import connect, register_database
+from playhouse.pool import PooledPostgresqlDatabase
 
 from analyzer import localtime
 from analyzer.config import mask_url
@@ -20,6 +22,26 @@ DATABASE_ERRORS = (pw.DatabaseError, pw.InterfaceError, sqlite3.Error, psycopg2.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal",
                   "cache_size": -65536}
 POOL_STALE_S = 300  # a pooled connection older than this is closed instead of reused
+# A pooled connection waiting on a server that vanished without a word (a network partition) fails after about a
+# minute instead of when the kernel gives up (15 minutes and more).
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 30, "keepalives_interval": 10, "keepalives_count": 3}
+
+
+class CheckedPool(PooledPostgresqlDatabase):
+    """PostgreSQL connections kept between requests; one that the server ended is dropped when taken."""
+
+    SCHEME = "postgresql+checked-pool"
+
+    def _is_closed(self, conn):
+        # A connection the server ended (a restart, a failover, pg_terminate_backend) has its last message or its
+        # end waiting to be read; a live idle one has nothing. Unlike a SELECT 1, this never waits on a server
+        # that stopped answering, while the pool's lock is held.
+        if conn.closed or conn.get_transaction_status() == psycopg2.extensions.TRANSACTION_STATUS_UNKNOWN:
+            return True
+        return bool(select.select([conn.fileno()], [], [], 0)[0])
+
+
+register_database(CheckedPool, CheckedPool.SCHEME)
 
 
 def open_database(url, pooled=False):
@@ -30,10 +52,9 @@ def open_database(url, pooled=False):
     pool = {}
     if pooled:
         # A new PostgreSQL connection cost the server a process and each request 2-3 ms before its first query. A
-        # pooled one is checked with SELECT 1 when taken (one that the server ended is dropped) and rolled back when
-        # given back; the server threads bound how many there are.
-        url = urlunsplit(urlsplit(url)._replace(scheme="postgresql+pool"))
-        pool = {"max_connections": None, "stale_timeout": POOL_STALE_S}
+        # pooled one is rolled back when given back; the server threads bound how many there are.
+        url = urlunsplit(urlsplit(url)._replace(scheme=CheckedPool.SCHEME))
+        pool = {"max_connections": None, "stale_timeout": POOL_STALE_S, **KEEPALIVES}
     # UTF-8 whatever the server's or the role's default: the CSV export sends COPY's bytes as they come.
     return connect(url, unquote_password=True, unquote_user=True, connect_timeout=10, client_encoding="UTF8", **pool)
 
@@ -44,6 +65,14 @@ def init_database(settings, pooled=False):
     db = open_database(settings.database_url, pooled)
     database.initialize(db)
     return db
+
+
+def discard_connection(db):
+    """Forget the calling thread's connection without reusing it: it is in a transaction, or its server ended it."""
+    conn = db._state.conn
+    db._state.reset()
+    if isinstance(db, CheckedPool) and conn is not None:
+        db._close(conn, close_conn=True)  # out of the pool's connections in use, and closed
 
 
 def check_connection(db, url):

@@ -97,6 +97,23 @@ def test_requests_reuse_one_connection_and_a_server_restart_between_them_costs_n
     assert pid not in backends(url)
 
 
+def test_a_request_that_leaves_a_transaction_open_gives_its_connection_back_closed(pg_app):
+    app, url = pg_app
+    db = app.config["analyzer.db"]
+
+    @app.get("/left-open", access="public")
+    def left_open():
+        db.atomic().__enter__()
+        db.execute_sql("SELECT 1")
+        return "done"
+
+    client = webtest.TestApp(app)
+    client.get("/left-open", status=200)
+    assert not db._in_use and not db._connections
+    assert not backends(url)
+    client.get("/healthz", status=200)
+
+
 def test_a_connection_killed_during_an_api_call_gives_a_json_503_and_the_next_call_works(pg_app, monkeypatch):
     app, url = pg_app
     client = webtest.TestApp(app)

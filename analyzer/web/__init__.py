@@ -11,7 +11,7 @@ import peewee as pw
 
 from analyzer.accounts import users
 from analyzer.config import load_settings
-from analyzer.db import init_database
+from analyzer.db import discard_connection, init_database
 from analyzer.web import (account, api, api_dashboard, auth, dashboard, details, explore, explore_api, funnels,
                           imports, openapi, retention, routes, schema, signin)
 
@@ -63,8 +63,8 @@ def create_app(settings=None, migrations_dir=None):
             return
         try:
             db.close()
-        except pw.DatabaseError:  # a connection the server ended: forget it, the next request opens a new one
-            db._state.reset()
+        except pw.DatabaseError:  # left in a transaction, or ended by the server: the next request takes another
+            discard_connection(db)
 
     app.install(auth.Guard(settings, lambda behind_ok=False: routes.unavailable_page(app, behind_ok),
                            routes.failed_page))
