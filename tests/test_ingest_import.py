@@ -7,6 +7,8 @@ import gzip
 import io
 import json
 import re
+import sys
+import threading
 from decimal import Decimal
 from pathlib import Path
 
@@ -130,6 +132,18 @@ def test_events_of_one_instant_are_stored_in_the_event_order_whatever_the_file_o
         by_instant.setdefault((session, when), []).append((kind, page or ""))
     assert len(by_instant) == 60
     assert all(found == sorted(kinds) for found in by_instant.values())
+
+
+def test_imports_and_undos_leave_no_writer_thread_behind(db, tmp_path):
+    interval = sys.getswitchinterval()
+    good = write(tmp_path, "e.csv", "user_id,timestamp,event,page\nu1,2026-03-01T10:00:00Z,page_view,/\n")
+    bad = write(tmp_path, "bad.csv", "user_id,timestamp,event,page\nu1,2026-03-01T10:00:00Z,page_view,/\nu2,x,y,/\n")
+    done = importer.import_file(db, good, ImportOptions(kind="events"))
+    with pytest.raises(importer.ImportRejected):
+        importer.import_file(db, bad, ImportOptions(kind="events"))
+    importer.undo(db, done.import_id)
+    assert not [t for t in threading.enumerate() if t.name == "ingest-writer"]
+    assert sys.getswitchinterval() == interval
 
 
 UMAMI = (

@@ -52,23 +52,24 @@ class Background:
 
     def __init__(self, threaded):
         self.error = None
+        self.threaded = threaded
         self.thread = None
-        if threaded:
+
+    def submit(self, function, *args):
+        """Run or queue one write; raise the error of an earlier one."""
+        if self.error is not None:
+            raise self.error
+        if not self.threaded:
+            function(*args)
+            return
+        if self.thread is None:  # started by the first write: an undo, or a failure before it, leaves no thread
             self.queue = queue.Queue(maxsize=2)
             self.interval = sys.getswitchinterval()
             # The writer holds the GIL only briefly between round trips; hand it over fast (default 5 ms).
             sys.setswitchinterval(SWITCH_INTERVAL)
             self.thread = threading.Thread(target=self._work, name="ingest-writer", daemon=True)
             self.thread.start()
-
-    def submit(self, function, *args):
-        """Run or queue one write; raise the error of an earlier one."""
-        if self.error is not None:
-            raise self.error
-        if self.thread is None:
-            function(*args)
-        else:
-            self.queue.put((function, args))
+        self.queue.put((function, args))
 
     def wait(self):
         """Finish the queued writes; raise the first error."""
