@@ -250,6 +250,8 @@ def main():
     parser.add_argument("--max-requests", type=int, default=200_000)
     parser.add_argument("--sign-in-every", type=int, default=10)
     args = parser.parse_args()
+    if args.sign_in_every < 1:
+        parser.error("--sign-in-every takes a number of requests, 1 or more")
     with tempfile.TemporaryDirectory(prefix="analyzer-load-") as tmp:
         folder = Path(tmp)
         url, drop = database(args.db, folder)
@@ -292,7 +294,7 @@ def load(args, folder, url):
         while run.started < args.clients and any(c.is_alive() for c in clients):
             time.sleep(0.05)
         with run.lock:
-            run.times = {}
+            run.times, run.errors, run.locked, run.left = {}, [], 0, args.max_requests
             run.deadline = time.monotonic() + args.seconds
         measured = time.perf_counter()
         importing = subprocess.Popen([sys.executable, "manage.py", "import", str(more), "--yes"], cwd=ROOT, env=env,
