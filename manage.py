@@ -82,7 +82,8 @@ def build_parser():
                              "the schema); repeatable")
 
     load = areas.add_parser("import", help="load a session or event export (CSV or NDJSON, gzip too)")
-    load.add_argument("file", nargs="?", metavar="FILE")
+    load.add_argument("file", nargs="*", metavar="FILE",
+                      help="one or more files, imported one after another, each as its own import")
     load.add_argument("--format", choices=["csv", "ndjson", "json"], help="default: from the name and content")
     load.add_argument("--kind", choices=["sessions", "events"], help="default: from the columns")
     load.add_argument("--timezone", default="UTC", metavar="TZ", help="zone of times without an offset (IANA name)")
@@ -220,7 +221,7 @@ def ingest_command(ctx, args):
     if not args.file:
         raise AppError("Name the file to import: python manage.py import FILE (or --list, or --undo ID).")
     options = import_module("analyzer.ingest.options")
-    return ingest.run_import(ctx, args.file, options.ImportOptions(
+    return ingest.run_imports(ctx, args.file, options.ImportOptions(
         kind=args.kind, file_format=args.format, timezone=args.timezone,
         gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap,
         year=options.parse_year(None if args.year is None else str(args.year)), mapping=options.parse_mapping(args.map),

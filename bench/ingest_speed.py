@@ -168,6 +168,9 @@ def fresh_database(kind, folder, root=ROOT):
             admin.cursor().execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
             admin.close()
     cli(url, "migrate", "run", root=root)
+    if kind == "postgresql":
+        # The last case's writes are flushed now, not by a checkpoint in the middle of the next case's import.
+        admin.cursor().execute("CHECKPOINT")
     return url, cleanup
 
 

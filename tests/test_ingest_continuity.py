@@ -15,6 +15,7 @@ from analyzer.ingest import changes, importer, rollups
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
                              RollupZone, SessionEvent)
+from tests.conftest import ROOT, run_cli
 from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
 
 HEADER = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "device", "session_id"]
@@ -246,3 +247,36 @@ def test_real_rees46_in_six_parts_in_time_order_changes_the_rollups_by_the_diffe
         importer.import_file(db, tmp_path / f"part{number}.csv")
     assert state() == whole
     assert recomputed == [{dt.date(2019, 10, 1)}]  # the first part only: its day held no session yet
+
+
+def test_one_command_imports_several_files_each_as_its_own_import(db, db_url, tmp_path):  # noqa: F811
+    rows = event_rows([(0, 0, 0, "page_view", "/", "", 0), (0, 10, 0, "page_view", "/shoes", "", 0),
+                       (0, 20, 0, "purchase", "", "25.00", 0), (1, 60, 0, "page_view", "/", "", 0)], by_id=False)
+    whole = write_csv(tmp_path / "whole.csv", rows)
+    parts = [write_csv(tmp_path / f"part-{n}.csv", part) for n, part in enumerate((rows[:2], rows[2:3], rows[3:]))]
+    assert run_cli(ROOT, "import", str(whole), env={"DATABASE_URL": db_url}).code == 0
+    expected = state()
+    clear(db)
+    result = run_cli(ROOT, "import", *map(str, parts), env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.err
+    assert state() == expected
+    imports = list(Import.select().order_by(Import.id))
+    assert [i.file_name for i in imports] == ["part-0.csv", "part-1.csv", "part-2.csv"]
+    assert [line.split(":")[0] for line in result.out.splitlines() if line.startswith("Imported as")] == [
+        f"Imported as import {i.id}" for i in imports]
+    assert result.out.splitlines()[-1] == f"Imported 3 files as imports {imports[0].id} to {imports[-1].id}."
+
+
+def test_several_files_stop_at_the_first_bad_one_and_keep_those_before_it(db, db_url, tmp_path):  # noqa: F811
+    good = write_csv(tmp_path / "good.csv", event_rows([(0, 0, 0, "page_view", "/", "", 0)], by_id=False))
+    bad = tmp_path / "bad.csv"
+    bad.write_text("user_id,timestamp,event\nc9,never,page_view\n", encoding="utf-8")
+    later = write_csv(tmp_path / "later.csv", event_rows([(1, 5, 0, "page_view", "/", "", 0)], by_id=False))
+    result = run_cli(ROOT, "import", str(good), str(bad), str(later), env={"DATABASE_URL": db_url})
+    assert result.code == 1
+    assert f"Stopped at {bad}: the 1 file(s) before it are imported; it and the 1 after it are not." in result.out
+    assert "line 2, column 'timestamp', value 'never': not a date and time" in result.err
+    assert "Traceback" not in result.err
+    assert [s.customer_id for s in CustomerSession.select()] == ["c0"]
+    assert [(i.file_name, i.status) for i in Import.select().order_by(Import.id)] == [("good.csv", "done"),
+                                                                                     ("bad.csv", "failed")]

@@ -623,7 +623,7 @@ def test_cli_shows_a_progress_bar_on_a_terminal(db_url, db, tmp_path, capsys):
         f"s{i},2026-03-01T10:00:00Z\n" for i in range(10000)))
     ctx = commands.Context(settings=Settings(database_url=db_url), stdin=FakeTerminal(), out=print)
     try:
-        assert ingest_commands.run_import(ctx, path, ImportOptions()) == 0
+        assert ingest_commands.run_import(ctx, path, ImportOptions()) == Import.get().id
     finally:
         ctx.close()
     err = capsys.readouterr().err

@@ -4,6 +4,7 @@ import sys
 import time
 
 from analyzer import guard
+from analyzer.db import DATABASE_ERRORS
 from analyzer.errors import AppError
 from analyzer.ingest import demo, demo_bulk, export, importer, rollups
 from analyzer.models import Import
@@ -13,7 +14,7 @@ BULK_DEMO = 100_000  # from this many demo sessions on, skip the import path (mi
 
 
 def run_import(ctx, path, options):
-    """Import one file as OPTIONS say and print what was detected, the progress and a summary."""
+    """Import one file as OPTIONS say, print what was detected, the progress and a summary; return its import id."""
     def announce(report):
         ctx.out(f"Reading {report.file_name}: {report.file_format.upper()}, {report.kind}"
                 + (" (dry run: nothing will be written)" if options.dry_run else ""))
@@ -30,6 +31,23 @@ def run_import(ctx, path, options):
     ctx.out(f"{what}: {report.summary()}, in {report.seconds:.2f} s ({report.rows_per_second:,.0f} rows/s).")
     for note in report.notes:
         ctx.out(f"Note: {note}.")
+    return report.import_id
+
+
+def run_imports(ctx, paths, options):
+    """Import each file in turn as its own import; at the first that fails, say which were imported and stop."""
+    ids = []
+    for number, path in enumerate(paths):
+        try:
+            ids.append(run_import(ctx, path, options))
+        except (AppError, KeyboardInterrupt, *DATABASE_ERRORS):
+            if number:
+                done = "checked" if options.dry_run else "imported"
+                ctx.out(f"Stopped at {path}: the {number:,} file(s) before it are {done}; it and the "
+                        f"{len(paths) - number - 1:,} after it are not.")
+            raise
+    if len(paths) > 1 and not options.dry_run:
+        ctx.out(f"Imported {len(paths):,} files as imports {ids[0]} to {ids[-1]}.")
     return 0
 
 
