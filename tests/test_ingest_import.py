@@ -634,3 +634,23 @@ def test_path_objects_and_strings_both_work(db, tmp_path):
     path = write(tmp_path, "shopify.csv", SHOPIFY)
     assert importer.import_file(db, str(path)).sessions_created == 2
     assert isinstance(path, Path)
+
+
+@pytest.mark.parametrize("kind", ["events", "sessions"])
+def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(pg_url, tmp_path, monkeypatch, kind):
+    monkeypatch.setattr(importer, "ANALYZE_ROWS", 1)  # every import counts as large
+    database = init_database(Settings(database_url=migrated(pg_url)))
+    try:
+        if kind == "events":
+            text = "user_id,timestamp,event\n" + "".join(
+                f"u{i % 7},2026-03-01T{i % 24:02d}:{i % 60:02d}:00Z,page_view\n" for i in range(300))
+        else:
+            text = "session_id,customer_id,started_at\n" + "".join(
+                f"s{i},c{i % 7},2026-03-01T{i % 24:02d}:{i % 60:02d}:00Z\n" for i in range(300))
+        importer.import_file(database, write(tmp_path, "big.csv", text))
+        tables = ("customer_sessions", "customer_firsts") + (("session_events",) if kind == "events" else ())
+        for table in tables:
+            estimate = database.execute_sql("SELECT reltuples FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
+            assert estimate == database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
+    finally:
+        database.close()

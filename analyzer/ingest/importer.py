@@ -120,7 +120,8 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
         finally:
             writer.drop()  # a rolled-back publish (a dry run, a failure) leaves it on the connection
     if not dry_run and not report.error_count and report.rows_read >= ANALYZE_ROWS:
-        store.analyze(db, "customer_sessions", "session_events", "customer_firsts")
+        # An events import has analyzed the sessions and events it grew (sessionize); a sessions import writes no event.
+        store.analyze(db, *(("customer_firsts",) if kind == "events" else ("customer_sessions", "customer_firsts")))
     report.seconds = time.perf_counter() - started
     if report.error_count:
         if not dry_run:
