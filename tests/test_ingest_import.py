@@ -12,12 +12,13 @@ import threading
 from decimal import Decimal
 from pathlib import Path
 
+import peewee
 import pytest
 
 from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
-from analyzer.ingest import demo, export, importer
+from analyzer.ingest import demo, export, importer, store
 from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
@@ -652,5 +653,25 @@ def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(pg_url, tm
         for table in tables:
             estimate = database.execute_sql("SELECT reltuples FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
             assert estimate == database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
+    finally:
+        database.close()
+
+
+def test_an_interrupted_sqlite_publish_raises_the_interrupt_not_the_staging_tables_lock(sqlite_url, tmp_path,
+                                                                                        monkeypatch):
+    database = init_database(Settings(database_url=migrated(sqlite_url)))
+
+    def interrupted(*args):
+        raise KeyboardInterrupt
+
+    def locked(self):
+        raise peewee.OperationalError("database table is locked")
+
+    monkeypatch.setattr(importer, "_publish", interrupted)
+    monkeypatch.setattr(store.EventStager, "drop", locked)
+    try:
+        with pytest.raises(KeyboardInterrupt):
+            importer.import_file(database, write(tmp_path, "e.csv", "user_id,timestamp,event\nu1,2026-03-01,x\n"))
+        assert CustomerSession.select().count() == 0 and Import.select().count() == 0
     finally:
         database.close()

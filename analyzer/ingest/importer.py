@@ -3,10 +3,11 @@
 import datetime as dt
 import json
 import time
+from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
-from analyzer.db import write_transaction
+from analyzer.db import DATABASE_ERRORS, write_transaction
 from analyzer.errors import AppError
 from analyzer.ingest import changes, columns, export, readers, rollups, rows, sessionize, store, values
 from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns, warnings_of
@@ -117,11 +118,12 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
             with write_transaction(db) as transaction:  # the main file's write lock, held only while publishing
                 record = _start_record(source, kind, created_by, report)
                 _publish(db, transaction, writer, record, gap_minutes, report)
-        finally:
-            writer.drop()  # a rolled-back publish (a dry run, a failure) leaves it on the connection
-    if not dry_run and not report.error_count and report.rows_read >= ANALYZE_ROWS:
-        # An events import has analyzed the sessions and events it grew (sessionize); a sessions import writes no event.
-        store.analyze(db, *(("customer_firsts",) if kind == "events" else ("customer_sessions", "customer_firsts")))
+        except BaseException:
+            # What stopped the publish is what the user must hear of, not a staging table that it left locked.
+            with suppress(*DATABASE_ERRORS):
+                writer.drop()
+            raise
+        writer.drop()  # a rolled-back publish (a dry run) leaves it on the connection
     report.seconds = time.perf_counter() - started
     if report.error_count:
         if not dry_run:
@@ -244,6 +246,10 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
     record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
                                "warnings": report.warnings, "notes": report.notes})
     record.save()
+    if report.rows_read >= ANALYZE_ROWS:  # in the transaction: an import that ends is whole, statistics included
+        # An events import has analyzed the sessions and events it grew (sessionize); a sessions import writes no event.
+        grown = ("customer_sessions",) if report.kind == "sessions" else ()
+        store.analyze(db, *grown, "customer_firsts")
 
 
 def _read(records, source, report, progress, convert, add):
