@@ -214,6 +214,8 @@ def ingest_command(ctx, args):
         return ingest.export_sessions(ctx, args.out)
     if args.area == "demo":
         return ingest.load_demo(ctx, sessions=args.sessions, days=args.days, seed=args.seed)
+    if (args.list or args.undo is not None) and args.file:
+        raise AppError("import --list and --undo take no file: list, undo and import in separate commands.")
     if args.list:
         return ingest.list_imports(ctx)
     if args.undo is not None:

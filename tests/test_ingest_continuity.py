@@ -280,3 +280,15 @@ def test_several_files_stop_at_the_first_bad_one_and_keep_those_before_it(db, db
     assert [s.customer_id for s in CustomerSession.select()] == ["c0"]
     assert [(i.file_name, i.status) for i in Import.select().order_by(Import.id)] == [("good.csv", "done"),
                                                                                      ("bad.csv", "failed")]
+    result = run_cli(ROOT, "import", str(bad), str(later), env={"DATABASE_URL": db_url})
+    assert result.code == 1
+    assert f"Stopped at {bad}: no file is imported; it and the 1 after it are not." in result.out
+
+
+def test_list_and_undo_take_no_file(db, db_url, tmp_path):  # noqa: F811
+    path = write_csv(tmp_path / "good.csv", event_rows([(0, 0, 0, "page_view", "/", "", 0)], by_id=False))
+    for option in (["--list"], ["--undo", "1"]):
+        result = run_cli(ROOT, "import", *option, str(path), env={"DATABASE_URL": db_url})
+        assert (result.code, result.err.strip()) == (1, "Error: import --list and --undo take no file: list, undo "
+                                                        "and import in separate commands.")
+    assert Import.select().count() == 0

@@ -41,10 +41,10 @@ def run_imports(ctx, paths, options):
         try:
             ids.append(run_import(ctx, path, options))
         except (AppError, KeyboardInterrupt, *DATABASE_ERRORS):
-            if number:
+            if len(paths) > 1:
                 done = "checked" if options.dry_run else "imported"
-                ctx.out(f"Stopped at {path}: the {number:,} file(s) before it are {done}; it and the "
-                        f"{len(paths) - number - 1:,} after it are not.")
+                before = f"the {number:,} file(s) before it are {done}" if number else f"no file is {done}"
+                ctx.out(f"Stopped at {path}: {before}; it and the {len(paths) - number - 1:,} after it are not.")
             raise
     if len(paths) > 1 and not options.dry_run:
         ctx.out(f"Imported {len(paths):,} files as imports {ids[0]} to {ids[-1]}.")
