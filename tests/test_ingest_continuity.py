@@ -280,6 +280,8 @@ def test_several_files_stop_at_the_first_bad_one_and_keep_those_before_it(db, db
     assert [s.customer_id for s in CustomerSession.select()] == ["c0"]
     assert [(i.file_name, i.status) for i in Import.select().order_by(Import.id)] == [("good.csv", "done"),
                                                                                      ("bad.csv", "failed")]
+    result = run_cli(ROOT, "import", "--dry-run", str(good), str(later), env={"DATABASE_URL": db_url})
+    assert result.code == 0 and result.out.splitlines()[-1] == "Checked 2 files (dry run, nothing written).", result.err
     result = run_cli(ROOT, "import", str(bad), str(later), env={"DATABASE_URL": db_url})
     assert result.code == 1
     assert f"Stopped at {bad}: no file is imported; it and the 1 after it are not." in result.out

@@ -46,8 +46,9 @@ def run_imports(ctx, paths, options):
                 before = f"the {number:,} file(s) before it are {done}" if number else f"no file is {done}"
                 ctx.out(f"Stopped at {path}: {before}; it and the {len(paths) - number - 1:,} after it are not.")
             raise
-    if len(paths) > 1 and not options.dry_run:
-        ctx.out(f"Imported {len(paths):,} files as imports {ids[0]} to {ids[-1]}.")
+    if len(paths) > 1:
+        ctx.out(f"Checked {len(paths):,} files (dry run, nothing written)." if options.dry_run else
+                f"Imported {len(paths):,} files as imports {ids[0]} to {ids[-1]}.")
     return 0
 
 
