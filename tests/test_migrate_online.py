@@ -150,6 +150,45 @@ def test_the_scan_of_set_not_null_holds_no_lock_that_blocks_writes(make_ctx, mig
     assert [lock["mode"] for lock in validate["locks"]] == ["ShareUpdateExclusiveLock"]
 
 
+def test_a_lock_sample_that_outlives_its_statement_is_not_counted_for_it(pg_url):
+    from analyzer.migrate.measure import _LockSampler
+
+    class NextStatementStarts:
+        """A connection whose pg_locks query returns after the migration has gone on to its next statement."""
+
+        def __init__(self, advance):
+            self.advance = advance
+
+        def cursor(self):
+            return self
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def execute(self, sql, params):
+            if self.advance:
+                sampler.watch(None)
+                sampler.watch(1)
+
+        def fetchall(self):
+            return [("items", "AccessExclusiveLock")]
+
+    sampler = _LockSampler(pg_url, 0)
+    real = sampler.connection
+    try:
+        for advance, seen in ((True, {}), (False, {0: {("items", "AccessExclusiveLock")}})):
+            sampler.seen_in = {}
+            sampler.watch(0)
+            sampler.connection = NextStatementStarts(advance)
+            sampler.sample_current()
+            assert sampler.seen_in == seen
+    finally:
+        real.close()
+
+
 def test_lint_points_a_not_null_column_without_default_at_the_helpers(db, migrations_dir):
     from analyzer.migrate import lint
     from analyzer.migrate.files import scan

@@ -164,6 +164,7 @@ class _LockSampler(threading.Thread):
         self.pid = pid
         self.seen_in = {}
         self._current = None
+        self._statements_watched = 0  # a sample that outlives its statement is dropped
         self._active = threading.Event()
         self._stopped = threading.Event()
         self._guard = threading.Lock()
@@ -174,22 +175,29 @@ class _LockSampler(threading.Thread):
         if index is None:
             self._active.clear()
         else:
+            self._statements_watched += 1  # after _current: a sampler reading this count first sees the new index
             self._active.set()
 
     def run(self):
         while not self._stopped.is_set():
             if self._active.wait(0.05):
-                index = self._current
-                if index is not None:
-                    self.sample(index)
+                self.sample_current()
                 time.sleep(SAMPLE_EVERY_S)
 
-    def sample(self, index):
+    def sample_current(self):
+        """Sample for the statement running now, unless the next one starts before the sample is back."""
+        started, index = self._statements_watched, self._current
+        if index is not None:
+            self.sample(index, started)
+
+    def sample(self, index, started=None):
         """Record the table locks the backend holds now as seen during statement INDEX."""
         with self._guard:
             with self.connection.cursor() as cur:
                 cur.execute(HELD_LOCKS, (self.pid,))
                 rows = cur.fetchall()
+        if started is not None and started != self._statements_watched:
+            return  # the locks may be the next statement's (an ALTER after a VALIDATE, say)
         self.seen_in.setdefault(index, set()).update(rows)
 
     def finish(self):
