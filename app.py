@@ -29,8 +29,8 @@ def main(argv=None):
 
     argv = sys.argv[1:] if argv is None else argv
     if argv not in ([], ["--demo"]):
-        print("Usage: python app.py [--demo]   (--demo: load demo sessions into an empty development database)",
-              file=sys.stderr)
+        print("Usage: python app.py [--demo]   (--demo: load demo sessions into an empty development database; "
+              "the port is PORT, 8080 by default)", file=sys.stderr)
         return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     settings = load_settings()
@@ -53,8 +53,14 @@ def main(argv=None):
         # app's, or a request's write transaction (on the app's handle) locks out its own writes (the models').
         database.initialize(app.config["analyzer.db"])
     host = "0.0.0.0" if settings.is_production else "127.0.0.1"
+    try:
+        server = waitress.create_server(app, host=host, port=settings.port, threads=8)
+    except OSError as exc:
+        print(f"Error: cannot serve on {host}:{settings.port}: {exc.strerror or exc} (another server?). "
+              f"Choose a free port with PORT, e.g. PORT={settings.port % 65535 + 1} python app.py", file=sys.stderr)
+        return 1
     print(f"Serving on http://{host}:{settings.port} (press Ctrl+C to stop)", flush=True)
-    waitress.serve(app, host=host, port=settings.port, threads=8)
+    server.run()
     return 0
 
 

@@ -149,6 +149,19 @@ def test_python_app_py_rejects_demo_outside_development_and_unknown_flags(projec
     assert done.returncode == 2 and "Usage: python app.py [--demo]" in done.stderr
 
 
+def test_python_app_py_on_a_port_in_use_says_so_in_one_line(project):
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run([sys.executable, "app.py"], cwd=project, env=environment(PORT=str(port)),
+                              capture_output=True, text=True, timeout=60)
+    assert done.returncode == 1
+    assert "Serving on" not in done.stdout and "Traceback" not in done.stderr
+    assert f"Error: cannot serve on 127.0.0.1:{port}: Address already in use (another server?)" in done.stderr
+    assert f"PORT={port + 1} python app.py" in done.stderr
+
+
 PRODUCTION_STARTS = {
     "python app.py": [sys.executable, "app.py"],
     "waitress-serve": [sys.executable, "-m", "waitress", "--listen=127.0.0.1:0", "app:app"],
