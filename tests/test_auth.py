@@ -509,14 +509,33 @@ def test_an_admin_manages_users_and_keeps_the_last_admin(browser):
 def test_tokens_are_shown_once_listed_with_last_use_and_revocable(browser):
     client = browser()
     sign_in(client, "ann@example.com", "analyst")
-    page = client.post("/account/tokens", {"csrf_token": csrf_of(client), "name": "nightly", "scope": "ingest"})
+    form = {"csrf_token": csrf_of(client), "name": "nightly", "scope": "ingest"}
+    redirect = client.post("/account/tokens", form, status=303)
+    assert redirect.headers["Location"].endswith("/account") and "csa_" not in redirect.text
+    page = redirect.follow()
     secret = page.html.select_one("pre.token").text
     assert secret.startswith("csa_") and ApiToken.get().token_hash != secret and secret not in ApiToken.get().prefix
+    assert "Token 'nightly' created" in page.html.get_text()
     assert secret not in client.get("/account").text and "never" in client.get("/account").text
     client.post("/api/v1/sessions", "[]", headers={"Authorization": f"Bearer {secret}"}, status=400)
     assert ApiToken.get().last_used_at is not None
     client.post(f"/account/tokens/{ApiToken.get().id}/revoke", {"csrf_token": csrf_of(client)})
     client.post("/api/v1/sessions", "[]", headers={"Authorization": f"Bearer {secret}"}, status=401)
+
+
+def test_reloading_the_page_after_creating_a_token_creates_no_second_one(browser):
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    client.post("/account/tokens", {"csrf_token": csrf_of(client), "name": "nightly", "scope": "read"}).follow()
+    for _ in range(2):  # what a reload of the page shows: the GET it was redirected to
+        page = client.get("/account")
+        assert page.html.select_one("pre.token") is None
+    assert ApiToken.select().count() == 1
+    other = browser()  # another browser that replays the cookie of a token it does not own sees nothing
+    sign_in(other, "bob@example.com", "analyst")
+    secret = token_for("analyst", "read")
+    other.set_cookie("new_token", secret)
+    assert other.get("/account").html.select_one("pre.token") is None
 
 
 def test_a_viewer_cannot_hold_an_ingest_token_nor_revoke_someone_elses(browser):

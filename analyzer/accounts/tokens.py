@@ -34,6 +34,14 @@ def create(user, scope, name=None):
     return secret, token
 
 
+def own_secret(user, secret):
+    """Return USER's live token whose secret is SECRET, or None."""
+    if not secret or len(secret) > 128:
+        return None
+    return ApiToken.get_or_none(ApiToken.user == user, ApiToken.token_hash == digest(secret),
+                                ApiToken.revoked_at.is_null())
+
+
 def list_tokens(user=None):
     """Return the tokens (of one user, or all), newest first."""
     query = ApiToken.select(ApiToken, User).join(User).order_by(ApiToken.created_at.desc(), ApiToken.id.desc())

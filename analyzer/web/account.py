@@ -8,6 +8,8 @@ from analyzer.models import User
 from analyzer.web import auth
 from analyzer.web.routes import render
 
+NEW_TOKEN_COOKIE = "new_token"
+
 
 def register(app, settings):
     """Attach the account and user-management routes to APP."""
@@ -15,7 +17,15 @@ def register(app, settings):
 
     @app.get("/account", access="viewer")
     def account():
-        return _account_page()
+        # A token just created is shown by this page, once: the form redirects here, so a reload makes no second one.
+        secret = bottle.request.get_cookie(NEW_TOKEN_COOKIE)
+        if secret is None:
+            return _account_page()
+        bottle.response.delete_cookie(NEW_TOKEN_COOKIE, path="/account")
+        token = tokens.own_secret(auth.current_user(), secret)
+        if token is None:
+            return _account_page()
+        return _account_page(new_token=secret, notice=f"Token {token.name!r} created. Copy it now: it is shown only once.")
 
     @app.post("/account/password", access="viewer")
     def change_password():
@@ -50,7 +60,9 @@ def register(app, settings):
             secret, token = tokens.create(auth.current_user(), form.getunicode("scope", ""), form.getunicode("name", ""))
         except AppError as exc:
             return _account_page(error=str(exc), status=400)
-        return _account_page(new_token=secret, notice=f"Token {token.name!r} created. Copy it now: it is shown only once.")
+        bottle.response.set_cookie(NEW_TOKEN_COOKIE, secret, path="/account", httponly=True, samesite="strict",
+                                   secure=settings.is_production, max_age=300)
+        return bottle.redirect("/account", 303)
 
     @app.post("/account/tokens/<token_id:int>/revoke", access="viewer")
     def revoke_own_token(token_id):
