@@ -27,7 +27,7 @@ def test_a_check_shows_the_mapping_unused_columns_and_warning_and_writes_nothing
     page = check(client)
     assert "Checked shop.csv, nothing written: it would give 2 rows read, 2 sessions created" in page.text
     assert "Columns not used: user_token, theme" in page.text
-    assert "no customer column was found: every session counts as its own customer" in page.text
+    assert "No customer column was found: every session counts as its own customer" in page.text
     form = page.forms[1]
     assert form.action == "/imports/confirm"
     assert form["map_session_key"].value == "session_token" and form["map_customer_id"].value == ""
@@ -61,7 +61,7 @@ def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change
     assert again.action == "/imports/confirm"
     assert (again["map_revenue"].value, again["was_revenue"].value) == ("theme", "total_sales")
     assert (again["map_customer_id"].value, again["was_customer_id"].value) == ("user_token", "")
-    assert "no customer column was found" not in page.text  # the detection's warning, no longer true
+    assert "customer column was found" not in page.text  # the detection's warning, no longer true
     assert "Columns not used: total_sales" in page.text  # of the columns chosen, not of the detection
     again["map_revenue"] = "total_sales"
     done = again.submit()

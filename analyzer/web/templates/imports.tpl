@@ -4,7 +4,7 @@
 % shown = check or report
 % if shown and not chosen:
 %   for warning in shown.warnings + shown.notes:
-<p class="flash warning" role="status">{{warning}}</p>
+<p class="flash warning" role="status">{{warning[:1].upper() + warning[1:]}}</p>
 %   end
 % end
 % if bad_rows:
@@ -90,10 +90,10 @@
   <tbody>
   % for r in imports:
     <tr>
-      <td class="num">{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td>{{r.file_name}}</td><td>{{r.kind}}</td>
+      <td class="num">{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td class="wrap">{{r.file_name}}</td><td>{{r.kind}}</td>
       <td>{{r.status}}</td><td class="num">{{'{:,}'.format(r.rows_read)}}</td><td class="num">{{'{:,}'.format(r.sessions_written)}}</td>
       <td class="num">{{'{:,}'.format(r.sessions_continued)}}</td><td class="num">{{'{:,}'.format(r.events_written)}}</td>
-      <td class="num">{{'{:,}'.format(r.rows_identical)}}</td><td class="num">{{'{:,}'.format(r.extra_rows)}}</td><td>{{r.created_by or '—'}}</td>
+      <td class="num">{{'{:,}'.format(r.rows_identical)}}</td><td class="num">{{'{:,}'.format(r.extra_rows)}}</td><td class="wrap">{{r.created_by or '—'}}</td>
       <td>
       % if r.status == 'done' and user.role == 'admin':
         <form method="post" action="/imports/{{r.id}}/undo" class="inline" data-confirm="Undo import {{r.id}} ({{r.file_name}})? Its events and the sessions it created are removed.">
