@@ -7,8 +7,10 @@ recorded as a failed import. The same on SQLite and PostgreSQL.
 import csv
 import gzip
 import html
+import io
 import json
 import random
+import zipfile
 
 import pytest
 
@@ -63,6 +65,9 @@ REFUSED = {
     "huge-integer.json": "Element 1 of the JSON array cannot be read: a number with too many digits.",
     "deep-nesting-only.ndjson": "Record 1 is nested too deeply",
     "random-bytes.bin": "random-bytes.bin is not a file of records: its first line holds control characters.",
+    "chart.png": "chart.png is a PNG image, not a file of records. Import a CSV, NDJSON or JSON file, plain or gzip;",
+    "sessions.xlsx": "sessions.xlsx is a ZIP archive (an Excel .xlsx workbook is one: save its sheet as CSV UTF-8), "
+                     "not a file of records.",
     "wide-header.csv": "wide-header.csv (sessions) has no column for started_at. Columns found: c0, c1,",
     "long-header.csv": "long-header.csv (sessions) has no column for started_at. Columns found: " + "h" * 59 + "…, x.",
     "field-over-16mb.csv": "Line 2: a field is longer than 16 MB; nothing was written.",
@@ -100,6 +105,12 @@ def make_generated(folder):
     put("deep-nesting.ndjson", line + "\n" + '{"a": ' * 100_000 + "1" + "}" * 100_000 + "\n")
     put("deep-nesting-only.ndjson", "[" * 100_000 + "]" * 100_000 + "\n")
     put("random-bytes.bin", random.Random(11).randbytes(64 * 1024).replace(b"\x1f\x8b", b"xx"))
+    put("chart.png", b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + random.Random(12).randbytes(4096))
+    workbook = io.BytesIO()
+    with zipfile.ZipFile(workbook, "w") as archive:
+        archive.writestr("[Content_Types].xml", "<Types/>")
+        archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
+    put("sessions.xlsx", workbook.getvalue())
     put("long-header.csv", "h" * (5 << 20) + ",x\n1,2\n")
     put("wide-header.csv", ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
     # A 5 MB field in a column the import ignores: read and dropped, the row itself is fine.

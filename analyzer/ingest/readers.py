@@ -280,6 +280,10 @@ def _encoding(path, compressed, label):
     try:
         with (gzip.open if compressed else open)(path, "rb") as raw:
             first = raw.read(CHUNK)
+        what = next((what for magic, what in NOT_RECORDS if first.startswith(magic)), None)
+        if what:
+            raise AppError(f"{label} is {what}, not a file of records. Import a CSV, NDJSON or JSON file, plain or "
+                           "gzip; nothing was written.")
         if first.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):  # Excel's "Unicode text"
             if _decodes(path, compressed, "utf-16"):
                 return "utf-16"
@@ -291,6 +295,19 @@ def _encoding(path, compressed, label):
         return "cp1252" if _decodes(path, compressed, "cp1252") else "latin-1"
     except (OSError, EOFError, zlib.error) as exc:
         raise AppError(f"{label} cannot be read: {exc}.") from None
+
+# Files that Latin-1 would read as text, with a first "line" of garbage: named by their first bytes.
+NOT_RECORDS = (
+    (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: save its sheet as CSV UTF-8)"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or another Office file (save its sheet as "
+                                        "CSV UTF-8)"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"GIF8", "a GIF image"),
+    (b"SQLite format 3\x00", "a SQLite database"),
+    (b"PAR1", "a Parquet file (export it as CSV or NDJSON)"),
+)
 
 
 def _decodes(path, compressed, encoding):
