@@ -2,6 +2,7 @@
 
 import select
 import sqlite3
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import peewee as pw
@@ -81,11 +82,14 @@ def check_connection(db, url):
         db.connect(reuse_if_open=True)
     except pw.OperationalError as exc:
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AppError(
-            f"Cannot connect to the database {mask_url(url)}: {reason}. "
-            "Check DATABASE_URL and that the server is running.",
-            exit_code=2,
-        ) from None
+        if is_sqlite(db):
+            folder = Path(db.database).parent
+            check = (f"the folder {folder} does not exist: create it, or check DATABASE_URL" if not folder.is_dir()
+                     else "check DATABASE_URL and that the file and its folder can be written")
+        else:
+            check = "check DATABASE_URL and that the server is running"
+        raise AppError(f"Cannot connect to the database {mask_url(url)}: {reason}. {check[:1].upper()}{check[1:]}.",
+                       exit_code=2) from None
 
 
 def is_sqlite(db):

@@ -141,6 +141,15 @@ def test_cli_cannot_connect_masks_the_password():
     assert "Traceback" not in result.err
 
 
+def test_cli_sqlite_in_a_missing_folder_names_the_folder_not_a_server(tmp_path):
+    url = f"sqlite:///{tmp_path / 'nodir' / 'x.db'}"
+    result = run_cli(ROOT, "migrate", "run", env={"DATABASE_URL": url})
+    assert result.code == 2 and "Traceback" not in result.err
+    assert result.err.strip() == (f"Error: Cannot connect to the database {url}: unable to open database file. "
+                                  f"The folder {tmp_path / 'nodir'} does not exist: create it, or check DATABASE_URL.")
+    assert "server" not in result.err and not (tmp_path / "nodir").exists()
+
+
 def test_commands_do_not_need_the_web_apps_secret_key(project):
     # An operator's emergency rollback from a laptop was refused for want of a key that only signs web forms.
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "SECRET_KEY")}
