@@ -259,6 +259,7 @@ def database_command(ctx, args):
         ctx.out(f"Backed up {ctx.settings.masked_database_url} to {path}")
         ctx.out(f"Restore it with: {backup.restore_command(ctx.settings.database_url, path)}")
         return 0
+    backup.check_restorable(ctx.settings.database_url, args.path)
     ctx.out(f"Restoring {args.path} over {guard.describe_target(ctx.settings)}: its current contents are replaced.")
     guard.confirm(ctx, "replace the database with this backup", destructive=True)
     backup.restore(ctx.settings.database_url, args.path)

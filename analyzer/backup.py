@@ -16,6 +16,8 @@ RAILWAY_HINT = (
     'pg_dump --format=custom "$DATABASE_URL" > backup.dump'
 )
 
+SQLITE_HEADER = b"SQLite format 3\x00"
+
 
 def backup(database_url, out=None, now=None):
     """Write a consistent backup of the database and return its path."""
@@ -32,22 +34,31 @@ def backup(database_url, out=None, now=None):
     return path
 
 
-def restore(database_url, path):
-    """Replace the database's contents with a backup made by backup()."""
+def check_restorable(database_url, path):
+    """Raise AppError unless PATH looks like a backup that backup() made for this kind of database."""
     path = Path(path)
     if not path.exists():
-        raise AppError(f"Cannot restore {path}: the file does not exist.")
+        raise AppError(f"Cannot restore {path}: the file does not exist. Nothing was changed.")
+    try:
+        with open(path, "rb") as handle:
+            start = handle.read(16)
+    except OSError as exc:
+        raise AppError(f"Cannot restore {path}: {exc.strerror.lower()}. Nothing was changed.") from None
+    sqlite_file, dump = start == SQLITE_HEADER, start[:5] == b"PGDMP"
+    if _is_sqlite(database_url) and not sqlite_file:
+        made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if dump else ""
+        raise AppError(f"Cannot restore {path}: it is not a SQLite backup{made_by}. Nothing was changed.")
+    if not _is_sqlite(database_url) and not dump:
+        made_by = " (it is a SQLite backup: restore it into a SQLite database)" if sqlite_file else ""
+        raise AppError(f"Cannot restore {path}: it is not a PostgreSQL backup of db backup{made_by}. "
+                       "Nothing was changed.")
+
+
+def restore(database_url, path):
+    """Replace the database's contents with a backup made by backup()."""
+    check_restorable(database_url, path)
     if _is_sqlite(database_url):
-        try:
-            with open(path, "rb") as handle:
-                start = handle.read(16)
-        except OSError as exc:
-            raise AppError(f"Cannot restore {path}: {exc.strerror.lower()}. Nothing was changed.") from None
-        if start != b"SQLite format 3\x00":
-            dump = start[:5] == b"PGDMP"
-            made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if dump else ""
-            raise AppError(f"Cannot restore {path}: it is not a SQLite backup{made_by}. Nothing was changed.")
-        sqlite_copy(path, sqlite_path(database_url))
+        sqlite_copy(Path(path), sqlite_path(database_url))
         return
     run_pg_tool("pg_restore", database_url, ["--clean", "--if-exists", "--no-owner", "--single-transaction", str(path)])
 

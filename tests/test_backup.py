@@ -125,7 +125,23 @@ def test_restoring_a_folder_says_so(sqlite_url, tmp_path):
         restore(sqlite_url, tmp_path)
 
 
+def test_cli_restore_of_a_missing_or_wrong_file_says_so_before_announcing_the_restore(db_url, tmp_path):
+    (tmp_path / "notes.txt").write_text("not a backup")
+    for name, said in (("nope.dump", "the file does not exist"), ("notes.txt", "it is not a")):
+        result = run_cli(ROOT, "db", "restore", str(tmp_path / name), "--yes", env={"DATABASE_URL": db_url})
+        assert result.code == 1 and f"Cannot restore {tmp_path / name}: {said}" in result.err
+        assert "Restoring" not in result.out + result.err and "replaced" not in result.out + result.err
+
+
+def test_restoring_a_sqlite_backup_into_postgresql_says_so(pg_url, sqlite_url, tmp_path):
+    fill(sqlite_url, ["a"])
+    made = backup(sqlite_url, out=tmp_path / "b.sqlite3")
+    with pytest.raises(AppError, match=r"it is not a PostgreSQL backup of db backup \(it is a SQLite backup: restore"):
+        restore(pg_url, made)
+
+
 def test_cli_restore_in_production_needs_yes(pg_url, tmp_path):
+    (tmp_path / "x.dump").write_bytes(b"PGDMP\x01\x0e\x00" + b"\x00" * 64)
     result = run_cli(ROOT, "db", "restore", str(tmp_path / "x.dump"),
                      env={"DATABASE_URL": pg_url, "APP_ENV": "production", "SECRET_KEY": "k" * 32})
     assert result.code == 2

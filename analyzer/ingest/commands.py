@@ -3,7 +3,7 @@
 import sys
 import time
 
-from analyzer import guard
+from analyzer import guard, localtime
 from analyzer.db import DATABASE_ERRORS
 from analyzer.errors import AppError
 from analyzer.ingest import demo, demo_bulk, export, importer, rollups
@@ -103,8 +103,10 @@ def rebuild_rollups(ctx):
     if span is None:
         ctx.out("No sessions: the rollups are empty.")
         return 0
-    ctx.out(f"Rebuilt the rollups of {span[0]} to {span[1]} (UTC days) in the reporting time zone "
-            f"{ctx.settings.report_timezone}, in {time.perf_counter() - started:.2f} s.")
+    name, tz = localtime.reporting_zone()
+    first, last = localtime.local_days(*span, tz)
+    ctx.out(f"Rebuilt the rollups of {first} to {last}, days of the reporting time zone {name}, "
+            f"in {time.perf_counter() - started:.2f} s.")
     return 0
 
 
