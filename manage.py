@@ -1,6 +1,7 @@
 """Command line: python manage.py migrate …  (run with --help for the list)."""
 
 import argparse
+import difflib
 import os
 import sys
 from importlib import import_module
@@ -15,9 +16,27 @@ DEBUG_VARIABLE = "ANALYZER_DEBUG"
 CREATING_VERBS = ("run", "stamp")  # the migrate verbs that may make a new SQLite file; others never do
 
 
+class Parser(argparse.ArgumentParser):
+    """An argument parser that leaves, as args.parser_, the parser of the command given (the innermost)."""
+
+    def parse_known_args(self, args=None, namespace=None):
+        """Parse as argparse does, noting this parser unless a command's parser inside it was noted."""
+        parsed, extras = super().parse_known_args(args, namespace)
+        parsed.__dict__.setdefault("parser_", self)
+        return parsed, extras
+
+    def refuse_extras(self, extras):
+        """Exit 2 naming arguments the command does not take, with this command's usage and a likely option."""
+        options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
+        hints = [close[0] for extra in extras if extra.startswith("-")
+                 for close in [difflib.get_close_matches(extra.split("=")[0], options, n=1)] if close]
+        self.error(f"unrecognized arguments: {' '.join(extras)}"
+                   + (f" (did you mean {', '.join(hints)}?)" if hints else f" (see {self.prog} --help)"))
+
+
 def build_parser():
     """Describe every command and flag."""
-    parser = argparse.ArgumentParser(prog="python manage.py", description="Customer Session Analyzer")
+    parser = Parser(prog="python manage.py", description="Customer Session Analyzer")
     areas = parser.add_subparsers(dest="area", required=True, metavar="COMMAND")
 
     migrate = areas.add_parser("migrate", help="create, inspect, apply and roll back schema migrations")
@@ -271,7 +290,9 @@ def main(argv=None, environ=None, stdin=None, out=print):
     """Parse the arguments, run the command, and turn expected errors into one clear line."""
     environ = os.environ if environ is None else environ
     try:
-        args = build_parser().parse_args(argv)
+        args, extras = build_parser().parse_known_args(argv)
+        if extras:
+            args.parser_.refuse_extras(extras)
         settings = load_settings(environ, server=False)
         return dispatch(args, settings, stdin or sys.stdin, out)
     except BrokenPipeError:

@@ -121,6 +121,18 @@ def test_create_never_overwrites_an_existing_file(project, db_url):
     assert path.read_text() == before
 
 
+def test_a_mistyped_option_gets_the_commands_usage_and_the_likely_option(project, db_url):
+    result = run_cli(project, "import", "--dryrun", "file.csv", env={"DATABASE_URL": db_url})
+    assert result.code == 2 and result.err.startswith("usage: python manage.py import [-h]")
+    assert result.err.strip().endswith("python manage.py import: error: unrecognized arguments: --dryrun "
+                                       "(did you mean --dry-run?)")
+    result = migrate(project, db_url, "rollback", "011_record_the_time_zone_of_the_rollups")
+    assert result.code == 2 and result.err.startswith("usage: python manage.py migrate rollback [-h]")
+    assert "[--steps N | --to NAME]" in result.err
+    assert result.err.strip().endswith("unrecognized arguments: 011_record_the_time_zone_of_the_rollups "
+                                       "(see python manage.py migrate rollback --help)")
+
+
 def test_merge_is_not_offered(project, db_url):
     result = migrate(project, db_url, "merge")
     assert result.code == 2
