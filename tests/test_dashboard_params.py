@@ -60,6 +60,9 @@ def test_filter_values_are_read_as_the_data_stores_them():
     q = parse({"country": "Germany|de|Germany (DE)|zz|(none)", "channel": "Paid Search", "-device": "Mobile"})
     assert q.filters == (Filter("channel", ("paid search",)), Filter("device", ("mobile",), True),
                          Filter("country", ("DE", "ZZ", "(none)")))
+    # As the tables write an unknown channel or device, which matched nothing.
+    q = parse({"channel": "(unknown)|Direct", "device": "(Unknown)"})
+    assert q.filters == (Filter("channel", ("unknown", "direct")), Filter("device", ("unknown",)))
 
 
 def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():

@@ -6,6 +6,7 @@ from urllib.parse import urlencode
 
 from analyzer import localtime
 from analyzer.analytics import dashboard
+from analyzer.ingest.rows import UNKNOWN
 from analyzer.ingest.values import country_code
 from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOURLY_DAYS, INTERVALS, METRICS, NONE_VALUE,
                                       Filter, default_interval, make_query)
@@ -182,7 +183,7 @@ def _filters(params):
         if dimension == "country":  # a code in any case, or a name as the chips write it: Germany, Germany (DE)
             values = [_country(v) for v in values]
         if dimension in ("channel", "device"):  # stored in lower case, whatever the file wrote
-            values = [v if v == NONE_VALUE else v.lower() for v in values]
+            values = [v if v == NONE_VALUE else UNKNOWN if v.lower() == f"({UNKNOWN})" else v.lower() for v in values]
         if dimension == "customer_type" and set(values) - set(CUSTOMER_TYPES):
             raise QueryError("customer_type is new or returning.")
         if dimension in found:
