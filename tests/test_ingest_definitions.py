@@ -77,6 +77,17 @@ def test_a_revenue_column_of_true_and_false_is_said_to_be_read_as_converted(db, 
     assert "Note: 1 row(s) have TRUE or FALSE in the revenue column 'Revenue'" in result.out, result.err
 
 
+def test_event_types_read_as_page_view_are_named_in_the_report(db):  # noqa: F811
+    # REES46 calls its page views 'view': a funnel step event:view found nothing, and nothing said why.
+    report = importer.import_file(db, REAL / "rees46_multicategory_2019-10-01_head.csv.gz")
+    with gzip.open(REAL / "rees46_multicategory_2019-10-01_head.csv.gz", "rt", encoding="utf-8") as handle:
+        views = sum(row["event_type"] == "view" for row in csv.DictReader(handle))
+    assert views > 0
+    assert report.notes == [f"{views:,} 'view' event(s) were read as page_view, the one name of page views in "
+                            "funnels and timelines"]
+    assert json.loads(Import.get().notes)["notes"] == report.notes
+
+
 def test_utc_files_have_no_local_time_notes(db, tmp_path):  # noqa: F811
     assert importer.import_file(db, write(tmp_path, "b.csv", BERLIN)).notes == []
 

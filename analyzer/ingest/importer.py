@@ -42,7 +42,7 @@ class Report:
     unused_columns: list = field(default_factory=list)
     warnings: list = field(default_factory=list)
     time_notes: list = field(default_factory=list)  # how local times that do not exist or happen twice were read
-    value_notes: list = field(default_factory=list)  # how other values were read (a revenue column of TRUE/FALSE)
+    value_notes: list = field(default_factory=list)  # how other values were read (TRUE/FALSE revenue, 'view')
     errors: list = field(default_factory=list)
     error_count: int = 0
 
@@ -108,7 +108,7 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
         record = _start_record(source, kind, created_by, report) if postgres else None
         writer = _stage(db, records, source, convert, report, progress)
         report.time_notes = _time_notes(conv.local_problems, options.timezone)
-        report.value_notes = _flag_notes(conv)
+        report.value_notes = _value_notes(conv)
         if report.error_count:
             transaction.rollback()  # on SQLite this drops the staging table too
         elif postgres:
@@ -300,13 +300,17 @@ def _time_notes(problems, zone):
     return notes
 
 
-def _flag_notes(conv):
-    """Say how a revenue column of TRUE and FALSE was read."""
-    if not conv.revenue_flags:
-        return []
-    header = conv.headers[conv.mapping["revenue"]]
-    return [f"{conv.revenue_flags:,} row(s) have TRUE or FALSE in the revenue column {header!r}: each was read as "
-            "converted or not, with no amount"]
+def _value_notes(conv):
+    """Say how a revenue column of TRUE and FALSE was read, and which event types were read as page_view."""
+    notes = []
+    if conv.revenue_flags:
+        header = conv.headers[conv.mapping["revenue"]]
+        notes.append(f"{conv.revenue_flags:,} row(s) have TRUE or FALSE in the revenue column {header!r}: each was "
+                     "read as converted or not, with no amount")
+    if conv.page_view_names:
+        named = ", ".join(f"{count:,} {name!r}" for name, count in conv.page_view_names.most_common())
+        notes.append(f"{named} event(s) were read as page_view, the one name of page views in funnels and timelines")
+    return notes
 
 
 def _note(report, problems):

@@ -1,6 +1,7 @@
 """Turn one record of an export into a clean session or event, or say which fields are wrong."""
 
 import datetime as dt
+from collections import Counter
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -54,6 +55,7 @@ class Converter:
         self.tz = tz
         self.local_problems = {"nonexistent": 0, "ambiguous": 0}
         self.revenue_flags = 0  # rows whose revenue column said TRUE or FALSE
+        self.page_view_names = Counter()  # event types read as page_view ('view': 17,000), other than page_view
         # A file without any traffic-source column says nothing about channels: unknown, not direct.
         self.has_traffic = any(f in mapping for f in ("channel", "source", "medium", "campaign", "referrer"))
         self.own_export = own_export
@@ -179,6 +181,8 @@ def event_row(conv, line, row):
     if get("event_flag", "").lower() in ("true", "1", "yes"):
         event_type, page = (page or "event").lower(), None
     kind = "page_view" if event_type in PAGE_VIEW_TYPES else event_type
+    if kind != event_type:
+        conv.page_view_names[event_type] += 1
     return {
         "customer_id": customer,
         "occurred_at": occurred,
