@@ -26,6 +26,19 @@ def test_funnel_page_shows_the_default_funnel_and_builds_another(events):
     assert built.html.select("table.breakdown-steps tbody tr")
 
 
+def test_funnel_page_lists_the_stored_event_types_and_names_a_step_type_no_event_has(events):
+    from analyzer.models import SessionEvent
+
+    stored = sorted({e.event_type for e in SessionEvent.select(SessionEvent.event_type)})
+    assert funnels.event_types() == stored and "view" not in stored
+    page = events.get(f"/funnels?{RANGE}&step=event:view&step=event:purchase")
+    assert page.html.select_one("p.event-types").text == f"Event types stored: {', '.join(stored)}."
+    assert page.html.select_one("p.absent").text == ("No stored event has the type 'view': the types stored are listed "
+                                                     "under the steps.")
+    found = events.get(f"/funnels?{RANGE}&step=event:page_view&step=event:purchase")
+    assert found.html.select_one("p.absent") is None
+
+
 def test_funnel_csv_has_the_overall_and_breakdown_rows(events):
     text = events.get(f"/funnels?{RANGE}&step=event:page_view&step=event:purchase&by=device&format=csv").text
     rows = list(csv.DictReader(io.StringIO(text)))

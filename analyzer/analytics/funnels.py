@@ -115,6 +115,17 @@ EARLIEST = {
 }
 # Each step's units counted by group and seconds since the previous step: rows, not a join of the steps.
 STEP_ROWS = "SELECT {k}, grp, wait, COUNT(*) FROM s{k} GROUP BY grp, wait"
+EVENT_TYPES_SHOWN = 40
+# The distinct types by one probe of the (event_type, occurred_at) index each, not a read of every event.
+EVENT_TYPES = f"""
+WITH RECURSIVE kinds(event_type) AS (
+  SELECT MIN(event_type) FROM session_events
+  UNION ALL
+  SELECT (SELECT MIN(e.event_type) FROM session_events e WHERE e.event_type > kinds.event_type)
+  FROM kinds WHERE kinds.event_type IS NOT NULL
+)
+SELECT event_type FROM kinds WHERE event_type IS NOT NULL LIMIT {EVENT_TYPES_SHOWN + 1}
+"""
 EPOCH = {True: "(julianday({column}) - 2440587.5) * 86400.0", False: "CAST(EXTRACT(EPOCH FROM {column}) AS FLOAT)"}
 
 
@@ -162,6 +173,21 @@ class Funnel:
     unit: str
     by: str | None
     groups: dict  # value -> [StepResult], most units at step 1 first
+
+
+def event_types():
+    """Return the stored event types in order, at most EVENT_TYPES_SHOWN + 1 (an index probe each)."""
+    db = CustomerSession._meta.database
+    return [row[0] for row in db.execute_sql(EVENT_TYPES)]
+
+
+def absent_event_types(steps):
+    """Return the event types that STEPS name exactly and no stored event has."""
+    named = [s.value for s in steps if s.kind == "event" and s.match == "exact"]
+    if not named:
+        return []
+    stored = set(event_types())
+    return [] if len(stored) > EVENT_TYPES_SHOWN else [v for v in dict.fromkeys(named) if v not in stored]
 
 
 def parse_step(text):

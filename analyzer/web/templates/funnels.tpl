@@ -75,6 +75,9 @@
     <p class="hint">2 to {{max_steps}} steps, in order. A step counts when it happens at the time of the previous step or
       later (the earliest match each time); "directly after" allows no other event in between. A page step matches page views.
       {{'Saving keeps the steps above and the count; the range and filters stay in the link.' if user.role in ('analyst', 'admin') else ''}}</p>
+    % if event_types:
+    <p class="hint event-types">Event types stored: {{', '.join(event_types[:shown_types])}}{{' and more' if len(event_types) > shown_types else ''}}.</p>
+    % end
   </form>
 </section>
 <aside class="card saved-funnels">
@@ -104,6 +107,9 @@
   <h2>{{noun}} through the steps</h2>
   % if not result.steps[0].sessions:
   <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
+  % end
+  % if absent:
+  <p class="empty absent">No stored event has the type {{' or '.join(repr(a) for a in absent)}}: the types stored are listed under the steps.</p>
   % end
   <table class="funnel stack">
     <thead><tr><th>#</th><th>Step</th><th class="num">{{noun}}</th><th class="bar-col">Of the first step</th>
