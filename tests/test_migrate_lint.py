@@ -26,6 +26,14 @@ def test_clean_migration_has_no_finding(db, migrations_dir):
     assert lint_last(db, migrations_dir, 'migrator.add_fields("items", note=pw.TextField(null=True))') == []
 
 
+def test_a_migration_left_as_the_empty_template_is_a_warning(db, migrations_dir):
+    (finding,) = lint_last(db, migrations_dir, '"""Nothing yet."""\n# migrator.add_fields(...)\npass')
+    assert (finding.rule, finding.severity, finding.line) == ("empty-migration", "warning", 6)
+    assert "applying it changes nothing, and it is recorded as applied" in finding.format()
+    data_step = 'database.execute_sql("UPDATE items SET price = 0")  # lint: allow raw-sql -- a data fix'
+    assert "empty-migration" not in [f.rule for f in lint_last(db, migrations_dir, data_step)]
+
+
 def test_drop_column_is_an_error_with_why_and_alternative(db, migrations_dir):
     (finding,) = lint_last(db, migrations_dir, 'migrator.remove_fields("items", "price")')
     assert (finding.rule, finding.severity, finding.line) == ("drop-column", "error", 7)

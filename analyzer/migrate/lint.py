@@ -1,5 +1,6 @@
 """Find the operations in migration files that lose data, lock tables or break the running code."""
 
+import ast
 import re
 from dataclasses import dataclass
 
@@ -12,7 +13,7 @@ DESTRUCTIVE = frozenset({"drop-table", "drop-column", "probable-rename", "type-c
 MARKER_RE = re.compile(r"#\s*lint:\s*(allow|allow-file)\s+([a-z-]+)\s*(?:--\s*(.*))?$")
 INDEX_SQL_RE = re.compile(r"\bCREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
 TYPE_ATTRS = ("max_length", "max_digits", "decimal_places")
-WARNINGS = frozenset({"raw-sql", "callable-default"})
+WARNINGS = frozenset({"raw-sql", "callable-default", "empty-migration"})
 
 RULES = {
     "drop-table": ("the table and all its rows are deleted",
@@ -57,6 +58,9 @@ RULES = {
                                 "\"SQL expression\") in a migration with TRANSACTION = False, then add the unique "
                                 "index and migrator.set_not_null (README: Adding a non-nullable field)"),
     "raw-sql": ("raw SQL cannot be checked", "review the statement by hand"),
+    "empty-migration": ("migrate() holds nothing but pass: applying it changes nothing, and it is recorded as applied",
+                        "write the change in migrate() and its undo in rollback(), or delete the file if it was "
+                        "made by mistake"),
     "override-without-reason": ("a lint marker must give a reason after --", "write # lint: allow <rule> -- <why>"),
 }
 
@@ -97,6 +101,9 @@ def lint(db, all_files, targets):
         raw = [_finding(rule, target, call.line, call.describe())
                for call in migrator.calls for rule in _rules(call, existing, postgres, concurrent_ok)]
         raw += _renames(target, migrator.calls)
+        empty = _empty_migrate(target)
+        if empty:
+            raw.append(_finding("empty-migration", target, empty, "def migrate(...): pass"))
         findings += _apply_markers(target, raw)
     return findings
 
@@ -159,6 +166,15 @@ def _renames(target, calls):
                 found.append(_finding("probable-rename", target, call.line,
                                       f"add {call.table}.{match[1]} + drop {call.table}.{name}"))
     return found
+
+
+def _empty_migrate(target):
+    """Return the line of TARGET's migrate() when its body is only pass (and a docstring or comments), else None."""
+    for node in ast.parse(target.path.read_text(encoding="utf-8")).body:
+        if isinstance(node, ast.FunctionDef) and node.name == "migrate":
+            body = [n for n in node.body if not (isinstance(n, ast.Expr) and isinstance(n.value, ast.Constant))]
+            return node.lineno if all(isinstance(n, ast.Pass) for n in body) else None
+    return None
 
 
 def _finding(rule, target, line, operation):
