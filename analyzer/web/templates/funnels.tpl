@@ -105,11 +105,10 @@
 % noun = unit_names[unit]
 <section class="card">
   <h2>{{noun}} through the steps</h2>
-  % if not result.steps[0].sessions:
-  <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
-  % end
   % if absent:
   <p class="empty absent">No stored event has the type {{' or '.join(repr(a) for a in absent)}}: the types stored are listed under the steps.</p>
+  % elif not result.steps[0].sessions:
+  <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
   % end
   <table class="funnel stack">
     <thead><tr><th>#</th><th>Step</th><th class="num">{{noun}}</th><th class="bar-col">Of the first step</th>
