@@ -56,8 +56,9 @@ def main(argv=None):
     try:
         server = waitress.create_server(app, host=host, port=settings.port, threads=8)
     except OSError as exc:
+        other = settings.port + 1 if settings.port < 65535 else 8080
         print(f"Error: cannot serve on {host}:{settings.port}: {exc.strerror or exc} (another server?). "
-              f"Choose a free port with PORT, e.g. PORT={settings.port % 65535 + 1} python app.py", file=sys.stderr)
+              f"Choose a free port with PORT, e.g. PORT={other} python app.py", file=sys.stderr)
         return 1
     print(f"Serving on http://{host}:{settings.port} (press Ctrl+C to stop)", flush=True)
     server.run()

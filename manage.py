@@ -28,8 +28,9 @@ class Parser(argparse.ArgumentParser):
     def refuse_extras(self, extras):
         """Exit 2 naming arguments the command does not take, with this command's usage and a likely option."""
         options = [o for action in self._actions for o in action.option_strings if o.startswith("--")]
-        hints = [close[0] for extra in extras if extra.startswith("-")
-                 for close in [difflib.get_close_matches(extra.split("=")[0], options, n=1)] if close]
+        hints = [close[0] for extra in extras if extra.startswith("--") and extra != "--"
+                 for close in [difflib.get_close_matches(extra.split("=")[0], options, n=1, cutoff=0.75)]
+                 if close and close[0] != extra.split("=")[0]]  # an option given before its verb is no typo
         self.error(f"unrecognized arguments: {' '.join(extras)}"
                    + (f" (did you mean {', '.join(hints)}?)" if hints else f" (see {self.prog} --help)"))
 

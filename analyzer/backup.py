@@ -39,6 +39,8 @@ def check_restorable(database_url, path):
     path = Path(path)
     if not path.exists():
         raise AppError(f"Cannot restore {path}: the file does not exist. Nothing was changed.")
+    if path.is_dir() and not _is_sqlite(database_url):
+        return  # a directory-format dump: pg_restore reads it
     try:
         with open(path, "rb") as handle:
             start = handle.read(16)
@@ -48,9 +50,8 @@ def check_restorable(database_url, path):
     if _is_sqlite(database_url) and not sqlite_file:
         made_by = " (it is a PostgreSQL dump: restore it into a PostgreSQL database)" if dump else ""
         raise AppError(f"Cannot restore {path}: it is not a SQLite backup{made_by}. Nothing was changed.")
-    if not _is_sqlite(database_url) and not dump:
-        made_by = " (it is a SQLite backup: restore it into a SQLite database)" if sqlite_file else ""
-        raise AppError(f"Cannot restore {path}: it is not a PostgreSQL backup of db backup{made_by}. "
+    if not _is_sqlite(database_url) and sqlite_file:  # anything else is pg_restore's to judge (a tar dump, say)
+        raise AppError(f"Cannot restore {path}: it is a SQLite backup: restore it into a SQLite database. "
                        "Nothing was changed.")
 
 

@@ -84,8 +84,9 @@ def check_connection(db, url):
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         if is_sqlite(db):
             folder = Path(db.database).parent
-            check = (f"the folder {folder} does not exist: create it, or check DATABASE_URL" if not folder.is_dir()
-                     else "check DATABASE_URL and that the file and its folder can be written")
+            check = ("check DATABASE_URL and that the file and its folder can be written" if folder.is_dir() else
+                     f"{folder} is a file, not a folder: check DATABASE_URL" if folder.exists() else
+                     f"the folder {folder} does not exist: create it, or check DATABASE_URL")
         else:
             check = "check DATABASE_URL and that the server is running"
         raise AppError(f"Cannot connect to the database {mask_url(url)}: {reason}. {check[:1].upper()}{check[1:]}.",

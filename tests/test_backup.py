@@ -127,7 +127,10 @@ def test_restoring_a_folder_says_so(sqlite_url, tmp_path):
 
 def test_cli_restore_of_a_missing_or_wrong_file_says_so_before_announcing_the_restore(db_url, tmp_path):
     (tmp_path / "notes.txt").write_text("not a backup")
-    for name, said in (("nope.dump", "the file does not exist"), ("notes.txt", "it is not a")):
+    (tmp_path / "other.sqlite3").write_bytes(b"SQLite format 3\x00" + b"\x00" * 64)
+    wrong = ("notes.txt", "it is not a SQLite backup") if db_url.startswith("sqlite") else (
+        "other.sqlite3", "it is a SQLite backup")  # other files are pg_restore's to judge (a tar dump, say)
+    for name, said in (("nope.dump", "the file does not exist"), wrong):
         result = run_cli(ROOT, "db", "restore", str(tmp_path / name), "--yes", env={"DATABASE_URL": db_url})
         assert result.code == 1 and f"Cannot restore {tmp_path / name}: {said}" in result.err
         assert "Restoring" not in result.out + result.err and "replaced" not in result.out + result.err
@@ -136,7 +139,7 @@ def test_cli_restore_of_a_missing_or_wrong_file_says_so_before_announcing_the_re
 def test_restoring_a_sqlite_backup_into_postgresql_says_so(pg_url, sqlite_url, tmp_path):
     fill(sqlite_url, ["a"])
     made = backup(sqlite_url, out=tmp_path / "b.sqlite3")
-    with pytest.raises(AppError, match=r"it is not a PostgreSQL backup of db backup \(it is a SQLite backup: restore"):
+    with pytest.raises(AppError, match=r"it is a SQLite backup: restore it into a SQLite database. Nothing was changed."):
         restore(pg_url, made)
 
 

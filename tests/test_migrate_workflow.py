@@ -131,6 +131,8 @@ def test_a_mistyped_option_gets_the_commands_usage_and_the_likely_option(project
     assert "[--steps N | --to NAME]" in result.err
     assert result.err.strip().endswith("unrecognized arguments: 011_record_the_time_zone_of_the_rollups "
                                        "(see python manage.py migrate rollback --help)")
+    result = migrate(project, db_url, "--dry-run", "run")  # an option before its verb is no typo to correct
+    assert result.code == 2 and "did you mean" not in result.err and "unrecognized arguments: --dry-run" in result.err
 
 
 def test_merge_is_not_offered(project, db_url):

@@ -296,7 +296,7 @@ def _encoding(path, compressed, label):
     except (OSError, EOFError, zlib.error) as exc:
         raise AppError(f"{label} cannot be read: {exc}.") from None
 
-# Files that Latin-1 would read as text, with a first "line" of garbage: named by their first bytes.
+# Files that Latin-1 would read as text, with a first "line" of garbage: named by first bytes no CSV starts with.
 NOT_RECORDS = (
     (b"PK\x03\x04", "a ZIP archive (an Excel .xlsx workbook is one: save its sheet as CSV UTF-8)"),
     (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an Excel 97-2003 workbook or another Office file (save its sheet as "
@@ -304,9 +304,7 @@ NOT_RECORDS = (
     (b"%PDF-", "a PDF document"),
     (b"\x89PNG\r\n\x1a\n", "a PNG image"),
     (b"\xff\xd8\xff", "a JPEG image"),
-    (b"GIF8", "a GIF image"),
     (b"SQLite format 3\x00", "a SQLite database"),
-    (b"PAR1", "a Parquet file (export it as CSV or NDJSON)"),
 )
 
 
