@@ -181,13 +181,12 @@ def event_types():
     return [row[0] for row in db.execute_sql(EVENT_TYPES)]
 
 
-def absent_event_types(steps):
-    """Return the event types that STEPS name exactly and no stored event has."""
-    named = [s.value for s in steps if s.kind == "event" and s.match == "exact"]
-    if not named:
+def absent_event_types(steps, stored):
+    """Return the event types that STEPS name exactly and none of the STORED ones (event_types()) is."""
+    if len(stored) > EVENT_TYPES_SHOWN:  # not all of them are known
         return []
-    stored = set(event_types())
-    return [] if len(stored) > EVENT_TYPES_SHOWN else [v for v in dict.fromkeys(named) if v not in stored]
+    named = [s.value for s in steps if s.kind == "event" and s.match == "exact"]
+    return [v for v in dict.fromkeys(named) if v not in stored]
 
 
 def parse_step(text):

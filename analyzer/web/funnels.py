@@ -41,8 +41,7 @@ def register(app):
             return _page(view, saved, None, _typed(form, saved), form.get("per"), form.get("by") or None, str(exc))
         if form.get("format") == "csv":
             return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
-        absent = funnels.absent_event_types(steps) if not result.steps[-1].sessions else []
-        return _page(view, saved, result, _rows(steps), unit, by, gone, absent=absent)
+        return _page(view, saved, result, _rows(steps), unit, by, gone, steps=steps)
 
     @app.post("/funnels/show", access="viewer")
     def show_funnel():
@@ -158,8 +157,10 @@ def csv_rows(result):
              plain(s.drop_off), plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
 
 
-def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, absent=()):
+def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, steps=()):
     query = bottle.request.query.decode()
+    stored = funnels.event_types()
+    absent = funnels.absent_event_types(steps, stored) if result and not result.steps[-1].sessions else []
     unit = unit if unit in funnels.UNITS else "session"
     by = by if by in funnels.BREAKDOWNS else None
     state = [("step", s.step) for s in result.steps] if result else []
@@ -168,7 +169,7 @@ def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, abse
                   saved=saved, all_saved=saved_funnels.all_funnels(), error=error, kinds=KINDS, matches=MATCHES,
                   funnel_name=typed_name if typed_name is not None else saved.name if saved is not None else "",
                   unit_names=UNIT_NAMES, by_names=BY_NAMES, max_steps=funnels.MAX_STEPS,
-                  event_types=funnels.event_types(), shown_types=funnels.EVENT_TYPES_SHOWN, absent=absent,
+                  event_types=stored, shown_types=funnels.EVENT_TYPES_SHOWN, absent=absent,
                   notice=_notice(query), state=state, state_link=lambda **c: _state_link(view, state, **c),
                   filter_link=lambda dimension, value: _filter_link(view, state, dimension, value),
                   back=urlencode(explore_params.view_fields(view)), **dashboard.helpers(view, None))
