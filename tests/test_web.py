@@ -321,6 +321,7 @@ def test_security_headers_are_on_every_response(settings, serve, behind):
             "Referrer-Policy": "same-origin",
         }, kind
         assert "Strict-Transport-Security" not in response.headers, kind
+        assert response.headers.get("Cache-Control") == (None if kind == "static" else "no-store"), kind
 
 
 def test_hsts_is_sent_only_in_production(db_url, serve, behind):

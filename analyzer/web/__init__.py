@@ -51,6 +51,10 @@ def create_app(settings=None, migrations_dir=None):
             bottle.response.set_header(name, value)
         if settings.is_production:
             bottle.response.set_header("Strict-Transport-Security", "max-age=31536000; includeSubDomains")
+        if not bottle.request.path.startswith("/static/"):
+            # Pages and API answers hold customer data or a token shown once: nothing stores them, so the Back
+            # button after sign-out asks the server (and is sent to sign in) instead of showing them again.
+            bottle.response.set_header("Cache-Control", "no-store")
 
     @app.hook("after_request")
     def close_connection():
