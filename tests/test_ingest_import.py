@@ -639,7 +639,7 @@ def test_path_objects_and_strings_both_work(db, tmp_path):
 
 @pytest.mark.parametrize("kind", ["events", "sessions"])
 def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(pg_url, tmp_path, monkeypatch, kind):
-    monkeypatch.setattr(importer, "ANALYZE_ROWS", 1)  # every import counts as large
+    monkeypatch.setattr(store, "ANALYZE_ROWS", 1)  # every import counts as large
     database = init_database(Settings(database_url=migrated(pg_url)))
     try:
         if kind == "events":
@@ -653,6 +653,32 @@ def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(pg_url, tm
         for table in tables:
             estimate = database.execute_sql("SELECT reltuples FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
             assert estimate == database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table
+    finally:
+        database.close()
+
+
+@pytest.mark.parametrize("kind", ["events", "sessions"])
+def test_small_postgresql_imports_analyze_a_table_once_it_has_doubled_since_its_statistics(pg_url, tmp_path, kind):
+    database = init_database(Settings(database_url=migrated(pg_url)))
+    table = "session_events" if kind == "events" else "customer_sessions"
+
+    def load(part, count):
+        if kind == "events":
+            text = "user_id,timestamp,event\n" + "".join(
+                f"{part}{i},2026-03-01T{i % 24:02d}:{i % 60:02d}:00Z,page_view\n" for i in range(count))
+        else:
+            text = "session_id,customer_id,started_at\n" + "".join(
+                f"{part}{i},c{i},2026-03-01T{i % 24:02d}:{i % 60:02d}:00Z\n" for i in range(count))
+        importer.import_file(database, write(tmp_path, f"{part}.csv", text))
+        stored = database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+        return stored, database.execute_sql("SELECT reltuples FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
+
+    try:
+        assert load("a", 2000) == (2000, 2000)  # never analyzed: analyzed
+        assert load("b", 600) == (2600, 2000)  # a third more: the statistics of the 2,000 stay
+        assert load("c", 600) == (3200, 2000)
+        assert load("d", 1400) == (4600, 4600)  # over twice the pages of the last ANALYZE
+        assert load("d", 1400) == (4600, 4600)  # nothing written, nothing analyzed
     finally:
         database.close()
 

@@ -14,7 +14,6 @@ from analyzer.ingest.options import ImportOptions, apply_mapping, unused_columns
 from analyzer.models import CustomerSession, Import
 
 MAX_REPORTED = 100
-ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
 DRY_RUN_ID = 0  # what a dry run's rows carry until it rolls them back; real import ids start at 1
 SHOWN_COLUMNS = 30  # the columns a "no column for" message lists, each cut at 60 characters
 REQUIRED = {"sessions": ("started_at",), "events": ("customer_id", "occurred_at")}
@@ -229,6 +228,7 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
     if report.kind == "sessions":
         change = changes.Change(db)
         report.sessions_created, report.rows_identical, report.extra_rows = writer.publish(report.import_id)
+        store.analyze_grown(db, "customer_sessions", report.sessions_created)  # an events import: in the regrouping
         written = (f"import_id = {db.param}", (report.import_id,))
     else:
         regrouped, change = _regroup(db, report.import_id, gap_minutes, writer)
@@ -246,10 +246,8 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
     record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
                                "warnings": report.warnings, "notes": report.notes})
     record.save()
-    if report.rows_read >= ANALYZE_ROWS:  # in the transaction: an import that ends is whole, statistics included
-        # An events import has analyzed the sessions and events it grew (sessionize); a sessions import writes no event.
-        grown = ("customer_sessions",) if report.kind == "sessions" else ()
-        store.analyze(db, *grown, "customer_firsts")
+    if report.rows_read >= store.ANALYZE_ROWS:  # in the transaction: an import that ends is whole, statistics included
+        store.analyze(db, "customer_firsts")
 
 
 def _read(records, source, report, progress, convert, add):

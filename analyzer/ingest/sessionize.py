@@ -9,6 +9,7 @@ again. The work is per customer and every join carries the customer (DESIGN.md, 
 from dataclasses import dataclass
 
 from analyzer.errors import AppError
+from analyzer.ingest import store
 from analyzer.ingest.rows import PURCHASE_TYPES
 from analyzer.ingest.values import MAX_AMOUNT, MAX_INT
 
@@ -269,14 +270,6 @@ SELECT SUM(CASE WHEN g.session_key IN (SELECT session_key FROM ingest_keepers) T
 FROM ingest_groups g
 """
 
-# PostgreSQL's own estimate of a table's rows: -1 before its first ANALYZE.
-ROW_ESTIMATE = """
-SELECT reltuples
-FROM pg_class
-WHERE oid = to_regclass(%s)
-"""
-ANALYZE_SHARE = 0.1
-
 TEMP_TABLES = ("ingest_ids", "ingest_keepers", "ingest_groups", "ingest_keyed", "ingest_customers", "ingest_touched")
 
 
@@ -360,21 +353,13 @@ class Sessionizer:
         self._run(DELETE_GONE)
         for table in TEMP_TABLES:
             self._run(f"DROP TABLE IF EXISTS {table}")
-        self._analyze_grown("customer_sessions", created or 0)
-        self._analyze_grown("session_events", added or 0)
+        store.analyze_grown(self.db, "customer_sessions", created or 0)
+        store.analyze_grown(self.db, "session_events", added or 0)
         return Regrouped(int(created or 0), int(continued or 0), int(added or 0))
 
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
         if self.postgres:
-            self._run(f"ANALYZE {table}")
-
-    def _analyze_grown(self, table, written):
-        """ANALYZE TABLE when WRITTEN rows are a tenth of it or more, as autovacuum would (it is off here)."""
-        if not self.postgres or not written:
-            return
-        rows = self.db.execute_sql(ROW_ESTIMATE, (table,)).fetchone()[0]
-        if rows < 0 or written >= ANALYZE_SHARE * rows:
             self._run(f"ANALYZE {table}")
 
     def _run(self, sql, params=None):

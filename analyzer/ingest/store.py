@@ -23,6 +23,14 @@ SESSION_COLUMNS = ("session_key", "customer_id", "started_at", "ended_at", "dura
                    "converted", "revenue", "import_id")
 EVENT_COLUMNS = ("line", "customer_id", "ts", "event_type", "page", "file_session", "revenue", "purchase", "channel",
                  "source", "medium", "campaign", "device", "country")
+ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
+GROWTH = 2  # a table this many times its size at its last ANALYZE is analyzed again
+# PostgreSQL's row and page counts as of a table's last ANALYZE (rows -1 before the first), and its pages now.
+TABLE_SIZE = """
+SELECT reltuples, relpages, pg_relation_size(oid) / current_setting('block_size')::int
+FROM pg_class
+WHERE oid = to_regclass(%s)
+"""
 # A staged event's time, made by the database from its microseconds since 1970: writing each datetime as text took
 # 1.2 µs, 40 % of making the CSV for COPY. The text is the one Peewee writes to SQLite; PostgreSQL's sum stays exact.
 OCCURRED_AT = {
@@ -332,6 +340,17 @@ def analyze(db, *tables):
     # Without them, the planner took a 1M-session table for an empty one and sorted on disk.
     if is_postgres(db):
         db.execute_sql("ANALYZE " + ", ".join(tables))
+
+
+def analyze_grown(db, table, written):
+    """ANALYZE TABLE after WRITTEN rows when that is a large load or the table has doubled since its last ANALYZE."""
+    # The planner scales the stored row count by the table's current size, so between two ANALYZEs only the
+    # values' distribution ages; by doubling, many small imports (hourly files) analyze about log2(n) times.
+    if not is_postgres(db) or not written:
+        return
+    rows, pages, now = db.execute_sql(TABLE_SIZE, (table,)).fetchone()
+    if written >= ANALYZE_ROWS or rows < 0 or now >= GROWTH * max(pages, 1):
+        db.execute_sql(f"ANALYZE {table}")
 
 
 def csv_text(rows):
