@@ -141,3 +141,15 @@ def test_archive_names_fit_postgres_identifiers():
     name = archive.archive_name("012_x", "t" * 40, "c" * 40)
     assert len(name) <= 63 and name.startswith("_archive_012_")
     assert name != archive.archive_name("012_x", "t" * 40, "c" * 39 + "d")
+
+
+@pytest.mark.parametrize("drop", ['migrator.remove_fields("items", "price")', 'migrator.remove_model("items")'])
+def test_a_view_on_what_a_migration_drops_stops_it_and_stays(make_ctx, migrations_dir, db, drop):
+    items_with_rows(migrations_dir, make_ctx, db)
+    db.execute_sql("CREATE VIEW price_report AS SELECT name, price FROM items")
+    write_migration(migrations_dir, "002_drop", drop, CREATE_ITEMS)
+    with pytest.raises(AppError) as failure:  # PostgreSQL's CASCADE dropped the view without a word
+        commands.run(make_ctx())
+    assert "Nothing of 002_drop was changed" in str(failure.value)
+    assert "price_report" in str(failure.value)
+    assert db.execute_sql("SELECT COUNT(price) FROM price_report").fetchone() == (2,)

@@ -184,8 +184,8 @@ class Migrator(pm.Migrator):
             super().add_fields(model, allow_not_null=allow_not_null, **others)
         return model
 
-    def remove_fields(self, model, *names, cascade=True, **params):
-        """Archive each column's values, then drop the columns."""
+    def remove_fields(self, model, *names, cascade=False, **params):
+        """Archive each column's values, then drop the columns (a view or key that depends on one stops it)."""
         meta = self.__get_model__(model)._meta
         keys = _key_columns(meta)
         for name in names:
@@ -210,13 +210,15 @@ class Migrator(pm.Migrator):
         self._removed.add((meta.table_name, field.name))
         meta.indexes = [entry for entry in meta.indexes if not (_recorded_index(entry) and field.name in entry[0])]
 
-    def remove_model(self, model, *, cascade=True):
-        """Archive the table's rows, then drop the table."""
+    def remove_model(self, model, *, cascade=False):
+        """Archive the table's rows, then drop the table (a view or foreign key that depends on it stops it)."""
         meta = self.__get_model__(model)._meta
         keys = _key_columns(meta)
         if self.archiving and keys:
             self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
-        return super().remove_model(model, cascade=cascade)
+        super().remove_model(model, cascade=cascade)
+        if is_sqlite(self.__database__):  # PostgreSQL refuses such a drop itself; SQLite leaves the view broken
+            self.__ops__.append(lambda: _refuse_broken_views(self.__database__, meta.table_name))
 
     def add_index(self, model, *columns, unique=False, concurrently=False, **index_params):
         """Create an index; CONCURRENTLY on PostgreSQL, so writes go on (the migration needs TRANSACTION = False)."""
@@ -298,6 +300,16 @@ class Migrator(pm.Migrator):
 
         archive_step.__name__ = function.__name__
         return archive_step
+
+
+def _refuse_broken_views(db, table):
+    """Stop the migration when a view no longer reads after TABLE was dropped."""
+    for (view,) in db.execute_sql("SELECT name FROM sqlite_master WHERE type = 'view' ORDER BY name").fetchall():
+        try:
+            db.execute_sql(f'SELECT * FROM "{view}" LIMIT 0')
+        except pw.OperationalError as exc:
+            raise pw.OperationalError(f"cannot drop table {table} because view {view} depends on it ({exc}): drop "
+                                      "or change the view first") from None
 
 
 def _in_one_transaction(db, operations):
