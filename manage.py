@@ -67,6 +67,8 @@ def build_parser():
     which.add_argument("--steps", type=int, metavar="N", help="revert the last N (default 1)")
     which.add_argument("--to", metavar="NAME", help='revert every migration after NAME ("zero": all)')
     rollback.add_argument("--dry-run", action="store_true", help="print the SQL it would run; change nothing")
+    rollback.add_argument("--allow-edited", action="store_true",
+                          help="revert a migration whose file was edited after it was applied")
     _guarded(rollback)
 
     sql = verbs.add_parser("sql", help="print the SQL of pending migrations (or NAME); change nothing")
@@ -213,7 +215,8 @@ def migrate_command(ctx, args):
         return migrate_commands.run(ctx, to=args.to, fake=args.fake, dry_run=args.dry_run,
                                     allow_destructive=args.allow_destructive, backup=args.backup)
     if verb == "rollback":
-        return migrate_commands.rollback(ctx, steps=args.steps, to=args.to, dry_run=args.dry_run)
+        return migrate_commands.rollback(ctx, steps=args.steps, to=args.to, dry_run=args.dry_run,
+                                         allow_edited=args.allow_edited)
     if verb == "stamp":
         return migrate_commands.stamp(ctx, args.name, prune_missing=args.prune_missing)
     if verb == "squash":

@@ -392,3 +392,47 @@ def test_a_type_change_of_a_not_null_column_keeps_one_not_null_and_its_rollback_
         assert "NOT NULL NOT NULL" not in schema and '"name" VARCHAR(80) NOT NULL' in schema
     assert commands.rollback(make_ctx(), steps=2) == 0
     assert [(c.name, c.data_type, c.null) for c in db.get_columns("items")] == before
+
+
+def test_rollback_refuses_a_migration_edited_after_it_was_applied(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO parent (name, note) VALUES ('kept', 'n')")
+    path = migrations_dir / "002_parent_note.py"
+    path.write_text(path.read_text().replace('migrator.remove_fields("parent", "note")',
+                                             'migrator.remove_fields("parent", "name")'))
+    for dry_run in (True, False):  # its rollback() now drops another migration's column
+        with pytest.raises(AppError) as refused:
+            commands.rollback(make_ctx(), steps=2, dry_run=dry_run)
+        assert str(refused.value).startswith("Cannot roll back: 002_parent_note was edited after it was applied")
+        assert "git log -p -- migrations/002_parent_note.py" in str(refused.value)
+    assert commands.rollback(make_ctx()) == 0  # 003 alone was not edited
+    assert db.execute_sql("SELECT name, note FROM parent").fetchall() == [("kept", "n")]
+    ctx = make_ctx()
+    assert commands.rollback(ctx, allow_edited=True) == 0
+    assert "Warning: 002_parent_note was edited after it was applied" in ctx.out.text
+    assert columns(db, "parent") == ["id", "note"]
+
+
+@pytest.mark.parametrize("recorded", [False, True])
+def test_run_refuses_to_take_over_tables_it_did_not_make(make_ctx, migrations_dir, db, recorded):
+    three_migrations(migrations_dir)
+    if recorded:  # two migrations are applied; the third creates a table someone made by hand
+        commands.run(make_ctx(), to="002_parent_note")
+    table = "child" if recorded else "parent"
+    db.execute_sql(f"CREATE TABLE {table} (id INTEGER PRIMARY KEY, email TEXT)")
+    db.execute_sql(f"INSERT INTO {table} (id, email) VALUES (1, 'a@b.c')")
+    with pytest.raises(AppError) as refused:
+        commands.run(make_ctx())
+    if recorded:
+        assert str(refused.value) == (
+            "003_child creates the table child, which the database has already, so something else made it: check "
+            "DATABASE_URL. If this database does hold the schema of these migrations, record them without running "
+            "them: python manage.py migrate run --fake; otherwise rename or drop that table. Nothing of 003_child was "
+            "changed.")
+    else:  # before any migration runs
+        assert str(refused.value).startswith("Cannot migrate: no migration is recorded in ")
+        assert "yet it has the table(s) parent that these migrations create" in str(refused.value)
+        assert db.get_tables() == ["parent"]
+    assert applied_names(db) == (["001_parent", "002_parent_note"] if recorded else [])
+    assert db.execute_sql(f"SELECT email FROM {table}").fetchall() == [("a@b.c",)]

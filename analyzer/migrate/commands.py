@@ -251,6 +251,8 @@ def _run(ctx, to, fake, allow_destructive, backup):
         return 0
     if not fake:
         plan.require_valid_indexes(db)
+    if not state.applied and not fake:
+        _refuse_foreign_tables(ctx, todo)
     if ctx.settings.is_production and not fake:
         _refuse_destructive(ctx, state, todo, allow_destructive)
     verb = "Recording (without running)" if fake else "Applying"
@@ -278,7 +280,23 @@ def _run(ctx, to, fake, allow_destructive, backup):
     return 0
 
 
-def rollback(ctx, steps=None, to=None, dry_run=False):
+def _refuse_foreign_tables(ctx, todo):
+    """Refuse a first run on a database that has tables these migrations create (each migration checks its own)."""
+    # Checked up front too, so that a wrong DATABASE_URL does not get the migrations before the first clash.
+    try:
+        tables = {model._meta.table_name for model in _load("runner").replay(ctx.db, todo).orm}
+    except AppError:  # a file that cannot be read fails where it is applied, after the ones before it, as always
+        return
+    clash = sorted(tables & set(ctx.db.get_tables()))
+    if clash:
+        raise AppError(f"Cannot migrate: no migration is recorded in {guard.describe_target(ctx.settings)}, yet it "
+                       f"has the table(s) {', '.join(clash)} that these migrations create, so something else made "
+                       "them: check DATABASE_URL. If this database does hold the schema of these migrations, record "
+                       "them without running them: python manage.py migrate run --fake. Nothing was changed.",
+                       exit_code=2)
+
+
+def rollback(ctx, steps=None, to=None, dry_run=False, allow_edited=False):
     """Revert the last migration, the last N, or every one after NAME, holding the migration lock."""
     if dry_run:
         state = plan.read_state(ctx.db, ctx.directory)
@@ -287,12 +305,25 @@ def rollback(ctx, steps=None, to=None, dry_run=False):
         if not state.applied:
             ctx.out("Nothing to roll back: no migration is applied.")
             return 0
-        return _load("review").print_preview(ctx, state, plan.to_revert(state, steps=steps, to=to), "rollback")
+        todo = plan.to_revert(state, steps=steps, to=to)
+        _refuse_edited(state, todo, allow_edited)
+        return _load("review").print_preview(ctx, state, todo, "rollback")
     with ctx.locked():
-        return _rollback(ctx, steps, to)
+        return _rollback(ctx, steps, to, allow_edited)
 
 
-def _rollback(ctx, steps, to):
+def _refuse_edited(state, todo, allow_edited):
+    """Refuse to revert a migration whose file changed since it was applied: its rollback() may undo something else."""
+    edited = set(state.edited)
+    files = [f for f in todo if f.name in edited]
+    if files and not allow_edited:
+        raise AppError(f"Cannot roll back: {', '.join(f.name for f in files)} was edited after it was applied, so its "
+                       "rollback() may not undo what was applied. Restore the file as it was applied (git log -p -- "
+                       f"{files[0].display}), or pass --allow-edited when the edit deliberately fixes its rollback. "
+                       "Nothing was changed.", exit_code=2)
+
+
+def _rollback(ctx, steps, to, allow_edited):
     db = ctx.db
     state = plan.read_state(db, ctx.directory)
     plan.require_clean(state)
@@ -303,6 +334,8 @@ def _rollback(ctx, steps, to):
     if not todo:
         ctx.out(f"Nothing to roll back: the database is at {state.current}.")
         return 0
+    _refuse_edited(state, todo, allow_edited)
+    _warn_edited(ctx, state)
     plan.require_valid_indexes(db)
     ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
     for f in todo:

@@ -9,6 +9,7 @@ from peewee_migrate import migrator as pm
 from playhouse.migrate import SQL, make_index_name, operation
 
 from analyzer.db import is_sqlite
+from analyzer.errors import AppError
 from analyzer.migrate import archive, online
 
 OPERATIONS = (
@@ -159,6 +160,7 @@ class Migrator(pm.Migrator):
                 if name in meta.fields:
                     meta.fields[name].index, meta.fields[name].unique = index, unique
             meta.indexes = indexes
+            self._refuse_existing(meta.table_name)
             try:
                 model.create_table()
             finally:
@@ -293,6 +295,17 @@ class Migrator(pm.Migrator):
         self.__ops__.append(lambda: online.set_not_null(self.__database__, meta.table_name, field.column_name,
                                                         preview=self.previewing))
         return meta.model
+
+    def _refuse_existing(self, table):
+        """Stop before creating TABLE when the database has it: something else made it."""
+        # peewee creates tables IF NOT EXISTS: a wrong DATABASE_URL's table was taken over, and a rollback to zero
+        # then dropped it with its rows.
+        if self.__database__.table_exists(table):
+            raise AppError(f"{self.migration_name} creates the table {table}, which the database has already, so "
+                           "something else made it: check DATABASE_URL. If this database does hold the schema of "
+                           "these migrations, record them without running them: python manage.py migrate run --fake; "
+                           f"otherwise rename or drop that table. Nothing of {self.migration_name} was changed.",
+                           exit_code=2)
 
     def _archiving(self, function, *args):
         def archive_step():
