@@ -103,6 +103,11 @@ def test_search_finds_a_customer_or_a_session_key_exactly(stored):
     ("pages_min=1.5", "pages_min='1.5' is not a whole number"),
     ("pages_min=5&pages_max=2", "pages_min (5) is above pages_max (2)"),
     ("duration_min=-1", "out of range"),
+    ("revenue_min=1e-999999999", "revenue_min='1e-999999999' is not a number"),  # PostgreSQL: numeric overflow
+    ("pages_min=%EF%BC%91", "is not a whole number"),  # a fullwidth 1
+    ("sort=-revenue&after=-revenue~1e-999999~5", "is not a cursor"),
+    ("sort=page_views&after=page_views~%EF%BC%91~1", "is not a cursor"),
+    ("landing=" + "x" * 501, "landing is too long: a landing page filter has at most 500 characters."),
     ("from=2026-13-01", "from='2026-13-01' is not a date"),
 ])
 def test_bad_parameters_are_a_400_with_a_message(stored, query, message):

@@ -1,6 +1,7 @@
 """The session explorer: the dashboard's range and filters plus its own, any sort, keyset pages and a cheap total."""
 
 import datetime as dt
+import re
 from dataclasses import dataclass, fields, replace
 from decimal import Decimal, InvalidOperation
 
@@ -174,6 +175,11 @@ def parse_cursor(cursor, sort):
     if parts[0] != sort:
         raise CursorError(f"{bad[:-1]} of this sort ({sort}): start from the first page.")
     name, text, row_id = sort.lstrip("-"), parts[1], parts[2]
+    # What make_cursor writes, in ASCII digits: Decimal and int also read '1e-999999' (PostgreSQL's numeric
+    # overflows on it) and other scripts' digits.
+    shape = {"started_at": r".+", "revenue": r"-?[0-9]{1,16}\.[0-9]{2}"}.get(name, r"-?[0-9]{1,19}")
+    if not re.fullmatch(shape, text) or not re.fullmatch(r"[0-9]{1,19}", row_id):
+        raise CursorError(bad)
     try:
         if name == "started_at":
             value = dt.datetime.strptime(text, STAMP)

@@ -1,6 +1,7 @@
 """The explorer's own URL parameters: search, converted, revenue, page views, duration, landing page, sort."""
 
-from decimal import Decimal, InvalidOperation
+import re
+from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from analyzer.analytics import explorer
@@ -18,8 +19,10 @@ def parse_options(query):
         raise params.QueryError(f"converted={converted!r} is not valid: use yes or no.")
     search = (query.get("q") or "").strip()
     landing = query.get("landing") or ""
-    if len(search) > 128 or len(landing) > 500:
+    if len(search) > 128:
         raise params.QueryError("The search is too long: a customer id or session key has at most 128 characters.")
+    if len(landing) > 500:
+        raise params.QueryError("landing is too long: a landing page filter has at most 500 characters.")
     sort = query.get("sort") or explorer.DEFAULT_SORT
     if sort.lstrip("-") not in explorer.SORTS or sort.count("-") > 1:
         raise params.QueryError(f"sort={sort!r} is not valid: use one of {', '.join(explorer.SORTS)}, "
@@ -53,12 +56,12 @@ def _number(query, name, kind):
     text = (query.get(name) or "").strip()
     if not text:
         return None
-    try:
-        value = kind(text)
-    except (ValueError, InvalidOperation):
-        value = None
-    if value is None or (kind is Decimal and not value.is_finite()):
+    # Plain ASCII digits: Decimal also reads '1e-999999999' (PostgreSQL's numeric overflows on it), int other
+    # scripts' digits.
+    shape = r"-?[0-9]{1,16}(\.[0-9]{1,16})?" if kind is Decimal else r"-?[0-9]{1,16}"
+    if not re.fullmatch(shape, text):
         raise params.QueryError(f"{name}={text!r} is not a {'whole ' if kind is int else ''}number.")
+    value = kind(text)
     if not 0 <= value <= MAX_NUMBER:
         raise params.QueryError(f"{name}={text!r} is out of range: use 0 to {MAX_NUMBER:,}.")
     return value
