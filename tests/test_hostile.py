@@ -298,3 +298,14 @@ def test_the_api_dry_run_flag_is_one_of_four_words_and_anything_else_writes_noth
         assert "dry_run 'yes': give 1 (or true)" in response.json["error"]
     else:
         assert response.json["dry_run"] is (written == 0)
+
+
+@pytest.mark.parametrize("query", ["dry_run=1&dry_run=0", "dry_run=0&dry_run=1", "year=2026&year=2025",
+                                   "timezone=UTC&timezone=Europe/Berlin"])
+def test_an_import_option_given_twice_is_a_400_and_writes_nothing(db, web, query):
+    client, headers = web
+    body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01T10:00:00Z"})
+    response = client.post(f"/api/v1/sessions?{query}", body, headers=headers, status=400)
+    name = query.split("=")[0]
+    assert response.json["error"] == f"{name} is given 2 times: give it once; nothing was written."
+    assert CustomerSession.select().count() == 0 and Import.select().count() == 0

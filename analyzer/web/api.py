@@ -12,6 +12,7 @@ from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping,
 from analyzer.web import auth
 
 CHUNK = 1 << 20
+SINGLE = ("dry_run", "timezone", "year")  # the options an import takes one value of (map may repeat)
 
 
 def register(app, settings):
@@ -32,6 +33,10 @@ def _ingest(app, settings, kind):
     if bottle.request.content_length > limit:
         return auth.api_error(413, too_big)
     query = bottle.request.query.decode()
+    for name in SINGLE:  # the last of two dry_run values won: dry_run=1&dry_run=0 wrote the rows
+        if len(query.getall(name)) > 1:
+            return auth.api_error(400, f"{name} is given {len(query.getall(name))} times: give it once; nothing was "
+                                       "written.")
     with tempfile.TemporaryDirectory(prefix="analyzer-api-") as folder:
         path = Path(folder) / f"api-{kind}.json"
         size = _save_body(path, limit)
