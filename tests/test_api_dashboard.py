@@ -102,6 +102,16 @@ def test_bytes_that_are_not_utf8_in_the_address_are_a_json_400(api, path):
     assert response.content_type == "application/json" and "not UTF-8" in response.json["error"]
 
 
+@pytest.mark.parametrize("path", ["/api/v1/stats?channel=%00", "/api/v1/stats?source=a%00b",
+                                  "/api/v1/breakdown/source?channel=direct&country=DE&device=%00",
+                                  "/api/v1/sessions?q=%00", "/api/v1/sessions/%00", "/api/v1/customers/%00",
+                                  "/api/v1/retention?%00=1"])
+def test_a_nul_in_the_address_is_a_json_400_on_both_databases(api, path):
+    client, headers, _ = api
+    response = client.get(path, headers=headers, status=400)  # PostgreSQL refuses a NUL in any text: it was a 500
+    assert response.content_type == "application/json" and "a NUL character (%00)" in response.json["error"]
+
+
 def test_the_dashboard_api_needs_a_read_token(api):
     client, _, _ = api
     assert client.get("/api/v1/stats", status=401).json["error"]

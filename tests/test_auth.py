@@ -255,6 +255,25 @@ def test_sign_in_redirects_back_and_sets_a_hardened_cookie(browser):
     assert "ann@example.com (viewer)" in client.get("/").text
 
 
+def test_sign_in_sends_back_to_an_address_with_non_ascii_text(browser):
+    users.create("ann@example.com", PASSWORD, "viewer", cheap=True)
+    client = browser()
+    target = client.get("/customers/M%C3%BCller?tab=a%20b", status=302).location
+    assert target.endswith("/login?next=/customers/M%C3%BCller%3Ftab%3Da%2520b")
+    form = client.get(target).forms[0]
+    assert form["next"].value == "/customers/M%C3%BCller?tab=a%20b"  # it read /customers/MÃ¼ller
+    form["email"], form["password"] = "ann@example.com", PASSWORD
+    assert form.submit(status=303).location.endswith("/customers/M%C3%BCller?tab=a%20b")
+    assert client.get("/login?next=/%C3%A9", status=302).location.endswith("/%C3%A9")
+
+
+def test_a_nul_in_the_sign_in_form_is_a_400_on_both_databases(browser):
+    users.create("ann@example.com", PASSWORD, "viewer", cheap=True)
+    form = browser().get("/login").forms[0]
+    form["email"], form["password"] = "ann\x00@example.com", PASSWORD
+    assert "a NUL character (%00)" in form.submit(status=400).text  # PostgreSQL: a 500
+
+
 def test_production_cookies_are_secure(make_app, settings):
     production = Settings(app_env="production", database_url=settings.database_url, secret_key="p")
     users.create("ann@example.com", PASSWORD, "viewer", cheap=True)

@@ -428,6 +428,12 @@ def test_bytes_that_are_not_utf8_in_the_address_are_a_400_page_that_says_so(ui, 
     assert "not UTF-8" in ui.get(path, status=400).text
 
 
+@pytest.mark.parametrize("path", ["/?channel=%00", "/sessions?landing=%00", "/sessions/%00", "/customers/%00",
+                                  "/funnels?channel=%00", "/export.csv?channel=%00", "/?format=csv&channel=%00"])
+def test_a_nul_in_the_address_is_a_400_page_that_says_so(ui, path):
+    assert "a NUL character (%00)" in ui.get(path, status=400).text
+
+
 def test_an_unknown_breakdown_is_a_404(ui):
     assert "404 · Not found" in ui.get("/breakdown/mood", status=404).text
 

@@ -40,9 +40,8 @@ class Guard:
         behind_ok = route.config.get("behind_ok", False)
 
         def guarded(*args, **kwargs):
-            if not _utf8(bottle.request, forms=not access.startswith("api:")):
-                message = ("The address or the form holds bytes that are not UTF-8 text: check the link or the "
-                           "values typed, then try again.")
+            message = _unreadable(bottle.request, forms=not access.startswith("api:"))
+            if message:
                 if access.startswith("api:"):
                     return api_error(400, message)
                 bottle.abort(400, message)
@@ -174,16 +173,21 @@ def client_address():
     return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:64]
 
 
-def _utf8(request, forms=True):
-    """Tell whether the query string and (with FORMS) a plain form's fields are UTF-8 text (decode() raises)."""
+def _unreadable(request, forms=True):
+    """Return why the address or (with FORMS) a plain form's fields are not text a value may hold, or None."""
     # An upload's fields are left to its route, which reads the body past Bottle's memory cap; an API body is data.
     try:
-        request.query.decode()
+        parts = [request.path, *request.query.decode().allitems()]
         if forms and request.method in UNSAFE and request.content_type.startswith("application/x-www-form-urlencoded"):
-            request.forms.decode()
+            parts += request.forms.decode().allitems()
     except UnicodeDecodeError:
-        return False
-    return True
+        return ("The address or the form holds bytes that are not UTF-8 text: check the link or the values typed, "
+                "then try again.")
+    # PostgreSQL refuses a NUL in any text, and SQLite's string functions stop at one.
+    if any("\x00" in text for part in parts for text in (part if isinstance(part, tuple) else (part,))):
+        return ("The address or the form holds a NUL character (%00), which no value may contain: check the link "
+                "or the values typed, then try again.")
+    return None
 
 
 def api_error(status, message, **extra):
@@ -201,11 +205,11 @@ def same(given, expected):
 
 
 def safe_next(target):
-    """Return TARGET when it is a path on this site, else '/'."""
+    """Return TARGET, percent-encoded, when it is a path on this site, else '/'."""
     # Browsers and urljoin drop tabs and newlines, so "/\t/evil.com" would become "//evil.com".
     if (target and target.startswith("/") and not target.startswith("//") and "\\" not in target
             and all(" " < c != "\x7f" for c in target)):
-        return target
+        return quote(target, safe="/?&=%#:@!$'()*+,;~")  # a Location header is ASCII: /customers/M%C3%BCller
     return "/"
 
 

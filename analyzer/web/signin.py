@@ -20,10 +20,10 @@ def register(app, settings):
     @app.get("/login", access="anonymous")
     def login_form():
         if auth.current_login(settings) is not None:
-            return bottle.redirect(auth.safe_next(bottle.request.query.get("next")))
+            return bottle.redirect(auth.safe_next(bottle.request.query.getunicode("next")))
         if not users.exists():
             return bottle.redirect("/setup")
-        return render("login", message=None, email="", next=auth.safe_next(bottle.request.query.get("next")),
+        return render("login", message=None, email="", next=auth.safe_next(bottle.request.query.getunicode("next")),
                       csrf=auth.csrf_token(settings))
 
     @app.post("/login", access="anonymous")
