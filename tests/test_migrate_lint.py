@@ -65,6 +65,25 @@ def test_add_plus_remove_of_different_types_is_not_a_rename(db, migrations_dir):
     assert "probable-rename" not in [f.rule for f in found]
 
 
+CREATE_PRODUCTS = CREATE_ITEMS.replace('"items"', '"products"')
+
+
+def test_a_table_dropped_while_one_of_the_same_columns_is_created_is_a_probable_rename(db, migrations_dir):
+    # Both classes are named Item, as when only the model's table_name changed.
+    found = lint_last(db, migrations_dir, 'migrator.remove_model("items")\n' + CREATE_PRODUCTS)
+    assert rules(found) == [("drop-table", 7), ("probable-rename", 7)]
+    finding = found[1]
+    assert finding.operation == "create table products + drop table items"
+    assert "a table with the same columns is added and another removed: probably a rename" in finding.why
+    assert finding.fix == "replace the pair with migrator.rename_table('items', 'products')"
+
+
+def test_a_table_dropped_while_one_of_other_columns_is_created_is_not_a_rename(db, migrations_dir):
+    other = CREATE_PRODUCTS.replace("price = pw.IntegerField", "price = pw.DecimalField")
+    found = lint_last(db, migrations_dir, 'migrator.remove_model("items")\n' + other)
+    assert rules(found) == [("drop-table", 7)]
+
+
 def test_type_change_is_reported_but_null_change_is_not(db, migrations_dir):
     found = lint_last(db, migrations_dir, 'migrator.change_fields("items", name=pw.CharField(max_length=20))')
     assert rules(found) == [("type-change", 7)]
@@ -79,6 +98,15 @@ def test_not_null_without_default_and_set_not_null(db, migrations_dir):
     found = lint_last(db, migrations_dir, 'migrator.add_fields("items", sku=pw.CharField(max_length=9))\n'
                                           'migrator.add_not_null("items", "price")')
     assert [r for r, _ in rules(found)][:2] == ["not-null-without-default", "set-not-null"]
+
+
+def test_not_null_without_default_names_its_own_column_in_the_safe_alternative(db, migrations_dir):
+    (finding,) = lint_last(db, migrations_dir, 'migrator.add_fields("items", note=pw.TextField(null=True), '
+                                               'sku=pw.CharField(max_length=9))')
+    assert finding.rule == "not-null-without-default"
+    expected = 'migrator.backfill("items", "sku", "SQL expression") then migrator.set_not_null("items", "sku")'
+    assert expected in finding.fix
+    assert "channel_group" not in finding.fix and "customer_sessions" not in finding.fix
 
 
 def test_index_on_existing_table_needs_concurrently_on_postgres_only(db, migrations_dir):

@@ -5,7 +5,7 @@ import re
 import pytest
 
 from analyzer.errors import AppError
-from analyzer.migrate import commands
+from analyzer.migrate import commands, review
 from tests.conftest import CREATE_ITEMS, FakeTerminal, write_migration
 from tests.test_migrate_workflow import columns, migrate
 
@@ -41,11 +41,22 @@ def test_a_confirmed_column_rename_is_written_as_rename_field_and_keeps_the_valu
 
 def test_a_declined_rename_is_add_plus_drop_and_lint_still_flags_it(make_ctx, migrations_dir, db):
     items_with_a_row(make_ctx, migrations_dir, db)
-    ctx = make_ctx(models_module="tests.models_items_renamed", stdin=FakeTerminal("n"))
+    ctx = make_ctx(models_module="tests.models_items_costed", stdin=FakeTerminal("n"))
     assert commands.create(ctx, "rename") == 0
     text = created_text(migrations_dir)
     assert "rename_field" not in text and "add_fields" in text and "remove_fields" in text
-    assert "error probable-rename: add items.title + drop items.name" in ctx.out.text
+    assert "error probable-rename: add items.cost + drop items.price" in ctx.out.text
+    assert "Safe alternative: replace the pair with migrator.rename_field('items', 'price', 'cost')" in ctx.out.text
+
+
+def test_a_declined_rename_of_a_not_null_column_is_refused_with_the_rename_to_name(make_ctx, migrations_dir, db):
+    # The add plus drop it wrote could not run: peewee adds no NOT NULL column without a default.
+    items_with_a_row(make_ctx, migrations_dir, db)
+    ctx = make_ctx(models_module="tests.models_items_renamed", stdin=FakeTerminal("n"))
+    with pytest.raises(AppError, match=r"\(items\.title is NOT NULL without a default, .*; nothing was written\. .* "
+                                       r"If it is items\.name renamed, say so: --rename items\.name=title\.$"):
+        commands.create(ctx, "rename")
+    assert not (migrations_dir / "002_rename.py").exists()
 
 
 def test_without_a_terminal_rename_names_it_and_nothing_is_asked(make_ctx, migrations_dir, db):
@@ -58,7 +69,7 @@ def test_without_a_terminal_rename_names_it_and_nothing_is_asked(make_ctx, migra
 
 def test_without_a_terminal_an_unnamed_pair_stays_a_probable_rename(make_ctx, migrations_dir, db):
     items_with_a_row(make_ctx, migrations_dir, db)
-    ctx = make_ctx(models_module="tests.models_items_renamed")
+    ctx = make_ctx(models_module="tests.models_items_costed")
     assert commands.create(ctx, "rename") == 0
     assert "rename_field" not in created_text(migrations_dir)
     assert "error probable-rename" in ctx.out.text
@@ -76,6 +87,22 @@ def test_a_renamed_table_is_asked_about_and_written_as_rename_table(make_ctx, mi
     assert db.execute_sql("SELECT name, price FROM products").fetchall() == [("lamp", 30)]
     assert commands.rollback(make_ctx()) == 0
     assert db.execute_sql("SELECT name FROM items").fetchall() == [("lamp",)]
+
+
+def test_a_declined_table_rename_drops_the_old_table_first_and_lint_flags_the_pair(make_ctx, migrations_dir, db):
+    items_with_a_row(make_ctx, migrations_dir, db)
+    ctx = make_ctx(models_module="tests.models_products", stdin=FakeTerminal("n"))
+    assert commands.create(ctx, "rename") == 0
+    assert "Did you rename the table items to products? [y/N]" in ctx.out.lines
+    text = created_text(migrations_dir)
+    assert text.index("migrator.remove_model('items')") < text.index("@migrator.create_model")
+    assert "error probable-rename: create table products + drop table items" in ctx.out.text
+    assert "Safe alternative: replace the pair with migrator.rename_table('items', 'products')" in ctx.out.text
+    assert commands.run(make_ctx()) == 0
+    checked = make_ctx(models_module="tests.models_products")
+    assert review.check(checked) == 0, checked.out.text
+    assert commands.rollback(make_ctx()) == 0
+    assert db.execute_sql("SELECT name, price FROM items").fetchall() == [("lamp", 30)]
 
 
 def test_rename_of_a_table_without_a_terminal(make_ctx, migrations_dir, db):

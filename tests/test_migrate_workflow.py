@@ -168,6 +168,20 @@ def test_lambda_default_on_not_null_column_is_refused_with_a_fix(project, db_url
     assert not (project / "migrations" / f"{NEXT:03d}_add_seen_at.py").exists()
 
 
+def test_a_not_null_column_without_default_is_refused_with_the_two_ways_to_add_it(project, db_url):
+    add_fields(project, "region = pw.CharField(max_length=32)")
+    result = migrate(project, db_url, "create", "add region")
+    assert result.code == 1
+    assert result.err.startswith("Error: The generated migration does not run (customer_sessions.region is NOT NULL "
+                                 "without a default")
+    assert "nothing was written" in result.err and "Traceback" not in result.err
+    assert 'migrator.backfill("customer_sessions", "region", "SQL expression")' in result.err
+    assert 'migrator.set_not_null("customer_sessions", "region")' in result.err
+    assert not (project / "migrations" / f"{NEXT:03d}_add_region.py").exists()
+    sums = [directory / "migrations" / "migrations.sum" for directory in (project, ROOT)]
+    assert sums[0].read_text() == sums[1].read_text()
+
+
 def test_decimal_default_migration_imports_decimal_and_runs(project, db_url):
     assert migrate(project, db_url, "run").code == 0
     insert_session(db_url)
@@ -340,6 +354,60 @@ def test_dropping_a_fields_index_is_one_statement_on_the_index_001_named(project
     assert back.code == 0, back.err
     assert ("device",) in indexes(db_url, "customer_sessions")
     assert query(db_url, "SELECT COUNT(*) FROM customer_sessions") == [(1,)]
+
+
+def unindex_country(project, db_url):
+    """Apply the migrations, drop index=True from CustomerSession.country, create the migration; return its text."""
+    assert migrate(project, db_url, "run").code == 0
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace("    country = pw.CharField(max_length=2, null=True, index=True)",
+                                                 "    country = pw.CharField(max_length=2, null=True)"))
+    created = migrate(project, db_url, "create", "unindex country")
+    assert created.code == 0, created.err
+    return (project / "migrations" / f"{NEXT:03d}_unindex_country.py").read_text()
+
+
+def test_the_rollback_of_a_dropped_index_names_it_as_001_did(project, db_url):
+    text = unindex_country(project, db_url)
+    assert "migrator.drop_index('customer_sessions', 'country')" in text
+    assert "migrator.add_index('customer_sessions', 'country', unique=False, name='customersession_country')" in text
+
+
+def test_rolling_back_a_dropped_index_restores_it_under_its_own_name(project, db_url):
+    unindex_country(project, db_url)
+    assert indexes(db_url, "customer_sessions")[("country",)] == "customersession_country"
+    assert migrate(project, db_url, "run").code == 0
+    back = migrate(project, db_url, "rollback")
+    assert back.code == 0, back.err
+    assert indexes(db_url, "customer_sessions")[("country",)] == "customersession_country"
+
+
+def test_a_table_renamed_without_rename_is_dropped_before_its_successor_takes_its_index_names(project, db_url):
+    assert migrate(project, db_url, "run").code == 0
+    db = open_database(db_url)
+    try:
+        db.execute_sql("INSERT INTO saved_funnels (name, steps, unit, created_at, updated_at) "
+                       "VALUES ('checkout', '[]', 'session', %s, %s)".replace("%s", db.param),
+                       (dt.datetime(2026, 1, 1), dt.datetime(2026, 1, 1)))
+    finally:
+        db.close()
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace('table_name = "saved_funnels"', 'table_name = "funnels_saved"'))
+    created = migrate(project, db_url, "create", "rename saved funnels")
+    assert created.code == 0, created.err
+    assert created.out.splitlines()[1:3] == ["  - drop table saved_funnels",
+                                             "  - create table funnels_saved (7 columns)"]
+    assert "error probable-rename: create table funnels_saved + drop table saved_funnels" in created.out
+    ran = migrate(project, db_url, "run")
+    assert ran.code == 0, ran.err
+    assert indexes(db_url, "funnels_saved")[("name",)] == "savedfunnel_name"  # it was skipped: the old table had it
+    assert query(db_url, "SELECT COUNT(*) FROM funnels_saved") == [(0,)]
+    checked = migrate(project, db_url, "check")
+    assert checked.code == 0, checked.out
+    back = migrate(project, db_url, "rollback")
+    assert back.code == 0, back.err
+    assert indexes(db_url, "saved_funnels")[("name",)] == "savedfunnel_name"
+    assert query(db_url, "SELECT name FROM saved_funnels") == [("checkout",)]
 
 
 def index_campaign(project, db_url, transaction):

@@ -8,11 +8,13 @@ from contextlib import contextmanager
 
 import peewee as pw
 from peewee_migrate import auto
-from peewee_migrate.router import compile_migrations
+from peewee_migrate.router import CLEAN_RE
+from playhouse.migrate import make_index_name
 
 from analyzer.errors import AppError
 from analyzer.migrate import files as mfiles
 from analyzer.migrate import integrity, renames
+from analyzer.migrate.migrator import Migrator
 from analyzer.migrate.runner import line_in, no_queries, replay
 
 TEMPLATE = '''"""{title}
@@ -79,12 +81,14 @@ def _check_indexes(model, origin):
 
 def diff(db, on_disk, models_module="analyzer.models", renames=()):
     """Return (migrate code, rollback code, imports) that take the migrations to the models; empty code when equal."""
-    migrator = replay(db, on_disk)
+    migrator, names = _replay_with_index_names(db, on_disk)
     models = discover_models(models_module)
+    migrator.calls = []
     for rename in renames:
         rename.apply(migrator)
+    _follow_indexes(names, migrator)
     migrator.discard()
-    forward, backward, imports = code_for(migrator, models)
+    forward, backward, imports = code_for(migrator, models, names)
     forward = "".join(f"\n    {r.forward()}" for r in renames) + forward
     backward += "".join(f"\n    {r.backward()}" for r in reversed(renames))
     if not forward:
@@ -92,12 +96,76 @@ def diff(db, on_disk, models_module="analyzer.models", renames=()):
     return forward, backward, imports | _value_imports(forward + backward)
 
 
-def code_for(migrator, models):
+def code_for(migrator, models, index_names=None):
     """Return (migrate code, rollback code, imports) that take MIGRATOR's model state to MODELS."""
     with _callable_defaults() as imports, _index_flags_apart():
-        forward = compile_migrations(migrator, models)
-        backward = compile_migrations(migrator, models, reverse=True) if forward else ""
+        forward = _compile(migrator, models)
+        with _original_index_names(index_names or {}):
+            backward = _compile(migrator, models, reverse=True) if forward else ""
     return forward, backward, imports | _value_imports(forward + backward)
+
+
+def _compile(migrator, models, reverse=False):
+    """Return the code that takes MIGRATOR's model state to MODELS (or back): tables are dropped before any is made."""
+    state = list(migrator.orm)
+    active, source = (state, models) if reverse else (models, state)
+    changes = auto.diff_many(active, source, migrator, reverse=reverse)
+    # A table's indexes are named after its model class, so the new table of a renamed one wants the index names
+    # that the old table holds until it is dropped (CREATE INDEX IF NOT EXISTS would skip them).
+    changes.sort(key=lambda change: change.startswith("@migrator.create_model"))
+    if not changes:
+        return ""
+    return CLEAN_RE.sub("\n", auto.NEWLINE + auto.NEWLINE.join("\n\n".join(changes).split("\n")))
+
+
+def _replay_with_index_names(db, on_disk):
+    """Replay the files; return the migrator and {(table, field names): name} of the indexes they made."""
+    migrator, names = Migrator(db), {}
+    for f in on_disk:
+        migrator.calls = []
+        replay(db, [f], migrator)
+        _follow_indexes(names, migrator)
+    return migrator, names
+
+
+def _follow_indexes(names, migrator):
+    """Record in NAMES the indexes that MIGRATOR's calls made, moved or dropped."""
+    for call in migrator.calls:
+        for key in [key for key in names if key[0] == call.table]:
+            names.update(_moved(call, key, names.pop(key)))
+        names.update(_made(call, migrator))
+
+
+def _made(call, migrator):
+    """Return the names of the indexes CALL makes: create_model's after the model class, the others' after the table."""
+    table, args = call.table, call.args
+    if call.op == "create_model":
+        indexes = args[0]._meta.fields_to_index()
+        return {(table, tuple(auto._index_fields(index))): index._name for index in indexes
+                if all(isinstance(part, (pw.Field, str)) for part in index._expressions)}
+    if call.op == "add_index":
+        try:
+            fields = migrator.orm[table]._meta.fields
+        except KeyError:  # renamed or dropped later in the same file
+            fields = {}
+        return {(table, args): make_index_name(table, [fields[n].column_name if n in fields else n for n in args])}
+    if call.op == "add_fields":
+        return {(table, (name,)): make_index_name(table, [field.column_name or name])
+                for name, field in call.kwargs.items() if isinstance(field, pw.Field) and (field.index or field.unique)}
+    return {}
+
+
+def _moved(call, key, name):
+    """Return {key: name} of an index of CALL's table once CALL ran, or {} when CALL dropped it."""
+    columns, args = key[1], call.args
+    if call.op == "remove_model" or (call.op == "drop_index" and columns == args) or (
+            call.op == "remove_fields" and set(columns) & set(args)):
+        return {}
+    if call.op == "rename_table":
+        return {(args[0], columns): name}
+    if call.op == "rename_field":
+        return {(key[0], tuple(args[1] if column == args[0] else column for column in columns)): name}
+    return {key: name}
 
 
 def rename_candidates(db, on_disk, models_module="analyzer.models", named=()):
@@ -152,6 +220,7 @@ def create(db, directory, description, models_module="analyzer.models", empty=Fa
             f"The generated migration does not run ({type(exc).__name__}: {exc}); nothing was written. "
             'Write this change by hand with "python manage.py migrate create --empty".'
         ) from exc
+    _refuse_not_null_without_default(calls)
     number = mfiles.next_number(on_disk)
     path = directory / f"{number:03d}_{slug}.py"
     try:
@@ -162,6 +231,31 @@ def create(db, directory, description, models_module="analyzer.models", empty=Fa
     created = mfiles.MigrationFile(number, path.stem, path)
     integrity.add(directory, created)
     return created, calls
+
+
+def _refuse_not_null_without_default(calls):
+    """Refuse a new NOT NULL column without a default: peewee will not add it, not even to an empty table."""
+    for call in calls:
+        if call.op != "add_fields" or call.kwargs.get("allow_not_null"):
+            continue
+        bare = [(name, field) for name, field in call.kwargs.items()
+                if isinstance(field, pw.Field) and not field.null and field.default is None]
+        if bare:
+            table, (name, field) = call.table, bare[0]
+            raise AppError(
+                f"The generated migration does not run ({table}.{name} is NOT NULL without a default, which no "
+                "database can add: the rows a table has would get no value); nothing was written. Give the field a "
+                "constant default (default=0, default=\"…\"), or take the two-step way: add it with null=True now, "
+                f'then fill it with migrator.backfill("{table}", "{name}", "SQL expression") and '
+                f'migrator.set_not_null("{table}", "{name}") in a second migration '
+                '(README: "Adding a non-nullable field (the two-step way)").' + _rename_hint(calls, table, name, field))
+
+
+def _rename_hint(calls, table, name, field):
+    """Say how to name the rename when a column of the same type leaves the table in the same migration."""
+    gone = [old for call in calls if call.op == "remove_fields" and call.table == table
+            for old, removed in call.before.items() if type(removed) is type(field)]
+    return f" If it is {table}.{gone[0]} renamed, say so: --rename {table}.{gone[0]}={name}." if gone else ""
 
 
 def _is_abstract(model, models):
@@ -194,6 +288,26 @@ def _reference(function):
     if not module or "<" in name or module.split(".")[0] in ("analyzer", "__main__", "tests"):
         return None
     return module, name
+
+
+@contextmanager
+def _original_index_names(names):
+    """Write a rollback's add_index with the name the index had before, where add_index would name it otherwise."""
+    original = auto.add_index
+
+    def add_index(index):
+        code, meta = original(index), index._model._meta
+        name = names.get((meta.table_name, tuple(auto._index_fields(index))))
+        columns = [part.column_name if isinstance(part, pw.Field) else part for part in index._expressions]
+        if name is None or name == make_index_name(meta.table_name, columns):
+            return code
+        return f"{code[:-1]}, name={name!r})"
+
+    auto.add_index = add_index
+    try:
+        yield
+    finally:
+        auto.add_index = original
 
 
 @contextmanager

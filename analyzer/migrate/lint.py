@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import peewee as pw
 
 from analyzer.migrate import files as mfiles
+from analyzer.migrate import renames
 from analyzer.migrate.runner import replay
 
 DESTRUCTIVE = frozenset({"drop-table", "drop-column", "probable-rename", "type-change", "rename-table", "rename-column"})
@@ -26,16 +27,16 @@ RULES = {
                      "create the new table, copy and write to both, switch readers, then drop the old one"),
     "rename-column": ("the running old code still queries the old name during the deploy",
                       "add the new column, backfill and write to both, switch readers, then drop the old one"),
-    "probable-rename": ("a column of the same type is added and another removed: probably a rename, "
-                        "generated as add plus remove, which loses the values",
-                        'replace the pair with migrator.rename_field("table", "old", "new")'),
+    "probable-rename": ("{what} is added and another removed: probably a rename, generated as add plus remove, "
+                        "which loses the values", "replace the pair with {rename}"),
     "type-change": ("changing a column's type may rewrite the whole table under a lock or fail on existing data",
                     "add a new column of the new type, backfill it, switch the code, then drop the old one"),
-    "not-null-without-default": ("existing rows have no value for a NOT NULL column, so it fails on a non-empty "
-                                 "table", "give it a constant default, or add it with null=True in one migration and "
+    "not-null-without-default": ("existing rows would have no value for a NOT NULL column: the migration fails "
+                                 "(peewee refuses it even on an empty table)",
+                                 "give it a constant default, or add it with null=True in one migration and "
                                  "fill it in a second one with TRANSACTION = False: "
-                                 "migrator.backfill(\"customer_sessions\", \"channel_group\", \"lower(channel)\") then "
-                                 "migrator.set_not_null(\"customer_sessions\", \"channel_group\") "
+                                 "migrator.backfill(\"{table}\", \"{column}\", \"SQL expression\") then "
+                                 "migrator.set_not_null(\"{table}\", \"{column}\") "
                                  "(README: Adding a non-nullable field)"),
     "set-not-null": ("it fails if any row is NULL and scans the table under a lock that blocks reads and writes",
                      "in a migration with TRANSACTION = False, fill the NULLs with migrator.backfill(table, column, "
@@ -93,14 +94,14 @@ def lint(db, all_files, targets):
     for target in targets:
         earlier = [f for f in all_files if (f.number, f.name) < (target.number, target.name)]
         migrator = replay(db, earlier)
-        existing = {m._meta.table_name for m in migrator.orm}
+        existing = {m._meta.table_name: m for m in migrator.orm}
         migrator.calls = []
         replay(db, [target], migrator)
         namespace = mfiles.load(target)
         concurrent_ok = namespace.get("TRANSACTION", True) is False
-        raw = [_finding(rule, target, call.line, call.describe())
+        raw = [_finding(rule, target, call.line, call.describe(), **_subject(call))
                for call in migrator.calls for rule in _rules(call, existing, postgres, concurrent_ok)]
-        raw += _renames(target, migrator.calls)
+        raw += _renames(target, migrator.calls) + _table_renames(target, migrator.calls, existing)
         empty = _empty_migrate(target)
         if empty:
             raw.append(_finding("empty-migration", target, empty, "def migrate(...): pass"))
@@ -164,8 +165,31 @@ def _renames(target, calls):
             match = added.get((call.table, type(field))) if field is not None else None
             if match:
                 found.append(_finding("probable-rename", target, call.line,
-                                      f"add {call.table}.{match[1]} + drop {call.table}.{name}"))
+                                      f"add {call.table}.{match[1]} + drop {call.table}.{name}",
+                                      what="a column of the same type",
+                                      rename=renames.Rename(call.table, name, match[1]).forward()))
     return found
+
+
+def _table_renames(target, calls, existing):
+    """Find a table dropped while one with the same columns is created: a rename generated as remove plus create."""
+    created = [call.args[0] for call in calls if call.op == "create_model"]
+    found = []
+    for call in calls:
+        if call.op != "remove_model" or call.table not in existing:
+            continue
+        for rename in renames.candidates([existing[call.table]], created):
+            if rename.table is None:
+                found.append(_finding("probable-rename", target, call.line,
+                                      f"create table {rename.new} + drop table {rename.old}",
+                                      what="a table with the same columns", rename=rename.forward()))
+    return found
+
+
+def _subject(call):
+    """Return the table, and the NOT NULL column without a default, that a finding's safe alternative names."""
+    bare = [name for name, f in call.kwargs.items() if isinstance(f, pw.Field) and not f.null and f.default is None]
+    return {"table": call.table, "column": bare[0] if bare else ""}
 
 
 def _empty_migrate(target):
@@ -177,10 +201,10 @@ def _empty_migrate(target):
     return None
 
 
-def _finding(rule, target, line, operation):
+def _finding(rule, target, line, operation, **names):
     why, fix = RULES[rule]
     severity = "warning" if rule in WARNINGS else "error"
-    return Finding(rule, severity, target.display, line, operation, why, fix)
+    return Finding(rule, severity, target.display, line, operation, why.format(**names), fix.format(**names))
 
 
 def _apply_markers(target, findings):

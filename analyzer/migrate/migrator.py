@@ -222,20 +222,22 @@ class Migrator(pm.Migrator):
         if is_sqlite(self.__database__):  # PostgreSQL refuses such a drop itself; SQLite leaves the view broken
             self.__ops__.append(lambda: _refuse_broken_views(self.__database__, meta.table_name))
 
-    def add_index(self, model, *columns, unique=False, concurrently=False, **index_params):
-        """Create an index; CONCURRENTLY on PostgreSQL, so writes go on (the migration needs TRANSACTION = False)."""
-        if concurrently and index_params:
-            raise ValueError(f"add_index with concurrently=True takes no {', '.join(sorted(index_params))}: write "
-                             "that index with migrator.sql('CREATE INDEX CONCURRENTLY IF NOT EXISTS …')")
+    def add_index(self, model, *columns, unique=False, concurrently=False, name=None, **index_params):
+        """Create an index (named NAME, else after the table); CONCURRENTLY on PostgreSQL, so writes go on."""
+        if (concurrently or name) and index_params:
+            given = "concurrently=True" if concurrently else "name="
+            raise ValueError(f"add_index with {given} takes no {', '.join(sorted(index_params))}: write that index "
+                             "with migrator.sql('CREATE INDEX CONCURRENTLY IF NOT EXISTS …')")
         model = super().add_index(model, *columns, unique=unique, **index_params)
-        if concurrently:
+        if concurrently or name:
             meta = model._meta
             names = _column_names(meta, columns)
-            db, name = self.__database__, make_index_name(meta.table_name, names)
+            db, name = self.__database__, name or make_index_name(meta.table_name, names)
 
             def add_index_step():
-                _outside_a_transaction(db, "add_index", meta.table_name, columns, self.previewing)
-                how = "" if is_sqlite(db) else "CONCURRENTLY "
+                if concurrently:
+                    _outside_a_transaction(db, "add_index", meta.table_name, columns, self.previewing)
+                how = "CONCURRENTLY " if concurrently and not is_sqlite(db) else ""
                 db.execute_sql(f"CREATE {'UNIQUE ' if unique else ''}INDEX {how}IF NOT EXISTS {online._q(name)} "
                                f"ON {online._q(meta.table_name)} ({', '.join(map(online._q, names))})")
 
