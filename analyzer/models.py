@@ -83,7 +83,7 @@ class SessionEvent(BaseModel):
     recompute it from the events that remain.
     """
 
-    session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="timeline")
+    session = pw.ForeignKeyField(CustomerSession, on_delete="CASCADE", backref="timeline", index=False)
     customer_id = pw.CharField(max_length=128, null=True)
     occurred_at = pw.DateTimeField()
     event_type = pw.CharField(max_length=64)
