@@ -95,7 +95,8 @@ def test_bad_input_is_a_400_with_a_message(api, path, query, message):
 
 
 @pytest.mark.parametrize("path", ["/api/v1/stats?channel=%C3", "/api/v1/sessions?%ff=1",
-                                  "/api/v1/breakdown/device?q=%ff%fe", "/api/v1/funnel?step=event:%C3"])
+                                  "/api/v1/breakdown/device?q=%ff%fe", "/api/v1/funnel?step=event:%C3",
+                                  "/api/v1/sessions/%FF", "/api/v1/customers/%C3%28"])
 def test_bytes_that_are_not_utf8_in_the_address_are_a_json_400(api, path):
     client, headers, _ = api
     response = client.get(path, headers=headers, status=400)

@@ -40,7 +40,7 @@ class Guard:
         behind_ok = route.config.get("behind_ok", False)
 
         def guarded(*args, **kwargs):
-            message = _unreadable(bottle.request, forms=not access.startswith("api:"))
+            message = unreadable(bottle.request, forms=not access.startswith("api:"))
             if message:
                 if access.startswith("api:"):
                     return api_error(400, message)
@@ -173,10 +173,11 @@ def client_address():
     return (bottle.request.environ.get("REMOTE_ADDR") or "unknown")[:64]
 
 
-def _unreadable(request, forms=True):
+def unreadable(request, forms=True):
     """Return why the address or (with FORMS) a plain form's fields are not text a value may hold, or None."""
     # An upload's fields are left to its route, which reads the body past Bottle's memory cap; an API body is data.
     try:
+        request.environ.get("bottle.raw_path", "").encode("latin-1").decode("utf-8")  # Bottle drops what is not UTF-8
         parts = [request.path, *request.query.decode().allitems()]
         if forms and request.method in UNSAFE and request.content_type.startswith("application/x-www-form-urlencoded"):
             parts += request.forms.decode().allitems()

@@ -89,6 +89,12 @@ def register(app):
 
     @app.error(404)
     def not_found(error):
+        unreadable = auth.unreadable(bottle.request, forms=False)  # /api/v1/sessions/%FF matched no route
+        if unreadable:
+            bottle.response.status = 400
+            if bottle.request.path.startswith("/api/"):
+                return auth.api_error(400, unreadable)
+            return render("error", code=400, title="Bad request", message=unreadable)
         if bottle.request.path.startswith("/api/"):
             return auth.api_error(404, "There is no API route at this address: /api/v1/openapi.json lists them.")
         # A page's own abort says what is missing; the router's body and a bare abort's are not for users.
