@@ -214,11 +214,16 @@ class Migrator(pm.Migrator):
 
     def remove_model(self, model, *, cascade=False):
         """Archive the table's rows, then drop the table (a view or foreign key that depends on it stops it)."""
-        meta = self.__get_model__(model)._meta
-        keys = _key_columns(meta)
+        model = self.__get_model__(model)
+        meta, keys = model._meta, _key_columns(model._meta)
         if self.archiving and keys:
             self.__ops__.append(self._archiving(archive.archive_table, meta.table_name, keys))
+        # peewee-migrate keys its models by class name too: removing the old table of a model renamed without
+        # --rename (same class, new table created first) forgot the new one.
+        namesake = self.orm.__models__.get(model.__name__)
         super().remove_model(model, cascade=cascade)
+        if namesake is not None and namesake is not model:
+            self.orm.__models__[model.__name__] = namesake
         if is_sqlite(self.__database__):  # PostgreSQL refuses such a drop itself; SQLite leaves the view broken
             self.__ops__.append(lambda: _refuse_broken_views(self.__database__, meta.table_name))
 
