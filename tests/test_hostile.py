@@ -245,8 +245,10 @@ def test_the_corpus_through_the_web_upload(db, web, generated):
     for name in every_case(generated):
         response = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")}, expect_errors=True,
                                upload_files=[("file", name, corpus_path(name, generated).read_bytes())])
-        expected = 200 if name in STORED else 422 if name in REJECTED else 400
+        expected = 303 if name in STORED else 422 if name in REJECTED else 400
         assert response.status_int == expected, (name, response.status, response.text[-500:])
+        if name in STORED:
+            assert "Imported " in response.follow().text, name
         cells = [[td.get_text() for td in tr.select("td")] for tr in response.html.select("table tr")]
         for line, column, _, reason in REJECTED.get(name, []):
             assert [str(line), column] in [c[:2] for c in cells] and reason in html.unescape(response.text), name

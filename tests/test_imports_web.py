@@ -4,11 +4,14 @@ and imports; the counts and warnings are shown by name."""
 import dataclasses
 import gzip
 import re
+import threading
+import time
 from urllib.parse import quote
 
+from analyzer.ingest import changes, importer
 from analyzer.models import CustomerSession, Import
 from tests.conftest import csrf_of, sign_in
-from tests.test_ingest_import import REAL
+from tests.test_ingest_import import REAL, Hold, sessions_file, wait_for_a_waiter
 from tests.test_auth import browser, make_app, settings  # noqa: F401 (fixtures)
 
 SHOP = ("session_token,user_token,session_started_at,total_sales,theme\n"
@@ -40,12 +43,14 @@ def test_changing_a_column_and_importing_uses_it(browser):  # noqa: F811
     form = check(client).forms[1]
     form["map_customer_id"] = "user_token"
     form["map_revenue"] = ""
-    page = form.submit()
+    done = form.submit(status=303)
+    page = done.follow()
+    assert page.request.path_qs == f"/imports?imported={Import.get().id}"
     assert re.search(r"Imported shop.csv as import \d+: 2 rows read, 2 sessions created", page.text)
     assert sorted((s.customer_id, s.revenue) for s in CustomerSession.select()) == [("alice", 0), ("alice", 0)]
     assert "Sessions continued" in page.text and "Rows already there" in page.text
-    again = form.submit(status=400)
-    assert "no longer here" in again.text
+    again = form.submit(status=303)  # sent again (Back, then the button): the same result, nothing imported again
+    assert again.location == done.location and Import.select().count() == 1
 
 
 def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change_them(browser):  # noqa: F811
@@ -64,7 +69,7 @@ def test_a_mapping_that_fails_keeps_the_form_with_the_analysts_columns_to_change
     assert "customer column was found" not in page.text  # the detection's warning, no longer true
     assert "Columns not used: total_sales" in page.text  # of the columns chosen, not of the detection
     again["map_revenue"] = "total_sales"
-    done = again.submit()
+    done = again.submit(status=303).follow()
     assert re.search(r"Imported shop.csv as import \d+: 2 rows read, 2 sessions created", done.text)
     assert sorted((s.customer_id, float(s.revenue)) for s in CustomerSession.select()) == [("alice", 0), ("alice", 10)]
     assert Import.select().where(Import.status == "failed").count() == 1
@@ -94,7 +99,7 @@ def test_a_file_without_a_recognised_start_column_gets_the_form_to_choose_one(br
     assert form.action == "/imports/confirm" and form["map_started_at"].value == ""
     form["map_started_at"], form["map_session_key"], form["map_customer_id"] = "start", "sid", "uid"
     form["map_revenue"] = "rev"
-    done = form.submit()
+    done = form.submit(status=303).follow()
     assert re.search(r"Imported cf.csv as import \d+: 1 rows? read, 1 sessions? created", done.text), done.text[-800:]
     assert [(s.session_key, s.customer_id, float(s.revenue)) for s in CustomerSession.select()] == [("cf1", "c1", 5)]
 
@@ -117,10 +122,17 @@ def test_confirming_needs_the_csrf_token_and_the_same_user(browser):  # noqa: F8
 def test_import_now_writes_at_once_and_shows_the_counts(browser):  # noqa: F811
     client = browser()
     sign_in(client, "ann@example.com", "analyst")
-    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
-                       upload_files=[("file", "shop.csv", SHOP.encode())])
+    done = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
+                       upload_files=[("file", "shop.csv", SHOP.encode())], status=303)
+    page = done.follow()  # a reload of the result sends nothing again
     assert "Imported shop.csv as import" in page.text and "every session counts as its own customer" in page.text
     assert CustomerSession.select().count() == 2
+    events = b"user_id,timestamp,event\nu1,2026-03-01T10:00:00Z,pageview\nu1,2026-03-01T10:01:00Z,pageview\n"
+    notes = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "import"},
+                        upload_files=[("file", "e.csv", events)], status=303).follow()
+    assert re.search(r"Imported e.csv as import \d+: 2 rows read, 1 sessions? created, 0 sessions continued, 2 events "
+                     r"added, 0 rows already there \(identical\), in \d+\.\d s\.", notes.text), notes.text[-800:]
+    assert "2 &#039;pageview&#039; event(s) were read as page_view" in notes.text
 
 
 def test_an_upload_with_an_unknown_step_is_refused_and_imports_nothing(browser):  # noqa: F811
@@ -148,6 +160,72 @@ def test_undo_asks_first_and_its_answer_is_a_page_a_reload_does_not_send_again(b
     assert done.request.path_qs == f"/imports?undone={record.id}"
     assert f"Import {record.id} (shop.csv) undone" in done.text and CustomerSession.select().count() == 0
     assert "undone" not in client.get(f"/imports?undone={record.id + 1}").text.split("<table")[0]
+
+
+def at_once(hold, send, count, db_url=None):
+    """Run SEND(n) for n in range(COUNT) on threads: the first until HOLD stops it, then the others; return answers."""
+    answers = [None] * count
+
+    def run(n):
+        response = send(n)
+        answers[n] = (response.status_int, response.headers.get("Location"))
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(count)]
+    threads[0].start()
+    assert hold.reached.wait(30)
+    for thread in threads[1:]:
+        thread.start()
+    if db_url:
+        wait_for_a_waiter(db_url)
+    else:
+        time.sleep(0.5)
+    hold.go.set()
+    for thread in threads:
+        thread.join(60)
+    return answers
+
+
+def test_a_checked_upload_sent_four_times_at_once_is_imported_once(browser, monkeypatch):  # noqa: F811
+    # Each submit imported the file again: three more imports, of 0 sessions, in the list and its undo.
+    clients = [browser() for _ in range(4)]
+    for client in clients:
+        sign_in(client, "ann@example.com", "analyst")
+    form = check(clients[0]).forms[1]
+    fields = {name: field.value for name, field in form.field_order if name}
+    tokens = [csrf_of(client, "/imports") for client in clients]
+    hold = Hold(monkeypatch, importer, "import_file")
+    answers = at_once(hold, lambda n: clients[n].post("/imports/confirm", {**fields, "csrf_token": tokens[n]},
+                                                      expect_errors=True), 4)
+    record = Import.get()
+    assert answers == [(303, answers[0][1])] * 4 and answers[0][1].endswith(f"/imports?imported={record.id}")
+    assert (Import.select().count(), CustomerSession.select().count(), hold.calls) == (1, 2, ["import_file"])
+    page = clients[3].get(answers[3][1])
+    assert re.search(rf"Imported shop.csv as import {record.id}: 2 rows read, 2 sessions created, 0 rows whose "
+                     r"session is already there, in \d+\.\d s\.", page.text)
+    assert "No customer column was found" in page.text
+
+
+def test_undos_of_one_import_at_once_all_answer_that_it_is_undone(browser, db_url, tmp_path, monkeypatch):  # noqa: F811
+    # Six at once from three admins, as a double-click sends two: on PostgreSQL four were 503 "Database unavailable".
+    from tests.test_ingest_continuity import state
+
+    admins = [browser() for _ in range(6)]
+    for n, client in enumerate(admins):
+        sign_in(client, f"admin{n % 3}@example.com")
+    for name, count in (("kept", 100), ("undone", 200)):
+        path = sessions_file(tmp_path, name, count)
+        admins[0].post("/imports", {"csrf_token": csrf_of(admins[0], "/imports"), "step": "import"},
+                       upload_files=[("file", path.name, path.read_bytes())])
+        if name == "kept":
+            before = state()
+    record = Import.select().order_by(Import.id.desc()).get()
+    tokens = [csrf_of(client, "/imports") for client in admins]
+    hold = Hold(monkeypatch, changes.Change, "apply")
+    answers = at_once(hold, lambda n: admins[n].post(f"/imports/{record.id}/undo", {"csrf_token": tokens[n]},
+                                                     expect_errors=True), 6, db_url)
+    assert answers == [(303, answers[0][1])] * 6 and answers[0][1].endswith(f"/imports?undone={record.id}")
+    assert f"Import {record.id} (undone.csv) undone" in admins[5].get(answers[5][1]).text
+    assert state() == before and hold.calls == ["apply"]
 
 
 def test_sessions_of_a_file_without_traffic_columns_show_an_unknown_channel(browser):  # noqa: F811
@@ -188,7 +266,8 @@ def test_a_file_with_months_but_no_dates_takes_the_year_from_the_upload_form(bro
     assert "Checked uci.csv, nothing written: it would give 20 rows read, 20 sessions created" in page.text
     form = page.forms[1]
     assert form["year"].value == "2018"
-    assert re.search(r"Imported uci.csv as import \d+: 20 rows read, 20 sessions created", form.submit().text)
+    assert re.search(r"Imported uci.csv as import \d+: 20 rows read, 20 sessions created",
+                     form.submit(status=303).follow().text)
     assert {s.started_at.year for s in CustomerSession.select()} == {2018}
     bad = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check", "year": "18"},
                       upload_files=[("file", "uci.csv", body)], status=400)

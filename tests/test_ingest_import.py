@@ -9,6 +9,7 @@ import json
 import re
 import sys
 import threading
+import time
 from decimal import Decimal
 from pathlib import Path
 
@@ -18,7 +19,7 @@ import pytest
 from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
-from analyzer.ingest import demo, export, importer, store
+from analyzer.ingest import changes, demo, export, importer, store
 from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
@@ -450,6 +451,87 @@ def test_a_session_id_given_to_two_customers_is_refused_and_nothing_is_written(d
 def test_undo_of_an_import_that_does_not_exist_says_so(db, import_id):
     with pytest.raises(AppError, match=f"There is no import {import_id};"):
         importer.undo(db, import_id)
+
+
+class Hold:
+    """Stop the first call of OWNER.NAME once it has done its work, until released: another call meets it half done."""
+
+    def __init__(self, monkeypatch, owner, name):
+        self.reached, self.go, self.calls = threading.Event(), threading.Event(), []
+        original = getattr(owner, name)
+
+        def held(*args, **kwargs):
+            result = original(*args, **kwargs)
+            self.calls.append(name)
+            if len(self.calls) == 1:
+                self.reached.set()
+                self.go.wait(30)
+            return result
+
+        monkeypatch.setattr(owner, name, held)
+
+
+def wait_for_a_waiter(url, seconds=10):
+    """Give a second request time to queue behind the first: on PostgreSQL, until a connection waits on a lock."""
+    if url.startswith("sqlite"):
+        time.sleep(0.5)
+        return
+    import psycopg2
+
+    connection = psycopg2.connect(url)
+    connection.autocommit = True
+    deadline = time.monotonic() + seconds
+    try:
+        with connection.cursor() as cur:
+            while time.monotonic() < deadline:
+                cur.execute("SELECT count(*) FROM pg_stat_activity "
+                            "WHERE datname = current_database() AND wait_event_type = 'Lock'")
+                if cur.fetchone()[0]:
+                    return
+                time.sleep(0.05)
+    finally:
+        connection.close()
+
+
+def sessions_file(tmp_path, name, count=200):
+    """Write COUNT sessions of 37 customers over 28 days, keyed by NAME."""
+    rows = "".join(f"{name}{i},c{i % 37},2026-03-{1 + i % 28:02d}T1{i % 10}:{i % 60:02d}:00Z,{i % 3}\n"
+                   for i in range(count))
+    return write(tmp_path, f"{name}.csv", "session_id,user_id,started_at,revenue\n" + rows)
+
+
+def test_a_second_undo_of_an_import_at_once_waits_for_the_first_and_finds_it_undone(db, db_url, tmp_path, monkeypatch):
+    # Both read the import as finished and undid it: on PostgreSQL the later ones wrote the same rollup rows at once
+    # and failed on their unique key ("Database unavailable"); on SQLite the second undid nothing a second time.
+    from tests.test_ingest_continuity import state
+
+    importer.import_file(db, sessions_file(tmp_path, "kept", 100))  # days and customers the undo leaves in place
+    before = state()
+    done = importer.import_file(db, sessions_file(tmp_path, "undone"))
+    hold = Hold(monkeypatch, changes.Change, "apply")
+    outcomes = {}
+
+    def undo(name):
+        try:
+            outcomes[name] = importer.undo(db, done.import_id).status
+        except Exception as exc:  # noqa: BLE001 (what the second undo raised is what the test checks)
+            outcomes[name] = exc
+        finally:
+            db.close()
+
+    first = threading.Thread(target=undo, args=("first",))
+    first.start()
+    assert hold.reached.wait(30)
+    second = threading.Thread(target=undo, args=("second",))
+    second.start()
+    wait_for_a_waiter(db_url)
+    hold.go.set()
+    first.join(60)
+    second.join(60)
+    assert outcomes["first"] == "undone"
+    assert isinstance(outcomes["second"], importer.AlreadyUndone), outcomes["second"]
+    assert str(outcomes["second"]) == f"Import {done.import_id} is undone; only a finished import can be undone."
+    assert state() == before and hold.calls == ["apply"]
 
 
 def test_undo_removes_exactly_that_imports_rows_and_rollups(db, tmp_path):

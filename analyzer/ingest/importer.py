@@ -44,6 +44,7 @@ class Report:
     value_notes: list = field(default_factory=list)  # how other values were read (TRUE/FALSE revenue, 'view')
     errors: list = field(default_factory=list)
     error_count: int = 0
+    started: float = 0.0  # time.perf_counter() when the import began
 
     @property
     def notes(self):
@@ -85,11 +86,16 @@ class ImportRejected(AppError):
         self.report = report
 
 
+class AlreadyUndone(AppError):
+    """An undo of an import that is undone already, by an earlier undo or by one that ran at the same time."""
+
+
 def import_file(db, path, options=ImportOptions(), progress=None, announce=None):
     """Import a session or event export as OPTIONS say; return a Report."""
     started = time.perf_counter()
     rollups.refuse_another_zone()
     source, records, headers, mapping, components, report = _read_header(path, options)
+    report.started = started
     kind, year, gap_minutes, dry_run, created_by = (report.kind, options.year, options.gap_minutes, options.dry_run,
                                                     options.created_by)
     zone = _timezone(options.timezone)
@@ -131,6 +137,18 @@ def import_file(db, path, options=ImportOptions(), progress=None, announce=None)
     if dry_run:
         report.import_id = None
     return report
+
+
+def report_of(record):
+    """Return the Report of a finished import as its record keeps it: counts, warnings and notes, no mapping."""
+    kept = json.loads(record.notes or "{}")
+    # The time notes and the value notes are kept as one list.
+    return Report(record.file_name, record.kind, record.file_format, {}, import_id=record.id,
+                  rows_read=record.rows_read, sessions_created=record.sessions_written,
+                  sessions_continued=record.sessions_continued, events_added=record.events_written,
+                  rows_identical=record.rows_identical, extra_rows=record.extra_rows, seconds=kept.get("seconds", 0.0),
+                  unused_columns=kept.get("unused_columns", []), warnings=kept.get("warnings", []),
+                  value_notes=kept.get("notes", []))
 
 
 def describe(path, options=ImportOptions()):
@@ -175,13 +193,11 @@ def _read_header(path, options, require=True):
 def undo(db, import_id):
     """Remove exactly the rows an import wrote and mark it undone; return the Import."""
     rollups.refuse_another_zone()
-    # An id past 64 bits names no import; SQLite would refuse to bind it (OverflowError).
-    record = Import.get_or_none(Import.id == import_id) if 0 < import_id < 1 << 63 else None
-    if record is None:
-        raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
-    if record.status != "done":
-        raise AppError(f"Import {import_id} is {record.status}; only a finished import can be undone.")
     with write_transaction(db):
+        # Read under the lock: a second undo of the import (a double-click) waits for the first, then finds it undone.
+        if store.is_postgres(db):
+            store.take_import_lock(db)
+        record = _finished(import_id)
         if record.kind == "events":
             gap_minutes = json.loads(record.notes or "{}").get("gap_minutes", 30)
             change = _regroup(db, import_id, gap_minutes, store.EventStager(db), undo=True)[1]
@@ -191,6 +207,18 @@ def undo(db, import_id):
         change.apply()
         record.status, record.finished_at = "undone", _now()
         record.save()
+    return record
+
+
+def _finished(import_id):
+    """Return the finished import IMPORT_ID, or raise AppError saying why it cannot be undone."""
+    # An id past 64 bits names no import; SQLite would refuse to bind it (OverflowError).
+    record = Import.get_or_none(Import.id == import_id) if 0 < import_id < 1 << 63 else None
+    if record is None:
+        raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
+    if record.status != "done":
+        error = AlreadyUndone if record.status == "undone" else AppError
+        raise error(f"Import {import_id} is {record.status}; only a finished import can be undone.")
     return record
 
 
@@ -244,7 +272,8 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
     record.sessions_continued, record.events_written = report.sessions_continued, report.events_added
     record.rows_identical, record.extra_rows = report.rows_identical, report.extra_rows
     record.notes = json.dumps({"gap_minutes": gap_minutes, "unused_columns": report.unused_columns,
-                               "warnings": report.warnings, "notes": report.notes})
+                               "warnings": report.warnings, "notes": report.notes,
+                               "seconds": round(time.perf_counter() - report.started, 3)})
     record.save()
     if report.rows_read >= store.ANALYZE_ROWS:  # in the transaction: an import that ends is whole, statistics included
         store.analyze(db, "customer_firsts")

@@ -28,6 +28,12 @@ def register(app, settings):
         if undone is not None and undone.status == "undone":
             return _page(notice=f"Import {undone.id} ({undone.file_name}) undone: its events and the sessions it "
                                 "created are removed, and the sessions it continued are as they were before it.")
+        done = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("imported")))
+        if done is not None and done.status == "done":
+            report = importer.report_of(done)
+            took = f", in {report.seconds:.1f} s" if report.seconds else ""
+            return _page(notice=f"Imported {report.file_name} as import {report.import_id}: {report.summary()}{took}.",
+                         report=report)
         return _page()
 
     @app.post("/imports", access="analyst")
@@ -61,36 +67,38 @@ def register(app, settings):
     def confirm():
         form = bottle.request.forms
         token = form.get("token") or ""
-        try:
-            path, name = staging.staged(token, auth.current_user().email)
-        except AppError as exc:
-            return _page(error=str(exc), status=400)
         # Only the fields whose column the analyst changed override the detection.
         chosen = tuple((field, form.getunicode(f"map_{field}") or "") for field in sorted(_fields())
                        if f"map_{field}" in form and form.getunicode(f"map_{field}") != form.getunicode(f"was_{field}"))
         try:
-            options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
-                                    year=parse_year(form.get("year")), timezone=form.getunicode("timezone") or "UTC",
-                                    created_by=auth.current_user().email)
+            with staging.claim(token, auth.current_user().email) as (path, name, done):
+                if done is None:
+                    options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
+                                            year=parse_year(form.get("year")),
+                                            timezone=form.getunicode("timezone") or "UTC",
+                                            created_by=auth.current_user().email)
+                    return _run(app, path, options, token, chosen)
         except AppError as exc:
             return _page(error=str(exc), status=400)
-        result = _run(app, path, options, token, chosen)
-        if bottle.response.status_code < 300:
-            staging.discard(token)
-        return result
+        return _show_result(done)  # the form sent again: the answer of the submit that imported it
 
     @app.post("/imports/<import_id:int>/undo", access="admin")
     def undo(import_id):
         try:
-            record = importer.undo(app.config["analyzer.db"], import_id)
+            importer.undo(app.config["analyzer.db"], import_id)
+        except importer.AlreadyUndone:
+            pass  # by the first of two clicks (or two admins): this one gets the same answer
         except AppError as exc:
             return _page(error=str(exc), status=400)
         # Redirected, so that reloading the page does not send the undo again.
-        return bottle.redirect(f"/imports?undone={record.id}", 303)
+        return bottle.redirect(f"/imports?undone={import_id}", 303)
 
 
 def _run(app, path, options, token, chosen=None):
-    """Import (or, with a TOKEN, check) the file at PATH and render the page; a failed CHOSEN mapping keeps its form."""
+    """Check (a dry run: render the page) or import the file at PATH (redirect to the result); TOKEN: it is staged.
+
+    A failed CHOSEN mapping keeps its form.
+    """
     try:
         report = importer.import_file(app.config["analyzer.db"], path, options)
     except importer.ImportRejected as rejected:
@@ -104,8 +112,14 @@ def _run(app, path, options, token, chosen=None):
     if options.dry_run:
         return _page(notice=f"Checked {options.name}, nothing written: it would give {report.summary()}.",
                      check=report, token=token, options=options)
-    return _page(notice=f"Imported {options.name} as import {report.import_id}: {report.summary()}, in "
-                        f"{report.seconds:.1f} s.", report=report)
+    if token:
+        staging.imported(path, report.import_id)
+    return _show_result(report.import_id)
+
+
+def _show_result(import_id):
+    """Redirect to the page of IMPORT_ID's result, so that reloading it does not send the file again."""
+    return bottle.redirect(f"/imports?imported={import_id}", 303)
 
 
 def _form_again(path, options, token, chose, rejected=None):

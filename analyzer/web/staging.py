@@ -1,5 +1,7 @@
 """Uploads kept between the check (a dry run) and the import the analyst confirms: a folder per upload."""
 
+import contextlib
+import fcntl
 import json
 import re
 import secrets
@@ -47,6 +49,40 @@ def staged(token, owner):
     if meta.get("owner") != owner:
         raise AppError(GONE)
     return FOLDER / token / meta["file"], meta["name"]
+
+
+@contextlib.contextmanager
+def claim(token, owner):
+    """Hold OWNER's staged upload TOKEN for one import at a time; yield (path, name, id of the import it became).
+
+    A second submit of the same form (a double-click) waits here for the first and then finds the import it made
+    (the id; None while the file is still to import), instead of importing the file again.
+    """
+    path, name = staged(token, owner)
+    try:
+        handle = open(FOLDER / token / "claim", "a", encoding="utf-8")
+    except OSError:
+        raise AppError(GONE) from None
+    with handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # released when the handle closes
+        imported = _imported_as(token)
+        if imported is None and not path.exists():
+            raise AppError(GONE)
+        yield path, name, imported
+
+
+def imported(path, import_id):
+    """Note that the staged upload at PATH became import IMPORT_ID, and delete the file."""
+    (path.parent / "imported").write_text(str(import_id), encoding="utf-8")
+    path.unlink(missing_ok=True)
+
+
+def _imported_as(token):
+    """Return the id of the import that the staged upload TOKEN became, or None."""
+    try:
+        return int((FOLDER / token / "imported").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def discard(token):
