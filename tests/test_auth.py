@@ -3,6 +3,7 @@ throttling, setup, API tokens, escaping. Every test runs on SQLite and on Postgr
 
 import datetime as dt
 import gzip
+import html
 import json
 import re
 
@@ -416,6 +417,36 @@ def test_disabling_a_user_ends_its_sessions_and_tokens(browser):
     assert "Email or password is wrong" in form.submit(status=401).text
 
 
+def test_disabling_takes_exactly_what_the_form_sends_and_roles_and_scopes_their_exact_names(browser):
+    # disabled=yes enabled the user: anything but "1" meant enable.
+    admin, ann_browser = browser(), browser()
+    sign_in(admin)
+    ann = sign_in(ann_browser, "ann@example.com", "analyst")
+    token = csrf_of(admin, "/admin/users")
+    toggle = f"/admin/users/{ann.id}/disabled"
+    for value in ("1", "0"):
+        for wrong in ("yes", "no", "true", "", " 1", "01"):
+            page = admin.post(toggle, {"csrf_token": token, "disabled": wrong}, status=400)
+            assert (f"disabled must be 1 (disable) or 0 (enable); got {wrong!r}. ann@example.com was not changed."
+                    in html.unescape(page.text))
+        admin.post(toggle, {"csrf_token": token}, status=400)
+        assert users.get("ann@example.com").disabled is (value == "0")  # as the last good value left it
+        form = next(f for f in admin.get("/admin/users").forms.values() if f.action == toggle)
+        assert form["disabled"].value == value
+        assert f"ann@example.com is {'disabled' if value == '1' else 'enabled'}." in form.submit().text
+    for wrong in ("Admin", "superuser", "", "viewer "):
+        page = admin.post(f"/admin/users/{ann.id}/role", {"csrf_token": token, "role": wrong}, status=400)
+        assert f"Unknown role {wrong!r}: use one of admin, analyst, viewer." in html.unescape(page.text)
+        admin.post("/admin/users", {"csrf_token": token, "email": "new@example.com", "password": PASSWORD,
+                                    **({"role": wrong} if wrong else {})}, status=400)
+    assert (users.get("ann@example.com").role, users.User.select().count()) == ("analyst", 2)
+    sign_in(ann_browser, "ann@example.com", "analyst")  # disabling her ended her session
+    for wrong in ("Read", "write", ""):
+        page = ann_browser.post("/account/tokens", {"csrf_token": csrf_of(ann_browser), "scope": wrong}, status=400)
+        assert f"Unknown scope {wrong!r}: use read or ingest." in html.unescape(page.text)
+    assert ApiToken.select().count() == 0
+
+
 # --- throttling ----------------------------------------------------------------------------------------------
 
 def attempt(client, email, password, status, address="10.0.0.1"):
@@ -693,7 +724,8 @@ def test_an_uploaded_file_name_never_becomes_a_path_on_disk(browser, raw, shown)
     body = "session_id,started_at\ns1,2026-03-01T10:00:00Z\n".encode()
     if raw.endswith(".gz"):
         body = gzip.compress(body)
-    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")}, upload_files=[("file", raw, body)])
+    page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")}, upload_files=[("file", raw, body)],
+                       status=303).follow()
     assert "Imported" in page.text
     assert Import.get().file_name == shown and CustomerSession.select().count() == 1
 
@@ -711,7 +743,7 @@ def test_an_uploaded_file_name_is_escaped_and_the_export_is_formula_safe(browser
     sign_in(client, "ann@example.com", "analyst")
     body = "session_id,started_at,utm_campaign\ns1,2026-03-01T10:00:00Z,=HYPERLINK(\"http://x\")\n"
     page = client.post("/imports", {"csrf_token": csrf_of(client, "/imports")},
-                       upload_files=[("file", f"{XSS}.csv", body.encode())])
+                       upload_files=[("file", f"{XSS}.csv", body.encode())], status=303).follow()
     assert "Imported" in page.text and "<script>" not in page.text and "&lt;script&gt;" in page.text
     export = client.get("/export.csv")
     assert export.content_type == "text/csv" and "'=HYPERLINK" in export.text

@@ -150,6 +150,27 @@ def test_saving_a_funnel_without_a_name_says_so(events):
     assert "Give the funnel a name" in response.text
 
 
+def test_a_funnel_the_page_cannot_show_is_not_saved_and_the_form_says_why(events):
+    # by=country was saved, and the page it led to said both "The funnel was saved." and that by is wrong.
+    form = {"csrf_token": csrf_of(events), "name": "b4", "value1": "page_view", "value2": "purchase", "back": RANGE}
+    wrongs = (({"by": "country"}, "by must be one of channel, device; got &#039;country&#039;."),
+              ({"per": "visit"}, "per must be one of session, customer; got &#039;visit&#039;."),
+              ({"back": "from=2026-02-01&to=2026-01-01"}, "from (2026-02-01) is after to (2026-01-01): swap them."))
+    for wrong, reason in wrongs:
+        page = events.post("/funnels", {**form, **wrong}, status=400)
+        assert f"The funnel was not saved: {reason}" in page.text and "was saved." not in page.text, wrong
+        assert page.html.select_one("input[name=name]")["value"] == "b4"
+        assert [page.html.select_one(f"input[name=value{i}]")["value"] for i in (1, 2)] == ["page_view", "purchase"]
+    assert SavedFunnel.select().count() == 0
+    saved = events.post("/funnels", {**form, "by": "device", "per": "customer"}, status=303)
+    assert "by=device" in saved.location and "The funnel was saved." in saved.follow().text
+    funnel = SavedFunnel.get()
+    changed = events.post(f"/funnels/{funnel.id}", {**form, "name": "b5", "by": "country"}, status=400)
+    assert "by must be one of channel, device" in changed.text and SavedFunnel.get().name == "b4"
+    shown = events.post("/funnels/show", {**form, "by": "country"}, status=400)
+    assert "by must be one of channel, device" in shown.text
+
+
 def test_retention_page_is_a_heat_map_with_sizes_and_a_csv(events):
     page = events.get("/retention?from=2026-01-01&to=2026-01-31&interval=week&activity=conversion")
     rows = page.html.select("table.retention tbody tr")

@@ -221,6 +221,14 @@ def parse_steps(texts):
     return steps
 
 
+def check_options(unit, by):
+    """Raise FunnelError unless UNIT is one of UNITS and BY is None or one of BREAKDOWNS."""
+    if unit not in UNITS:
+        raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {unit!r}.")
+    if by not in (None, *BREAKDOWNS):
+        raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}.")
+
+
 def funnel(query, steps, unit="session", by=None):
     """Return the Funnel of STEPS over the sessions in QUERY's range that pass its filters."""
     return compute(where_sessions(CustomerSession.select(), query), steps, unit, by)
@@ -228,10 +236,7 @@ def funnel(query, steps, unit="session", by=None):
 
 def compute(sessions, steps, unit="session", by=None):
     """Return the Funnel of STEPS over the sessions that SESSIONS (a select of CustomerSession) picks."""
-    if unit not in UNITS:
-        raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {unit!r}.")
-    if by not in (None, *BREAKDOWNS):
-        raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}.")
+    check_options(unit, by)
     overall = _figures(_waits(_rows(sessions, steps, unit, None), len(steps)), steps)
     groups = {}
     if by:

@@ -81,7 +81,7 @@ def register(app, settings):
         form = bottle.request.forms
         try:
             user = users.create(form.getunicode("email", ""), form.getunicode("password", ""),
-                                form.getunicode("role", "viewer"), cheap)
+                                form.getunicode("role", ""), cheap)
         except AppError as exc:
             return _users_page(error=str(exc), status=400)
         return _users_page(notice=f"User {user.email} created as {user.role}.")
@@ -98,7 +98,11 @@ def register(app, settings):
     @app.post("/admin/users/<user_id:int>/disabled", access="admin")
     def change_disabled(user_id):
         user = _user(user_id)
-        disabled = bottle.request.forms.get("disabled") == "1"
+        choice = bottle.request.forms.get("disabled", "")
+        if choice not in ("0", "1"):
+            return _users_page(error=f"disabled must be 1 (disable) or 0 (enable); got {choice!r}. {user.email} was "
+                                     "not changed.", status=400)
+        disabled = choice == "1"
         try:
             users.set_disabled(user, disabled)
         except AppError as exc:

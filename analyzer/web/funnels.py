@@ -76,7 +76,9 @@ def read_funnel(form, saved, posted=False):
         texts = saved.steps.splitlines() if saved is not None else list(funnels.DEFAULT_STEPS)
     unit = form.get("per") or (saved.unit if saved is not None else "session")
     by = form.get("by") or None
-    return funnels.parse_steps(texts), unit, by
+    steps = funnels.parse_steps(texts)
+    funnels.check_options(unit, by)
+    return steps, unit, by
 
 
 def _builder_step(form, i):
@@ -95,18 +97,25 @@ def _save(funnel_id):
     """Save the builder's steps (or step= fields) under the typed name: what the form shows is what is saved."""
     form = bottle.request.forms.decode()
     try:
+        # All of it is checked first: the page the save leads to shows the funnel, never an error.
+        view = _view_of(form, strict=True)
         steps, unit, by = read_funnel(form, None, posted=True)
         saved = saved_funnels.save(form.get("name"), steps, unit, auth.current_user().email, funnel_id)
     except FunnelError as exc:
         return _refused(form, f"The funnel was not saved: {exc}")
-    return bottle.redirect(_link(_view_of(form), steps, unit, by, saved.id) + "&saved=1", 303)
+    return bottle.redirect(_link(view, steps, unit, by, saved.id) + "&saved=1", 303)
 
 
-def _view_of(form):
-    """Return the View of the range and filters a posted form came from (its back field), rebuilt from parsed values."""
+def _view_of(form, strict=False):
+    """Return the View of the range and filters a posted form came from (its back field), rebuilt from parsed values.
+
+    One that cannot be read gives the default range, or when STRICT raises FunnelError.
+    """
     try:
         return dashboard.View(params.parse_query(dict(parse_qsl(form.get("back") or "")), fit=True))
-    except params.QueryError:
+    except params.QueryError as exc:
+        if strict:
+            raise FunnelError(str(exc)) from None
         return dashboard.View(params.parse_query({}))
 
 
