@@ -445,3 +445,17 @@ def test_dropping_a_table_after_creating_its_successor_of_the_same_class_keeps_t
     from analyzer.migrate import runner
     # the order migrate create wrote before it put drops first: the replay lost goods, and check saw drift
     assert [m._meta.table_name for m in runner.replay(db, mfiles.scan(migrations_dir)).orm] == ["goods"]
+
+
+def test_changing_the_type_of_a_column_added_with_a_default_keeps_the_default(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_score", 'migrator.add_fields("items", score=pw.IntegerField(default=5))',
+                    'migrator.remove_fields("items", "score")')
+    write_migration(migrations_dir, "003_wider", 'migrator.change_fields("items", score=pw.BigIntegerField(default=5))',
+                    'migrator.change_fields("items", score=pw.IntegerField(default=5))')
+    commands.run(make_ctx())
+    # SQLite's rebuild wrote the column from the field alone: NOT NULL without its DEFAULT 5
+    db.execute_sql("INSERT INTO items (name) VALUES ('a')")
+    commands.rollback(make_ctx())
+    db.execute_sql("INSERT INTO items (name) VALUES ('b')")
+    assert db.execute_sql("SELECT name, score FROM items ORDER BY id").fetchall() == [("a", 5), ("b", 5)]

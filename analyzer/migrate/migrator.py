@@ -18,6 +18,7 @@ OPERATIONS = (
     "add_constraint", "drop_constraints", "sql", "run", "backfill", "set_not_null",
 )
 NOT_NULL = re.compile(r"\bNOT\s+NULL\b", re.I)
+DEFAULT = re.compile(r"\bDEFAULT\b", re.I)
 
 
 @dataclass
@@ -96,6 +97,19 @@ class SqliteMigrator(pm.SqliteMigrator):
         )
         return steps + [pm.SqliteMigrator.drop_column(self, table, column_name, cascade, legacy=not in_place)]
 
+
+    def alter_change_column(self, table, column, field):
+        """Change a column's definition, keeping a database default it had (add_fields writes constant ones)."""
+        def changed(column_name, column_def):
+            ctx = self.make_context()
+            ctx.sql(field.ddl(ctx))
+            new_def = ctx.query()[0]
+            # A rebuild from the field's DDL alone dropped the DEFAULT: an insert that left the column out failed.
+            if DEFAULT.search(column_def) and field.default is not None and not callable(field.default):
+                new_def += " DEFAULT " + _literal(self.database, field, field.default)
+            return new_def
+
+        return [self._update_column(table, column, changed)]
 
     @operation
     def add_not_null(self, table, column, legacy=False):
