@@ -6,6 +6,7 @@ import subprocess
 from pathlib import Path
 
 import psycopg2
+import pytest
 
 import manage
 from analyzer.db import is_sqlite, open_database
@@ -248,3 +249,24 @@ def test_missing_create_database_right_is_exit_2_with_the_fix(pg_url, capsys):
         with admin.cursor() as cur:
             cur.execute(f"DROP ROLE IF EXISTS {role}")
         admin.close()
+
+
+@pytest.mark.parametrize("as_json", [True, False])
+def test_a_migration_that_fails_after_rewriting_a_table_is_reported_not_a_crash(make_ctx, migrations_dir, db, as_json):
+    items_with_rows(make_ctx, migrations_dir, db)
+    # The type change rewrites items (a rebuild on SQLite); the failure after it left the rewrites uncounted, and
+    # the report stopped on them with "ValueError: too many values to unpack".
+    write_migration(migrations_dir, "002_widen_and_fill",
+                    'migrator.change_fields("items", price=pw.FloatField(null=True))\n'
+                    'migrator.sql("UPDATE items SET no_such_column = 1")',
+                    'migrator.change_fields("items", price=pw.IntegerField(null=True))')
+    ctx = make_ctx()
+    assert rehearse(ctx, RehearseOptions(as_json=as_json)) == 1
+    text = ctx.out.text
+    problem = "up failed on the copy: migrations/002_widen_and_fill.py line 8 failed at: UPDATE items SET no_such_column"
+    if as_json:
+        [migration] = json.loads(text)["migrations"]
+        assert migration["problems"][0].startswith(problem)
+        assert {"table": "items", "rows": 50} in [r for s in migration["statements"] for r in s["rewrites"]]
+    else:
+        assert problem in text and "items (50 rows)" in text

@@ -95,10 +95,10 @@ def _rehearse_one(db, url, applied, migration, timeouts, max_lock_ms):
             result.up_ms = _ms(runner.apply(db, migrator, migration, timeouts=timeouts))
     except AppError as exc:
         result.ran = False
-        result.statements = observer.statements
+        result.statements = _counted(observer.statements, rows_before)
         result.problems.append(f"up failed on the copy: {exc}")
         return result
-    result.statements = observer.statements
+    result.statements = _counted(observer.statements, rows_before)
     touched = {call.table for call in migrator.calls if call.table}
     after_up = snapshot.schema(db)
     rows_up = snapshot.checksums(db, after_up)
@@ -106,8 +106,6 @@ def _rehearse_one(db, url, applied, migration, timeouts, max_lock_ms):
     if not any(call.op in ("sql", "run") for call in migrator.calls):
         result.problems += [f"up changed the rows of {table}, which none of its operations names ({why})"
                             for table, why in _changed_rows(rows_before, rows_up, touched)]
-    for statement in result.statements:
-        statement.rewrites = [(table, rows_before.get(table, (0, ""))[0]) for table in statement.rewrites]
     result.notes += [f"{table} has no rows in the copy, so the rehearsal does not show the migration works on data"
                      for table in sorted(touched) if rows_before.get(table, (1, ""))[0] == 0]
     try:
@@ -133,6 +131,13 @@ def _rehearse_one(db, url, applied, migration, timeouts, max_lock_ms):
     if again:
         result.problems.append("the second up gives another schema than the first: " + "; ".join(again))
     return result
+
+
+def _counted(statements, rows_before):
+    """Give each statement's rewritten tables with the rows they held (also when the migration failed after it)."""
+    for statement in statements:
+        statement.rewrites = [(table, rows_before.get(table, (0, ""))[0]) for table in statement.rewrites]
+    return statements
 
 
 def _changed_rows(before, after, touched, count_only=()):
