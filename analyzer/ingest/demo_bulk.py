@@ -56,7 +56,7 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
                                checksum=f"demo-{seed}-{sessions}-{days}", kind="sessions", file_format="demo",
                                created_by=created_by, started_at=_now())
         if postgres:
-            store.take_import_lock(db)
+            store.begin_import(db)
         db.execute_sql(STAGE_EVENTS.format(when="TIMESTAMP" if postgres else "TEXT"))
         customers = _Customers(rng)
         events = 0

@@ -196,7 +196,7 @@ def undo(db, import_id):
     with write_transaction(db):
         # Read under the lock: a second undo of the import (a double-click) waits for the first, then finds it undone.
         if store.is_postgres(db):
-            store.take_import_lock(db)
+            store.begin_import(db)
         record = _finished(import_id)
         if record.kind == "events":
             gap_minutes = json.loads(record.notes or "{}").get("gap_minutes", 30)
