@@ -102,6 +102,17 @@ def test_backfill_inside_a_transaction_is_refused_and_changes_nothing(make_ctx, 
     assert db.execute_sql("SELECT count(*) FROM items WHERE label IS NOT NULL").fetchone()[0] == 0
 
 
+def test_sql_preview_of_a_backfill_with_nothing_to_fill_says_so(make_ctx, migrations_dir, db):
+    items(make_ctx, migrations_dir, db)
+    write_migration(migrations_dir, "003_fill_label", 'migrator.backfill("items", "label", "name", where="price < 0")',
+                    header=OUTSIDE)
+    ctx = make_ctx()
+    assert review.sql(ctx, None) == 0
+    assert ('-- backfill of items.label: no row has "label" IS NULL AND (price < 0) now, so it updates nothing\n'
+            in ctx.out.text)
+    assert "UPDATE" not in ctx.out.text
+
+
 def test_set_not_null_with_nulls_left_fails_clearly_and_the_column_stays_nullable(make_ctx, migrations_dir, db):
     items(make_ctx, migrations_dir, db)
     write_migration(migrations_dir, "003_required", 'migrator.set_not_null("items", "label")', header=OUTSIDE)
@@ -122,7 +133,10 @@ def test_sql_preview_shows_the_batches_and_the_validated_check(make_ctx, migrati
     ctx = make_ctx()
     assert review.sql(ctx, None) == 0
     text = ctx.out.text
-    assert 'UPDATE "items" SET "label" = lower(name) WHERE "id" >= 1 AND "id" <= 7 AND "label" IS NULL;' in text
+    assert ('UPDATE "items" SET "label" = lower(name) WHERE "id" >= 1 AND "id" <= 7 AND "label" IS NULL;\n'
+            '-- backfill of items.label: the UPDATE above is its first batch; the same UPDATE runs for each next batch '
+            'of up to 7 rows by id, each committed on its own, until no row has "label" IS NULL (25 rows now: '
+            '4 batches)\n') in text
     if not is_sqlite(db):
         assert ('ALTER TABLE "items" ADD CONSTRAINT "items_label_not_null" CHECK ("label" IS NOT NULL) NOT VALID;\n'
                 'ALTER TABLE "items" VALIDATE CONSTRAINT "items_label_not_null";\n'

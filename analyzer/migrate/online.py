@@ -61,6 +61,8 @@ def backfill(db, job, report=None, preview=False):
         if report and time.monotonic() - told >= REPORT_EVERY_S:
             told = time.monotonic()
             report(_progress(job, done, remaining, told - started))
+    if report and preview:
+        report(_preview_note(job, remaining, pending))
     if report and not preview:
         line = _progress(job, done, remaining, time.monotonic() - started)
         left = db.execute_sql(f"SELECT COUNT(*) FROM {table} WHERE {pending}").fetchone()[0]
@@ -95,6 +97,16 @@ def _next_size(size, seconds, most):
 
 def _check_name(table, column):
     return f"{table}_{column}_not_null"[:63]
+
+
+def _preview_note(job, remaining, pending):
+    """Say what the preview's one batch stands for: the same UPDATE batch by batch until no row is left."""
+    if not remaining:
+        return f"-- backfill of {job.table}.{job.column}: no row has {pending} now, so it updates nothing"
+    batches = -(-remaining // job.batch_size)
+    return (f"-- backfill of {job.table}.{job.column}: the UPDATE above is its first batch; the same UPDATE runs for "
+            f"each next batch of up to {job.batch_size:,} rows by {job.keys[0]}, each committed on its own, until no "
+            f"row has {pending} ({remaining:,} rows now: {batches:,} batch{'es' if batches > 1 else ''})")
 
 
 def _progress(job, done, remaining, seconds):

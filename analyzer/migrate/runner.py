@@ -69,6 +69,7 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
             migrator.archiving = direction == "migrate"
             migrator.previewing = True
             recorder = _Recorder(db, dry=not transactional)
+            migrator.report = recorder.note
             with recorder:
                 try:
                     _call(migrator, migration, namespace, direction, fake=False)
@@ -80,6 +81,7 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
                     raise _failure(db, migration, direction, recorder, exc, migrator.current, True) from exc
                 finally:
                     migrator.previewing = False
+                    migrator.report = None
             results.append((migration, transactional, [s for s in recorder.statements if not is_read(s)]))
         transaction.rollback()
     return results
@@ -279,6 +281,10 @@ class _Recorder:
         self.statements = []
         self.failed = None
         self._patch = None
+
+    def note(self, text):
+        """Add a comment line (starting with --) among the statements."""
+        self.statements.append(text)
 
     def __enter__(self):
         original = self.db.execute_sql
