@@ -183,6 +183,25 @@ def test_a_table_rewrite_is_reported_with_its_rows(make_ctx, migrations_dir, db)
     assert rewrites == [{"table": "items", "rows": 50}]
 
 
+def test_each_rebuild_of_a_table_in_one_migration_is_reported(make_ctx, migrations_dir, db):
+    items_with_rows(make_ctx, migrations_dir, db)
+    write_migration(migrations_dir, "002_wider",
+                    'migrator.change_fields("items", price=pw.BigIntegerField(null=True))\n'
+                    'migrator.change_fields("items", name=pw.CharField(max_length=80))',
+                    'migrator.change_fields("items", name=pw.CharField(max_length=50))\n'
+                    'migrator.change_fields("items", price=pw.IntegerField(null=True))')
+    code, report = rehearsed(make_ctx)
+    statements = report["migrations"][0]["statements"]
+    rewritten = [s["sql"] for s in statements if s["rewrites"] == [{"table": "items", "rows": 50}]]
+    if is_sqlite(db):  # every rebuild ends by renaming the copy to items; the copy itself is no rewrite
+        renames = [s["sql"] for s in statements if s["sql"] == 'ALTER TABLE "items__tmp__" RENAME TO "items"']
+        assert len(renames) > 1 and rewritten == renames
+    else:
+        assert rewritten == ['ALTER TABLE "items" ALTER COLUMN "price" TYPE BIGINT']
+    assert all(s["rewrites"] in ([], [{"table": "items", "rows": 50}]) for s in statements)
+    assert code == 0
+
+
 def test_rows_copies_a_sample_of_each_table(db_url, make_ctx, migrations_dir, db):
     items_with_rows(make_ctx, migrations_dir, db)
     with scratch.scratch_copy(db_url, rows=7) as url:

@@ -83,11 +83,12 @@ class Observer:
         self._sampler = None
         self._patch = None
         self._storage = {}
-        self._rewritten = set()
+        self._last_seen = {}
 
     def __enter__(self):
         original = self.db.execute_sql
         self._storage = self._read_storage(original)
+        self._last_seen = dict(self._storage)
         if not is_sqlite(self.db):
             pid = original("SELECT pg_backend_pid()").fetchone()[0]
             self._sampler = _LockSampler(self.url, pid)
@@ -146,11 +147,12 @@ class Observer:
         return dict(execute(query).fetchall())
 
     def _new_rewrites(self, execute):
-        """Return the tables whose storage changed since the migration began and were not reported yet."""
+        """Return the tables of before the migration whose storage changed since it was last seen (each rebuild)."""
+        # Last seen, not before the previous statement: a SQLite rebuild drops the table, then renames the copy.
         now = self._read_storage(execute)
-        changed = [t for t, node in now.items() if t in self._storage and node != self._storage[t]
-                   and t not in self._rewritten and not is_bookkeeping(t)]
-        self._rewritten.update(changed)
+        changed = [t for t, node in now.items() if t in self._storage and node != self._last_seen.get(t)
+                   and not is_bookkeeping(t)]
+        self._last_seen.update(now)
         return sorted(changed)
 
 
