@@ -6,7 +6,7 @@ import time
 import pytest
 
 from analyzer.errors import AppError
-from analyzer.migrate import archive, commands
+from analyzer.migrate import archive, commands, history
 from tests.conftest import CREATE_ITEMS, FakeTerminal, write_migration
 
 
@@ -96,6 +96,59 @@ def test_generated_drop_and_rollback_round_trip_keeps_values(make_ctx, migration
     commands.run(make_ctx())
     commands.rollback(make_ctx())
     assert db.execute_sql("SELECT price FROM items ORDER BY id").fetchall() == [(10,), (20,), (None,)]
+
+
+def drop_name_with_create(make_ctx, migrations_dir, db, create_items=CREATE_ITEMS):
+    """Apply 001 (items with rows), then create and run 002, which drops the NOT NULL column items.name."""
+    write_migration(migrations_dir, "001_items", create_items, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10), ('b', 20), ('c', NULL)")
+    assert commands.create(make_ctx(models_module="tests.models_items_nameless"), "drop name") == 0
+    assert commands.run(make_ctx()) == 0
+
+
+def test_generated_rollback_adds_a_not_null_column_back_nullable_then_sets_not_null(make_ctx, migrations_dir, db):
+    drop_name_with_create(make_ctx, migrations_dir, db)
+    text = (migrations_dir / "002_drop_name.py").read_text()
+    assert ("    migrator.add_fields(\n        'items',\n\n        name=pw.CharField(max_length=50, null=True))\n"
+            "    # In a rollback, add_not_null first puts back the values that migrate() archived.\n"
+            "    migrator.add_not_null('items', 'name')\n") in text
+
+
+def test_dropped_not_null_column_comes_back_with_its_values_and_not_null(make_ctx, migrations_dir, db):
+    drop_name_with_create(make_ctx, migrations_dir, db)
+    ctx = make_ctx()
+    assert commands.rollback(ctx) == 0
+    assert db.execute_sql("SELECT name, price FROM items ORDER BY id").fetchall() == [("a", 10), ("b", 20), ("c", None)]
+    assert [(c.name, c.null) for c in db.get_columns("items") if c.name == "name"] == [("name", False)]
+    assert "restored 3 rows of items.name from _archive_002_items__name" in ctx.out.text
+    assert archive.entries(db) == [] and not db.table_exists("_archive_002_items__name")
+    commands.run(make_ctx())
+    commands.rollback(make_ctx())
+    assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [("a",), ("b",), ("c",)]
+
+
+def test_a_row_added_after_a_not_null_column_was_dropped_stops_the_rollback_and_changes_nothing(
+        make_ctx, migrations_dir, db):
+    drop_name_with_create(make_ctx, migrations_dir, db)
+    db.execute_sql("INSERT INTO items (price) VALUES (30)")
+    with pytest.raises(AppError) as failure:
+        commands.rollback(make_ctx())
+    assert ("items.name cannot be NOT NULL again: 1 row(s) have no value for it in its archive "
+            "_archive_002_items__name either (rows added since 002_drop_name dropped it)") in str(failure.value)
+    assert "Nothing of 002_drop_name was changed" in str(failure.value)
+    assert [c.name for c in db.get_columns("items")] == ["id", "price"]
+    assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("name", 3)]
+    assert [row.name for row in history.applied(db)] == ["001_items", "002_drop_name"]
+
+
+def test_a_row_added_after_a_not_null_column_with_a_default_was_dropped_gets_the_default(
+        make_ctx, migrations_dir, db):
+    with_default = CREATE_ITEMS.replace("max_length=50", "max_length=50, default='?'")
+    drop_name_with_create(make_ctx, migrations_dir, db, with_default)
+    db.execute_sql("INSERT INTO items (price) VALUES (30)")
+    assert commands.rollback(make_ctx()) == 0
+    assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [("a",), ("b",), ("c",), ("?",)]
 
 
 def test_archives_are_listed_and_purged(make_ctx, migrations_dir, db):

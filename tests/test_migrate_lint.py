@@ -245,6 +245,13 @@ def test_production_run_accepts_a_destructive_change_marked_in_the_file(make_ctx
     assert "Applied 002_drop in" in ctx.out.text
 
 
+def test_a_generated_drop_of_a_not_null_column_is_flagged_for_the_drop_alone(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.create(make_ctx(models_module="tests.models_items_nameless"), "drop name")
+    files = scan(migrations_dir)
+    assert [f.rule for f in lint(db, files, files[1:])] == ["drop-column"]
+
+
 def test_create_prints_the_lint_of_the_new_file(make_ctx, migrations_dir):
     write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
     ctx = make_ctx(models_module="tests.models_items_swapped")

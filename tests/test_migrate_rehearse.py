@@ -102,6 +102,13 @@ def test_markdown_report_names_each_migration_its_sql_and_the_verdict(make_ctx, 
     assert text.endswith("**Verdict:** all 1 pending migration(s) rehearsed cleanly.")
 
 
+def test_a_generated_drop_of_a_not_null_column_rehearses_cleanly(make_ctx, migrations_dir, db):
+    items_with_rows(make_ctx, migrations_dir, db)
+    assert commands.create(make_ctx(models_module="tests.models_items_nameless"), "drop name") == 0
+    code, report = rehearsed(make_ctx)
+    assert (code, report["migrations"][0]["problems"]) == (0, [])
+
+
 def test_a_rollback_that_leaves_a_column_behind_is_a_problem(make_ctx, migrations_dir, db):
     items_with_rows(make_ctx, migrations_dir, db)
     write_migration(migrations_dir, "002_note", ADD_NOTE[0], "pass")

@@ -295,6 +295,38 @@ class PageView(BaseModel):
     assert query(db_url, "SELECT COUNT(*) FROM page_views") == [(1,)]
 
 
+def test_a_dropped_not_null_column_comes_back_with_its_values_through_create_run_rollback(project, db_url):
+    append_models(project, '''
+class Bookmark(BaseModel):
+    """A page a customer saved."""
+
+    path = pw.TextField()
+    title = pw.CharField(max_length=100)
+
+    class Meta:
+        table_name = "bookmarks"
+''')
+    assert migrate(project, db_url, "create", "add bookmarks").code == 0
+    assert migrate(project, db_url, "run").code == 0
+    db = open_database(db_url)
+    db.execute_sql("INSERT INTO bookmarks (path, title) VALUES ('/a', 'Home'), ('/b', 'Cart')")
+    db.close()
+    models = project / "analyzer" / "models.py"
+    models.write_text(models.read_text().replace("    title = pw.CharField(max_length=100)\n", ""))
+    created = migrate(project, db_url, "create", "drop bookmark title")
+    assert created.code == 0, created.err
+    assert "error drop-column" in created.out and "Lint: 1 file(s), 1 error(s), 0 warning(s)" in created.out
+    assert migrate(project, db_url, "rehearse").code == 0
+    assert migrate(project, db_url, "run").code == 0
+    back = migrate(project, db_url, "rollback")
+    assert back.code == 0, back.err
+    assert "restored 2 rows of bookmarks.title" in back.out
+    assert query(db_url, "SELECT path, title FROM bookmarks ORDER BY id") == [("/a", "Home"), ("/b", "Cart")]
+    db = open_database(db_url)
+    assert [c.null for c in db.get_columns("bookmarks") if c.name == "title"] == [False]
+    db.close()
+
+
 def test_removing_an_indexed_column_drops_its_index_first(project, db_url):
     assert migrate(project, db_url, "run").code == 0
     insert_session(db_url)

@@ -73,25 +73,22 @@ def restore(db, migration):
     if not db.table_exists(REGISTRY):
         return []
     model = bind(db)
-    notes = []
     # A list: SQLite cannot drop a table while a cursor over the registry is open ("database table is locked").
-    for entry in list(model.select().where(model.migration == migration).order_by(model.id.desc())):
-        keys = entry.key_columns.split(",")
-        if not db.table_exists(entry.table_name):
-            notes.append(f"kept archive {entry.archive_table}: table {entry.table_name} was not re-created")
-            continue
-        present = {c.name for c in db.get_columns(entry.table_name)}
-        if entry.column_name:
-            if entry.column_name not in present:
-                notes.append(f"kept archive {entry.archive_table}: column {entry.column_name} was not re-created")
-                continue
-            _restore_column(db, entry, keys)
-        else:
-            _restore_table(db, entry, present)
-        notes.append(f"restored {entry.rows} rows of {entry.table_name}"
-                     + (f".{entry.column_name}" if entry.column_name else "") + f" from {entry.archive_table}")
-        db.execute_sql(f"DROP TABLE {_q(entry.archive_table)}")
-        entry.delete_instance()
+    found = list(model.select().where(model.migration == migration).order_by(model.id.desc()))
+    return [_restore_entry(db, entry) for entry in found]
+
+
+def restore_not_null(db, migration, table, column):
+    """Bring back what MIGRATION archived of TABLE.COLUMN before it is NOT NULL again; stop if a row gets no value."""
+    entry = _column_entry(db, migration, table, column)
+    notes = [_restore_entry(db, entry)] if entry else []
+    missing = db.execute_sql(f"SELECT COUNT(*) FROM {_q(table)} WHERE {_q(column)} IS NULL").fetchone()[0]
+    if missing:
+        where = (f"in its archive {entry.archive_table} either (rows added since {migration} dropped it)" if entry
+                 else f"and no archive of {migration} is left to give one")
+        raise pw.IntegrityError(
+            f"{table}.{column} cannot be NOT NULL again: {missing} row(s) have no value for it {where}. Give them one "
+            "in rollback() before its add_not_null: a default in its add_fields, or a migrator.sql UPDATE")
     return notes
 
 
@@ -106,6 +103,31 @@ def purge(db, older_than_days=None):
         entry.delete_instance()
         dropped.append(entry)
     return dropped
+
+
+def _column_entry(db, migration, table, column):
+    """Return MIGRATION's archive of TABLE.COLUMN, or None."""
+    if not db.table_exists(REGISTRY):
+        return None
+    model = bind(db)
+    return model.get_or_none(model.migration == migration, model.table_name == table, model.column_name == column)
+
+
+def _restore_entry(db, entry):
+    """Put back one archive where its table or column was re-created, drop it, and return a note."""
+    if not db.table_exists(entry.table_name):
+        return f"kept archive {entry.archive_table}: table {entry.table_name} was not re-created"
+    present = {c.name for c in db.get_columns(entry.table_name)}
+    if entry.column_name:
+        if entry.column_name not in present:
+            return f"kept archive {entry.archive_table}: column {entry.column_name} was not re-created"
+        _restore_column(db, entry, entry.key_columns.split(","))
+    else:
+        _restore_table(db, entry, present)
+    db.execute_sql(f"DROP TABLE {_q(entry.archive_table)}")
+    entry.delete_instance()
+    return (f"restored {entry.rows} rows of {entry.table_name}" + (f".{entry.column_name}" if entry.column_name else "")
+            + f" from {entry.archive_table}")
 
 
 def _restore_column(db, entry, keys):

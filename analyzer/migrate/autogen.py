@@ -100,7 +100,7 @@ def code_for(migrator, models, index_names=None):
     """Return (migrate code, rollback code, imports) that take MIGRATOR's model state to MODELS."""
     with _callable_defaults() as imports, _index_flags_apart():
         forward = _compile(migrator, models)
-        with _original_index_names(index_names or {}):
+        with _original_index_names(index_names or {}), _not_null_after_restore():
             backward = _compile(migrator, models, reverse=True) if forward else ""
     return forward, backward, imports | _value_imports(forward + backward)
 
@@ -308,6 +308,34 @@ def _original_index_names(names):
         yield
     finally:
         auto.add_index = original
+
+
+@contextmanager
+def _not_null_after_restore():
+    """Write a rollback's NOT NULL column without a default as nullable, then add_not_null, which restores it first."""
+    # NOT NULL in the ADD COLUMN itself failed on any table with rows, before the archive could fill them.
+    original = auto.create_fields
+
+    def create_fields(model, *fields, **kwargs):
+        bare = [field.name for field in fields if not field.null and field.default is None]
+        code = original(model, *[_nullable(field) if field.name in bare else field for field in fields], **kwargs)
+        if not bare:
+            return code
+        return (code + "\n# In a rollback, add_not_null first puts back the values that migrate() archived."
+                f"\nmigrator.add_not_null({model._meta.table_name!r}, {', '.join(map(repr, bare))})")
+
+    auto.create_fields = create_fields
+    try:
+        yield
+    finally:
+        auto.create_fields = original
+
+
+def _nullable(field):
+    """Return a copy of FIELD that allows NULL."""
+    copy = field.clone()
+    copy.null = True
+    return copy
 
 
 @contextmanager

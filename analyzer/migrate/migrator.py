@@ -140,6 +140,7 @@ class Migrator(pm.Migrator):
         self.archiving = True
         self.previewing = False
         self.report = None
+        self.restored = []  # notes of the archives a rollback's add_not_null brought back
         self._queued_by = []
         self._removed = set()  # (table, field) removed by the queued operations
 
@@ -209,6 +210,16 @@ class Migrator(pm.Migrator):
             if self.archiving and field is not None and keys and field.column_name not in keys:
                 self.__ops__.append(self._archiving(archive.archive_column, meta.table_name, field.column_name, keys))
         return super().remove_fields(model, *names, cascade=cascade, **params)
+
+    def add_not_null(self, model, *names):
+        """Make columns NOT NULL; in a rollback, the values the migration archived of them come back first."""
+        meta = self.__get_model__(model)._meta
+        for name in names:
+            # A copy to change: an add_fields queued before holds this field and must still add the column nullable.
+            meta.add_field(name, meta.fields[name].clone())
+            if not self.archiving:
+                self.__ops__.append(self._restoring(meta.table_name, meta.fields[name].column_name))
+        return super().add_not_null(model, *names)
 
     def rename_field(self, model, old_name, new_name):
         """Rename a column; the indexes add_index recorded on it follow it."""
@@ -327,6 +338,12 @@ class Migrator(pm.Migrator):
                            "these migrations, record them without running them: python manage.py migrate run --fake; "
                            f"otherwise rename or drop that table. Nothing of {self.migration_name} was changed.",
                            exit_code=2)
+
+    def _restoring(self, table, column):
+        def restore_step():
+            self.restored += archive.restore_not_null(self.__database__, self.migration_name, table, column)
+
+        return restore_step
 
     def _archiving(self, function, *args):
         def archive_step():

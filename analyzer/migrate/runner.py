@@ -116,6 +116,7 @@ def _step(db, migrator, migration, direction, fake, timeouts):
     recorder = _Recorder(db)
     migrator.migration_name = migration.name
     migrator.archiving = direction == "migrate"
+    migrator.restored = []
     notes = []
     with _foreign_keys_off(db), recorder:
         try:
@@ -129,7 +130,7 @@ def _step(db, migrator, migration, direction, fake, timeouts):
                     _call(migrator, migration, namespace, direction, fake=False)
                     migrator.apply()
                     if direction == "rollback":
-                        notes = archive.restore(db, migration.name)
+                        notes = migrator.restored + archive.restore(db, migration.name)
                     _check_foreign_keys(db)
                 elapsed = time.perf_counter() - started
                 if direction == "migrate":
