@@ -206,6 +206,49 @@ def test_create_records_the_new_file_in_the_sum(make_ctx, migrations_dir):
     assert "003_nothing.py" in integrity.read(migrations_dir)
 
 
+def merge_conflict_in_the_sum(directory):
+    """Leave migrations.sum as git leaves it when two branches each added a migration."""
+    two_migrations(directory)
+    integrity.write(directory, scan(directory))
+    ours, theirs = "0" * 64 + "  003_ours.py", "1" * 64 + "  003_theirs.py"
+    with open(directory / integrity.SUM_FILE, "a", encoding="utf-8") as handle:
+        handle.write(f"<<<<<<< HEAD\n{ours}\n=======\n{theirs}\n>>>>>>> feature\n")
+
+
+def test_check_names_a_merge_conflict_in_the_sum_and_how_to_fix_it(make_ctx, migrations_dir):
+    merge_conflict_in_the_sum(migrations_dir)
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert ("FAIL migrations/migrations.sum line 4 is a merge conflict marker (<<<<<<<): keep the migration files of "
+            "both branches") in ctx.out.text
+    assert 'then rewrite the sum with "python manage.py migrate sum"' in ctx.out.text
+    assert "the file is gone" not in ctx.out.text
+    assert commands.write_sum(make_ctx()) == 0
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 0, ctx.out.text
+
+
+def test_create_refuses_a_sum_with_a_merge_conflict_and_writes_nothing(make_ctx, migrations_dir):
+    merge_conflict_in_the_sum(migrations_dir)
+    before = (migrations_dir / integrity.SUM_FILE).read_text()
+    with pytest.raises(AppError, match=r"Cannot create a migration: migrations/migrations.sum line 4 is a merge "
+                                       r"conflict marker .*Nothing was written\.$"):
+        commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True)
+    assert sorted(p.name for p in migrations_dir.glob("*.py")) == ["001_items.py", "002_items_note.py"]
+    assert (migrations_dir / integrity.SUM_FILE).read_text() == before
+
+
+def test_check_names_a_line_of_the_sum_that_is_no_entry(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    with open(migrations_dir / integrity.SUM_FILE, "a", encoding="utf-8") as handle:
+        handle.write("003_by_hand.py\n")
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert ("FAIL migrations/migrations.sum line 4 is not a SHA-256 and a file name ('003_by_hand.py')"
+            in ctx.out.text)
+
+
 def test_an_index_made_by_add_index_goes_with_its_dropped_or_renamed_column(make_ctx, migrations_dir, db):
     # The replayed models kept add_index's entry after the column was gone: check and create stopped on a KeyError.
     write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')

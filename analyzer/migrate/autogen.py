@@ -201,6 +201,9 @@ def render(description, forward, backward, imports):
 def create(db, directory, description, models_module="analyzer.models", empty=False, renamed=()):
     """Write the next migration file and return (file, calls), or None when nothing changed."""
     on_disk = mfiles.scan(directory)
+    damage = integrity.damage(directory)
+    if damage:
+        raise AppError(f"Cannot create a migration: {damage}. Nothing was written.")
     duplicates = mfiles.duplicate_numbers(on_disk)
     if duplicates:
         names = "; ".join(", ".join(v) for v in duplicates.values())

@@ -1,8 +1,12 @@
 """migrations/migrations.sum: the SHA-256 of every migration file, so an edit to history is caught."""
 
+import re
+
 from analyzer.migrate.files import scan
 
 SUM_FILE = "migrations.sum"
+CONFLICT_MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
+ENTRY = re.compile(r"[0-9a-f]{64}  \S+\.py")
 HEADER = ("# SHA-256 of each migration file: written by \"migrate create\" and \"migrate sum\", "
           "checked by \"migrate check\". Do not edit by hand.\n")
 
@@ -14,10 +18,27 @@ def read(directory):
         return None
     entries = {}
     for line in path.read_text(encoding="utf-8").splitlines():
-        if line.strip() and not line.startswith("#"):
-            digest, _, name = line.partition("  ")
-            entries[name.strip()] = digest.strip()
+        if ENTRY.fullmatch(line.strip()):
+            digest, _, name = line.strip().partition("  ")
+            entries[name] = digest
     return entries
+
+
+def damage(directory):
+    """Return what makes the sum file unreadable (a merge conflict, a line that is no entry), or None."""
+    path = directory / SUM_FILE
+    if not path.exists():
+        return None
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        if line.startswith(CONFLICT_MARKERS):
+            return (f"migrations/{SUM_FILE} line {number} is a merge conflict marker ({line.split()[0]}): keep the "
+                    "migration files of both branches (two files with one number: renumber the one not yet on main "
+                    'with "migrate create"), then rewrite the sum with "python manage.py migrate sum"')
+        if line.strip() and not line.startswith("#") and not ENTRY.fullmatch(line.strip()):
+            return (f"migrations/{SUM_FILE} line {number} is not a SHA-256 and a file name ({line[:60]!r}): it is "
+                    'written by "migrate create" and "migrate sum"; check the migration files, then run '
+                    '"python manage.py migrate sum"')
+    return None
 
 
 def write(directory, migration_files):
@@ -45,6 +66,9 @@ def mismatches(directory, migration_files):
     entries = read(directory)
     if entries is None:
         return [f'migrations/{SUM_FILE} is missing: create it with "python manage.py migrate sum"']
+    damaged = damage(directory)
+    if damaged:
+        return [damaged]
     problems = []
     on_disk = {f.path.name: f for f in migration_files}
     for name, f in on_disk.items():
