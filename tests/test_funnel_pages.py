@@ -150,6 +150,34 @@ def test_saving_a_funnel_without_a_name_says_so(events):
     assert "Give the funnel a name" in response.text
 
 
+def test_a_builder_step_past_the_last_is_refused_not_dropped(events):
+    # value9 was left out without a word: a funnel built with 9 steps was shown and saved with 8.
+    steps = {f"value{i}": f"step{i}" for i in range(1, 10)}
+    shown = events.get(f"/funnels?{RANGE}", steps, status=400)
+    assert "A funnel has 2 to 8 steps; 9 given." in shown.text
+    form = {"csrf_token": csrf_of(events), "name": "nine", "back": RANGE, **steps}
+    refused = events.post("/funnels", form, status=400)
+    assert "The funnel was not saved: A funnel has 2 to 8 steps; 9 given." in refused.text
+    assert [refused.html.select_one(f"input[name=value{i}]")["value"] for i in range(1, 10)] == list(steps.values())
+    assert SavedFunnel.select().count() == 0
+    del form["value5"]  # eight steps, numbered up to 9
+    saved = events.post("/funnels", form, status=303)
+    assert SavedFunnel.get().steps.splitlines() == [f"event:step{i}" for i in (1, 2, 3, 4, 6, 7, 8, 9)]
+    assert "step=event%3Astep9" in saved.location
+
+
+def test_a_funnel_name_of_invisible_characters_is_refused_and_invisible_ends_are_trimmed(events):
+    form = {"csrf_token": csrf_of(events), "value1": "page_view", "value2": "purchase", "back": RANGE}
+    for name in ("\u200b", "\u200b\u2060 \ufeff", "\u200d\u200c"):
+        page = events.post("/funnels", {**form, "name": name}, status=400)
+        assert "Give the funnel a name that can be seen: this one has only invisible characters." in page.text
+    assert SavedFunnel.select().count() == 0
+    events.post("/funnels", {**form, "name": "\u200b Checkout \ufeff"}, status=303)
+    assert SavedFunnel.get().name == "Checkout"
+    taken = events.post("/funnels", {**form, "name": "Checkout\u200b"}, status=400)
+    assert "A funnel named &#039;Checkout&#039; exists already" in taken.text
+
+
 def test_a_funnel_the_page_cannot_show_is_not_saved_and_the_form_says_why(events):
     # by=country was saved, and the page it led to said both "The funnel was saved." and that by is wrong.
     form = {"csrf_token": csrf_of(events), "name": "b4", "value1": "page_view", "value2": "purchase", "back": RANGE}

@@ -1,6 +1,7 @@
 """Funnels saved by name: their steps in the API's notation and whether they count sessions or customers."""
 
 import datetime as dt
+import unicodedata
 
 import peewee as pw
 
@@ -28,7 +29,10 @@ def steps_of(saved):
 
 def save(name, steps, unit, user_email, funnel_id=None):
     """Create a funnel (or change the one with FUNNEL_ID) named NAME with STEPS; return it."""
-    name = " ".join((name or "").split())
+    name = name or ""
+    if name.strip() and not any(unicodedata.category(c)[0] not in "CZ" for c in name):
+        raise FunnelError("Give the funnel a name that can be seen: this one has only invisible characters.")
+    name = _trimmed(name)
     if not 1 <= len(name) <= MAX_NAME:
         raise FunnelError(f"Give the funnel a name of 1 to {MAX_NAME} characters.")
     if unit not in UNITS:
@@ -46,6 +50,16 @@ def save(name, steps, unit, user_email, funnel_id=None):
             return find(funnel_id)
     except pw.IntegrityError:
         raise FunnelError(f"A funnel named {name!r} exists already: choose another name.") from None
+
+
+def _trimmed(name):
+    """Return NAME with runs of spaces made one and invisible characters (zero-width space, BOM) off its ends."""
+    name = " ".join(name.split())
+    while name and unicodedata.category(name[0]) in ("Cf", "Cc", "Zs"):
+        name = name[1:]
+    while name and unicodedata.category(name[-1]) in ("Cf", "Cc", "Zs"):
+        name = name[:-1]
+    return name
 
 
 def delete(funnel_id):

@@ -1,5 +1,6 @@
 """The funnels page, its CSV, and saved funnels."""
 
+import re
 from urllib.parse import parse_qsl, urlencode
 
 import bottle
@@ -11,6 +12,7 @@ from analyzer.web.api_dashboard import plain
 from analyzer.web.routes import render
 
 KINDS = (("event", "Event type"), ("page", "Page"))
+BUILDER_VALUE = re.compile(r"value([1-9][0-9]{0,3})")  # the builder's value1, value2, …
 MATCHES = (("exact", "is"), ("prefix", "starts with"), ("contains", "contains"))
 UNIT_NAMES = {"session": "Sessions", "customer": "Customers"}
 BY_NAMES = {None: "No breakdown", "channel": "By channel", "device": "By device"}
@@ -70,8 +72,9 @@ def register(app):
 def read_funnel(form, saved, posted=False):
     """Return (steps, unit, by) from the builder, step=… fields, a saved funnel or the default (never when POSTED)."""
     texts = form.getall("step")
-    if any(form.get(f"value{i}", "").strip() for i in range(1, funnels.MAX_STEPS + 1)):
-        texts = [_builder_step(form, i) for i in range(1, funnels.MAX_STEPS + 1) if form.get(f"value{i}", "").strip()]
+    numbers = _builder_numbers(form)
+    if any(form.get(f"value{i}", "").strip() for i in numbers):
+        texts = [_builder_step(form, i) for i in numbers if form.get(f"value{i}", "").strip()]
     elif not texts and not posted:
         texts = saved.steps.splitlines() if saved is not None else list(funnels.DEFAULT_STEPS)
     unit = form.get("per") or (saved.unit if saved is not None else "session")
@@ -79,6 +82,11 @@ def read_funnel(form, saved, posted=False):
     steps = funnels.parse_steps(texts)
     funnels.check_options(unit, by)
     return steps, unit, by
+
+
+def _builder_numbers(form):
+    """Return the numbers of the builder's value fields sent, past the last the page shows too (too many is refused)."""
+    return sorted(int(found.group(1)) for key in form.keys() if (found := BUILDER_VALUE.fullmatch(key)))
 
 
 def _builder_step(form, i):
@@ -141,7 +149,7 @@ def _rows(steps):
 def _typed(form, saved=None):
     """Return the builder's rows as typed (builder fields, step= texts or SAVED's steps), even when they are wrong."""
     rows = [dict(kind=form.get(f"kind{i}", ""), match=form.get(f"match{i}", ""), value=form.get(f"value{i}", ""),
-                 direct=bool(form.get(f"direct{i}"))) for i in range(1, funnels.MAX_STEPS + 1)]
+                 direct=bool(form.get(f"direct{i}"))) for i in _builder_numbers(form)]
     rows = [r for r in rows if r["value"].strip()]
     if rows:
         return rows
