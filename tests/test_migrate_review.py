@@ -206,13 +206,18 @@ def test_create_records_the_new_file_in_the_sum(make_ctx, migrations_dir):
     assert "003_nothing.py" in integrity.read(migrations_dir)
 
 
-def merge_conflict_in_the_sum(directory):
-    """Leave migrations.sum as git leaves it when two branches each added a migration."""
+def sum_ending_in(directory, text):
+    """Write two migrations and their sum, then append the bytes TEXT to the sum (what a merge or a hand left)."""
     two_migrations(directory)
     integrity.write(directory, scan(directory))
-    ours, theirs = "0" * 64 + "  003_ours.py", "1" * 64 + "  003_theirs.py"
-    with open(directory / integrity.SUM_FILE, "a", encoding="utf-8") as handle:
-        handle.write(f"<<<<<<< HEAD\n{ours}\n=======\n{theirs}\n>>>>>>> feature\n")
+    with open(directory / integrity.SUM_FILE, "ab") as handle:
+        handle.write(text)
+
+
+def merge_conflict_in_the_sum(directory):
+    """Leave migrations.sum as git leaves it when two branches each added a migration."""
+    ours, theirs = b"0" * 64 + b"  003_ours.py", b"1" * 64 + b"  003_theirs.py"
+    sum_ending_in(directory, b"<<<<<<< HEAD\n" + ours + b"\n=======\n" + theirs + b"\n>>>>>>> feature\n")
 
 
 def test_check_names_a_merge_conflict_in_the_sum_and_how_to_fix_it(make_ctx, migrations_dir):
@@ -239,14 +244,49 @@ def test_create_refuses_a_sum_with_a_merge_conflict_and_writes_nothing(make_ctx,
 
 
 def test_check_names_a_line_of_the_sum_that_is_no_entry(make_ctx, migrations_dir):
-    two_migrations(migrations_dir)
-    integrity.write(migrations_dir, scan(migrations_dir))
-    with open(migrations_dir / integrity.SUM_FILE, "a", encoding="utf-8") as handle:
-        handle.write("003_by_hand.py\n")
+    sum_ending_in(migrations_dir, b"003_by_hand.py\n")
     ctx = make_ctx(models_module="tests.models_items")
     assert review.check(ctx) == 1
     assert ("FAIL migrations/migrations.sum line 4 is not a SHA-256 and a file name ('003_by_hand.py')"
             in ctx.out.text)
+
+
+def test_a_merge_conflict_in_the_sum_says_to_renumber_with_git_mv_not_with_create(make_ctx, migrations_dir):
+    merge_conflict_in_the_sum(migrations_dir)
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert "renumber the one not yet on main after the newest migration with git mv" in ctx.out.text
+    with pytest.raises(AppError) as refused:
+        commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True)
+    assert '"migrate create"' not in ctx.out.text + str(refused.value)
+
+
+def test_sum_rewrites_a_merge_conflict_and_names_the_lines_it_dropped(make_ctx, migrations_dir):
+    merge_conflict_in_the_sum(migrations_dir)
+    write_migration(migrations_dir, "003_ours", "pass")
+    write_migration(migrations_dir, "004_theirs", "pass")  # renumbered after the merge
+    ctx = make_ctx()
+    assert commands.write_sum(ctx) == 0
+    assert ctx.out.text == ("Wrote migrations/migrations.sum; changed: 003_ours.py, 003_theirs.py, 004_theirs.py; "
+                            "dropped 3 line(s) that were no entry (conflict markers or other text): 4, 6, 8.")
+    assert integrity.damage(migrations_dir) is None
+
+
+def test_check_names_a_line_of_the_sum_that_is_not_utf8(make_ctx, migrations_dir):
+    sum_ending_in(migrations_dir, "003_café.py\n".encode("latin-1"))  # saved by an editor in another encoding
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 1
+    assert ("FAIL migrations/migrations.sum line 4 is not a SHA-256 and a file name ('003_caf\ufffd.py')"
+            in ctx.out.text)
+
+
+def test_sum_rewrites_a_sum_with_a_line_that_is_not_utf8(make_ctx, migrations_dir):
+    sum_ending_in(migrations_dir, "003_café.py\n".encode("latin-1"))
+    ctx = make_ctx()
+    assert commands.write_sum(ctx) == 0
+    assert ctx.out.text.endswith("; no entry changed; dropped 1 line(s) that were no entry (conflict markers or "
+                                 "other text): 4.")
+    assert integrity.damage(migrations_dir) is None
 
 
 def test_an_index_made_by_add_index_goes_with_its_dropped_or_renamed_column(make_ctx, migrations_dir, db):

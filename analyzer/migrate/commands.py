@@ -485,8 +485,13 @@ def squash(ctx, to, schema_only=()):
 
 def write_sum(ctx):
     """Rewrite migrations/migrations.sum from the files on disk."""
+    dropped = [str(number) for number, _ in integrity.unreadable(ctx.directory)]
     changed = integrity.write(ctx.directory, mfiles.scan(ctx.directory))
-    ctx.out(f"Wrote {ctx.directory.name}/{integrity.SUM_FILE}" + (f"; changed: {', '.join(changed)}." if changed else "; no change."))
+    done = f"changed: {', '.join(changed)}" if changed else "no entry changed" if dropped else "no change"
+    if dropped:
+        done += f"; dropped {len(dropped)} line(s) that were no entry (conflict markers or other text): "
+        done += ", ".join(dropped)
+    ctx.out(f"Wrote {ctx.directory.name}/{integrity.SUM_FILE}; {done}.")
     return 0
 
 

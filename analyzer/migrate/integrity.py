@@ -13,32 +13,45 @@ HEADER = ("# SHA-256 of each migration file: written by \"migrate create\" and \
 
 def read(directory):
     """Return {file name: hash} from the sum file, or None when there is no sum file."""
-    path = directory / SUM_FILE
-    if not path.exists():
+    lines = _lines(directory)
+    if lines is None:
         return None
     entries = {}
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in lines:
         if ENTRY.fullmatch(line.strip()):
             digest, _, name = line.strip().partition("  ")
             entries[name] = digest
     return entries
 
 
-def damage(directory):
-    """Return what makes the sum file unreadable (a merge conflict, a line that is no entry), or None."""
+def _lines(directory):
+    """Return the sum file's lines, a byte that is not UTF-8 read as U+FFFD, or None when there is no sum file."""
     path = directory / SUM_FILE
     if not path.exists():
         return None
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
-        if line.startswith(CONFLICT_MARKERS):
-            return (f"migrations/{SUM_FILE} line {number} is a merge conflict marker ({line.split()[0]}): keep the "
-                    "migration files of both branches (two files with one number: renumber the one not yet on main "
-                    'with "migrate create"), then rewrite the sum with "python manage.py migrate sum"')
-        if line.strip() and not line.startswith("#") and not ENTRY.fullmatch(line.strip()):
-            return (f"migrations/{SUM_FILE} line {number} is not a SHA-256 and a file name ({line[:60]!r}): it is "
-                    'written by "migrate create" and "migrate sum"; check the migration files, then run '
-                    '"python manage.py migrate sum"')
-    return None
+    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+
+
+def unreadable(directory):
+    """Return (line number, line) for each line of the sum file that is no entry, comment or blank line."""
+    return [(number, line) for number, line in enumerate(_lines(directory) or [], 1)
+            if line.strip() and not line.startswith("#") and not ENTRY.fullmatch(line.strip())]
+
+
+def damage(directory):
+    """Return what makes the sum file unreadable (a merge conflict, a line that is no entry), or None."""
+    bad = unreadable(directory)
+    if not bad:
+        return None
+    number, line = bad[0]
+    if line.startswith(CONFLICT_MARKERS):
+        return (f"migrations/{SUM_FILE} line {number} is a merge conflict marker ({line.split()[0]}): keep the "
+                "migration files of both branches (if two share a number, renumber the one not yet on main after "
+                "the newest migration with git mv; never renumber or edit one on main), then rewrite the sum with "
+                '"python manage.py migrate sum"')
+    return (f"migrations/{SUM_FILE} line {number} is not a SHA-256 and a file name ({line[:60]!r}): it is "
+            'written by "migrate create" and "migrate sum"; check the migration files, then run '
+            '"python manage.py migrate sum"')
 
 
 def write(directory, migration_files):
