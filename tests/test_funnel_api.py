@@ -50,6 +50,7 @@ def test_api_funnel_breakdown_has_one_list_per_value(events):
 
 @pytest.mark.parametrize("query, message", [
     ("step=event:a", "2 to 8 steps; 1 given"),
+    ("&".join(f"step=event:s{i}" for i in range(1, 10)), "A funnel has 2 to 8 steps; 9 given."),
     ("", "2 to 8 steps; 0 given"),
     ("step=click:a&step=event:b", "write event:TYPE or page:PATH"),
     ("step=event:a&step=event:b&by=country", "by must be one of channel, device"),

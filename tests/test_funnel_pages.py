@@ -166,6 +166,38 @@ def test_a_builder_step_past_the_last_is_refused_not_dropped(events):
     assert "step=event%3Astep9" in saved.location
 
 
+def test_a_builder_step_numbered_oddly_or_past_9999_is_read_not_dropped(events):
+    # Only value1 to value9999 were read: value10000, value0 or value09 left a funnel of 9 steps saved with 8.
+    eight = {f"value{i}": f"step{i}" for i in range(1, 9)}
+    form = {"csrf_token": csrf_of(events), "name": "odd", "back": RANGE, **eight}
+    for odd in ("value10000", "value0", "value09", "value" + "9" * 5000):
+        refused = events.post("/funnels", {**form, odd: "extra"}, status=400)
+        assert "The funnel was not saved: A funnel has 2 to 8 steps; 9 given." in refused.text, odd[:12]
+        assert "extra" in [field["value"] for field in refused.html.select("input[name^=value]")]
+    assert SavedFunnel.select().count() == 0
+    del form["value1"]
+    events.post("/funnels", {**form, "value10000": "last"}, status=303)
+    assert SavedFunnel.get().steps.splitlines()[-2:] == ["event:step8", "event:last"]
+
+
+def test_nine_steps_refused_come_back_as_nine_rows_not_eight(events):
+    # The builder showed the first 8 of 9 step= fields, so pressing Show or Save again kept 8 without a word.
+    nine = [f"event:s{i}" for i in range(1, 10)]
+    shown = events.get(f"/funnels?{RANGE}", {"step": nine}, status=400)
+    posted = events.post("/funnels/show", {"csrf_token": csrf_of(events), "back": RANGE, "step": nine}, status=400)
+    for page in (shown, posted):
+        assert "A funnel has 2 to 8 steps; 9 given." in page.text
+        assert [page.html.select_one(f"input[name=value{i}]")["value"] for i in range(1, 10)] == [
+            f"s{i}" for i in range(1, 10)]
+
+
+def test_a_crafted_form_of_many_steps_is_refused_without_a_page_of_them_all(events):
+    many = {f"value{i}": "page_view" for i in range(1, 5001)}
+    page = events.post("/funnels/show", {"csrf_token": csrf_of(events), "back": RANGE, **many}, status=400)
+    assert "A funnel has 2 to 8 steps; 5000 given." in page.text
+    assert len(page.html.select("input[name^=value]")) == 50
+
+
 def test_a_funnel_name_of_invisible_characters_is_refused_and_invisible_ends_are_trimmed(events):
     form = {"csrf_token": csrf_of(events), "value1": "page_view", "value2": "purchase", "back": RANGE}
     for name in ("\u200b", "\u200b\u2060 \ufeff", "\u200d\u200c"):
@@ -176,6 +208,21 @@ def test_a_funnel_name_of_invisible_characters_is_refused_and_invisible_ends_are
     assert SavedFunnel.get().name == "Checkout"
     taken = events.post("/funnels", {**form, "name": "Checkout\u200b"}, status=400)
     assert "A funnel named &#039;Checkout&#039; exists already" in taken.text
+
+
+def test_a_funnel_name_of_blank_letters_or_lone_invisible_marks_is_refused_and_their_ends_trimmed(events):
+    # A Hangul filler, the empty Braille pattern or a variation selector alone was saved: an empty name in the list.
+    form = {"csrf_token": csrf_of(events), "value1": "page_view", "value2": "purchase", "back": RANGE}
+    for name in ("\u3164", "\u115f\u1160", "\uffa0", "\u2800", "\u034f", "\ufe0f", "\u3164\u200b\ufe0f"):
+        page = events.post("/funnels", {**form, "name": name}, status=400)
+        assert "Give the funnel a name that can be seen: this one has only invisible characters." in page.text, name
+    assert SavedFunnel.select().count() == 0
+    events.post("/funnels", {**form, "name": "\u3164Checkout\u2800"}, status=303)
+    assert SavedFunnel.get().name == "Checkout"
+    # Inside a name they are kept: a zero-width joiner makes one emoji of two, Persian needs the non-joiner.
+    inside = "\U0001f469\u200d\U0001f4bb \u0645\u06cc\u200c\u062e\u0631\u0645"
+    events.post("/funnels", {**form, "name": inside}, status=303)
+    assert SavedFunnel.get(SavedFunnel.name != "Checkout").name == inside
 
 
 def test_a_funnel_the_page_cannot_show_is_not_saved_and_the_form_says_why(events):

@@ -10,6 +10,7 @@ from analyzer.db import database
 from analyzer.models import SavedFunnel
 
 MAX_NAME = 100
+DRAWN_BLANK = "\u115f\u1160\u3164\uffa0\u2800"  # Hangul fillers and the empty Braille pattern: drawn as nothing
 
 
 def all_funnels():
@@ -30,7 +31,7 @@ def steps_of(saved):
 def save(name, steps, unit, user_email, funnel_id=None):
     """Create a funnel (or change the one with FUNNEL_ID) named NAME with STEPS; return it."""
     name = name or ""
-    if name.strip() and not any(unicodedata.category(c)[0] not in "CZ" for c in name):
+    if name.strip() and not any(_visible(c) for c in name):
         raise FunnelError("Give the funnel a name that can be seen: this one has only invisible characters.")
     name = _trimmed(name)
     if not 1 <= len(name) <= MAX_NAME:
@@ -52,12 +53,22 @@ def save(name, steps, unit, user_email, funnel_id=None):
         raise FunnelError(f"A funnel named {name!r} exists already: choose another name.") from None
 
 
+def _visible(c):
+    """Return whether character C shows: a letter, digit, punctuation or symbol that is not drawn blank."""
+    return unicodedata.category(c)[0] in "LNPS" and c not in DRAWN_BLANK
+
+
+def _blank(c):
+    """Return whether character C is a space, a zero-width or control character, or one that is drawn blank."""
+    return unicodedata.category(c) in ("Cf", "Cc", "Zs") or c in DRAWN_BLANK
+
+
 def _trimmed(name):
-    """Return NAME with runs of spaces made one and invisible characters (zero-width space, BOM) off its ends."""
+    """Return NAME with runs of spaces made one and blank characters (zero-width space, BOM, fillers) off its ends."""
     name = " ".join(name.split())
-    while name and unicodedata.category(name[0]) in ("Cf", "Cc", "Zs"):
+    while name and _blank(name[0]):
         name = name[1:]
-    while name and unicodedata.category(name[-1]) in ("Cf", "Cc", "Zs"):
+    while name and _blank(name[-1]):
         name = name[:-1]
     return name
 

@@ -12,7 +12,8 @@ from analyzer.web.api_dashboard import plain
 from analyzer.web.routes import render
 
 KINDS = (("event", "Event type"), ("page", "Page"))
-BUILDER_VALUE = re.compile(r"value([1-9][0-9]{0,3})")  # the builder's value1, value2, …
+BUILDER_VALUE = re.compile(r"value([0-9]+)")  # the builder's value1, value2, …
+TYPED_ROWS_SHOWN = 50  # a refused form shows the steps sent, so the analyst can take some out; a crafted one, not all
 MATCHES = (("exact", "is"), ("prefix", "starts with"), ("contains", "contains"))
 UNIT_NAMES = {"session": "Sessions", "customer": "Customers"}
 BY_NAMES = {None: "No breakdown", "channel": "By channel", "device": "By device"}
@@ -85,8 +86,10 @@ def read_funnel(form, saved, posted=False):
 
 
 def _builder_numbers(form):
-    """Return the numbers of the builder's value fields sent, past the last the page shows too (too many is refused)."""
-    return sorted(int(found.group(1)) for key in form.keys() if (found := BUILDER_VALUE.fullmatch(key)))
+    """Return the numbers (as sent) of every builder value field, in order: too many is refused, none is dropped."""
+    numbers = [found.group(1) for key in form.keys() if (found := BUILDER_VALUE.fullmatch(key))]
+    # Ordered as text, not by int(): a crafted value10000 or value01 is read too, and 5,000 digits are no error.
+    return sorted(numbers, key=lambda n: (len(n.lstrip("0")), n.lstrip("0"), n))
 
 
 def _builder_step(form, i):
@@ -97,7 +100,7 @@ def _builder_step(form, i):
         raise FunnelError(f"Step {i}: choose an event type or a page, and is, starts with or contains.")
     if "*" in value:
         raise FunnelError(f"Step {i}: leave out the '*'; choose 'starts with' or 'contains' instead.")
-    step = funnels.Step(kind, value, match, bool(form.get(f"direct{i}")) and i > 1)
+    step = funnels.Step(kind, value, match, bool(form.get(f"direct{i}")) and i != "1")
     return step.text
 
 
@@ -152,10 +155,10 @@ def _typed(form, saved=None):
                  direct=bool(form.get(f"direct{i}"))) for i in _builder_numbers(form)]
     rows = [r for r in rows if r["value"].strip()]
     if rows:
-        return rows
+        return rows[:TYPED_ROWS_SHOWN]
     typed = []
     texts = form.getall("step") or (saved.steps.splitlines() if saved is not None else [])
-    for text in texts[:funnels.MAX_STEPS]:
+    for text in texts[:TYPED_ROWS_SHOWN]:
         try:
             typed.append(_rows([funnels.parse_step(text)])[0])
         except FunnelError:
