@@ -5,8 +5,9 @@ import time
 
 import pytest
 
+from analyzer.db import is_sqlite
 from analyzer.errors import AppError
-from analyzer.migrate import archive, commands, history
+from analyzer.migrate import archive, commands, history, review
 from tests.conftest import CREATE_ITEMS, FakeTerminal, write_migration
 
 
@@ -149,6 +150,27 @@ def test_a_row_added_after_a_not_null_column_with_a_default_was_dropped_gets_the
     db.execute_sql("INSERT INTO items (price) VALUES (30)")
     assert commands.rollback(make_ctx()) == 0
     assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [("a",), ("b",), ("c",), ("?",)]
+
+
+def test_the_preview_of_a_rollback_outside_a_transaction_that_sets_a_column_not_null_again_shows_its_sql(
+        make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10)")
+    write_migration(migrations_dir, "002_drop_name", 'migrator.remove_fields("items", "name")',
+                    'migrator.add_fields("items", name=pw.CharField(max_length=50, null=True))\n'
+                    'migrator.add_not_null("items", "name")', header="TRANSACTION = False")
+    commands.run(make_ctx())
+    if is_sqlite(db):
+        return  # SQLite's add_not_null rebuilds the table from the column a dry preview did not add
+    ctx = make_ctx()
+    assert review.sql(ctx, rollback=True) == 0
+    assert 'ALTER TABLE "items" ADD COLUMN "name" VARCHAR(50);' in ctx.out.text
+    assert 'ALTER TABLE "items" ALTER COLUMN "name" SET NOT NULL;' in ctx.out.text
+    assert commands.rollback(make_ctx(), dry_run=True) == 0
+    assert [c.name for c in db.get_columns("items")] == ["id", "price"]
+    assert commands.rollback(make_ctx()) == 0
+    assert db.execute_sql("SELECT name FROM items").fetchall() == [("a",)]
 
 
 def test_archives_are_listed_and_purged(make_ctx, migrations_dir, db):

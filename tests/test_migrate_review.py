@@ -289,6 +289,36 @@ def test_sum_rewrites_a_sum_with_a_line_that_is_not_utf8(make_ctx, migrations_di
     assert integrity.damage(migrations_dir) is None
 
 
+def test_check_and_create_accept_a_sum_entry_whose_file_name_has_spaces(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    write_migration(migrations_dir, "003_add note (v2)", "pass")  # a name migrate create never writes, yet valid
+    assert commands.write_sum(make_ctx()) == 0
+    assert integrity.damage(migrations_dir) is None
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 0, ctx.out.text
+    assert commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True) is not None
+
+
+def test_check_reads_a_sum_saved_with_crlf_line_ends_trailing_spaces_and_a_bom(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    path = migrations_dir / integrity.SUM_FILE
+    path.write_bytes(b"\xef\xbb\xbf" + path.read_bytes().replace(b"\n", b"  \r\n"))  # a Windows editor's save
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 0, ctx.out.text
+
+
+def test_create_records_the_new_file_on_a_line_of_its_own_when_the_sum_lacks_a_last_newline(make_ctx, migrations_dir):
+    two_migrations(migrations_dir)
+    integrity.write(migrations_dir, scan(migrations_dir))
+    path = migrations_dir / integrity.SUM_FILE
+    path.write_text(path.read_text().rstrip("\n"))
+    commands.create(make_ctx(models_module="tests.models_items"), "nothing", empty=True)
+    assert sorted(integrity.read(migrations_dir)) == ["001_items.py", "002_items_note.py", "003_nothing.py"]
+    ctx = make_ctx(models_module="tests.models_items")
+    assert review.check(ctx) == 0, ctx.out.text
+
+
 def test_an_index_made_by_add_index_goes_with_its_dropped_or_renamed_column(make_ctx, migrations_dir, db):
     # The replayed models kept add_index's entry after the column was gone: check and create stopped on a KeyError.
     write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')

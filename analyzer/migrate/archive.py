@@ -82,6 +82,8 @@ def restore_not_null(db, migration, table, column):
     """Bring back what MIGRATION archived of TABLE.COLUMN before it is NOT NULL again; stop if a row gets no value."""
     entry = _column_entry(db, migration, table, column)
     notes = [_restore_entry(db, entry)] if entry else []
+    if column not in {c.name for c in db.get_columns(table)}:
+        return notes  # a dry preview (TRANSACTION = False) did not add it; in a run, the ALTER that follows says so
     missing = db.execute_sql(f"SELECT COUNT(*) FROM {_q(table)} WHERE {_q(column)} IS NULL").fetchone()[0]
     if missing:
         where = (f"in its archive {entry.archive_table} either (rows added since {migration} dropped it)" if entry

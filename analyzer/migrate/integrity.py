@@ -6,7 +6,7 @@ from analyzer.migrate.files import scan
 
 SUM_FILE = "migrations.sum"
 CONFLICT_MARKERS = ("<<<<<<<", "|||||||", "=======", ">>>>>>>")
-ENTRY = re.compile(r"[0-9a-f]{64}  \S+\.py")
+ENTRY = re.compile(r"[0-9a-f]{64}  \S.*\.py")  # a file name may hold spaces: 002_add note.py
 HEADER = ("# SHA-256 of each migration file: written by \"migrate create\" and \"migrate sum\", "
           "checked by \"migrate check\". Do not edit by hand.\n")
 
@@ -29,7 +29,7 @@ def _lines(directory):
     path = directory / SUM_FILE
     if not path.exists():
         return None
-    return path.read_text(encoding="utf-8", errors="replace").splitlines()
+    return path.read_text(encoding="utf-8-sig", errors="replace").splitlines()  # -sig: a BOM a Windows editor added
 
 
 def unreadable(directory):
@@ -70,8 +70,10 @@ def add(directory, migration):
     if entries is None:
         write(directory, scan(directory))
         return
-    with open(directory / SUM_FILE, "a", encoding="utf-8") as handle:
-        handle.write(f"{migration.checksum}  {migration.path.name}\n")
+    path = directory / SUM_FILE
+    apart = "\n" if path.read_bytes()[-1:] not in (b"", b"\n") else ""  # an editor took the last newline
+    with open(path, "a", encoding="utf-8") as handle:
+        handle.write(f"{apart}{migration.checksum}  {migration.path.name}\n")
 
 
 def mismatches(directory, migration_files):
