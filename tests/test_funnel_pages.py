@@ -225,6 +225,17 @@ def test_a_funnel_name_of_blank_letters_or_lone_invisible_marks_is_refused_and_t
     assert SavedFunnel.get(SavedFunnel.name != "Checkout").name == inside
 
 
+def test_a_funnel_name_ending_in_a_flag_of_tags_keeps_the_flag_whole(events):
+    # The tags after 🏴 that make it Scotland's flag are invisible characters too: they were trimmed to a black flag.
+    form = {"csrf_token": csrf_of(events), "value1": "page_view", "value2": "purchase", "back": RANGE}
+    scotland = "\U0001f3f4\U000e0067\U000e0062\U000e0073\U000e0063\U000e0074\U000e007f"
+    events.post("/funnels", {**form, "name": f"Checkout {scotland}\u200b"}, status=303)
+    assert SavedFunnel.get().name == f"Checkout {scotland}"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    events.post("/funnels", {**form, "name": f"\u200f{family}\u200d"}, status=303)
+    assert SavedFunnel.select().where(SavedFunnel.name == family).count() == 1
+
+
 def test_a_funnel_the_page_cannot_show_is_not_saved_and_the_form_says_why(events):
     # by=country was saved, and the page it led to said both "The funnel was saved." and that by is wrong.
     form = {"csrf_token": csrf_of(events), "name": "b4", "value1": "page_view", "value2": "purchase", "back": RANGE}

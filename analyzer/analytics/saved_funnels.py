@@ -11,6 +11,7 @@ from analyzer.models import SavedFunnel
 
 MAX_NAME = 100
 DRAWN_BLANK = "\u115f\u1160\u3164\uffa0\u2800"  # Hangul fillers and the empty Braille pattern: drawn as nothing
+TAGS, CANCEL_TAG = ("\U000e0020", "\U000e007e"), "\U000e007f"  # invisible, yet 🏴 + tags g b s c t + cancel is a flag
 
 
 def all_funnels():
@@ -66,11 +67,22 @@ def _blank(c):
 def _trimmed(name):
     """Return NAME with runs of spaces made one and blank characters (zero-width space, BOM, fillers) off its ends."""
     name = " ".join(name.split())
-    while name and _blank(name[0]):
-        name = name[1:]
-    while name and _blank(name[-1]):
-        name = name[:-1]
-    return name
+    start, end = 0, len(name)
+    while start < end and _blank(name[start]):
+        start += 1
+    while end > start and _blank(name[end - 1]) and not _flag_ends_at(name, end):
+        end -= 1
+    return name[start:end]
+
+
+def _flag_ends_at(name, end):
+    """Return whether NAME[:END] ends in a drawn character and the tags that make it a flag (Scotland's, …)."""
+    if name[end - 1] != CANCEL_TAG:
+        return False
+    first = end - 1
+    while first > 0 and TAGS[0] <= name[first - 1] <= TAGS[1]:
+        first -= 1
+    return 0 < first < end - 1 and _visible(name[first - 1])
 
 
 def delete(funnel_id):
