@@ -191,6 +191,12 @@ def test_nine_steps_refused_come_back_as_nine_rows_not_eight(events):
             f"s{i}" for i in range(1, 10)]
 
 
+def test_a_first_builder_step_marked_direct_is_refused_as_the_step_texts_are(events):
+    form = {"csrf_token": csrf_of(events), "back": RANGE, "value1": "page_view", "direct1": "1", "value2": "purchase"}
+    page = events.post("/funnels/show", form, status=400)
+    assert "The first step cannot be &#039;followed directly by&#039;" in page.text
+
+
 def test_a_crafted_form_of_many_steps_is_refused_without_a_page_of_them_all(events):
     many = {f"value{i}": "page_view" for i in range(1, 5001)}
     page = events.post("/funnels/show", {"csrf_token": csrf_of(events), "back": RANGE, **many}, status=400)

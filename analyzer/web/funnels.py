@@ -100,7 +100,7 @@ def _builder_step(form, i):
         raise FunnelError(f"Step {i}: choose an event type or a page, and is, starts with or contains.")
     if "*" in value:
         raise FunnelError(f"Step {i}: leave out the '*'; choose 'starts with' or 'contains' instead.")
-    step = funnels.Step(kind, value, match, bool(form.get(f"direct{i}")) and i != "1")
+    step = funnels.Step(kind, value, match, bool(form.get(f"direct{i}")))  # parse_steps refuses a direct first step
     return step.text
 
 
