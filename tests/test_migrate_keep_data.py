@@ -136,7 +136,7 @@ def test_a_row_added_after_a_not_null_column_was_dropped_stops_the_rollback_and_
     with pytest.raises(AppError) as failure:
         commands.rollback(make_ctx())
     assert ("items.name cannot be NOT NULL again: 1 row(s) have no value for it in its archive "
-            "_archive_002_items__name either (rows added since 002_drop_name dropped it)") in str(failure.value)
+            "_archive_002_items__name either (1 added since 002_drop_name dropped it)") in str(failure.value)
     assert "Nothing of 002_drop_name was changed" in str(failure.value)
     assert [c.name for c in db.get_columns("items")] == ["id", "price"]
     assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("name", 3)]
@@ -228,3 +228,43 @@ def test_a_view_on_what_a_migration_drops_stops_it_and_stays(make_ctx, migration
     assert "Nothing of 002_drop was changed" in str(failure.value)
     assert "price_report" in str(failure.value)
     assert db.execute_sql("SELECT COUNT(price) FROM price_report").fetchone() == (2,)
+
+
+def test_a_refused_not_null_restore_outside_a_transaction_keeps_the_archive_for_the_next_rollback(
+        make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10), ('b', 20)")
+    rollback = ('migrator.add_fields("items", name=pw.CharField(max_length=50, null=True{}))\n'
+                'migrator.add_not_null("items", "name")')
+    write_migration(migrations_dir, "002_drop_name", 'migrator.remove_fields("items", "name")', rollback.format(""),
+                    header="TRANSACTION = False")
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (price) VALUES (30)")
+    with pytest.raises(AppError) as failure:
+        commands.rollback(make_ctx())
+    # Before, the values went back into the column and the archive was dropped before the count refused the rollback.
+    assert "1 row(s) have no value for it in its archive _archive_002_items__name either" in str(failure.value)
+    assert "It is still recorded as applied" in str(failure.value)
+    assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("name", 2)]
+    assert [row.name for row in history.applied(db)] == ["001_items", "002_drop_name"]
+    db.execute_sql('ALTER TABLE items DROP COLUMN name')  # the statement the message lists as applied, undone by hand
+    write_migration(migrations_dir, "002_drop_name", 'migrator.remove_fields("items", "name")',
+                    rollback.format(", default='?'"), header="TRANSACTION = False")
+    assert commands.rollback(make_ctx(), allow_edited=True) == 0
+    assert db.execute_sql("SELECT name, price FROM items ORDER BY id").fetchall() == [("a", 10), ("b", 20), ("?", 30)]
+
+
+def test_a_column_null_in_rows_when_dropped_is_named_so_when_a_rollback_makes_it_not_null(make_ctx, migrations_dir, db):
+    items_with_rows(migrations_dir, make_ctx, db)  # price is NULL in row c
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True))\n'
+                    'migrator.add_not_null("items", "price")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name) VALUES ('d')")
+    with pytest.raises(AppError) as failure:
+        commands.rollback(make_ctx())
+    assert ("items.price cannot be NOT NULL again: 2 row(s) have no value for it in its archive "
+            "_archive_002_items__price either (1 added since 002_drop_price dropped it, 1 that were NULL when it was "
+            "dropped)") in str(failure.value)
+    assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("price", 3)]

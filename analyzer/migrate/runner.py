@@ -203,12 +203,13 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
     if not transactional:
         done = [s for s in recorder.statements if not is_read(s) and s != recorder.failed]
         invalid = plan.invalid_indexes(db)
+        recorded = "not recorded as applied" if direction == "migrate" else "still recorded as applied"
         return MigrationError(
             f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
             f"{len(done)} earlier statement(s) stayed applied"
             + (f" ({'; '.join(done)})" if done else "")
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
-            + f". It is not recorded as applied; make its statements idempotent (IF NOT EXISTS), then {hint}."
+            + f". It is {recorded}; make its statements idempotent (IF NOT EXISTS), then {hint}."
         )
     return MigrationError(
         f"{where} {verb}{at} — {type(exc).__name__}: {reason}. "
