@@ -134,13 +134,13 @@ class Change:
         db, p = self.db, self.db.param
         db.execute_sql(CUSTOMERS)
         db.execute_sql(rollups.NEW_FIRSTS)
-        store.analyze(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
+        store.analyze_staged(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
         db.execute_sql(IMAGES)
         for statement in rollups.WRITE_FIRSTS:
             db.execute_sql(statement)
         db.execute_sql("DROP TABLE rollup_firsts")
-        store.analyze(db, "rollup_images (id)")
+        store.analyze_staged(db, "rollup_images (id)")
         first, last = db.execute_sql(IMAGE_SPAN).fetchone()
         first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
         start, end = localtime.utc_window(first, last, tz)

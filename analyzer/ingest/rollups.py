@@ -13,7 +13,7 @@ import numpy as np
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
-from analyzer.ingest.store import analyze
+from analyzer.ingest.store import analyze, analyze_staged
 from analyzer.models import CustomerSession, RollupZone
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
@@ -205,7 +205,7 @@ def _update_firsts(db, start, end, tz, plus):
     p = db.param
     db.execute_sql(AFFECTED_CUSTOMERS.format(p=p, plus=plus), (start, end))
     db.execute_sql(NEW_FIRSTS)
-    analyze(db, "rollup_customers", "rollup_firsts")
+    analyze_staged(db, "rollup_customers", "rollup_firsts")
     moved = {localtime.local_day(_datetime(row[0]), tz)
              for row in db.execute_sql(MOVED_FIRSTS.format(p=p), (start, end, start, end))}
     for statement in (*WRITE_FIRSTS, "DROP TABLE rollup_firsts", "DROP TABLE rollup_customers"):

