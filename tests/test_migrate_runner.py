@@ -459,3 +459,52 @@ def test_changing_the_type_of_a_column_added_with_a_default_keeps_the_default(ma
     commands.rollback(make_ctx())
     db.execute_sql("INSERT INTO items (name) VALUES ('b')")
     assert db.execute_sql("SELECT name, score FROM items ORDER BY id").fetchall() == [("a", 5), ("b", 5)]
+
+
+def test_a_migration_outside_a_transaction_that_stops_partway_is_named_until_it_runs_through(
+        make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    half = ('migrator.sql("CREATE TABLE half_one (id INTEGER)")\n'
+            'migrator.sql("CREATE TABLE half_two (id INTEGER, nonsense")')
+    write_migration(migrations_dir, "004_half", half, header="TRANSACTION = False")
+    with pytest.raises(AppError):
+        commands.run(make_ctx())
+    ctx = make_ctx()
+    assert commands.status(ctx) == 1
+    # Before, status listed it as pending like any other, with nothing to say that half_one was there.
+    assert ("Warning: 004_half stopped partway at " in ctx.out.text
+            and "(TRANSACTION = False) and it is still pending; 1 statement(s) of it stayed applied: CREATE TABLE "
+                "half_one (id INTEGER). Make them idempotent (IF NOT EXISTS) or undo them by hand" in ctx.out.text)
+    with pytest.raises(AppError) as again:
+        commands.run(make_ctx())
+    assert ("0 earlier statement(s) stayed applied; an earlier run that stopped partway had left 1 applied (CREATE "
+            "TABLE half_one (id INTEGER))") in str(again.value)
+    write_migration(migrations_dir, "004_half", half.replace("TABLE half_one", "TABLE IF NOT EXISTS half_one")
+                    .replace("nonsense", "note TEXT)"), header="TRANSACTION = False")
+    assert commands.run(make_ctx()) == 0
+    ctx = make_ctx()
+    assert commands.status(ctx) == 0
+    assert "Warning" not in ctx.out.text
+    assert history.halfway(db) == {}
+
+
+def test_a_rollback_outside_a_transaction_that_stops_partway_is_named_and_a_failure_in_a_transaction_is_not(
+        make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
+                    'migrator.sql("DROP TABLE t1")\nmigrator.sql("DROP TABLE no_such_table")',
+                    header="TRANSACTION = False")
+    commands.run(make_ctx())
+    with pytest.raises(AppError) as failure:
+        commands.rollback(make_ctx())
+    assert "It is still recorded as applied" in str(failure.value)
+    ctx = make_ctx()
+    assert commands.status(ctx) == 0
+    assert ("Warning: The rollback of 004_tables stopped partway at " in ctx.out.text
+            and "and it is still applied; 1 statement(s) of it stayed applied: DROP TABLE t1." in ctx.out.text)
+    write_migration(migrations_dir, "005_broken", 'migrator.sql("CREATE TABLE t2 (id INTEGER)")\n'
+                                                 'migrator.sql("UPDATE no_such_table SET x = 1")')
+    with pytest.raises(AppError):
+        commands.run(make_ctx())
+    assert list(history.halfway(db)) == ["004_tables"]

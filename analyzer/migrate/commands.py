@@ -181,6 +181,7 @@ def status(ctx):
     for f in state.pending:
         ctx.out(f"  {f.name}")
     _warn_edited(ctx, state)
+    _warn_halfway(ctx, db)
     _note_renumbered(ctx, state)
     problems = state.problems() + [
         f"invalid index {name} left by an interrupted CREATE INDEX CONCURRENTLY: drop it with DROP INDEX "
@@ -209,6 +210,17 @@ def _note_renumbered(ctx, state):
     for old, new in state.renumbered.items():
         ctx.out(f"Note: {old} was renumbered to {new.name} (same contents): it stays applied, and the next "
                 "migrate run or rollback records the new name.")
+
+
+def _warn_halfway(ctx, db):
+    """Say which migrations outside a transaction stopped partway, and the statements they left applied."""
+    for name, row in history_table.halfway(db).items():
+        statements = row.statements.split("\n")
+        what = f"{name}" if row.direction == "migrate" else f"The rollback of {name}"
+        state = "it is still pending" if row.direction == "migrate" else "it is still applied"
+        ctx.out(f"Warning: {what} stopped partway at {row.stopped_at:%Y-%m-%d %H:%M} UTC (TRANSACTION = False) and "
+                f"{state}; {len(statements)} statement(s) of it stayed applied: {'; '.join(statements)}. Make them "
+                "idempotent (IF NOT EXISTS) or undo them by hand before it runs again.")
 
 
 def _warn_edited(ctx, state):
@@ -251,6 +263,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
         return 0
     if not fake:
         plan.require_valid_indexes(db)
+        _warn_halfway(ctx, db)
     if not state.applied and not fake:
         _refuse_foreign_tables(ctx, todo)
     if ctx.settings.is_production and not fake:
@@ -337,6 +350,7 @@ def _rollback(ctx, steps, to, allow_edited):
     _refuse_edited(state, todo, allow_edited)
     _warn_edited(ctx, state)
     plan.require_valid_indexes(db)
+    _warn_halfway(ctx, db)
     ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
     for f in todo:
         ctx.out(f"  {f.name}")

@@ -29,6 +29,18 @@ class MigrateHistory(pw.Model):
         table_name = TABLE
 
 
+class Halfway(pw.Model):
+    """A migration outside a transaction (TRANSACTION = False) that stopped partway, and the statements it left."""
+
+    name = pw.CharField(max_length=255)
+    direction = pw.CharField(max_length=8)
+    stopped_at = pw.DateTimeField(default=utcnow)
+    statements = pw.TextField()
+
+    class Meta:
+        table_name = "migratehalfway"
+
+
 def bind(db):
     """Return the history model bound to a database."""
     MigrateHistory.bind(db, bind_refs=False, bind_backrefs=False)
@@ -113,3 +125,31 @@ def runners(db):
 
 def _ddl_type(db, field):
     return db.get_context_options()["field_types"].get(field.field_type, field.field_type)
+
+
+def halfway(db):
+    """Return {migration name: Halfway} of the migrations that stopped partway and have not run through since."""
+    if not db.table_exists(Halfway._meta.table_name):
+        return {}
+    Halfway.bind(db, bind_refs=False, bind_backrefs=False)
+    return {row.name: row for row in Halfway.select().order_by(Halfway.id)}
+
+
+def note_halfway(db, name, direction, statements):
+    """Remember that migration NAME stopped partway in DIRECTION, leaving STATEMENTS applied (added to earlier ones)."""
+    Halfway.bind(db, bind_refs=False, bind_backrefs=False)
+    Halfway.create_table(safe=True)
+    row = Halfway.get_or_none(Halfway.name == name, Halfway.direction == direction)
+    earlier = row.statements.split("\n") if row else []
+    text = "\n".join([*earlier, *(s for s in statements if s not in earlier)])
+    if row:
+        Halfway.update(statements=text, stopped_at=utcnow()).where(Halfway.id == row.id).execute()
+    else:
+        Halfway.create(name=name, direction=direction, statements=text)
+
+
+def clear_halfway(db, name):
+    """Forget that migration NAME stopped partway: it ran through in one direction or the other."""
+    if db.table_exists(Halfway._meta.table_name):
+        Halfway.bind(db, bind_refs=False, bind_backrefs=False)
+        Halfway.delete().where(Halfway.name == name).execute()

@@ -20,7 +20,8 @@ BLOCKS = {
 }
 """The table lock modes that block other sessions' reads or writes, and what they block."""
 
-BOOKKEEPING_WRITE_RE = re.compile(r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(migratehistory|migratearchive)\b', re.I)
+BOOKKEEPING_WRITE_RE = re.compile(
+    r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(migratehistory|migratearchive|migratehalfway)\b', re.I)
 
 # Only tables other sessions can see: a table the open transaction created blocks no one.
 HELD_LOCKS = """

@@ -2,7 +2,7 @@
 
 import time
 import traceback
-from contextlib import contextmanager, nullcontext
+from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
 
 import peewee as pw
@@ -118,6 +118,21 @@ def _step(db, migrator, migration, direction, fake, timeouts):
     migrator.archiving = direction == "migrate"
     migrator.restored = []
     notes = []
+    try:
+        _run_step(db, model, migrator, migration, namespace, direction, fake, timeouts, recorder, notes)
+    except (AppError, KeyboardInterrupt):
+        if not transactional:
+            _note_halfway(db, migration, direction, recorder)
+        raise
+    if not fake:
+        history.clear_halfway(db, migration.name)
+    elapsed = time.perf_counter() - started
+    return (elapsed, notes) if direction == "rollback" else elapsed
+
+
+def _run_step(db, model, migrator, migration, namespace, direction, fake, timeouts, recorder, notes):
+    transactional = is_transactional(namespace)
+    started = time.perf_counter()
     with _foreign_keys_off(db), recorder:
         try:
             with db.atomic() if transactional else nullcontext():
@@ -130,7 +145,7 @@ def _step(db, migrator, migration, direction, fake, timeouts):
                     _call(migrator, migration, namespace, direction, fake=False)
                     migrator.apply()
                     if direction == "rollback":
-                        notes = migrator.restored + archive.restore(db, migration.name)
+                        notes += migrator.restored + archive.restore(db, migration.name)
                     _check_foreign_keys(db)
                 elapsed = time.perf_counter() - started
                 if direction == "migrate":
@@ -146,7 +161,27 @@ def _step(db, migrator, migration, direction, fake, timeouts):
         finally:
             if not transactional:
                 _reset_timeouts(db)
-    return (elapsed, notes) if direction == "rollback" else elapsed
+
+
+def _left_before(db, migration, direction):
+    """Return the statements that earlier runs of MIGRATION in DIRECTION left applied when they stopped partway."""
+    with suppress(pw.DatabaseError):
+        found = history.halfway(db).get(migration.name)
+        if found is not None and found.direction == direction:
+            return found.statements.split("\n")
+    return []
+
+
+def _note_halfway(db, migration, direction, recorder):
+    """Remember the statements a migration outside a transaction left applied, for status and the next run."""
+    done = _applied(recorder)
+    if done:
+        with suppress(pw.DatabaseError):  # the database that stopped it may be gone: the message said it all
+            history.note_halfway(db, migration.name, direction, done)
+
+
+def _applied(recorder):
+    return [s for s in recorder.statements if not is_read(s) and s != recorder.failed]
 
 
 def _call(migrator, migration, namespace, direction, fake):
@@ -201,13 +236,16 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
             "again at a quieter moment, or raise MIGRATE_PG_LOCK_TIMEOUT / MIGRATE_PG_STATEMENT_TIMEOUT."
         )
     if not transactional:
-        done = [s for s in recorder.statements if not is_read(s) and s != recorder.failed]
+        done = _applied(recorder)
         invalid = plan.invalid_indexes(db)
         recorded = "not recorded as applied" if direction == "migrate" else "still recorded as applied"
+        prior = _left_before(db, migration, direction)
         return MigrationError(
             f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
             f"{len(done)} earlier statement(s) stayed applied"
             + (f" ({'; '.join(done)})" if done else "")
+            + (f"; an earlier run that stopped partway had left {len(prior)} applied ({'; '.join(prior)})"
+               if prior else "")
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
             + f". It is {recorded}; make its statements idempotent (IF NOT EXISTS), then {hint}."
         )

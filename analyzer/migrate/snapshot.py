@@ -4,7 +4,7 @@ import hashlib
 
 from analyzer.db import is_sqlite
 
-BOOKKEEPING = ("migratehistory", "migratearchive")
+BOOKKEEPING = ("migratehistory", "migratearchive", "migratehalfway")
 
 PG_COLUMNS = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
