@@ -508,3 +508,18 @@ def test_a_rollback_outside_a_transaction_that_stops_partway_is_named_and_a_fail
     with pytest.raises(AppError):
         commands.run(make_ctx())
     assert list(history.halfway(db)) == ["004_tables"]
+
+
+def test_a_ctrl_c_in_a_rollback_outside_a_transaction_says_it_is_still_applied_and_status_names_what_ran(
+        make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
+                    'migrator.sql("DROP TABLE t1")\nmigrator.run(signal.raise_signal, signal.SIGINT)',
+                    header="TRANSACTION = False\nimport signal")
+    commands.run(make_ctx())
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        commands.rollback(make_ctx())
+    assert "stay applied (migrate status lists them) and it is still recorded as applied" in str(stopped.value)
+    ctx = make_ctx()
+    commands.status(ctx)
+    assert "1 statement(s) of it stayed applied: DROP TABLE t1." in ctx.out.text

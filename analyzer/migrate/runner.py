@@ -258,8 +258,10 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
 def _stopped(migration, direction, transactional):
     """Say what a Ctrl-C in the middle of MIGRATION left, and what to do."""
     if not transactional:
+        recorded = "it is not recorded as applied" if direction == "migrate" else "it is still recorded as applied"
         return (f"{migration.name} runs outside a transaction (TRANSACTION = False): the statements it finished stay "
-                "applied and it is not recorded; make them idempotent (IF NOT EXISTS), then run the command again.")
+                f"applied (migrate status lists them) and {recorded}; make them idempotent (IF NOT EXISTS), then run "
+                "the command again.")
     state = "still pending" if direction == "migrate" else "still applied"
     return f"Nothing of {migration.name} was changed and it is {state}: run the command again when you are ready."
 
