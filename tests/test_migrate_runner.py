@@ -1,5 +1,6 @@
 """run, rollback, status, list and history on hand-written migrations, on SQLite and PostgreSQL."""
 
+import peewee as pw
 import pytest
 
 from analyzer.db import is_sqlite
@@ -523,3 +524,25 @@ def test_a_ctrl_c_in_a_rollback_outside_a_transaction_says_it_is_still_applied_a
     ctx = make_ctx()
     commands.status(ctx)
     assert "1 statement(s) of it stayed applied: DROP TABLE t1." in ctx.out.text
+
+
+def test_the_note_of_what_stayed_applied_is_written_even_when_a_ctrl_c_cancel_lands_on_its_first_try(
+        make_ctx, migrations_dir, db, monkeypatch):
+    three_migrations(migrations_dir)
+    write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
+                    'migrator.sql("DROP TABLE t1")\nmigrator.run(signal.raise_signal, signal.SIGINT)',
+                    header="TRANSACTION = False\nimport signal")
+    commands.run(make_ctx())
+    note, calls = history.note_halfway, []
+
+    def cancelled_once(*args):
+        calls.append(args)
+        if len(calls) == 1:  # the server's answer to the cancel that the watcher thread sent late
+            raise pw.OperationalError("canceling statement due to user request")
+        note(*args)
+
+    monkeypatch.setattr(history, "note_halfway", cancelled_once)
+    with pytest.raises(KeyboardInterrupt):
+        commands.rollback(make_ctx())
+    assert len(calls) == 2
+    assert [(row.direction, row.statements) for row in history.halfway(db).values()] == [("rollback", "DROP TABLE t1")]

@@ -176,8 +176,14 @@ def _note_halfway(db, migration, direction, recorder):
     """Remember the statements a migration outside a transaction left applied, for status and the next run."""
     done = _applied(recorder)
     if done:
-        with suppress(pw.DatabaseError):  # the database that stopped it may be gone: the message said it all
-            history.note_halfway(db, migration.name, direction, done)
+        # Twice: a Ctrl-C's cancel, sent from another thread, may land on the first try; then the database may be gone.
+        for attempt in (1, 2):
+            try:
+                history.note_halfway(db, migration.name, direction, done)
+                return
+            except pw.DatabaseError:
+                if attempt == 2:
+                    return  # the error message listed the statements: it said it all
 
 
 def _applied(recorder):
