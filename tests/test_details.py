@@ -166,3 +166,12 @@ def test_unknown_api_addresses_and_methods_answer_json(history):
     assert body == {"error": "There is no API route at this address: /api/v1/openapi.json lists them."}
     assert history.get("/api/v1/sessions/a%0Ab", headers=read_headers(history), status=404).json["error"]
     assert history.delete("/api/v1/sessions", status=405).json["error"].startswith("This API route does not take")
+
+
+def test_durations_from_an_hour_on_are_written_as_hours_minutes_seconds_in_every_list(history):
+    # The session list and the customer page wrote 3,725 s as "62:05", the session page as "1:02:05".
+    listed = history.get("/sessions?period=all&sort=-duration_s")
+    assert "1:02:05" in listed.html.select_one("tbody tr").get_text(" ", strip=True)
+    customer = history.get("/customers/c%2F1")
+    cells = [td.get_text(strip=True) for td in customer.html.select("tbody td")]
+    assert "1:02:05" in cells and "0:10" in cells and "62:05" not in cells

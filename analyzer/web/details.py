@@ -33,7 +33,7 @@ def register(app, settings):
         # Links to the dashboard show the 30 days up to the session: the default range may not hold it.
         around = partial(filter_url, last=view.session.started_at)
         return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
-                      session_url=session_url, customer_url=customer_url, money=priced)
+                      session_url=session_url, customer_url=customer_url, money=priced, clock=present.clock)
 
     @app.get("/customers/", access="viewer")
     def customer_page_by_query():
@@ -51,7 +51,8 @@ def register(app, settings):
             bottle.abort(400, str(exc))
         seen = partial(filter_url, first=customer.first_seen, last=customer.last_seen)
         return render("customer", title=f"Customer {customer_id}", c=customer, page=page, first_page=not after,
-                      session_url=session_url, customer_url=customer_url, filter_url=seen, money=priced)
+                      session_url=session_url, customer_url=customer_url, filter_url=seen, money=priced,
+                      clock=present.clock)
 
     @app.get("/api/v1/sessions/<key:path>", access="api:read")
     def session_json(key):

@@ -62,6 +62,14 @@ def duration(seconds):
     return f"{hours:,}h {minutes:02d}m"
 
 
+def clock(seconds):
+    """Write seconds as a clock: '3:05', or '1:02:09' from an hour on."""
+    seconds = int(seconds or 0)
+    if seconds < 3600:
+        return "%d:%02d" % divmod(seconds, 60)
+    return f"{seconds // 3600:,}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
 def percent(fraction, places=1):
     """Write a fraction as a percentage: 0.1234 -> '12.3 %'."""
     return f"{float(fraction or 0) * 100:,.{places}f} %"

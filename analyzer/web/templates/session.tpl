@@ -1,8 +1,4 @@
 % rebase('base.tpl', title=title)
-% def clock(seconds):
-%   seconds = int(seconds)
-%   return '%d:%02d:%02d' % (seconds // 3600, seconds // 60 % 60, seconds % 60) if seconds >= 3600 else '%d:%02d' % divmod(seconds, 60)
-% end
 <p class="crumbs"><a href="/sessions">Sessions</a> › <a href="{{customer_url(s.customer_id)}}">Customer {{s.customer_id}}</a></p>
 <h1>Session {{s.session_key}} <small>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}} UTC</small></h1>
 <section class="card history">
@@ -29,7 +25,7 @@
     <dt>Customer</dt><dd><a href="{{customer_url(s.customer_id)}}">{{s.customer_id}}</a></dd>
     <dt>Started (UTC)</dt><dd>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</dd>
     <dt>Ended (UTC)</dt><dd>{{s.ended_at.strftime('%Y-%m-%d %H:%M:%S') if s.ended_at else '—'}}</dd>
-    <dt>Duration</dt><dd>{{clock(s.duration_s or 0)}} ({{'{:,}'.format(s.duration_s or 0)}} s)</dd>
+    <dt>Duration</dt><dd>{{clock(s.duration_s)}} ({{'{:,}'.format(s.duration_s or 0)}} s)</dd>
     <dt>Channel</dt><dd><a href="{{filter_url('channel', s.channel)}}" title="Filter the dashboard by this channel">{{'(unknown)' if s.channel == 'unknown' else s.channel}}</a></dd>
     <dt>Source</dt><dd>{{s.source or '—'}}</dd>
     <dt>Medium</dt><dd>{{s.medium or '—'}}</dd>

@@ -90,7 +90,7 @@
       <td>{{s.country or '—'}}</td>
       <td class="clip" title="{{s.landing_page or ''}}">{{s.landing_page or '—'}}</td>
       <td class="num">{{s.page_views}}</td>
-      <td class="num">{{'%d:%02d' % divmod(s.duration_s or 0, 60)}}</td>
+      <td class="num">{{present.clock(s.duration_s)}}</td>
       <td>{{'yes' if s.converted else 'no'}}</td>
       <td class="num">{{present.money(s.revenue, currency)}}</td>
     </tr>
