@@ -191,6 +191,19 @@ def test_a_figure_without_previous_data_says_so_instead_of_an_infinite_percentag
     assert empty["sessions"] == ("0", None) and empty["bounce_rate"] == ("—", None)  # nothing to compare
 
 
+def test_every_card_with_a_value_says_no_previous_data_when_the_comparison_period_has_no_sessions(
+        client, app, tmp_path):
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    import_sessions(app, tmp_path, [{"session_key": "s1", "customer_id": "c1", "started_at": f"{yesterday} 10:00:00",
+                                     "page_views": "3"}])
+    shown = kpis(client.get("/?period=7d"))
+    # Revenue and revenue per session (0 now) showed no comparison line while the other cards said this.
+    assert shown["revenue"] == ("$0.00", "no previous data")
+    assert shown["revenue_per_session"] == ("$0.00", "no previous data")
+    assert shown["conversions"] == ("0", "no previous data")
+    assert shown["avg_order_value"] == ("—", None)  # no order: no value to compare
+
+
 def test_no_comparison_shows_no_changes(ui):
     page = ui.get("/?compare=none")
     assert page.html.select(".kpi-change") == []

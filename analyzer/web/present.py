@@ -103,15 +103,16 @@ def axis(name, value, currency):
     return figure(name, value, currency)
 
 
-def change(name, metric, comparing=True):
+def change(name, metric, comparing=True, nothing_before=False):
     """Return (text, tone, description) of a metric's change against the comparison period.
 
     tone is 'good', 'bad' or 'flat' (for the colour); description is for screen readers and the tooltip.
+    NOTHING_BEFORE: the comparison period has no sessions, so every figure that has a value now says so.
     """
     if not comparing:
         return "", "flat", ""
     if metric.change is None:
-        if _nothing(metric.previous) and _nothing(metric.value):
+        if _nothing(metric.previous) and (metric.value is None or (_nothing(metric.value) and not nothing_before)):
             return "", "flat", ""
         if _nothing(metric.previous):
             return "no previous data", "flat", "The comparison period had none, so there is no percentage to show."
