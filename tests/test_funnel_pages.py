@@ -2,6 +2,7 @@
 
 import csv
 import io
+from urllib.parse import parse_qsl, urlsplit
 
 
 from analyzer.analytics import funnels, retention
@@ -306,3 +307,13 @@ def test_retention_page_and_api_read_the_same_interval_parameter(events):
     assert "interval=week" in page.html.find("a", string="Download CSV")["href"]
     assert [r.th.text for r in events.get(f"/retention?{url.replace('interval', 'interval_by')}").html.select(
         "table.retention tbody tr")] == [c.cohort for c in expected]
+
+
+def test_retention_links_carry_each_parameter_once(events):
+    # With interval in the URL, the chip that removes a filter linked to …&interval=week&interval=week&….
+    page = events.get("/retention?period=90d&interval=week&channel=direct")
+    links = [page.html.select_one("a.chip")["href"]] + [a["href"] for a in page.html.select("nav.ranges a")]
+    for link in links:
+        names = [name for name, _ in parse_qsl(urlsplit(link).query)]
+        assert len(names) == len(set(names)), link
+    assert "interval=week" in links[0]

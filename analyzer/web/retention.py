@@ -1,5 +1,6 @@
 """The retention page and its CSV."""
 
+from dataclasses import replace
 from urllib.parse import urlencode
 
 import bottle
@@ -44,6 +45,9 @@ def register(app):
                     for n, p in enumerate(c.periods)]
             return dashboard.send_csv(f"retention-{interval}", view, CSV_HEADER, rows)
         keep = [("interval", interval), ("activity", activity)]
+        # The page's interval travels in KEEP, once: the view's links leave the trend's (the same parameter) out.
+        q = view.query
+        view = replace(view, interval_given=False, query=replace(q, interval=params.default_interval(q.start, q.end)))
         width = max((len(c.periods) for c in cohorts), default=0)
         return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
                       interval=interval, activity=activity, interval_names=names, by_month=asked != interval,
