@@ -1,6 +1,7 @@
 """The URL contract of the dashboard and its API: ranges, periods, comparison, filters, interval, errors."""
 
 import datetime as dt
+import re
 from urllib.parse import parse_qsl
 
 import pytest
@@ -57,12 +58,31 @@ def test_filters_are_named_after_dimensions_with_pipes_and_a_leading_minus_for_i
 
 def test_filter_values_are_read_as_the_data_stores_them():
     # 'Germany' and 'Paid Search' matched nothing, silently: countries are stored as codes, channels in lower case.
-    q = parse({"country": "Germany|de|Germany (DE)|zz|(none)", "channel": "Paid Search", "-device": "Mobile"})
+    q = parse({"country": "Germany|de|Germany (DE)|(none)", "channel": "Paid Search", "-device": "Mobile|Phone"})
     assert q.filters == (Filter("channel", ("paid search",)), Filter("device", ("mobile",), True),
-                         Filter("country", ("DE", "ZZ", "(none)")))
+                         Filter("country", ("DE", "(none)")))
     # As the tables write an unknown channel or device, which matched nothing.
     q = parse({"channel": "(unknown)|Direct", "device": "(Unknown)"})
     assert q.filters == (Filter("channel", ("unknown", "direct")), Filter("device", ("unknown",)))
+
+
+@pytest.mark.parametrize("params, message", [
+    ({"country": "XX"}, "country 'XX' is not a country"),  # matched nothing, silently: the importer refuses it
+    ({"device": "phablet"}, "device 'phablet' is not a device: use one of bot, desktop, mobile, other, tablet, tv, "
+                            "unknown."),
+    ({"chanel": "email"}, "Unknown parameter 'chanel': did you mean 'channel'?"),  # ignored: unfiltered figures
+    ({"-chanel": "email"}, "Unknown parameter '-chanel': did you mean 'channel'?"),
+    ({"revenue_mn": "50"}, "did you mean 'revenue_min'?"),
+    ({"convertd": "yes"}, "did you mean 'converted'?"),
+])
+def test_a_filter_that_would_match_nothing_or_be_ignored_is_refused(params, message):
+    with pytest.raises(QueryError, match=re.escape(message)):
+        parse(params)
+
+
+def test_parameters_far_from_any_the_app_reads_are_ignored():
+    assert parse({"utm_source": "newsletter", "fbclid": "x1", "channel": "email"}).filters == (
+        Filter("channel", ("email",)),)
 
 
 def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():

@@ -1,13 +1,15 @@
 """One parser of URL parameters into a Query for pages, API and CSV, and the way back to a URL."""
 
 import datetime as dt
+import difflib
+import re
 from dataclasses import replace
 from urllib.parse import urlencode
 
 from analyzer import localtime
 from analyzer.analytics import dashboard
 from analyzer.ingest.rows import UNKNOWN
-from analyzer.ingest.values import country_code
+from analyzer.ingest.values import DEVICE_WORDS, country_code
 from analyzer.analytics.query import (COMPARES, CUSTOMER_TYPES, DIMENSIONS, HOURLY_DAYS, INTERVALS, METRICS, NONE_VALUE,
                                       Filter, default_interval, make_query)
 
@@ -18,6 +20,14 @@ MAX_YEARS = 10
 FIRST_DAY, LAST_DAY = dt.date(1970, 12, 31), dt.date(9990, 12, 31)
 SORTS = ("sessions", "conversions", "conversion_rate", "revenue", "value")
 SINGLE = ("period", "from", "to", "compare", "interval")  # one value each; a filter may repeat: its values add up
+# Every parameter a page or API route reads besides the filters: a name close to one of these is a typo.
+KNOWN = frozenset(SINGLE + DIMENSIONS + tuple(f"sort_{d}" for d in DIMENSIONS) + (
+    "metric", "sort", "format", "limit", "after", "before", "q", "converted", "revenue_min", "revenue_max",
+    "pages_min", "pages_max", "duration_min", "duration_max", "activity", "interval_by", "step", "steps", "per", "by",
+    "funnel", "back", "key", "id", "next", "add_dim", "add_not", "add_value", "current", "saved", "deleted",
+    "imported", "undone", "name", "map", "kind", "year", "timezone", "dry_run", "token"))
+DEVICES = frozenset(DEVICE_WORDS.values())
+NUMBERED = re.compile(r"(value|step|kind|match|direct)[0-9]+")  # the funnel builder's fields
 
 
 class QueryError(ValueError):
@@ -27,6 +37,7 @@ class QueryError(ValueError):
 def parse_query(params, today=None, fit=False):
     """Read range, comparison, filters and interval from URL parameters (FIT: a page's all time takes months)."""
     params = _decoded(params)
+    _refuse_misspelled(params)
     for name in SINGLE:
         given = sorted(set(_all(params, name))) if name in params else []
         if len(given) > 1:
@@ -184,12 +195,26 @@ def _filters(params):
             values = [_country(v) for v in values]
         if dimension in ("channel", "device"):  # stored in lower case, whatever the file wrote
             values = [v if v == NONE_VALUE else UNKNOWN if v.lower() == f"({UNKNOWN})" else v.lower() for v in values]
+        if dimension == "device":  # stored as one of a few words: phone is mobile; any other word matches nothing
+            values = [_device(v) for v in values]
         if dimension == "customer_type" and set(values) - set(CUSTOMER_TYPES):
             raise QueryError("customer_type is new or returning.")
         if dimension in found:
             raise QueryError(f"{dimension} is filtered twice ({name!r}): use one parameter with values joined by '|'.")
         found[dimension] = Filter(dimension, tuple(dict.fromkeys(values)), negate)
     return tuple(found[d] for d in DIMENSIONS if d in found)
+
+
+def _refuse_misspelled(params):
+    """Refuse a parameter whose name is a near miss of one the app reads: ignored, it would change the figures."""
+    for raw in params.keys():
+        name = raw[1:] if raw.startswith("-") else raw
+        if name in KNOWN or NUMBERED.fullmatch(name):
+            continue
+        close = difflib.get_close_matches(name, KNOWN, n=1, cutoff=0.8)
+        if close:
+            raise QueryError(f"Unknown parameter {raw!r}: did you mean {close[0]!r}? (Left as it is, it would be "
+                             "ignored and the figures would not be the ones asked for.)")
 
 
 def _country(text):
@@ -203,9 +228,16 @@ def _country(text):
             continue
         if found:
             return found
-    if len(text) == 2 and text.isascii() and text.isalpha():  # a code we do not know may still be stored
-        return text.upper()
     raise QueryError(f"country {text!r} is not a country: give its two-letter code (DE) or its English name (Germany).")
+
+
+def _device(word):
+    """Return the stored device a filter value means (phone: mobile), or raise QueryError."""
+    if word == NONE_VALUE or word in DEVICES:
+        return word
+    if word in DEVICE_WORDS:
+        return DEVICE_WORDS[word]
+    raise QueryError(f"device {word!r} is not a device: use one of {', '.join(sorted(DEVICES))}.")
 
 
 def _all(params, name):
