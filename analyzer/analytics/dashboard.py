@@ -2,6 +2,7 @@
 
 import datetime as dt
 from dataclasses import dataclass
+from functools import partial
 
 from analyzer import localtime
 from analyzer.analytics import figures, raw, rolled
@@ -90,24 +91,28 @@ def timeseries(query, metric, interval=None):
     return points
 
 
-def breakdown(query, dimension, limit=10, sort="sessions"):
-    """Return the values of DIMENSION in the query's range, sorted by SORT (descending; 'value' ascending)."""
-    return breakdowns(query, [dimension], limit, {dimension: sort})[dimension]
+def breakdown(query, dimension, limit=10, sort="sessions", label=None):
+    """Return the values of DIMENSION in the query's range, sorted by SORT (descending; 'value' ascending).
+
+    LABEL(dimension, value) is how a value reads where it is shown: sorting by 'value' follows it.
+    """
+    return breakdowns(query, [dimension], limit, {dimension: sort}, label)[dimension]
 
 
-def breakdowns(query, dimensions, limit=10, sorts=None):
+def breakdowns(query, dimensions, limit=10, sorts=None, label=None):
     """Return {dimension: Breakdown} of DIMENSIONS; those the rollups cannot answer are read from the rows together."""
-    return _tables(_found(query, dimensions)[0], limit, sorts)
+    return _tables(_found(query, dimensions)[0], limit, sorts, label)
 
 
-def overview(query, dimensions, limit=10, sorts=None):
+def overview(query, dimensions, limit=10, sorts=None, label=None):
     """Return stats(query) and breakdowns(query, …), counting unique customers in the breakdowns' read of the rows."""
     current = rolled.totals(query)
     wanted = current is not None and current.customers is None and current.sessions > 0
     found, customers = _found(query, dimensions, customers=wanted)
     if customers is not None:
         current.customers = customers
-    return stats(query, None if current is None else _completed(query, current)), _tables(found, limit, sorts)
+    return (stats(query, None if current is None else _completed(query, current)),
+            _tables(found, limit, sorts, label))
 
 
 def _found(query, dimensions, customers=False):
@@ -121,19 +126,20 @@ def _found(query, dimensions, customers=False):
     return found, counted
 
 
-def _tables(found, limit, sorts):
+def _tables(found, limit, sorts, label):
     sorts = sorts or {}
-    return {dimension: _table(rows, limit, sorts.get(dimension, "sessions")) for dimension, rows in found.items()}
+    return {dimension: _table(rows, limit, sorts.get(dimension, "sessions"),
+                              partial(label, dimension) if label else None) for dimension, rows in found.items()}
 
 
-def _table(found, limit, sort):
+def _table(found, limit, sort, label):
     total = sum(r[1] for r in found)
     rows = [Row(value, sessions, sessions / total, conversions, conversions / sessions, revenue)
             for value, sessions, conversions, revenue in found if sessions]
-    if sort == "value":
-        rows.sort(key=lambda r: (r.value is None, r.value or ""))
-    else:
-        rows.sort(key=lambda r: (r.value is None, r.value or ""))
+    rows.sort(key=lambda r: (r.value is None, r.value or ""))
+    if sort == "value" and label:  # as the page shows it: United Arab Emirates (AE) after Albania (AL)
+        rows.sort(key=lambda r: (r.value is None, label(r.value).casefold()))
+    elif sort != "value":
         rows.sort(key=lambda r: getattr(r, sort), reverse=True)
     return Breakdown(rows[:limit], len(rows))
 

@@ -82,7 +82,8 @@ def register(app, settings):
             return send_csv("kpis", view, ["metric", "label", "value", "previous", "change", "approximate"],
                             [[name, present.METRICS[name][0], stats[name].value, stats[name].previous,
                               stats[name].change, bool(stats[name].approximate)] for name in METRICS])
-        stats, tables = dashboard.overview(view.query, DIMENSIONS, TOP, {d: view.sorted_by(d) for d in DIMENSIONS})
+        stats, tables = dashboard.overview(view.query, DIMENSIONS, TOP, {d: view.sorted_by(d) for d in DIMENSIONS},
+                                           present.dimension_value)
         series = dashboard.timeseries(view.query, view.metric, view.query.interval)
         return render("dashboard", title="Dashboard", v=view, span=span, stats=stats,
                       chart=draw(view, series, currency), tables=tables, **helpers(view, currency))
@@ -108,12 +109,12 @@ def register(app, settings):
             return error
         sort = view.sorted_by(dimension)
         if bottle.request.query.get("format") == "csv":
-            table = dashboard.breakdown(view.query, dimension, None, sort)
+            table = dashboard.breakdown(view.query, dimension, None, sort, present.dimension_value)
             return send_csv(dimension, view, [dimension, "name", "sessions", "share", "conversions",
                                               "conversion_rate", "revenue"],
                             [[r.value, present.dimension_value(dimension, r.value), r.sessions, r.share,
                               r.conversions, r.conversion_rate, r.revenue] for r in table.rows])
-        table = dashboard.breakdown(view.query, dimension, ALL, sort)
+        table = dashboard.breakdown(view.query, dimension, ALL, sort, present.dimension_value)
         return render("breakdown", title=present.DIMENSIONS[dimension], v=view, dimension=dimension, table=table,
                       **helpers(view, currency))
 

@@ -33,6 +33,7 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR
            "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "MXN": "MX$", "ILS": "₪", "PLN": "zł ", "TRY": "₺"}
 NO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "PYG", "UGX", "XAF", "XOF"}
 NONE = "(none)"
+UNLISTED = {"XK": "Kosovo"}  # codes the importer accepts that ISO 3166 (pycountry) leaves out
 
 
 def count(value):
@@ -136,7 +137,9 @@ def country(code):
     if not code:
         return NONE
     found = pycountry.countries.get(alpha_2=str(code).upper())
-    return (getattr(found, "common_name", None) or found.name) if found else str(code)
+    if found is None:
+        return UNLISTED.get(str(code).upper(), str(code))
+    return getattr(found, "common_name", None) or found.name
 
 
 def dimension_value(dimension, value):
