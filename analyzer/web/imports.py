@@ -67,17 +67,15 @@ def register(app, settings):
     def confirm():
         form = bottle.request.forms
         token = form.get("token") or ""
-        # Only the fields whose column the analyst changed override the detection.
-        chosen = tuple((field, form.getunicode(f"map_{field}") or "") for field in sorted(_fields())
-                       if f"map_{field}" in form and form.getunicode(f"map_{field}") != form.getunicode(f"was_{field}"))
         try:
             with staging.claim(token, auth.current_user().email) as (path, name, done):
                 if done is None:
-                    options = ImportOptions(kind=form.get("kind") or None, name=name, mapping=chosen,
+                    options = ImportOptions(kind=form.get("kind") or None, name=name,
                                             year=parse_year(form.get("year")),
                                             timezone=form.getunicode("timezone") or "UTC",
                                             created_by=auth.current_user().email)
-                    return _run(app, path, options, token, chosen)
+                    chosen = _chosen(form, importer.describe(path, options).mapping)
+                    return _run(app, path, replace(options, mapping=chosen), token, chosen)
         except AppError as exc:
             return _page(error=str(exc), status=400)
         return _show_result(done)  # the form sent again: the answer of the submit that imported it
@@ -132,8 +130,16 @@ def _form_again(path, options, token, chose, rejected=None):
         detected = importer.describe(path, replace(options, mapping=()))
     except AppError:
         return {}
-    return {"check": rejected or detected, "token": token, "options": options, "detected": detected.mapping,
+    return {"check": rejected or detected, "token": token, "options": options,
             "chosen": {} if rejected else dict(chose)}
+
+
+def _chosen(form, detected):
+    """Return the (field, column) pairs of the form's selects that differ from the DETECTED mapping."""
+    # Compared with the detection of the file itself, not with a field the page sent: what is selected is what is used,
+    # however many times the form came back. A field of several columns ("a+b") is shown, and sent, as detected.
+    selected = {field: form.getunicode(f"map_{field}") or "" for field in _fields() if f"map_{field}" in form}
+    return tuple((field, column) for field, column in sorted(selected.items()) if column != detected.get(field, ""))
 
 
 def _fields():
@@ -147,13 +153,13 @@ def _file_name(raw):
 
 
 def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None,
-          detected=None, chosen=None):
+          chosen=None):
     bottle.response.status = status
     before = params.record_id(bottle.request.query.get("before")) if bottle.request.method == "GET" else None
     listed = Import.select().order_by(Import.id.desc()).limit(PAGE_SIZE + 1)
     imports = list(listed.where(Import.id < before) if before else listed)
     return render("imports", error=error, notice=notice, bad_rows=bad_rows, check=check, token=token,
-                  options=options, report=report, detected=detected or {}, chosen=chosen or {},
+                  options=options, report=report, chosen=chosen or {},
                   imports=imports[:PAGE_SIZE],
                   older=imports[PAGE_SIZE - 1].id if len(imports) > PAGE_SIZE else None, newest=before is None,
                   total=Import.select().count())

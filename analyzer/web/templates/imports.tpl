@@ -36,7 +36,6 @@
       % for name in check.fields:
       %   current = chosen.get(name, check.mapping.get(name, ''))
         <tr><td><label for="map_{{name}}">{{name}}</label></td><td>
-          <input type="hidden" name="was_{{name}}" value="{{detected.get(name, '') if detected else check.mapping.get(name, '')}}">
           <select id="map_{{name}}" name="map_{{name}}">
             <option value="">— not used —</option>
       %   if current and current not in check.headers:
