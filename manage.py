@@ -10,6 +10,7 @@ from analyzer.config import load_settings
 from analyzer.db import DATABASE_ERRORS
 from analyzer.errors import AppError
 from analyzer.migrate import commands as migrate_commands
+from analyzer.migrate import history
 from analyzer import guard
 
 DEBUG_VARIABLE = "ANALYZER_DEBUG"
@@ -250,7 +251,7 @@ def ingest_command(ctx, args):
         kind=args.kind, file_format=args.format, timezone=args.timezone,
         gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap,
         year=options.parse_year(None if args.year is None else str(args.year)), mapping=options.parse_mapping(args.map),
-        dry_run=args.dry_run, created_by=os.environ.get("USER")))
+        dry_run=args.dry_run, created_by=history.who()["run_by"]))  # user@host, as a migration records it
 
 
 def account_command(ctx, args):

@@ -7,6 +7,7 @@ import gzip
 import io
 import json
 import re
+import socket
 import sys
 import threading
 import time
@@ -230,6 +231,15 @@ def test_export_to_a_folder_that_does_not_exist_says_so(db, db_url, tmp_path):
     result = run_cli(ROOT, "export", "--out", str(tmp_path / "nowhere" / "x.csv"), env={"DATABASE_URL": db_url})
     assert result.code == 1 and "Traceback" not in result.err and "Unexpected" not in result.err
     assert f"Error: Cannot write {tmp_path / 'nowhere' / 'x.csv'}: No such file or directory." in result.err
+
+
+def test_a_command_line_import_records_the_user_and_host_that_ran_it(db, db_url, tmp_path):
+    path = write(tmp_path, "shopify.csv", SHOPIFY)
+    env = {"DATABASE_URL": db_url, "USER": "ana"}
+    assert run_cli(ROOT, "import", str(path), env=env).code == 0
+    ran_by = f"ana@{socket.gethostname()}"
+    assert Import.get().created_by == ran_by
+    assert f", by {ran_by}" in run_cli(ROOT, "import", "--list", env=env).out
 
 
 # (stored text, the cell a spreadsheet reads back): formulas guarded, numbers kept, quotes where a cell needs them.
