@@ -391,6 +391,13 @@ def test_all_time_over_ten_years_charts_by_month_and_says_so(client, app, tmp_pa
         page = client.get(f"{path}?period=all&interval=day")
         assert note in page.text and "by month" in page.html.select_one("#trend-title").text, path
     assert note not in client.get("/?period=all").text  # months were not asked against
+    # A CSV of days was silently a CSV of months; like the API, it now says to ask for months.
+    refused = client.get("/trend?period=all&interval=day&format=csv", status=400)
+    assert "interval=day works for ranges of up to 10 years; use month." in refused.text
+    assert client.get("/trend?period=all&interval=month&format=csv").text.startswith("t,")
+    page = client.get("/trend?period=all&interval=day")
+    for link in {a["href"] for a in page.html.select("a[href*='format=csv']")}:
+        assert client.get(link).status_int == 200, link  # the page's own CSV links ask for what it shows
     cohorts = "By month: over more than ten years, weekly cohorts would be too many to show."
     assert cohorts in client.get("/retention?period=all&interval=week").text
     assert cohorts not in client.get("/retention?period=all").text

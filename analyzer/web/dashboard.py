@@ -123,7 +123,8 @@ def read_view():
     """Parse the request's URL into a View; on a bad URL return (None, the friendly error page)."""
     query = bottle.request.query.decode()
     try:
-        parsed = params.parse_query(query, fit=True)
+        # A page over more than ten years charts months whatever the interval; a CSV says so instead of changing it.
+        parsed = params.parse_query(query, fit=query.get("format") != "csv")
         metric = params.parse_metric(query)
         named = {dimension: query[f"sort_{dimension}"] for dimension in DIMENSIONS if query.get(f"sort_{dimension}")}
         folder, _, table = bottle.request.path.rpartition("/")
