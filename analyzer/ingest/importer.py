@@ -65,12 +65,20 @@ class Report:
 
     def summary(self):
         """Return the counts as one line: '12 rows read, 3 sessions created, …'."""
-        return ", ".join(f"{number:,} {label}" for label, number in self.counts())
+        return ", ".join(f"{number:,} {_singular(label) if number == 1 else label}" for label, number in self.counts())
 
     @property
     def rows_per_second(self):
         """Return the rows read per second."""
         return self.rows_read / self.seconds if self.seconds else 0.0
+
+
+def _singular(label):
+    """Return a count's label for one: '1 row read', '1 extra row of a session'."""
+    words = label.split(" ")
+    plural = next(n for n, word in enumerate(words) if word in ("rows", "sessions", "events"))
+    words[plural] = words[plural][:-1]
+    return " ".join(words)
 
 
 class ImportRejected(AppError):
