@@ -546,3 +546,24 @@ def test_the_note_of_what_stayed_applied_is_written_even_when_a_ctrl_c_cancel_la
         commands.rollback(make_ctx())
     assert len(calls) == 2
     assert [(row.direction, row.statements) for row in history.halfway(db).values()] == [("rollback", "DROP TABLE t1")]
+
+
+def test_a_type_change_that_would_rewrite_stored_values_is_refused_on_both_databases(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('007', 1), ('12.50', 2), ('12', 3)")
+    write_migration(migrations_dir, "002_name_to_int", 'migrator.change_fields("items", name=pw.IntegerField())',
+                    'migrator.change_fields("items", name=pw.CharField(max_length=50))')
+    with pytest.raises(AppError) as refused:
+        commands.run(make_ctx())
+    if is_sqlite(db):  # it stored 7 and 12.5, said "Applied", and the rollback gave back '7' and '12.5'
+        assert ("changing items.name to INTEGER would rewrite 2 stored value(s) (SQLite converts them as it copies "
+                "the table: '007', for one, would not stay as it is)") in str(refused.value)
+    assert "Nothing of 002_name_to_int was changed" in str(refused.value)
+    assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [("007",), ("12.50",), ("12",)]
+    if not is_sqlite(db):
+        return  # PostgreSQL refuses text to integer whatever the values ("You might need to specify USING")
+    db.execute_sql("UPDATE items SET name = '7' WHERE name = '007'")
+    db.execute_sql("UPDATE items SET name = '13' WHERE name = '12.50'")
+    assert commands.run(make_ctx()) == 0
+    assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [(7,), (13,), (12,)]

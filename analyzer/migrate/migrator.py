@@ -109,7 +109,34 @@ class SqliteMigrator(pm.SqliteMigrator):
                 new_def += " DEFAULT " + _literal(self.database, field, field.default)
             return new_def
 
-        return [self._update_column(table, column, changed)]
+        return [self.keep_values(table, column, field), self._update_column(table, column, changed)]
+
+    @operation
+    def keep_values(self, table, column, field):
+        """Refuse a type change that would rewrite stored values: SQLite turns '007' into 7 in an INTEGER column."""
+        ctx = self.make_context()
+        kind = ctx.sql(field.ddl_datatype(ctx)).query()[0]
+        db, probe = self.database, '"_type_probe"'
+        db.execute_sql(f"DROP TABLE IF EXISTS temp.{probe}")
+        db.execute_sql(f"CREATE TEMP TABLE {probe} (v {kind})")
+        db.execute_sql(f'INSERT INTO {probe} (rowid, v) SELECT rowid, "{column}" FROM "{table}"')
+        try:
+            # Numbers compare as numbers (10 is 10.0 in a REAL column); anything else by its text ('007' is not 7).
+            numbers = f"typeof(p.v) IN ('integer', 'real') AND typeof(t.\"{column}\") IN ('integer', 'real')"
+            changed = db.execute_sql(
+                f'SELECT COUNT(*), MIN(t."{column}") FROM "{table}" AS t JOIN {probe} AS p ON p.rowid = t.rowid '
+                f'WHERE CASE WHEN {numbers} THEN p.v + 0 <> t."{column}" + 0 '
+                f'ELSE CAST(p.v AS TEXT) IS NOT CAST(t."{column}" AS TEXT) END').fetchone()
+        except pw.OperationalError:  # a preview outside a transaction, whose writes do not run: nothing to compare
+            return []
+        db.execute_sql(f"DROP TABLE {probe}")
+        if changed[0]:
+            raise pw.IntegrityError(
+                f"changing {table}.{column} to {kind} would rewrite {changed[0]:,} stored value(s) (SQLite converts "
+                f"them as it copies the table: {changed[1]!r}, for one, would not stay as it is), and a rollback "
+                "would not bring them back; PostgreSQL refuses such a change. Make the values fit the new type first "
+                "(a migrator.sql UPDATE), or keep the type")
+        return []
 
     @operation
     def add_not_null(self, table, column, legacy=False):
