@@ -253,3 +253,20 @@ def test_a_backfill_killed_mid_way_resumes_on_the_next_run(pg_url, tmp_path):
     assert any(line.startswith(f"  backfill items.label: {3000 - filled:,} of {3000 - filled:,} rows") for line in lines)
     assert db.execute_sql("SELECT count(*) FROM items WHERE label = lower(name)").fetchone()[0] == 3000
     db.close()
+
+
+def test_a_backfill_that_stops_partway_is_listed_by_its_first_batches_and_resumes(make_ctx, migrations_dir, db):
+    items(make_ctx, migrations_dir, db)
+    write_migration(migrations_dir, "003_fill_label",
+                    'migrator.backfill("items", "label", "lower(name)", batch_size=2)\n'
+                    'migrator.sql("UPDATE no_such_table SET x = 1")', header=OUTSIDE)
+    with pytest.raises(AppError):
+        commands.run(make_ctx())
+    ctx = make_ctx()
+    commands.status(ctx)
+    assert "13 statement(s) of it stayed applied: UPDATE " in ctx.out.text and "; … and 8 more." in ctx.out.text
+    write_migration(migrations_dir, "003_fill_label", 'migrator.backfill("items", "label", "lower(name)", '
+                    'batch_size=2)', header=OUTSIDE)
+    assert commands.run(make_ctx()) == 0
+    assert db.execute_sql("SELECT COUNT(*) FROM items WHERE label IS NULL").fetchone()[0] == 0
+    assert history.halfway(db) == {}

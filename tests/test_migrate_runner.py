@@ -567,3 +567,24 @@ def test_a_type_change_that_would_rewrite_stored_values_is_refused_on_both_datab
     db.execute_sql("UPDATE items SET name = '13' WHERE name = '12.50'")
     assert commands.run(make_ctx()) == 0
     assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [(7,), (13,), (12,)]
+
+
+def test_a_migration_outside_a_transaction_killed_partway_is_named_by_status_and_the_next_run(
+        make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    # SystemExit, like a kill -9, runs none of the runner's handlers: only what was noted as it went is left.
+    write_migration(migrations_dir, "004_slow", 'migrator.sql("CREATE TABLE slow_one (id INTEGER)")\n'
+                    'migrator.run(sys.exit, 9)\nmigrator.sql("CREATE TABLE slow_two (id INTEGER)")',
+                    header="TRANSACTION = False\nimport sys")
+    with pytest.raises(SystemExit):
+        commands.run(make_ctx())
+    ctx = make_ctx()
+    commands.status(ctx)
+    # Before, status listed it as pending like any other, and the next run said "0 earlier statement(s)".
+    assert "Warning: 004_slow stopped partway at " in ctx.out.text
+    assert "1 statement(s) of it stayed applied: CREATE TABLE slow_one (id INTEGER)." in ctx.out.text
+    with pytest.raises(AppError) as again:
+        commands.run(make_ctx())
+    assert ("0 earlier statement(s) stayed applied; an earlier run that stopped partway had left 1 applied "
+            "(CREATE TABLE slow_one (id INTEGER))") in str(again.value)

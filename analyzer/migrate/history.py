@@ -29,6 +29,9 @@ class MigrateHistory(pw.Model):
         table_name = TABLE
 
 
+MAX_NOTED = 100  # statements kept of a migration that stopped partway
+
+
 class Halfway(pw.Model):
     """A migration outside a transaction (TRANSACTION = False) that stopped partway, and the statements it left."""
 
@@ -141,6 +144,8 @@ def note_halfway(db, name, direction, statements):
     Halfway.create_table(safe=True)
     row = Halfway.get_or_none(Halfway.name == name, Halfway.direction == direction)
     earlier = row.statements.split("\n") if row else []
+    if len(earlier) >= MAX_NOTED:
+        return  # the first ones say what happened: a backfill's thousands of batches would grow the note without end
     text = "\n".join([*earlier, *(s for s in statements if s not in earlier)])
     if row:
         Halfway.update(statements=text, stopped_at=utcnow()).where(Halfway.id == row.id).execute()

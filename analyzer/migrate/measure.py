@@ -1,6 +1,5 @@
 """Measure what each statement of a migration does: its time, the locks its backend holds, the tables it rewrites."""
 
-import re
 import threading
 import time
 from dataclasses import dataclass, field
@@ -9,7 +8,7 @@ import psycopg2
 
 from analyzer.db import is_sqlite
 from analyzer.migrate.runner import inline_sql, is_read, patched_execute
-from analyzer.migrate.snapshot import is_bookkeeping
+from analyzer.migrate.snapshot import BOOKKEEPING_WRITE_RE, is_bookkeeping
 
 SAMPLE_EVERY_S = 0.002
 BLOCKS = {
@@ -20,8 +19,6 @@ BLOCKS = {
 }
 """The table lock modes that block other sessions' reads or writes, and what they block."""
 
-BOOKKEEPING_WRITE_RE = re.compile(
-    r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(migratehistory|migratearchive|migratehalfway)\b', re.I)
 
 # Only tables other sessions can see: a table the open transaction created blocks no one.
 HELD_LOCKS = """

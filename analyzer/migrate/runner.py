@@ -4,6 +4,7 @@ import time
 import traceback
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
+from functools import partial
 
 import peewee as pw
 
@@ -13,6 +14,7 @@ from analyzer.migrate import archive
 from analyzer.migrate import files as mfiles
 from analyzer.migrate import history, plan
 from analyzer.migrate.migrator import Migrator
+from analyzer.migrate.snapshot import BOOKKEEPING_WRITE_RE
 
 RERUN_HINT = 'fix the file and run "python manage.py migrate run" again'
 
@@ -114,6 +116,10 @@ def _step(db, migrator, migration, direction, fake, timeouts):
     transactional = is_transactional(namespace)
     started = time.perf_counter()
     recorder = _Recorder(db)
+    if not transactional and not fake:
+        # Each statement that ran is noted as it commits: a kill -9 leaves the note too, for status and the next run.
+        recorder.prior = _left_before(db, migration, direction)
+        recorder.applied = partial(_note_applied, db, migration.name, direction)
     migrator.migration_name = migration.name
     migrator.archiving = direction == "migrate"
     migrator.restored = []
@@ -165,11 +171,23 @@ def _run_step(db, model, migrator, migration, namespace, direction, fake, timeou
 
 def _left_before(db, migration, direction):
     """Return the statements that earlier runs of MIGRATION in DIRECTION left applied when they stopped partway."""
-    with suppress(pw.DatabaseError):
+    with suppress(pw.DatabaseError):  # read at the start of a run: its own statements are noted as they go
         found = history.halfway(db).get(migration.name)
         if found is not None and found.direction == direction:
             return found.statements.split("\n")
     return []
+
+
+def _note_applied(db, name, direction, statement):
+    if not BOOKKEEPING_WRITE_RE.match(statement):
+        with suppress(pw.DatabaseError):  # a Ctrl-C's cancel may land here: the note after the stop tries again
+            history.note_halfway(db, name, direction, [statement])
+
+
+def shown(statements, most=5):
+    """Return up to MOST statements joined with '; ', and how many more there are."""
+    more = len(statements) - most
+    return "; ".join(statements[:most]) + (f"; … and {more:,} more" if more > 0 else "")
 
 
 def _note_halfway(db, migration, direction, recorder):
@@ -245,12 +263,12 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
         done = _applied(recorder)
         invalid = plan.invalid_indexes(db)
         recorded = "not recorded as applied" if direction == "migrate" else "still recorded as applied"
-        prior = _left_before(db, migration, direction)
+        prior = recorder.prior
         return MigrationError(
             f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
             f"{len(done)} earlier statement(s) stayed applied"
             + (f" ({'; '.join(done)})" if done else "")
-            + (f"; an earlier run that stopped partway had left {len(prior)} applied ({'; '.join(prior)})"
+            + (f"; an earlier run that stopped partway had left {len(prior)} applied ({shown(prior)})"
                if prior else "")
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
             + f". It is {recorded}; make its statements idempotent (IF NOT EXISTS), then {hint}."
@@ -328,7 +346,10 @@ class _Recorder:
         self.dry = dry
         self.statements = []
         self.failed = None
+        self.prior = []  # what earlier runs left applied, outside a transaction
+        self.applied = None  # called with each statement that wrote, as it is done
         self._patch = None
+        self._quiet = False
 
     def note(self, text):
         """Add a comment line (starting with --) among the statements."""
@@ -338,14 +359,24 @@ class _Recorder:
         original = self.db.execute_sql
 
         def execute_sql(sql, params=None):
-            self.statements.append(inline_sql(self.db, sql, params))
-            if self.dry and not is_read(self.statements[-1]):
+            if self._quiet:
+                return original(sql, params)
+            text = inline_sql(self.db, sql, params)
+            self.statements.append(text)
+            if self.dry and not is_read(text):
                 return _FakeCursor()
             try:
-                return original(sql, params)
+                cursor = original(sql, params)
             except Exception:
-                self.failed = self.statements[-1]
+                self.failed = text
                 raise
+            if self.applied and not is_read(text):
+                self._quiet = True
+                try:
+                    self.applied(text)
+                finally:
+                    self._quiet = False
+            return cursor
 
         self._patch = patched_execute(self.db, execute_sql)
         self._patch.__enter__()

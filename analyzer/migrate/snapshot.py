@@ -1,10 +1,13 @@
 """What a database looks like, to compare before and after a migration: its schema and each table's rows."""
 
 import hashlib
+import re
 
 from analyzer.db import is_sqlite
 
 BOOKKEEPING = ("migratehistory", "migratearchive", "migratehalfway")
+BOOKKEEPING_WRITE_RE = re.compile(
+    r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(migratehistory|migratearchive|migratehalfway)\b', re.I)
 
 PG_COLUMNS = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
