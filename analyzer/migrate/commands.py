@@ -224,11 +224,15 @@ def _warn_halfway(ctx, db):
                 "Make them idempotent (IF NOT EXISTS) or undo them by hand before it runs again.")
 
 
-def _warn_edited(ctx, state):
-    """Say which applied migrations were edited since: their changes will never run."""
+def _warn_edited(ctx, state, reverted=()):
+    """Say which applied migrations were edited since: their changes will never run (REVERTED: their rollback will)."""
     for name in state.edited:
-        ctx.out(f"Warning: {name} was edited after it was applied; its changes will not run. Add a new migration "
-                "instead of editing it.")
+        if name in reverted:
+            ctx.out(f"Note: {name} was edited after it was applied; --allow-edited rolls it back with the rollback() "
+                    "the file has now.")
+        else:
+            ctx.out(f"Warning: {name} was edited after it was applied; its changes will not run. Add a new migration "
+                    "instead of editing it.")
 
 
 def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup=False):
@@ -349,7 +353,7 @@ def _rollback(ctx, steps, to, allow_edited):
         ctx.out(f"Nothing to roll back: the database is at {state.current}.")
         return 0
     _refuse_edited(state, todo, allow_edited)
-    _warn_edited(ctx, state)
+    _warn_edited(ctx, state, {f.name for f in todo})
     plan.require_valid_indexes(db)
     _warn_halfway(ctx, db)
     ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
