@@ -121,6 +121,16 @@ def test_schema_only_option_names_files_that_cannot_be_edited(make_ctx, migratio
     assert "items_name_lower" in {i.name for i in db.get_indexes("items")}
 
 
+def test_schema_only_takes_a_number_as_the_other_verbs_do_and_refuses_a_name_outside_the_range(
+        make_ctx, migrations_dir, db):
+    index = '\nmigrator.sql(\'CREATE INDEX "items_name_lower" ON "items" (lower(name))\')'
+    five_migrations(migrations_dir, extra_002=index)
+    with pytest.raises(AppError, match=r"--schema-only 009: no migration of the squashed range has this name"):
+        commands.squash(make_ctx(), "004", schema_only=["009"])
+    # "002" was ignored without a word, and the squash then stopped on 002's data step.
+    assert commands.squash(make_ctx(), "004", schema_only=["002"]) == 0
+
+
 def test_a_database_half_way_through_the_squashed_range_is_a_clear_problem(make_ctx, migrations_dir, db):
     five_migrations(migrations_dir)
     assert commands.run(make_ctx(), to="002") == 0

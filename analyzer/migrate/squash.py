@@ -52,7 +52,7 @@ def squash(db, directory, to, schema_only=()):
         raise AppError(f"Squashing needs at least two migrations through {target.name}; nothing was squashed.")
     if any(BASELINE_RE.match(f.name) for f in replaced):
         raise AppError("The range holds an earlier baseline: squash again only past it; nothing was squashed.")
-    carried, origins = _walk(db, replaced, set(schema_only))
+    carried, origins = _walk(db, replaced, {_named(replaced, name) for name in schema_only})
     state = replay(db, replaced)
     added_later = _take_added_indexes(state.orm, origins)
     forward, backward, imports = autogen.code_for(Migrator(db), list(state.orm))
@@ -100,6 +100,15 @@ def verify(db, directory, migration_files):
             problems.append(f"{name} does not build the schema of the migrations it replaces: "
                             + " ".join(drift.split())[:200])
     return problems
+
+
+def _named(replaced, name):
+    """Return the full name of the migration that NAME means (a number works, as in rollback --to), or refuse."""
+    found = mfiles.resolve(replaced, name)
+    if found is None:
+        raise AppError(f"--schema-only {name}: no migration of the squashed range has this name or number; nothing "
+                       f"was squashed. The range: {', '.join(f.name for f in replaced)}.")
+    return found.name
 
 
 def _walk(db, replaced, schema_only):
