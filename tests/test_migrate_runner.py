@@ -591,3 +591,21 @@ def test_a_migration_outside_a_transaction_killed_partway_is_named_by_status_and
         commands.run(make_ctx())
     assert ("0 earlier statement(s) stayed applied; an earlier run that stopped partway had left 1 applied "
             "(CREATE TABLE slow_one (id INTEGER))") in str(again.value)
+
+
+def test_a_type_change_and_its_rollback_leave_a_column_without_a_database_default_without_one(
+        make_ctx, migrations_dir, db):
+    with_score = CREATE_ITEMS.replace("    price = ", "    score = pw.IntegerField(default=0)\n    price = ")
+    write_migration(migrations_dir, "001_items", with_score, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+
+    def score_default():
+        return next(c.default for c in db.get_columns("items") if c.name == "score")
+
+    assert score_default() is None  # create_model writes no database default
+    write_migration(migrations_dir, "002_wider", 'migrator.change_fields("items", score=pw.BigIntegerField(default=0))',
+                    'migrator.change_fields("items", score=pw.IntegerField(default=0))')
+    commands.run(make_ctx())
+    assert score_default() is None  # PostgreSQL had "DEFAULT 0" here, and after the rollback too
+    commands.rollback(make_ctx())
+    assert score_default() is None

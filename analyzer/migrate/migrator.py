@@ -147,10 +147,26 @@ class SqliteMigrator(pm.SqliteMigrator):
         return self._update_column(table, column, once)
 
 
+class PostgresqlMigrator(pm.PostgresqlMigrator):
+    """PostgreSQL schema changes that leave a column's database default as they found it."""
+
+    def alter_change_column(self, table, column, field):
+        """Change a column's type; set the field's default in the database only where the column had one."""
+        # peewee-migrate set any Python default: a column made by create_model (no database default) got one, and
+        # the generated rollback of a type change left "DEFAULT 0" behind, which rehearse rightly flagged.
+        steps = super().alter_change_column(table, column, field)
+        had_default = self.database.execute_sql(
+            "SELECT column_default IS NOT NULL FROM information_schema.columns "
+            "WHERE table_schema = current_schema() AND table_name = %s AND column_name = %s", (table, column)).fetchone()
+        return steps if had_default and had_default[0] else steps[:1]
+
+
 def schema_migrator(db):
     """Return the schema migrator for a database."""
     if isinstance(db, pw.SqliteDatabase):
         return SqliteMigrator(db)
+    if isinstance(db, pw.PostgresqlDatabase):
+        return PostgresqlMigrator(db)
     return pm.SchemaMigrator.from_database(db)
 
 
