@@ -95,6 +95,7 @@ def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():
     ({"from": "2026-02-30", "to": "2026-03-01"}, "from='2026-02-30' is not a date"),
     ({"from": "yesterday"}, "is not a date"),
     ({"from": "2026-03-10", "to": "2026-03-01"}, "from (2026-03-10) is after to (2026-03-01)"),
+    ({"from": "9990-12-31"}, "from (9990-12-31) is after today ("),  # it said "after to" of a to never given
     ({"from": "2010-01-01", "to": "2026-03-01"}, "longer than 10 years"),
     ({"to": "2026-03-01"}, "to needs a from date"),
     ({"period": "5d"}, "period='5d' is not valid"),

@@ -101,6 +101,8 @@ def test_search_finds_a_customer_or_a_session_key_exactly(stored):
     ("revenue_min=ten", "revenue_min='ten' is not a number"),
     ("revenue_min=Infinity", "is not a number"),
     ("pages_min=1.5", "pages_min='1.5' is not a whole number"),
+    ("pages_min=99999999999999999999", "pages_min='99999999999999999999' is out of range: use 0 to"),  # "not a whole
+    ("revenue_min=1.12345678901234567", "revenue_min='1.12345678901234567' has more than 16 decimals."),  # number"
     ("pages_min=5&pages_max=2", "pages_min (5) is above pages_max (2)"),
     ("duration_min=-1", "out of range"),
     ("revenue_min=1e-999999999", "revenue_min='1e-999999999' is not a number"),  # PostgreSQL: numeric overflow

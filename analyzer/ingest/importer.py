@@ -373,8 +373,9 @@ def _require(source, headers, kind, mapping, year, strict=True):
             f", … and {len(headers) - SHOWN_COLUMNS:,} more" if len(headers) > SHOWN_COLUMNS else "")
         raise AppError(f"{source.name} ({kind}) has no column for {', '.join(missing)}. Columns found: "
                        f"{found}. Accepted names — {accepted}. Choose its column (--map {missing[0]}=COLUMN, "
-                       "or the form of Check columns first on the upload page), or, if the kind was guessed wrong, "
-                       "the other kind (--kind, or the Kind field of the upload page).")
+                       f"map={missing[0]}=COLUMN on the API, or the form of Check columns first on the upload page), "
+                       "or, if the kind was guessed wrong, the other kind (--kind, the other route of the API, or the "
+                       "Kind field of the upload page).")
 
 
 def _shortened(header):

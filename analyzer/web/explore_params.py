@@ -58,9 +58,14 @@ def _number(query, name, kind):
         return None
     # Plain ASCII digits: Decimal also reads '1e-999999999' (PostgreSQL's numeric overflows on it), int other
     # scripts' digits.
-    shape = r"-?[0-9]{1,16}(\.[0-9]{1,16})?" if kind is Decimal else r"-?[0-9]{1,16}"
+    shape = r"-?[0-9]+(\.[0-9]+)?" if kind is Decimal else r"-?[0-9]+"
     if not re.fullmatch(shape, text):
         raise params.QueryError(f"{name}={text!r} is not a {'whole ' if kind is int else ''}number.")
+    whole, _, decimals = text.lstrip("-").partition(".")
+    if len(whole) > 16:  # a number all the same, past any stored value
+        raise params.QueryError(f"{name}={text[:40]!r} is out of range: use 0 to {MAX_NUMBER:,}.")
+    if len(decimals) > 16:
+        raise params.QueryError(f"{name}={text[:40]!r} has more than 16 decimals.")
     value = kind(text)
     if not 0 <= value <= MAX_NUMBER:
         raise params.QueryError(f"{name}={text!r} is out of range: use 0 to {MAX_NUMBER:,}.")

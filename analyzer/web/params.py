@@ -53,6 +53,9 @@ def parse_query(params, today=None, fit=False):
             raise QueryError("to needs a from date too (from=YYYY-MM-DD&to=YYYY-MM-DD).")
         start = _date("from", given_from)
         end = _date("to", given_to) if given_to else today
+        if start > end and not given_to:
+            raise QueryError(f"from ({start}) is after today ({end}), where a range without to ends: give a to date "
+                             "after it, or an earlier from.")
         if start > end:
             raise QueryError(f"from ({start}) is after to ({end}): swap them.")
     else:

@@ -7,7 +7,8 @@
   % if allows(user.role, 'analyst'):
   <p><a class="button" href="/imports">Upload a file on the import page</a> (CSV or NDJSON, plain or gzip), or from a terminal:</p>
   % else:
-  <p>Ask an analyst or admin to import your data, on the <a href="/imports">import page</a> or from a terminal:</p>
+  <p>Ask an analyst or admin to import your data (a viewer account cannot), on the import page or from a
+     terminal:</p>
   % end
   <pre class="command">python manage.py import sessions.csv</pre>
   <h2>Or load demo data</h2>
