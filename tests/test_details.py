@@ -175,3 +175,11 @@ def test_durations_from_an_hour_on_are_written_as_hours_minutes_seconds_in_every
     customer = history.get("/customers/c%2F1")
     cells = [td.get_text(strip=True) for td in customer.html.select("tbody td")]
     assert "1:02:05" in cells and "0:10" in cells and "62:05" not in cells
+
+
+def test_an_unknown_channel_or_device_reads_unknown_in_brackets_in_the_session_list(client):
+    # Issue 10: "(unknown)" in lists and breakdowns; the session list wrote a bare "unknown", like a value.
+    CustomerSession.create(session_key="u1", customer_id="c", started_at=T0, channel="unknown", device="unknown")
+    row = client.get("/sessions?period=all").html.select_one("tbody tr")
+    cells = [td.get_text(strip=True) for td in row.select("td")]
+    assert cells[2] == "(unknown)" and cells[4] == "(unknown)", cells

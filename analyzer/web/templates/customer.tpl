@@ -33,7 +33,7 @@
       <td>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</td>
       <td><a href="{{session_url(s.session_key)}}">{{s.session_key}}</a></td>
       <td>{{'(unknown)' if s.channel == 'unknown' else s.channel}}</td>
-      <td>{{s.device}}</td>
+      <td>{{'(unknown)' if s.device == 'unknown' else s.device}}</td>
       <td>{{s.country or '—'}}</td>
       <td>{{s.landing_page or '—'}}</td>
       <td class="num">{{s.page_views}}</td>

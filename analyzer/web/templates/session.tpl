@@ -30,7 +30,7 @@
     <dt>Source</dt><dd>{{s.source or '—'}}</dd>
     <dt>Medium</dt><dd>{{s.medium or '—'}}</dd>
     <dt>Campaign</dt><dd>{{s.campaign or '—'}}</dd>
-    <dt>Device</dt><dd><a href="{{filter_url('device', s.device)}}" title="Filter the dashboard by this device">{{s.device}}</a></dd>
+    <dt>Device</dt><dd><a href="{{filter_url('device', s.device)}}" title="Filter the dashboard by this device">{{'(unknown)' if s.device == 'unknown' else s.device}}</a></dd>
     <dt>Country</dt><dd>
       % if s.country:
       <a href="{{filter_url('country', s.country)}}" title="Filter the dashboard by this country">{{s.country}}</a>

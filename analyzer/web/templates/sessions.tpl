@@ -84,9 +84,9 @@
     <tr>
       <td><a href="{{session_url(s.session_key)}}" title="{{s.session_key}}">{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</a></td>
       <td><a href="{{customer_url(s.customer_id)}}">{{s.customer_id}}</a></td>
-      <td>{{s.channel}}</td>
+      <td>{{present.dimension_value('channel', s.channel)}}</td>
       <td>{{s.source or '—'}} / {{s.medium or '—'}}</td>
-      <td>{{s.device}}</td>
+      <td>{{present.dimension_value('device', s.device)}}</td>
       <td>{{s.country or '—'}}</td>
       <td class="clip" title="{{s.landing_page or ''}}">{{s.landing_page or '—'}}</td>
       <td class="num">{{s.page_views}}</td>
