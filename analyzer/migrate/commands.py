@@ -280,7 +280,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
     for f, top in state.below_applied():
         if f in todo:
             ctx.out(f"Note: {f.name} is numbered below the applied {top:03d}, so it runs after it here but before it "
-                    'on a new database; "migrate check" fails on this: renumber it after the newest migration.')
+                    "on a new database: renumber it after the newest migration before it reaches main.")
     if ctx.settings.is_production:
         ctx.out(guard.BACKUP_REMINDER)
     action = "record these migrations as applied without running them" if fake else "apply these migrations"

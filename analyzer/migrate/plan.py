@@ -74,8 +74,8 @@ class State:
             for name in self.missing if name not in ignore
         ]
         lines += [
-            f"migration number {n:03d} is used by {len(names)} files ({', '.join(names)}): "
-            "renumber the newer, unapplied one"
+            f"migration number {n:03d} is used by {len(names)} files ({', '.join(names)}): renumber the one not "
+            "yet on main after the newest migration (git mv), then run python manage.py migrate sum"
             for n, names in sorted(self.duplicates.items())
         ]
         lines += [
