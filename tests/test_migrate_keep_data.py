@@ -268,3 +268,20 @@ def test_a_column_null_in_rows_when_dropped_is_named_so_when_a_rollback_makes_it
             "_archive_002_items__price either (1 added since 002_drop_price dropped it, 1 that were NULL when it was "
             "dropped)") in str(failure.value)
     assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("price", 3)]
+
+
+def test_a_rollback_default_does_not_hide_rows_whose_archived_value_is_null(make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10), ('b', NULL)")
+    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
+                    'migrator.add_fields("items", price=pw.IntegerField(null=True, default=0))\n'
+                    'migrator.add_not_null("items", "price")', header="TRANSACTION = False")
+    commands.run(make_ctx())
+    with pytest.raises(AppError) as failure:
+        commands.rollback(make_ctx())
+    # Counted while the default filled b, it passed; the restore then wrote b's NULL back, dropped the archive,
+    # and the NOT NULL step failed with the database's own words.
+    assert "1 row(s) have no value for it in its archive _archive_002_items__price either (1 that were NULL" in str(
+        failure.value)
+    assert [(e.column_name, e.rows) for e in archive.entries(db)] == [("price", 2)]

@@ -296,3 +296,16 @@ def test_a_migration_that_fails_after_rewriting_a_table_is_reported_not_a_crash(
         assert {"table": "items", "rows": 50} in [r for s in migration["statements"] for r in s["rewrites"]]
     else:
         assert problem in text and "items (50 rows)" in text
+
+
+def test_a_migration_outside_a_transaction_rehearses_its_own_statements_only(make_ctx, migrations_dir, db):
+    items_with_rows(make_ctx, migrations_dir, db)
+    write_migration(migrations_dir, "002_two", 'migrator.sql("CREATE INDEX items_name ON items (name)")\n'
+                    'migrator.sql("UPDATE items SET price = price")', 'migrator.sql("DROP INDEX items_name")',
+                    header="TRANSACTION = False")
+    code, report = rehearsed(make_ctx)
+    assert code == 0, report
+    [migration] = report["migrations"]
+    # The note of each statement as it ran (migratehalfway) showed among them, as a CREATE TABLE after each.
+    assert [s["sql"] for s in migration["statements"]] == ["CREATE INDEX items_name ON items (name)",
+                                                           "UPDATE items SET price = price"]

@@ -445,7 +445,8 @@ def test_check_fails_on_a_lint_error_whether_or_not_this_database_applied_the_fi
     write_migration(migrations_dir, "001_items", with_legacy, 'migrator.remove_model("items")')
     write_migration(migrations_dir, "002_items_note", 'migrator.add_fields("items", note=pw.TextField(null=True))\n'
                     'migrator.remove_fields("items", "legacy")',
-                    'migrator.add_fields("items", legacy=pw.TextField(null=True))\nmigrator.remove_fields("items", "note")')
+                    'migrator.add_fields("items", legacy=pw.TextField(null=True))\n'
+                    'migrator.remove_fields("items", "note")')
     integrity.write(migrations_dir, scan(migrations_dir))
     for run_first in (False, True):
         if run_first:

@@ -538,16 +538,16 @@ def test_the_note_of_what_stayed_applied_is_written_even_when_a_ctrl_c_cancel_la
     commands.run(make_ctx())
     note, calls = history.note_halfway, []
 
-    def cancelled_once(*args):
+    def cancelled_twice(*args):
         calls.append(args)
-        if len(calls) == 1:  # the server's answer to the cancel that the watcher thread sent late
+        if len(calls) <= 2:  # the note as the statement ran, then the first after the stop: the late cancel's answer
             raise pw.OperationalError("canceling statement due to user request")
         note(*args)
 
-    monkeypatch.setattr(history, "note_halfway", cancelled_once)
+    monkeypatch.setattr(history, "note_halfway", cancelled_twice)
     with pytest.raises(KeyboardInterrupt):
         commands.rollback(make_ctx())
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert [(row.direction, row.statements) for row in history.halfway(db).values()] == [("rollback", "DROP TABLE t1")]
 
 
@@ -609,3 +609,38 @@ def test_a_type_change_and_its_rollback_leave_a_column_without_a_database_defaul
     assert score_default() is None  # PostgreSQL had "DEFAULT 0" here, and after the rollback too
     commands.rollback(make_ctx())
     assert score_default() is None
+
+
+def test_a_note_of_a_stop_partway_goes_when_the_migration_is_recorded_by_fake_or_renumbered(
+        make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx())
+    write_migration(migrations_dir, "004_half", 'migrator.sql("CREATE TABLE half_one (id INTEGER)")\n'
+                    'migrator.sql("CREATE TABLE half_two (id INTEGER, nonsense")', header="TRANSACTION = False")
+    with pytest.raises(AppError):
+        commands.run(make_ctx())
+    (migrations_dir / "004_half.py").rename(migrations_dir / "005_half.py")  # renumbered before it reached main
+    ctx = make_ctx()
+    commands.status(ctx)
+    assert "Warning" not in ctx.out.text  # the note names a file that is gone
+    db.execute_sql("CREATE TABLE half_two (id INTEGER)")  # finished by hand, then recorded without running
+    assert commands.run(make_ctx(), fake=True) == 0
+    ctx = make_ctx()
+    commands.status(ctx)
+    # It said "Warning: 004_half stopped partway … and it is still pending" on every status and run after.
+    assert "Warning" not in ctx.out.text
+
+
+def test_the_statements_of_a_table_rebuild_that_was_rolled_back_are_not_listed_as_applied(
+        make_ctx, migrations_dir, db):
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    commands.run(make_ctx())
+    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', NULL)")
+    write_migration(migrations_dir, "002_required", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")\n'
+                    'migrator.add_not_null("items", "price")', header="TRANSACTION = False")
+    with pytest.raises(AppError) as failure:
+        commands.run(make_ctx())
+    # On SQLite the rebuild's CREATE TABLE "items__tmp__" … were listed as staying applied, though rolled back.
+    assert "1 earlier statement(s) stayed applied (CREATE TABLE t1 (id INTEGER))" in str(failure.value)
+    assert [row.statements for row in history.halfway(db).values()] == ["CREATE TABLE t1 (id INTEGER)"]
+    assert "items__tmp__" not in db.get_tables()  # SQLite's rebuild, stopped at its copy, left it behind

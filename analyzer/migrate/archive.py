@@ -137,13 +137,15 @@ def _restore_entry(db, entry):
 
 
 def _without_value(db, table, column, entry):
-    """Count the rows of TABLE left NULL in COLUMN by ENTRY's archive: (not in it, NULL in it); all when no ENTRY."""
+    """Count the rows of TABLE that ENTRY's restore would leave NULL in COLUMN: (not in it, NULL in it)."""
     null = f"SELECT COUNT(*) FROM {_q(table)} WHERE {_q(column)} IS NULL"
     if not entry:
         return db.execute_sql(null).fetchone()[0], 0
     archived = f"SELECT 1 FROM {_q(entry.archive_table)} a WHERE {_indexed_match(db, entry)}"
     added = db.execute_sql(f"{null} AND NOT EXISTS ({archived})").fetchone()[0]
-    were_null = db.execute_sql(f"{null} AND EXISTS ({archived} AND a.{_q(column)} IS NULL)").fetchone()[0]
+    # Whatever the column holds now (a default, say): the restore writes the archived NULL over it.
+    were_null = db.execute_sql(f"SELECT COUNT(*) FROM {_q(table)} WHERE EXISTS ({archived} AND a.{_q(column)} IS NULL)"
+                               ).fetchone()[0]
     return added, were_null
 
 

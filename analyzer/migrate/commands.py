@@ -181,7 +181,7 @@ def status(ctx):
     for f in state.pending:
         ctx.out(f"  {f.name}")
     _warn_edited(ctx, state)
-    _warn_halfway(ctx, db)
+    _warn_halfway(ctx, db, state)
     _note_renumbered(ctx, state)
     problems = state.problems() + [
         f"invalid index {name} left by an interrupted CREATE INDEX CONCURRENTLY: drop it with DROP INDEX "
@@ -212,9 +212,12 @@ def _note_renumbered(ctx, state):
                 "migrate run or rollback records the new name.")
 
 
-def _warn_halfway(ctx, db):
+def _warn_halfway(ctx, db, state):
     """Say which migrations outside a transaction stopped partway, and the statements they left applied."""
+    applied, on_disk = set(state.applied_names), {f.name for f in state.files}
     for name, row in history_table.halfway(db).items():
+        if name not in on_disk or (name in applied) != (row.direction == "rollback"):
+            continue  # settled since (a stamp), or its file was renumbered before it ran through
         statements = row.statements.split("\n")
         what = f"{name}" if row.direction == "migrate" else f"The rollback of {name}"
         state = "it is still pending" if row.direction == "migrate" else "it is still applied"
@@ -268,7 +271,7 @@ def _run(ctx, to, fake, allow_destructive, backup):
         return 0
     if not fake:
         plan.require_valid_indexes(db)
-        _warn_halfway(ctx, db)
+        _warn_halfway(ctx, db, state)
     if not state.applied and not fake:
         _refuse_foreign_tables(ctx, todo)
     if ctx.settings.is_production and not fake:
@@ -355,7 +358,7 @@ def _rollback(ctx, steps, to, allow_edited):
     _refuse_edited(state, todo, allow_edited)
     _warn_edited(ctx, state, {f.name for f in todo})
     plan.require_valid_indexes(db)
-    _warn_halfway(ctx, db)
+    _warn_halfway(ctx, db, state)
     ctx.out(f"Rolling back {len(todo)} migration{'s' if len(todo) > 1 else ''} on {guard.describe_target(ctx.settings)}:")
     for f in todo:
         ctx.out(f"  {f.name}")

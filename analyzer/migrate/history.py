@@ -109,9 +109,12 @@ def record(db, name, checksum, duration_ms):
 
 
 def rename(db, old, new):
-    """Give the history row of migration OLD the name NEW (its file was renumbered)."""
+    """Give the history row (and any note of a stop partway) of migration OLD the name NEW (its file was renumbered)."""
     model = bind(db)
     model.update(name=new).where(model.name == old).execute()
+    if db.table_exists(Halfway._meta.table_name):
+        Halfway.bind(db, bind_refs=False, bind_backrefs=False)
+        Halfway.update(name=new).where(Halfway.name == old).execute()
 
 
 def runners(db):
@@ -138,10 +141,15 @@ def halfway(db):
     return {row.name: row for row in Halfway.select().order_by(Halfway.id)}
 
 
+def ensure_halfway(db):
+    """Create the table of migrations that stopped partway, when missing."""
+    Halfway.bind(db, bind_refs=False, bind_backrefs=False)
+    Halfway.create_table(safe=True)
+
+
 def note_halfway(db, name, direction, statements):
     """Remember that migration NAME stopped partway in DIRECTION, leaving STATEMENTS applied (added to earlier ones)."""
     Halfway.bind(db, bind_refs=False, bind_backrefs=False)
-    Halfway.create_table(safe=True)
     row = Halfway.get_or_none(Halfway.name == name, Halfway.direction == direction)
     earlier = row.statements.split("\n") if row else []
     if len(earlier) >= MAX_NOTED:

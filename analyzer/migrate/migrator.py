@@ -1,7 +1,9 @@
 """peewee-migrate's Migrator, made to record what each migration asks for and to drop columns safely."""
 
 import re
+import sqlite3
 import sys
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 
 import peewee as pw
@@ -116,20 +118,21 @@ class SqliteMigrator(pm.SqliteMigrator):
         """Refuse a type change that would rewrite stored values: SQLite turns '007' into 7 in an INTEGER column."""
         ctx = self.make_context()
         kind = ctx.sql(field.ddl_datatype(ctx)).query()[0]
-        db, probe = self.database, '"_type_probe"'
-        db.execute_sql(f"DROP TABLE IF EXISTS temp.{probe}")
-        db.execute_sql(f"CREATE TEMP TABLE {probe} (v {kind})")
-        db.execute_sql(f'INSERT INTO {probe} (rowid, v) SELECT rowid, "{column}" FROM "{table}"')
+        # Straight on the connection: a temporary probe is no statement of the migration (nor one that stays).
+        run, probe, col = self.database.connection().execute, '"_type_probe"', archive._q(column)
+        # Numbers compare as numbers (10 is 10.0 in a REAL column); anything else by its text ('007' is not 7).
+        numbers = f"typeof(p.v) IN ('integer', 'real') AND typeof(t.{col}) IN ('integer', 'real')"
         try:
-            # Numbers compare as numbers (10 is 10.0 in a REAL column); anything else by its text ('007' is not 7).
-            numbers = f"typeof(p.v) IN ('integer', 'real') AND typeof(t.\"{column}\") IN ('integer', 'real')"
-            changed = db.execute_sql(
-                f'SELECT COUNT(*), MIN(t."{column}") FROM "{table}" AS t JOIN {probe} AS p ON p.rowid = t.rowid '
-                f'WHERE CASE WHEN {numbers} THEN p.v + 0 <> t."{column}" + 0 '
-                f'ELSE CAST(p.v AS TEXT) IS NOT CAST(t."{column}" AS TEXT) END').fetchone()
-        except pw.OperationalError:  # a preview outside a transaction, whose writes do not run: nothing to compare
+            run(f"DROP TABLE IF EXISTS temp.{probe}")
+            run(f"CREATE TEMP TABLE {probe} (v {kind})")
+            run(f"INSERT INTO {probe} (rowid, v) SELECT rowid, {col} FROM {archive._q(table)}")
+            changed = run(
+                f"SELECT COUNT(*), MIN(t.{col}) FROM {archive._q(table)} AS t JOIN {probe} AS p ON p.rowid = t.rowid "
+                f"WHERE CASE WHEN {numbers} THEN p.v + 0 <> t.{col} + 0 "
+                f"ELSE CAST(p.v AS TEXT) IS NOT CAST(t.{col} AS TEXT) END").fetchone()
+            run(f"DROP TABLE {probe}")
+        except sqlite3.OperationalError:  # a table WITHOUT ROWID: its rebuild copies as it always did
             return []
-        db.execute_sql(f"DROP TABLE {probe}")
         if changed[0]:
             raise pw.IntegrityError(
                 f"changing {table}.{column} to {kind} would rewrite {changed[0]:,} stored value(s) (SQLite converts "
@@ -157,7 +160,8 @@ class PostgresqlMigrator(pm.PostgresqlMigrator):
         steps = super().alter_change_column(table, column, field)
         had_default = self.database.execute_sql(
             "SELECT column_default IS NOT NULL FROM information_schema.columns "
-            "WHERE table_schema = current_schema() AND table_name = %s AND column_name = %s", (table, column)).fetchone()
+            "WHERE table_schema = current_schema() AND table_name = %s AND column_name = %s", (table, column)
+        ).fetchone()
         return steps if had_default and had_default[0] else steps[:1]
 
 
@@ -191,10 +195,14 @@ class Migrator(pm.Migrator):
         """Run the queued operations in order, then forget them."""
         ops, callers = self.__ops__, self._queued_by
         self.discard()
+        db = self.__database__
         for op, caller in zip(ops, callers + [None] * (len(ops) - len(callers))):
             self.current = caller
             if isinstance(op, pm.Operation):
-                op.run()
+                # Outside the migration's transaction, a SQLite table rebuild (a copy, a drop, a rename) runs whole:
+                # stopped at its copy, it left the half-made "items__tmp__" behind.
+                with db.atomic() if is_sqlite(db) and not db.in_transaction() else nullcontext():
+                    op.run()
             else:
                 op()
         self.current = None

@@ -4,7 +4,6 @@ import time
 import traceback
 from contextlib import contextmanager, nullcontext, suppress
 from dataclasses import dataclass
-from functools import partial
 
 import peewee as pw
 
@@ -118,8 +117,9 @@ def _step(db, migrator, migration, direction, fake, timeouts):
     recorder = _Recorder(db)
     if not transactional and not fake:
         # Each statement that ran is noted as it commits: a kill -9 leaves the note too, for status and the next run.
+        history.ensure_halfway(db)
         recorder.prior = _left_before(db, migration, direction)
-        recorder.applied = partial(_note_applied, db, migration.name, direction)
+        recorder.applied = _Noter(db, migration.name, direction)
     migrator.migration_name = migration.name
     migrator.archiving = direction == "migrate"
     migrator.restored = []
@@ -130,8 +130,7 @@ def _step(db, migrator, migration, direction, fake, timeouts):
         if not transactional:
             _note_halfway(db, migration, direction, recorder)
         raise
-    if not fake:
-        history.clear_halfway(db, migration.name)
+    history.clear_halfway(db, migration.name)  # run through, or recorded by --fake once finished by hand
     elapsed = time.perf_counter() - started
     return (elapsed, notes) if direction == "rollback" else elapsed
 
@@ -178,10 +177,26 @@ def _left_before(db, migration, direction):
     return []
 
 
-def _note_applied(db, name, direction, statement):
-    if not BOOKKEEPING_WRITE_RE.match(statement):
-        with suppress(pw.DatabaseError):  # a Ctrl-C's cancel may land here: the note after the stop tries again
-            history.note_halfway(db, name, direction, [statement])
+class _Noter:
+    """Note each statement of a migration outside a transaction as it commits, up to history.MAX_NOTED of them."""
+
+    def __init__(self, db, name, direction):
+        self.db, self.name, self.direction, self.noted, self.pending = db, name, direction, 0, []
+
+    def __call__(self, statement):
+        if BOOKKEEPING_WRITE_RE.match(statement):
+            return
+        self.pending.append(statement)
+        if not self.db.in_transaction():  # one inside a transaction (a table rebuild) is there once it commits
+            self.flush()
+
+    def flush(self):
+        """Note the statements held back: their transaction committed."""
+        done, self.pending = self.pending[:history.MAX_NOTED - self.noted], []
+        if done:
+            self.noted += len(done)
+            with suppress(pw.DatabaseError):  # a Ctrl-C's cancel may land here: the note after the stop tries again
+                history.note_halfway(self.db, self.name, self.direction, done)
 
 
 def shown(statements, most=5):
@@ -205,7 +220,10 @@ def _note_halfway(db, migration, direction, recorder):
 
 
 def _applied(recorder):
-    return [s for s in recorder.statements if not is_read(s) and s != recorder.failed]
+    """Return the statements that stayed applied: not those of a transaction that never committed."""
+    return [s for n, (s, inside) in enumerate(zip(recorder.statements, recorder.inside))
+            if not (inside and n >= recorder.committed) and not is_read(s) and s != recorder.failed
+            and not BOOKKEEPING_WRITE_RE.match(s)]
 
 
 def _call(migrator, migration, namespace, direction, fake):
@@ -348,12 +366,15 @@ class _Recorder:
         self.failed = None
         self.prior = []  # what earlier runs left applied, outside a transaction
         self.applied = None  # called with each statement that wrote, as it is done
+        self.inside = []  # whether each statement ran inside a transaction
+        self.committed = 0  # the statements before this one are there, a transaction's included
         self._patch = None
         self._quiet = False
 
     def note(self, text):
         """Add a comment line (starting with --) among the statements."""
         self.statements.append(text)
+        self.inside.append(False)
 
     def __enter__(self):
         original = self.db.execute_sql
@@ -363,6 +384,7 @@ class _Recorder:
                 return original(sql, params)
             text = inline_sql(self.db, sql, params)
             self.statements.append(text)
+            self.inside.append(self.db.in_transaction())
             if self.dry and not is_read(text):
                 return _FakeCursor()
             try:
@@ -378,11 +400,30 @@ class _Recorder:
                     self._quiet = False
             return cursor
 
+        original_commit = self.db.commit
+
+        def commit(*args, **kwargs):
+            done = original_commit(*args, **kwargs)
+            self.committed = len(self.statements)  # what ran in the transaction is there now
+            if self.applied:
+                self._quiet = True
+                try:
+                    self.applied.flush()
+                finally:
+                    self._quiet = False
+            return done
+
         self._patch = patched_execute(self.db, execute_sql)
         self._patch.__enter__()
+        self._saved_commit = self.db.__dict__.get("commit")
+        self.db.commit = commit
         return self
 
     def __exit__(self, *exc):
+        if self._saved_commit is None:
+            del self.db.commit
+        else:
+            self.db.commit = self._saved_commit
         self._patch.__exit__(*exc)
 
 

@@ -7,7 +7,8 @@ from analyzer.db import is_sqlite
 
 BOOKKEEPING = ("migratehistory", "migratearchive", "migratehalfway")
 BOOKKEEPING_WRITE_RE = re.compile(
-    r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM)\s+"?(migratehistory|migratearchive|migratehalfway)\b', re.I)
+    r'^\s*(INSERT\s+INTO|UPDATE|DELETE\s+FROM|CREATE\s+TABLE\s+IF\s+NOT\s+EXISTS)\s+"?'
+    r'(migratehistory|migratearchive|migratehalfway)\b', re.I)
 
 PG_COLUMNS = """
 SELECT c.relname, a.attname, format_type(a.atttypid, a.atttypmod), a.attnotnull, pg_get_expr(d.adbin, d.adrelid)
