@@ -289,17 +289,25 @@ def test_the_corpus_through_the_api(db, web, generated):
 
 
 @pytest.mark.parametrize("value, status, written", [("1", 200, 0), ("true", 200, 0), ("TRUE", 200, 0), ("0", 201, 1),
-                                                    ("false", 201, 1), ("yes", 400, 0), ("", 201, 1)])
+                                                    ("false", 201, 1), ("yes", 400, 0), ("", 400, 0)])
 def test_the_api_dry_run_flag_is_one_of_four_words_and_anything_else_writes_nothing(db, web, value, status, written):
     client, headers = web
     body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01T10:00:00Z"})
     response = client.post(f"/api/v1/sessions?dry_run={value}", body, headers=headers, expect_errors=True)
     assert response.status_int == status, response.json
     assert CustomerSession.select().count() == written and Import.select().count() == written
-    if status == 400:
-        assert "dry_run 'yes': give 1 (or true)" in response.json["error"]
+    if status == 400:  # dry_run= (a script's unset $FLAG) wrote the rows
+        assert f"dry_run {value!r}: give 1 (or true)" in response.json["error"]
     else:
         assert response.json["dry_run"] is (written == 0)
+
+
+def test_an_empty_timezone_is_a_400_and_writes_nothing(db, web):
+    client, headers = web
+    body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01T10:00:00Z"})
+    response = client.post("/api/v1/sessions?timezone=", body, headers=headers, status=400)  # it was read as UTC
+    assert response.json["error"].startswith("timezone is empty: give an IANA zone")
+    assert CustomerSession.select().count() == 0 and Import.select().count() == 0
 
 
 @pytest.mark.parametrize("query", ["dry_run=1&dry_run=0", "dry_run=0&dry_run=1", "year=2026&year=2025",

@@ -42,8 +42,9 @@ def parse_year(text):
 
 
 def parse_dry_run(text):
-    """Return the dry_run option written as TEXT (absent or empty: False), or raise AppError."""
-    value = (text or "0").strip().lower()
+    """Return the dry_run option written as TEXT (absent: False), or raise AppError."""
+    # Given empty (dry_run=$FLAG with FLAG unset), it is no answer: it wrote the rows.
+    value = "0" if text is None else text.strip().lower()
     if value not in DRY_RUN_VALUES:
         raise AppError(f"dry_run {text!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) to "
                        "import them; nothing was written.")

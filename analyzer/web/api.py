@@ -45,6 +45,9 @@ def _ingest(app, settings, kind):
         if not size:
             return auth.api_error(400, "The body is empty: send a JSON array of objects or NDJSON (one object per line).")
         try:
+            if query.get("timezone") == "":
+                raise AppError("timezone is empty: give an IANA zone (Europe/Berlin) or leave it out for UTC; nothing "
+                               "was written.")
             options = ImportOptions(kind=kind, name="the request body", timezone=query.get("timezone") or "UTC",
                                     mapping=parse_mapping(query.getall("map")),
                                     dry_run=parse_dry_run(query.get("dry_run")), year=parse_year(query.get("year")),
