@@ -81,8 +81,17 @@ def test_a_filter_that_would_match_nothing_or_be_ignored_is_refused(params, mess
 
 
 def test_parameters_far_from_any_the_app_reads_are_ignored():
-    assert parse({"utm_source": "newsletter", "fbclid": "x1", "channel": "email"}).filters == (
-        Filter("channel", ("email",)),)
+    # utm_campaign is as close to campaign as chanel is to channel: a shared link's tags are no typos.
+    assert parse({"utm_source": "newsletter", "utm_campaign": "x", "fbclid": "x1", "top": "1", "currency": "EUR",
+                  "channel": "email"}).filters == (Filter("channel", ("email",)),)
+
+
+def test_a_parameter_read_once_given_two_values_is_refused():
+    params = FormsDict()
+    for value in ("yes", "no"):  # the last one won
+        params.append("converted", value)
+    with pytest.raises(QueryError, match="converted is given 2 different values"):
+        parse_query(params)
 
 
 def test_interval_defaults_to_hours_for_two_days_and_days_for_a_year():

@@ -25,8 +25,15 @@ KNOWN = frozenset(SINGLE + DIMENSIONS + tuple(f"sort_{d}" for d in DIMENSIONS) +
     "metric", "sort", "format", "limit", "after", "before", "q", "converted", "revenue_min", "revenue_max",
     "pages_min", "pages_max", "duration_min", "duration_max", "activity", "interval_by", "step", "steps", "per", "by",
     "funnel", "back", "key", "id", "next", "add_dim", "add_not", "add_value", "current", "saved", "deleted",
-    "imported", "undone", "name", "map", "kind", "year", "timezone", "dry_run", "token"))
+    "imported", "undone", "name", "map", "kind", "year", "timezone", "dry_run", "token", "landing"))
 DEVICES = frozenset(DEVICE_WORDS.values())
+# Read once each: of two different values one would be dropped without a word (converted=yes&converted=no).
+ONE_VALUE = SINGLE + ("metric", "sort", "limit", "after", "before", "q", "converted", "revenue_min", "revenue_max",
+                      "pages_min", "pages_max", "duration_min", "duration_max", "landing", "per", "by", "activity",
+                      "format") + tuple(f"sort_{d}" for d in DIMENSIONS)
+# The names whose being ignored would change the figures: a near miss of one of them is refused.
+FIGURE_NAMES = SINGLE + DIMENSIONS + ("q", "converted", "revenue_min", "revenue_max", "pages_min", "pages_max",
+                                      "duration_min", "duration_max", "landing", "per", "by", "activity", "step")
 NUMBERED = re.compile(r"(value|step|kind|match|direct)[0-9]+")  # the funnel builder's fields
 
 
@@ -38,7 +45,7 @@ def parse_query(params, today=None, fit=False):
     """Read range, comparison, filters and interval from URL parameters (FIT: a page's all time takes months)."""
     params = _decoded(params)
     _refuse_misspelled(params)
-    for name in SINGLE:
+    for name in ONE_VALUE:
         given = sorted(set(_all(params, name))) if name in params else []
         if len(given) > 1:
             raise QueryError(f"{name} is given {len(given)} different values ({', '.join(given)}): give one.")
@@ -212,9 +219,9 @@ def _refuse_misspelled(params):
     """Refuse a parameter whose name is a near miss of one the app reads: ignored, it would change the figures."""
     for raw in params.keys():
         name = raw[1:] if raw.startswith("-") else raw
-        if name in KNOWN or NUMBERED.fullmatch(name):
-            continue
-        close = difflib.get_close_matches(name, KNOWN, n=1, cutoff=0.8)
+        if name in KNOWN or NUMBERED.fullmatch(name) or name.startswith("utm_") or len(name) < 4:
+            continue  # utm_campaign is a shared link's tag; 'top' is no typo of 'to' worth a 400
+        close = difflib.get_close_matches(name, FIGURE_NAMES, n=1, cutoff=0.8)
         if close:
             raise QueryError(f"Unknown parameter {raw!r}: did you mean {close[0]!r}? (Left as it is, it would be "
                              "ignored and the figures would not be the ones asked for.)")
