@@ -183,3 +183,14 @@ def test_an_unknown_channel_or_device_reads_unknown_in_brackets_in_the_session_l
     row = client.get("/sessions?period=all").html.select_one("tbody tr")
     cells = [td.get_text(strip=True) for td in row.select("td")]
     assert cells[2] == "(unknown)" and cells[4] == "(unknown)", cells
+
+
+def test_the_session_route_answers_what_its_openapi_schema_says(history):
+    import jsonschema_rs
+
+    from analyzer.web.openapi import DOCUMENT
+
+    body = history.get("/api/v1/sessions/k%202%2Fx", headers=read_headers(history)).json
+    # Its schema was an allOf of Session (events: a count) and the events list: no answer could match it.
+    jsonschema_rs.validate(DOCUMENT["components"]["schemas"]["SessionWithEvents"], body)
+    assert [e["event_type"] for e in body["events"]] == ["page_view", "add_to_cart", "page_view", "purchase"]

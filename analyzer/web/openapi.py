@@ -76,9 +76,14 @@ FUNNEL_STEP = _object({
 SCHEMAS = {
     "Error": _object({"error": {"type": "string"}}, extra=True),
     "Session": SESSION,
-    "SessionWithEvents": {"allOf": [{**SESSION, "additionalProperties": True}, _object({"events": {
+    # Its events are the list of them, not Session's count: an allOf of both matched no answer at all.
+    "SessionWithEvents": _object({**SESSION["properties"], "events": {
         "type": "array", "items": _object({"occurred_at": STAMP, "event_type": {"type": "string"},
-                                           "page": NULLABLE_STRING, "revenue": MONEY})}}, extra=True)]},
+                                           "page": NULLABLE_STRING, "revenue": MONEY})}}),
+    "Rejected": _object({"error": {"type": "string"}, "error_count": {"type": "integer", "minimum": 1},
+                         "errors": {"type": "array", "items": _object({
+                             "line": {"type": "integer"}, "column": {"type": "string"}, "value": {"type": "string"},
+                             "reason": {"type": "string"}})}}),
     "SessionPage": _object({"sessions": {"type": "array", "items": _ref("Session")}, "next": NULLABLE_STRING}),
     "Customer": _object({
         "customer_id": {"type": "string"}, "first_seen": STAMP, "last_seen": STAMP,
@@ -156,7 +161,9 @@ INGEST = {
                    _query("dry_run", "1 (or true) checks the rows and writes nothing; 0 (or false) imports.",
                           {"type": "string", "enum": ["0", "1", "true", "false"]}),
                    _query("year", "The year of a session file with a month column but no dates (1971-2999).",
-                          {"type": "string", "pattern": "^[0-9]{4}$"})],
+                          {"type": "string", "pattern": "^[0-9]{4}$"}),
+                   _query("map", "FIELD=COLUMN: read FIELD from COLUMN instead of the detected one (repeatable).",
+                          many=True)],
     "requestBody": {"required": True, "content": {
         "application/json": {"schema": {"type": "array", "items": {"type": "object"}}},
         "application/x-ndjson": {"schema": {"type": "string"}}}},
@@ -165,7 +172,9 @@ INGEST = {
                   "201": _ok(_ref("ImportResult"), "Imported."),
                   "400": _error("The body cannot be read."), "401": READ_ERRORS["401"],
                   "403": READ_ERRORS["403"], "413": _error("The body is over MAX_BODY_MB."),
-                  "422": _error("Bad fields; nothing was written."), "503": READ_ERRORS["503"]},
+                  "422": {"description": "Bad fields (line, column, value, reason each); nothing was written.",
+                          "content": {"application/json": {"schema": _ref("Rejected")}}},
+                  "503": READ_ERRORS["503"]},
 }
 
 
