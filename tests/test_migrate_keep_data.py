@@ -152,15 +152,21 @@ def test_a_row_added_after_a_not_null_column_with_a_default_was_dropped_gets_the
     assert db.execute_sql("SELECT name FROM items ORDER BY id").fetchall() == [("a",), ("b",), ("c",), ("?",)]
 
 
-def test_the_preview_of_a_rollback_outside_a_transaction_that_sets_a_column_not_null_again_shows_its_sql(
-        make_ctx, migrations_dir, db):
+def dropped_outside_a_transaction(make_ctx, migrations_dir, db, rows, column, field):
+    """Apply 001 (items with ROWS) and 002, outside a transaction: it drops COLUMN; its rollback adds FIELD, NOT NULL."""
     write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
     commands.run(make_ctx())
-    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10)")
-    write_migration(migrations_dir, "002_drop_name", 'migrator.remove_fields("items", "name")',
-                    'migrator.add_fields("items", name=pw.CharField(max_length=50, null=True))\n'
-                    'migrator.add_not_null("items", "name")', header="TRANSACTION = False")
+    db.execute_sql(f"INSERT INTO items (name, price) VALUES {rows}")
+    write_migration(migrations_dir, f"002_drop_{column}", f'migrator.remove_fields("items", "{column}")',
+                    f'migrator.add_fields("items", {column}={field})\nmigrator.add_not_null("items", "{column}")',
+                    header="TRANSACTION = False")
     commands.run(make_ctx())
+
+
+def test_the_preview_of_a_rollback_outside_a_transaction_that_sets_a_column_not_null_again_shows_its_sql(
+        make_ctx, migrations_dir, db):
+    dropped_outside_a_transaction(make_ctx, migrations_dir, db, "('a', 10)", "name",
+                                  "pw.CharField(max_length=50, null=True)")
     if is_sqlite(db):
         return  # SQLite's add_not_null rebuilds the table from the column a dry preview did not add
     ctx = make_ctx()
@@ -271,13 +277,8 @@ def test_a_column_null_in_rows_when_dropped_is_named_so_when_a_rollback_makes_it
 
 
 def test_a_rollback_default_does_not_hide_rows_whose_archived_value_is_null(make_ctx, migrations_dir, db):
-    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
-    commands.run(make_ctx())
-    db.execute_sql("INSERT INTO items (name, price) VALUES ('a', 10), ('b', NULL)")
-    write_migration(migrations_dir, "002_drop_price", 'migrator.remove_fields("items", "price")',
-                    'migrator.add_fields("items", price=pw.IntegerField(null=True, default=0))\n'
-                    'migrator.add_not_null("items", "price")', header="TRANSACTION = False")
-    commands.run(make_ctx())
+    dropped_outside_a_transaction(make_ctx, migrations_dir, db, "('a', 10), ('b', NULL)", "price",
+                                  "pw.IntegerField(null=True, default=0)")
     with pytest.raises(AppError) as failure:
         commands.rollback(make_ctx())
     # Counted while the default filled b, it passed; the restore then wrote b's NULL back, dropped the archive,

@@ -493,13 +493,17 @@ def test_a_migration_outside_a_transaction_that_stops_partway_is_named_until_it_
     assert history.halfway(db) == {}
 
 
-def test_a_rollback_outside_a_transaction_that_stops_partway_is_named_and_a_failure_in_a_transaction_is_not(
-        make_ctx, migrations_dir, db):
+def t1_applied(make_ctx, migrations_dir, then, header="TRANSACTION = False"):
+    """Apply 001-003 and 004_tables, outside a transaction: it makes t1; its rollback drops t1, then runs THEN."""
     three_migrations(migrations_dir)
     write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
-                    'migrator.sql("DROP TABLE t1")\nmigrator.sql("DROP TABLE no_such_table")',
-                    header="TRANSACTION = False")
+                    'migrator.sql("DROP TABLE t1")\n' + then, header=header)
     commands.run(make_ctx())
+
+
+def test_a_rollback_outside_a_transaction_that_stops_partway_is_named_and_a_failure_in_a_transaction_is_not(
+        make_ctx, migrations_dir, db):
+    t1_applied(make_ctx, migrations_dir, 'migrator.sql("DROP TABLE no_such_table")')
     with pytest.raises(AppError) as failure:
         commands.rollback(make_ctx())
     assert "It is still recorded as applied" in str(failure.value)
@@ -516,11 +520,8 @@ def test_a_rollback_outside_a_transaction_that_stops_partway_is_named_and_a_fail
 
 def test_a_ctrl_c_in_a_rollback_outside_a_transaction_says_it_is_still_applied_and_status_names_what_ran(
         make_ctx, migrations_dir, db):
-    three_migrations(migrations_dir)
-    write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
-                    'migrator.sql("DROP TABLE t1")\nmigrator.run(signal.raise_signal, signal.SIGINT)',
-                    header="TRANSACTION = False\nimport signal")
-    commands.run(make_ctx())
+    t1_applied(make_ctx, migrations_dir, "migrator.run(signal.raise_signal, signal.SIGINT)",
+               "TRANSACTION = False\nimport signal")
     with pytest.raises(KeyboardInterrupt) as stopped:
         commands.rollback(make_ctx())
     assert "stay applied (migrate status lists them) and it is still recorded as applied" in str(stopped.value)
@@ -531,11 +532,8 @@ def test_a_ctrl_c_in_a_rollback_outside_a_transaction_says_it_is_still_applied_a
 
 def test_the_note_of_what_stayed_applied_is_written_even_when_a_ctrl_c_cancel_lands_on_its_first_try(
         make_ctx, migrations_dir, db, monkeypatch):
-    three_migrations(migrations_dir)
-    write_migration(migrations_dir, "004_tables", 'migrator.sql("CREATE TABLE t1 (id INTEGER)")',
-                    'migrator.sql("DROP TABLE t1")\nmigrator.run(signal.raise_signal, signal.SIGINT)',
-                    header="TRANSACTION = False\nimport signal")
-    commands.run(make_ctx())
+    t1_applied(make_ctx, migrations_dir, "migrator.run(signal.raise_signal, signal.SIGINT)",
+               "TRANSACTION = False\nimport signal")
     note, calls = history.note_halfway, []
 
     def cancelled_twice(*args):
