@@ -285,7 +285,7 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
         return MigrationError(
             f"{where} {verb}{at} — {type(exc).__name__}: {reason}. It runs outside a transaction (TRANSACTION = False): "
             f"{len(done)} earlier statement(s) stayed applied"
-            + (f" ({'; '.join(done)})" if done else "")
+            + (f" ({shown(done)})" if done else "")
             + (f"; an earlier run that stopped partway had left {len(prior)} applied ({shown(prior)})"
                if prior else "")
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
