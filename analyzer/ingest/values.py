@@ -201,6 +201,9 @@ COUNTRY_ALIASES = {
 }
 
 
+UNLISTED_COUNTRIES = {"XK": "Kosovo"}  # codes in use that ISO 3166 (and so pycountry) leaves out
+
+
 @functools.cache
 def _countries():
     """Return ({name or code: alpha-2}, {alpha-2 codes}), read from pycountry on first use (it takes 45 ms to load)."""
@@ -212,7 +215,7 @@ def _countries():
             if name:
                 table.setdefault(_normal(name), country.alpha_2)
         table.setdefault(country.alpha_3.lower(), country.alpha_2)
-    return table, {c.alpha_2 for c in pycountry.countries} | {"XK"}
+    return table, {c.alpha_2 for c in pycountry.countries} | set(UNLISTED_COUNTRIES)
 
 
 SUBDIVISION = re.compile(r"[A-Za-z]{2}-[A-Za-z0-9]{1,3}")

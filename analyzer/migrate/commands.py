@@ -220,9 +220,9 @@ def _warn_halfway(ctx, db, state):
             continue  # settled since (a stamp), or its file was renumbered before it ran through
         statements = row.statements.split("\n")
         what = f"{name}" if row.direction == "migrate" else f"The rollback of {name}"
-        state = "it is still pending" if row.direction == "migrate" else "it is still applied"
+        standing = "it is still pending" if row.direction == "migrate" else "it is still applied"
         ctx.out(f"Warning: {what} stopped partway at {row.stopped_at:%Y-%m-%d %H:%M} UTC (TRANSACTION = False) and "
-                f"{state}; {'at least ' if len(statements) >= history_table.MAX_NOTED else ''}{len(statements)} "
+                f"{standing}; {'at least ' if len(statements) >= history_table.MAX_NOTED else ''}{len(statements)} "
                 f"statement(s) of it stayed applied: {_load('runner').shown(statements)}. "
                 "Make them idempotent (IF NOT EXISTS) or undo them by hand before it runs again.")
 

@@ -118,6 +118,8 @@ class SqliteMigrator(pm.SqliteMigrator):
         """Refuse a type change that would rewrite stored values: SQLite turns '007' into 7 in an INTEGER column."""
         ctx = self.make_context()
         kind = ctx.sql(field.ddl_datatype(ctx)).query()[0]
+        if any(c.name == column and c.data_type.upper() == kind.upper() for c in self.database.get_columns(table)):
+            return []  # the type stays (a change of NULL or default): every value stays too, no need to copy them
         # Straight on the connection: a temporary probe is no statement of the migration (nor one that stays).
         run, probe, col = self.database.connection().execute, '"_type_probe"', archive._q(column)
         # Numbers compare as numbers (10 is 10.0 in a REAL column); anything else by its text ('007' is not 7).

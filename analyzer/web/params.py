@@ -20,7 +20,7 @@ MAX_YEARS = 10
 FIRST_DAY, LAST_DAY = dt.date(1970, 12, 31), dt.date(9990, 12, 31)
 SORTS = ("sessions", "conversions", "conversion_rate", "revenue", "value")
 SINGLE = ("period", "from", "to", "compare", "interval")  # one value each; a filter may repeat: its values add up
-# Every parameter a page or API route reads besides the filters: a name close to one of these is a typo.
+# Every parameter a page or API route reads: none of them is taken for a near miss of another (interval_by).
 KNOWN = frozenset(SINGLE + DIMENSIONS + tuple(f"sort_{d}" for d in DIMENSIONS) + (
     "metric", "sort", "format", "limit", "after", "before", "q", "converted", "revenue_min", "revenue_max",
     "pages_min", "pages_max", "duration_min", "duration_max", "activity", "interval_by", "step", "steps", "per", "by",

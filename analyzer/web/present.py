@@ -4,6 +4,8 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pycountry
 
+from analyzer.ingest.values import UNLISTED_COUNTRIES
+
 METRICS = {  # name: (label, kind)
     "sessions": ("Sessions", "count"),
     "customers": ("Unique customers", "count"),
@@ -33,7 +35,6 @@ SYMBOLS = {"USD": "$", "EUR": "€", "GBP": "£", "JPY": "¥", "CNY": "¥", "INR
            "AUD": "A$", "CAD": "CA$", "NZD": "NZ$", "MXN": "MX$", "ILS": "₪", "PLN": "zł ", "TRY": "₺"}
 NO_DECIMALS = {"JPY", "KRW", "CLP", "ISK", "HUF", "VND", "PYG", "UGX", "XAF", "XOF"}
 NONE = "(none)"
-UNLISTED = {"XK": "Kosovo"}  # codes the importer accepts that ISO 3166 (pycountry) leaves out
 
 
 def count(value):
@@ -138,7 +139,7 @@ def country(code):
         return NONE
     found = pycountry.countries.get(alpha_2=str(code).upper())
     if found is None:
-        return UNLISTED.get(str(code).upper(), str(code))
+        return UNLISTED_COUNTRIES.get(str(code).upper(), str(code))
     return getattr(found, "common_name", None) or found.name
 
 
