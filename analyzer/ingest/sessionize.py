@@ -41,44 +41,34 @@ FROM ingest_events
 GROUP BY customer_id, {BY_ID}
 """
 
-# Sessions of the same customers, grouped the same way, whose time span reaches the new events' (in gap
-# mode widened by the gap): they may hold an identical event, be continued or be joined. A session
-# between two new events of its customer is taken too: recomputing it changes nothing.
-TOUCH_BY_TIME = """
-INSERT INTO ingest_touched (session_id)
-SELECT s.id
+# Sessions of the same customers whose time span reaches the new events' (in gap mode widened by the gap), with
+# how their events were grouped (by the file's session id or by inactivity: a session's events are all grouped one
+# way, so its first event tells) and whether they span a new event's time unwidened.
+NEAR = """
+CREATE TEMP TABLE ingest_near AS
+SELECT s.id, c.by_id,
+       CASE WHEN {ended} >= c.first_ts AND {started} <= c.last_ts THEN 1 ELSE 0 END AS spans,
+       (SELECT CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END
+        FROM session_events v
+        WHERE v.session_id = s.id
+        LIMIT 1) AS way
 FROM ingest_customers c
 JOIN customer_sessions s ON s.customer_id = c.customer_id
 WHERE {ended} >= c.first_ts - (1 - c.by_id) * {p}
   AND {started} <= c.last_ts + (1 - c.by_id) * {p}
-  AND EXISTS (SELECT 1
-              FROM session_events v
-              WHERE v.session_id = s.id
-                AND CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END = c.by_id)
 """
-
-# A stored session of the same customers, spanning a new event's time, whose events were grouped the other way
-# (by inactivity when the new events carry a session id, or the reverse): it may hold the same events. A session's
-# events are all grouped one way, so its first event tells.
-OTHER_WAY = """
-CREATE TEMP TABLE ingest_other AS
-SELECT s.id
-FROM ingest_customers c
-JOIN customer_sessions s ON s.customer_id = c.customer_id
-WHERE {ended} >= c.first_ts
-  AND {started} <= c.last_ts
-  AND (SELECT CASE WHEN v.file_session IS NULL THEN 0 ELSE 1 END
-       FROM session_events v
-       WHERE v.session_id = s.id
-       LIMIT 1) <> c.by_id
-"""
+# Those grouped the same way may hold an identical event, be continued or be joined. A session between two new
+# events of its customer is taken too: recomputing it changes nothing.
+TOUCH_BY_TIME = "INSERT INTO ingest_touched (session_id) SELECT id FROM ingest_near WHERE way = by_id"
+# Those grouped the other way that span a new event's time may hold the same events.
+OTHER_WAY = "SELECT 1 FROM ingest_near WHERE spans = 1 AND way <> by_id LIMIT 1"
 # A new event identical to one stored the other way (customer, time, type, page, value) is already there.
 DROP_STORED_OTHER_WAY = """
 DELETE FROM ingest_events
 WHERE (customer_id, occurred_at, event_type, COALESCE(page, ''), revenue) IN (
     SELECT v.customer_id, v.occurred_at, v.event_type, COALESCE(v.page, ''), v.revenue
     FROM session_events v
-    WHERE v.session_id IN (SELECT id FROM ingest_other))
+    WHERE v.session_id IN (SELECT id FROM ingest_near WHERE spans = 1 AND way <> by_id))
 """
 
 # Sessions that carry the file's own session id of a new event.
@@ -292,9 +282,7 @@ class Sessionizer:
         ts = TS_OF[dialect]
         p = db.param
         self.sql = {
-            "touch_by_time": TOUCH_BY_TIME.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"),
-                                                  p=p),
-            "other_way": OTHER_WAY.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at")),
+            "near": NEAR.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"), p=p),
             "keyed": CREATE_KEYED.format(
                 p=p, by_id=BY_ID, same_first=SAME_FIRST.format(c=BYTE_ORDER[dialect]),
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
@@ -309,11 +297,11 @@ class Sessionizer:
         self._run(CREATE_TOUCHED)
         self._run(CREATE_CUSTOMERS)
         self._analyze("ingest_customers")
-        self._run(self.sql["other_way"])
-        if self.db.execute_sql("SELECT 1 FROM ingest_other LIMIT 1").fetchone():
+        self._run(self.sql["near"], (gap_us, gap_us))
+        if self.db.execute_sql(OTHER_WAY).fetchone():
             self._run(DROP_STORED_OTHER_WAY)
-        self._run("DROP TABLE ingest_other")
-        self._run(self.sql["touch_by_time"], (gap_us, gap_us))
+        self._run(TOUCH_BY_TIME)
+        self._run("DROP TABLE ingest_near")
         self._run(TOUCH_BY_ID)
 
     def touch_by_import(self, import_id):
