@@ -19,6 +19,13 @@ def hashes(customer_ids):
                         for c in customer_ids), dtype=np.uint64, count=len(customer_ids))
 
 
+def unique(hashed):
+    """Return the distinct hashes, sorted."""
+    # Not np.unique: its first call imports numpy.ma, 8 ms of every import command's start.
+    ordered = np.sort(hashed)
+    return ordered[np.concatenate(([True], ordered[1:] != ordered[:-1]))] if len(ordered) else ordered
+
+
 def registers(hashed, p=P):
     """Return the HLL registers (uint8[2**p]) of an array of hashes."""
     q = 64 - p
@@ -44,10 +51,10 @@ def fold(regs, p):
 
 def pack(hashed):
     """Return the stored form of a cell's hashes: the sorted hashes while few, else HLL registers; compressed."""
-    unique = np.unique(hashed)
-    if len(unique) <= SPARSE_LIMIT:
-        return SPARSE + zlib.compress(unique.astype(">u8").tobytes(), 1)
-    return _encode(registers(unique))
+    distinct = unique(hashed)
+    if len(distinct) <= SPARSE_LIMIT:
+        return SPARSE + zlib.compress(distinct.astype(">u8").tobytes(), 1)
+    return _encode(registers(distinct))
 
 
 def merge(blob, hashed):
@@ -64,7 +71,7 @@ def merge(blob, hashed):
         regs = np.frombuffer(zlib.decompress(blob[1:]), dtype=np.uint8).copy()
     else:
         raise ValueError("a sketch of the 16,384-register format cannot take more customers")
-    return _encode(np.maximum(regs, registers(np.unique(hashed))))
+    return _encode(np.maximum(regs, registers(unique(hashed))))
 
 
 def mergeable(blob):
@@ -106,7 +113,7 @@ def count(blobs):
             regs = np.frombuffer(data, dtype=np.uint8)
             before = regs.copy() if before is None else np.maximum(before, regs, out=before)
     if dense is None and before is None and sum(len(s) for s in sets) <= EXACT_LIMIT:
-        return (len(np.unique(np.concatenate(sets))) if sets else 0), False
+        return (len(unique(np.concatenate(sets))) if sets else 0), False
     p = P if before is None else P_BEFORE
     merged = np.zeros(1 << p, dtype=np.uint8)
     if sets:

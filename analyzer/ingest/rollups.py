@@ -122,6 +122,10 @@ GROUP BY day, channel, device, country
 INSERT_BREAKDOWN = """
 INSERT INTO {target} (day, dimension, value, filter_dimension, filter_value, sessions, conversions, revenue,
                                bounces, page_views, duration_s, new_sessions)
+"""
+# One per dimension and filter dimension; those of one source table go in one INSERT (a small import's rollups
+# took 46 statements).
+SELECT_BREAKDOWN = """
 SELECT {date}, {p}, {value}, {p}, {filter_value}, SUM(sessions), SUM(conversions), {revenue}, SUM(bounces),
        SUM(page_views), SUM(duration_s), SUM(new_sessions)
 FROM {source}
@@ -253,22 +257,22 @@ def group(db, daily, breakdown):
     db.execute_sql(GROUP_CUBE)
     db.execute_sql(INSERT_DAILY.format(target=daily, date=date, revenue=money.format("revenue"),
                                        new_revenue=money.format("CASE WHEN customer_type = 'new' THEN revenue ELSE 0 END")))
-    for dimension in ("", *DIMENSIONS):
-        many = dimension not in ("", *FILTER_DIMENSIONS)
-        if many:
-            db.execute_sql(GROUP_DIMENSION.format(dimension=dimension))
-        for by in ("", *FILTER_DIMENSIONS):
-            if by and by == dimension:
-                continue
-            grouped = [column for column in (dimension, by) if column]
-            db.execute_sql(INSERT_BREAKDOWN.format(
-                target=breakdown, date=date, p=p, value=dimension or "''", filter_value=by or "''",
-                revenue=money.format("revenue"), source="rollup_values" if many else "rollup_cube",
-                group="".join(f", {c}" for c in grouped)),
-                (dimension, by))
-        if many:
-            db.execute_sql("DROP TABLE rollup_values")
-    db.execute_sql("DROP TABLE rollup_cube")
+    many = [dimension for dimension in DIMENSIONS if dimension not in FILTER_DIMENSIONS]
+    for source, dimensions in (("rollup_cube", ("", *FILTER_DIMENSIONS)), *(("rollup_values", (d,)) for d in many)):
+        if source == "rollup_values":
+            db.execute_sql(GROUP_DIMENSION.format(dimension=dimensions[0]))
+        selects, params = [], []
+        for dimension in dimensions:
+            for by in ("", *FILTER_DIMENSIONS):
+                if by and by == dimension:
+                    continue
+                grouped = [column for column in (dimension, by) if column]
+                selects.append(SELECT_BREAKDOWN.format(
+                    date=date, p=p, value=dimension or "''", filter_value=by or "''", revenue=money.format("revenue"),
+                    source=source, group="".join(f", {c}" for c in grouped)))
+                params += (dimension, by)
+        db.execute_sql(INSERT_BREAKDOWN.format(target=breakdown) + "UNION ALL".join(selects), params)
+        db.execute_sql(f"DROP TABLE {source}")
 
 
 def _write_sketches(db):
@@ -299,7 +303,7 @@ def _sketch_day(db, day, rows):
     params = []
     for dimension, value, mask in cells:
         chosen = hashed[mask]
-        params.append((day_value, dimension, value, len(np.unique(chosen)), sketch.pack(chosen)))
+        params.append((day_value, dimension, value, len(sketch.unique(chosen)), sketch.pack(chosen)))
     db.cursor().executemany(statement, params)
 
 
