@@ -76,6 +76,9 @@ REFUSED = {
     "session-revenue-over-column.csv": "Session 'r1:S' of customer 'r1' cannot be stored: its purchases add up to "
                                        "1,999,999,999,999.98 (at most 999,999,999,999.99); nothing was written.",
     "line-over-16mb.ndjson": "Line 2 is longer than 16 MB; nothing was written.",
+    "session-keys-meet.csv": "The events of customer 'a' with session id 'b:c' and customer 'a:b' with session id 'c' "
+                             "would form one session, 'a:b:c': a session key is the customer id, ':' and the session "
+                             "id, so ids with ':' in them can meet.",
 }
 # file: {session key: {field: stored value}}
 STORED = {

@@ -5,12 +5,14 @@ import datetime as dt
 import gzip
 import io
 import random
+import re
 from decimal import Decimal
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from analyzer.errors import AppError
 from analyzer.ingest import changes, importer, rollups
 from analyzer.ingest.options import ImportOptions
 from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
@@ -197,6 +199,23 @@ def test_an_event_again_in_its_session_is_there_and_in_another_is_new_in_any_ord
         importer.import_file(db, write_csv(tmp_path / "first.csv", first))
         importer.import_file(db, write_csv(tmp_path / "second.csv", second))
         assert state() == expected
+
+
+def test_a_later_file_whose_ids_meet_a_stored_session_key_is_refused(db, tmp_path):  # noqa: F811
+    importer.import_file(db, write_csv(tmp_path / "first.csv", [["a:b", "2026-03-01 10:00:00", "page_view", "/x", "",
+                                                                  "", "", "c"]]))
+    (tmp_path / "sessions.csv").write_text("session_id,user_id,started_at,ended_at,pages\n"
+                                           "q:1,x,2026-03-01 09:00:00,2026-03-01 09:10:00,3\n", encoding="utf-8")
+    importer.import_file(db, tmp_path / "sessions.csv")
+    stored = state()
+    meeting = [("b:c", "would form one session, 'a:b:c'"),
+               ("1", "Session 'q:1' of customer 'q' cannot be stored: a session of customer 'x' that import")]
+    for session, message in meeting:
+        customer = "a" if session == "b:c" else "q"
+        row = [customer, "2026-03-01 11:00:00", "page_view", "/y", "", "", "", session]
+        with pytest.raises(AppError, match=re.escape(message)):
+            importer.import_file(db, write_csv(tmp_path / "second.csv", [row]))
+        assert state() == stored
 
 
 def rees46_parts(tmp_path):

@@ -130,16 +130,28 @@ FROM (SELECT w.*,
 # the pages of the first and last events with one, found by their position (fixed-width text before the page).
 POSITIONED_PAGE = "CAST(1000000000 + position AS VARCHAR(10)) || page"
 # A session whose events add up to more than its columns hold (events 68 years apart, purchases past
-# 999,999,999,999.99): PostgreSQL would refuse the row and SQLite store it.
-OVERSIZED = f"""
-SELECT session_key, customer_id, duration_s, revenue
+# 999,999,999,999.99): PostgreSQL would refuse the row and SQLite store it. Or one whose key two customers'
+# events share: customer 'a:b' with session 'c' and customer 'a' with session 'b:c' are both 'a:b:c'.
+UNSTORABLE = f"""
+SELECT session_key, customer_id, last_customer, duration_s, revenue
 FROM ingest_groups
-WHERE duration_s > {MAX_INT} OR revenue >= {MAX_AMOUNT}
+WHERE duration_s > {MAX_INT} OR revenue >= {MAX_AMOUNT} OR customer_id <> last_customer
+LIMIT 1
+"""
+# The file's customer and session ids behind a session key.
+IDS_OF_KEY = "SELECT DISTINCT customer_id, file_session FROM ingest_keyed WHERE session_key = {p} AND dup = 0"
+# A new session whose key a stored session that it does not continue holds already (a session of a sessions file).
+TAKEN_KEY = """
+SELECT g.session_key, g.customer_id, s.customer_id, s.import_id
+FROM ingest_groups g
+JOIN customer_sessions s ON s.session_key = g.session_key
+WHERE g.session_key NOT IN (SELECT session_key FROM ingest_keepers)
 LIMIT 1
 """
 CREATE_GROUPS = f"""
 CREATE TEMP TABLE ingest_groups AS
-SELECT session_key, MIN(customer_id) AS customer_id, MIN(occurred_at) AS started_at, MAX(occurred_at) AS ended_at,
+SELECT session_key, MIN(customer_id) AS customer_id, MAX(customer_id) AS last_customer,
+       MIN(occurred_at) AS started_at, MAX(occurred_at) AS ended_at,
        (MAX(ts) - MIN(ts)) / 1000000 AS duration_s,
        MIN(first_channel) AS channel, MIN(first_source) AS source, MIN(first_medium) AS medium,
        MIN(first_campaign) AS campaign, MIN(first_device) AS device, MIN(first_country) AS country,
@@ -317,18 +329,14 @@ class Sessionizer:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")
         self._analyze("ingest_keyed (session_key, event_id, old_session, dup)")  # the columns joins use
         self._run(self.sql["groups"])
-        oversized = self.db.execute_sql(OVERSIZED).fetchone()
-        if oversized:
-            key, customer, seconds, revenue = oversized
-            what = (f"its events are {int(seconds) // 86400:,} days apart (at most 68 years)" if seconds > MAX_INT else
-                    f"its purchases add up to {revenue:,} (at most 999,999,999,999.99)")
-            raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: {what}; nothing was written.")
+        self._refuse_unstorable()
         self._run(CREATE_KEEPERS)
         self._analyze("ingest_groups (session_key)")
         self._analyze("ingest_keepers")
         created, continued, added = self.db.execute_sql(COUNTS).fetchone()
         self._run(UPDATE_KEPT)
-        self._run(INSERT_NEW)
+        if self.db.execute_sql(INSERT_NEW).rowcount != (created or 0):
+            self._refuse_taken_key()
         self._run(CREATE_IDS)
         if self.postgres:
             self._run("CREATE INDEX ON ingest_ids (id)")  # the events' insert walks it in session order
@@ -344,6 +352,29 @@ class Sessionizer:
         store.analyze_grown(self.db, "customer_sessions", created or 0)
         store.analyze_grown(self.db, "session_events", added or 0)
         return Regrouped(int(created or 0), int(continued or 0), int(added or 0))
+
+    def _refuse_unstorable(self):
+        """Raise AppError naming a session that its columns cannot hold or that two customers' events share."""
+        found = self.db.execute_sql(UNSTORABLE).fetchone()
+        if not found:
+            return
+        key, customer, other, seconds, revenue = found
+        if customer != other:
+            ids = self.db.execute_sql(IDS_OF_KEY.format(p=self.db.param), (key,)).fetchall()
+            named = " and ".join(f"customer {c!r} with session id {f!r}" for c, f in sorted(ids)[:2])
+            raise AppError(f"The events of {named} would form one session, {key!r}: a session key is the customer "
+                           "id, ':' and the session id, so ids with ':' in them can meet. Change the ids in the file, "
+                           "or group the events by inactivity instead (import --split-by-gap); nothing was written.")
+        what = (f"its events are {int(seconds) // 86400:,} days apart (at most 68 years)" if seconds > MAX_INT else
+                f"its purchases add up to {revenue:,} (at most 999,999,999,999.99)")
+        raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: {what}; nothing was written.")
+
+    def _refuse_taken_key(self):
+        """Raise AppError naming a new session whose key a stored session of other events holds."""
+        key, customer, holder, import_id = self.db.execute_sql(TAKEN_KEY).fetchone()
+        raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: a session of customer {holder!r} "
+                       f"that import {import_id} wrote from another file has that key. Change the ids in the file, or "
+                       "group the events by inactivity instead (import --split-by-gap); nothing was written.")
 
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
