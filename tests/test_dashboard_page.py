@@ -11,6 +11,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import webtest
 
+from analyzer import localtime
 from analyzer.accounts import tokens, users
 from analyzer.analytics import dashboard
 from analyzer.analytics.query import DIMENSIONS, METRICS
@@ -337,6 +338,22 @@ def test_exclude_links_add_is_not_filters_that_add_up_and_combine_with_others(cl
     assert again.html.find("a", string="Clear all")["href"] == "/?period=all"
 
 
+def test_a_value_with_a_pipe_filters_and_excludes_exactly_its_own_sessions(client, app, tmp_path):
+    today = dt.date.today()
+    import_sessions(app, tmp_path, [
+        {"session_key": f"p{i}", "customer_id": "c", "started_at": f"{today} 0{i}:00:00", "campaign": campaign,
+         "landing_page": page} for i, (campaign, page) in enumerate([
+            ("spring|sale", "/search?q=a|b"), ("spring", "/search?q=a"), ("sale", "/b"), ("other", "/")])])
+    for dimension, value in (("campaign", "spring|sale"), ("landing_page", "/search?q=a|b")):
+        page = client.get(f"/breakdown/{dimension}?period=7d")
+        row = next(tr for tr in page.html.select("tbody tr") if tr.select_one("a.filter").text == value)
+        only = client.get(row.select_one("a.filter")["href"])
+        assert kpis(only)["sessions"][0] == "1" and [r[0] for r in table(only, dimension)] == [value]
+        assert only.html.select_one(".chip-value").text == value
+        others = client.get(row.select_one("a.exclude")["href"])
+        assert kpis(others)["sessions"][0] == "3" and value not in [r[0] for r in table(others, dimension)]
+
+
 def test_countries_show_their_names(ui):
     labels = [r[0] for r in table(ui.get("/?period=all"), "country")]
     assert "United States (US)" in labels and "Germany (DE)" in labels
@@ -372,6 +389,15 @@ def test_without_any_data_the_page_says_how_to_import_or_load_the_demo(client):
         other = client.get(path)
         assert "No sessions yet" in other.text and "This page fills in" in other.text, path
     assert client.get("/retention?format=csv").text.startswith("cohort,")
+
+
+def test_without_any_data_the_csv_of_every_panel_is_still_a_csv_of_zeros(client):
+    kpis_csv = read_csv(client.get("/?format=csv"))
+    assert kpis_csv[0] == ["metric", "label", "value", "previous", "change", "approximate"]
+    assert kpis_csv[1][:3] == ["sessions", "Sessions", "0"]
+    assert read_csv(client.get("/trend?format=csv"))[0] == ["t", "sessions", "previous", "approximate"]
+    assert read_csv(client.get("/breakdown/country?format=csv")) == [
+        ["country", "name", "sessions", "share", "conversions", "conversion_rate", "revenue"]]
 
 
 def test_a_range_without_data_says_so_and_offers_all_time(client, app, tmp_path):
@@ -514,6 +540,19 @@ def test_the_axis_ends_at_a_round_number_cut_into_round_steps(value, whole, expe
     assert round(step / 10 ** math.floor(math.log10(step)), 9) in (1, 2, 5)
 
 
+@pytest.mark.parametrize("value,expected", [(40, (40, 4)), (250, (300, 5)), (1000, (1200, 4)), (5000, (5400, 6))])
+def test_a_duration_axis_steps_in_round_seconds_minutes_or_hours(value, expected):
+    top, ticks = chart.scale(value, steps=chart.DURATION_STEPS)
+    assert (top, ticks) == expected and top // ticks in chart.DURATION_STEPS
+
+
+def test_the_trend_of_the_average_duration_has_whole_minutes_on_its_axis(ui):
+    page = ui.get("/trend?period=all&metric=avg_duration_s")
+    labels = [text.text for text in page.html.select("svg.chart text.y-label")]
+    assert labels[0] == "0s" and len(labels) >= 5
+    assert all(label.endswith("m 00s") for label in labels[1:]), labels
+
+
 @pytest.mark.parametrize("name,value,expected", [
     ("revenue", 200.0, "$200"), ("revenue", 2.5, "$2.50"), ("bounce_rate", 0.3, "30 %"), ("bounce_rate", 0.025, "2.5 %"),
     ("pages_per_session", 1.5, "1.5"), ("sessions", 40.0, "40"), ("avg_duration_s", 120.0, "2m 00s"),
@@ -538,6 +577,17 @@ def test_breakdown_values_read_as_names():
 ])
 def test_figures_read_with_thousands_separators_units_and_currency(name, value, expected):
     assert present.figure(name, value, "USD") == expected
+
+
+def test_the_hour_the_clocks_go_through_twice_is_labelled_with_the_zone_each_time():
+    localtime.configure("America/Los_Angeles")
+    try:
+        hours = localtime.buckets(dt.date(2026, 11, 1), dt.date(2026, 11, 1), "hour", localtime.reporting_zone()[1])
+        labels = [present.moment(t, "hour") for t in hours]
+    finally:
+        localtime.configure("UTC")
+    assert len(labels) == 25 and len(set(labels)) == 25
+    assert labels[:4] == ["Sun 1 Nov 00:00", "Sun 1 Nov 01:00 PDT", "Sun 1 Nov 01:00 PST", "Sun 1 Nov 02:00"]
 
 
 def test_a_range_that_holds_today_says_its_figures_are_so_far(ui):

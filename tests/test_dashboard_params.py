@@ -56,6 +56,15 @@ def test_filters_are_named_after_dimensions_with_pipes_and_a_leading_minus_for_i
 
 
 
+def test_a_pipe_or_backslash_inside_a_filter_value_is_escaped_and_survives_the_round_trip():
+    values = ("spring|sale", "/search?q=a|b", "C:\\dir\\", "\\|", "plain")
+    query = with_filter(parse({}), "campaign", values)
+    text = dict(parse_qsl(query_string(query)))["campaign"]
+    assert text == "spring\\|sale|/search?q=a\\|b|C:\\\\dir\\\\|\\\\\\||plain"
+    assert parse({"campaign": text}).filters == (Filter("campaign", values, False),)
+    assert parse({"landing_page": "C:\\dir|/a"}).filters[0].values == ("C:\\dir", "/a")  # a lone \ stays as it is
+
+
 def test_filter_values_are_read_as_the_data_stores_them():
     # 'Germany' and 'Paid Search' matched nothing, silently: countries are stored as codes, channels in lower case.
     q = parse({"country": "Germany|de|Germany (DE)|(none)", "channel": "Paid Search", "-device": "Mobile|Phone"})

@@ -70,6 +70,15 @@ def test_session_page_shows_every_field_the_timeline_and_the_place_in_history(hi
     assert "<sale>" not in page.text  # escaped
 
 
+def test_the_dashboard_link_of_a_landing_page_with_a_pipe_filters_by_that_page(history):
+    CustomerSession.create(session_key="k-pipe", customer_id="p", started_at=T0, channel="direct",
+                           landing_page="/search?q=a|b")
+    link = history.get("/sessions/k-pipe").html.select_one('a[title="Filter the dashboard by this landing page"]')
+    dashboard = history.get(link["href"])
+    assert dashboard.html.select_one(".chip-value").text == "/search?q=a|b"
+    assert dashboard.html.select_one('a.kpi[data-metric="sessions"] .kpi-value').text.strip() == "1"
+
+
 def test_first_and_latest_sessions_say_so(history):
     assert "This is their first session." in history.get("/sessions/k-1").text
     assert "This is their latest session." in history.get("/sessions/k-3").text
@@ -85,7 +94,7 @@ def test_unknown_session_and_customer_are_404_pages(history):
 def test_customer_page_shows_figures_channels_and_sessions_newest_first(history):
     page = history.get("/customers/c%2F1")
     figures = {f.select_one("span").text: f.select_one("strong").text for f in page.html.select(".figure")}
-    assert figures == {"First seen": "2026-03-01 09:00", "Last seen": "2026-03-10 09:00", "Sessions": "3",
+    assert figures == {"First seen (UTC)": "2026-03-01 09:00", "Last seen (UTC)": "2026-03-10 09:00", "Sessions": "3",
                        "Conversions": "2", "Lifetime revenue": "$50.00", "Average order value": "$25.00"}
     assert [li.a.text for li in page.html.select("ul.channels li")] == ["paid search", "organic search"]
     assert page.html.select_one("ul.channels li a")["href"] == "/?from=2026-03-01&to=2026-03-10&channel=paid+search"

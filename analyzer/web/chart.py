@@ -8,6 +8,8 @@ TOP, BOTTOM = 18, 206  # pixels of the plot area's top and bottom (x labels belo
 WIDTH = 1000  # user units across the stretched layer that holds the lines and the area
 TICKS = 4  # the fewest horizontal grid intervals
 X_LABELS = 7  # at most this many dates under the axis
+# Round steps of a duration axis in seconds: whole minutes and hours rather than 50s, 1m 40s, 2m 30s.
+DURATION_STEPS = (1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 10800, 21600, 43200, 86400)
 
 
 @dataclass(frozen=True)
@@ -39,22 +41,25 @@ class Chart:
     width: int = WIDTH
 
 
-def scale(value, whole=False):
-    """Return (top, ticks): the smallest round top at or above VALUE, cut into 4 to 6 round (WHOLE) steps."""
+def scale(value, whole=False, steps=None):
+    """Return (top, ticks): the smallest round top at or above VALUE, cut into 4 to 6 round (WHOLE) steps or STEPS."""
     if value <= 0:
         return 1, 1
+    fitting = [(step * ticks, ticks) for step in steps or () for ticks in (4, 5, 6) if step * ticks >= value]
+    if fitting:
+        return min(fitting)
     power = 10 ** math.floor(math.log10(value / TICKS))
     candidates = [(step * power * ticks, ticks) for step in (1, 2, 5, 10) for ticks in (4, 5, 6)
                   if step * power * ticks >= value and (step * power >= 1 or not whole)]
     return min(candidates)
 
 
-def build(series, write, label, tick, whole=False, axis=None):
+def build(series, write, label, tick, whole=False, axis=None, steps=None):
     """Lay out SERIES [(t, value, previous)]; WRITE formats a value (AXIS one of the axis), LABEL and TICK a
-    point's time; WHOLE: the values are counts."""
+    point's time; WHOLE: the values are counts; STEPS: the axis's round steps when not powers of ten."""
     values = [None if p.value is None else float(p.value) for p in series]
     previous = [None if p.previous is None else float(p.previous) for p in series]
-    top, ticks = scale(max([v for v in values + previous if v is not None] + [0]), whole)
+    top, ticks = scale(max([v for v in values + previous if v is not None] + [0]), whole, steps)
     count = len(series)
 
     def x_of(index):

@@ -71,9 +71,10 @@ def register(app, settings):
 
     @app.get("/", access="viewer")
     def dashboard_page():
+        empty = welcome("Dashboard")
+        if empty:
+            return empty
         span = dashboard.data_span()
-        if span is None:
-            return render("dashboard_empty", title="Dashboard")
         view, error = read_view()
         if error:
             return error
@@ -144,11 +145,11 @@ def read_view():
 
 def draw(view, series, currency):
     """Lay out the trend chart of VIEW's metric."""
-    interval = view.query.interval
+    interval, kind = view.query.interval, present.METRICS[view.metric][1]
     return chart.build(series, lambda value: present.figure(view.metric, value, currency),
                        lambda t: present.moment(t, interval), lambda t: present.moment(t, interval, short=True),
-                       whole=present.METRICS[view.metric][1] == "count",
-                       axis=lambda value: present.axis(view.metric, value, currency))
+                       whole=kind == "count", axis=lambda value: present.axis(view.metric, value, currency),
+                       steps=chart.DURATION_STEPS if kind == "duration" else None)
 
 
 def helpers(view, currency):

@@ -137,7 +137,7 @@ def filter_url(dimension, value, path="/", first=None, last=None):
         end = localtime.local_day(last, tz)
         start = localtime.local_day(first, tz) if first is not None else end - dt.timedelta(days=29)
         pairs = {"period": "all"} if params.too_long(start, end) else {"from": start, "to": end}
-    return f"{path}?{urlencode(pairs | {dimension: value})}"
+    return f"{path}?{urlencode(pairs | {dimension: params.join_values((value,))})}"
 
 
 def json_response(body):

@@ -53,7 +53,8 @@ RANGE = [
     _query("compare", "The range compared with.", {"type": "string", "enum": list(COMPARES)}),
 ] + [
     _query(("-" if negate else "") + name, f"Sessions whose {name} is{' not' if negate else ''} one of these values, "
-           "joined by '|'; '(none)' means missing.") for name in DIMENSIONS for negate in (False, True)
+           "joined by '|' (one inside a value written '\\|', a backslash '\\\\'); '(none)' means missing.")
+    for name in DIMENSIONS for negate in (False, True)
 ]
 READ_ERRORS = {"400": _error("A parameter cannot be read; the message says what to send instead."),
                "401": _error("No token, or an unknown, expired or revoked one."),

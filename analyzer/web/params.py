@@ -35,6 +35,7 @@ ONE_VALUE = SINGLE + ("metric", "sort", "limit", "after", "before", "q", "conver
 FIGURE_NAMES = SINGLE + DIMENSIONS + ("q", "converted", "revenue_min", "revenue_max", "pages_min", "pages_max",
                                       "duration_min", "duration_max", "landing", "per", "by", "activity", "step")
 NUMBERED = re.compile(r"(value|step|kind|match|direct)[0-9]+")  # the funnel builder's fields
+ESCAPED = re.compile(r"(\\[|\\]|\|)")  # in a filter's values: an escaped '|' or '\', or the separator
 
 
 class QueryError(ValueError):
@@ -174,8 +175,25 @@ def query_string(query, **changes):
     range_changed = {"start", "end", "period"} & set(changes) and "interval" not in changes
     if not range_changed and query.interval != default_interval(query.start, query.end):
         pairs.append(("interval", query.interval))
-    pairs += [(("-" if f.negate else "") + f.dimension, "|".join(f.values)) for f in query.filters]
+    pairs += [(("-" if f.negate else "") + f.dimension, join_values(f.values)) for f in query.filters]
     return urlencode(pairs)
+
+
+def join_values(values):
+    """Write a filter's VALUES as one parameter: joined by '|', a '|' or '\\' inside a value escaped by a '\\'."""
+    return "|".join(value.replace("\\", "\\\\").replace("|", "\\|") for value in values)
+
+
+def split_values(text):
+    """Read a filter parameter back into its values: '|' separates them, '\\|' and '\\\\' are a '|' and a '\\'."""
+    values, part = [], ""
+    for piece in ESCAPED.split(text):
+        if piece == "|":
+            values.append(part)
+            part = ""
+        else:
+            part += piece[1] if piece in ("\\|", "\\\\") else piece
+    return values + [part]
 
 
 def with_filter(query, dimension, values, negate=False):
@@ -198,7 +216,7 @@ def _filters(params):
             if negate:
                 raise QueryError(f"Unknown dimension {dimension!r} in {name!r}: use one of {', '.join(DIMENSIONS)}.")
             continue
-        values = [v for raw in _all(params, name) for v in raw.split("|") if v != ""]
+        values = [v for raw in _all(params, name) for v in split_values(raw) if v != ""]
         if not values:
             continue
         if dimension == "country":  # a code in any case, or a name as the chips write it: Germany, Germany (DE)

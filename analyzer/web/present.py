@@ -4,6 +4,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 import pycountry
 
+from analyzer import localtime
 from analyzer.ingest.values import UNLISTED_COUNTRIES
 
 METRICS = {  # name: (label, kind)
@@ -173,7 +174,7 @@ def span(start, end):
 def moment(value, interval, short=False):
     """Write a point of a series: 'Mon 3 Mar 14:00', 'Week of 3 Mar 2025', 'March 2025'; SHORT for the axis."""
     if interval == "hour":
-        return f"{value:%H:00}" if short else f"{value:%a} {value.day} {value:%b %H:00}"
+        return f"{value:%H:00}" if short else f"{value:%a} {value.day} {value:%b %H:00}{_repeated_hour(value)}"
     if interval == "month":
         return f"{value:%b %Y}" if short else f"{value:%B %Y}"
     if short:
@@ -181,3 +182,12 @@ def moment(value, interval, short=False):
     if interval == "week":
         return f"Week of {value.day} {value:%b %Y}"
     return f"{value:%a} {value.day} {value:%b %Y}"
+
+
+def _repeated_hour(value):
+    """Return ' PDT' (the zone's name) for an hour the clocks go through twice when summer time ends, else ''."""
+    tz = localtime.reporting_zone()[1]
+    wall = value.replace(tzinfo=None)
+    if wall.replace(tzinfo=tz, fold=0).utcoffset() == wall.replace(tzinfo=tz, fold=1).utcoffset():
+        return ""
+    return " " + value.astimezone(tz).strftime("%Z")

@@ -2,8 +2,8 @@
 <p class="crumbs"><a href="/sessions">Sessions</a></p>
 <h1>Customer {{c.customer_id}}</h1>
 <section class="figures">
-  <div class="figure"><span>First seen</span><strong>{{c.first_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
-  <div class="figure"><span>Last seen</span><strong>{{c.last_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>First seen (UTC)</span><strong>{{c.first_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>Last seen (UTC)</span><strong>{{c.last_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
   <div class="figure"><span>Sessions</span><strong>{{'{:,}'.format(c.sessions)}}</strong></div>
   <div class="figure"><span>Conversions</span><strong>{{'{:,}'.format(c.conversions)}}</strong></div>
   <div class="figure"><span>Lifetime revenue</span><strong>{{money(c.revenue)}}</strong></div>
