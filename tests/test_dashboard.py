@@ -333,3 +333,12 @@ def test_a_year_before_each_day_is_compared_with_its_own_date_and_29_february_wi
     query = make_query(dt.date(2024, 2, 27), dt.date(2024, 3, 1), "year", zone="UTC")
     points = [(p.t.isoformat(), p.value, p.previous) for p in dashboard.timeseries(query, "sessions", "day")]
     assert points == [("2024-02-27", 0, 1), ("2024-02-28", 1, 0), ("2024-02-29", 1, None), ("2024-03-01", 1, 2)]
+
+
+@pytest.mark.parametrize("sort", ["revenue", "conversions", "conversion_rate"])
+def test_rows_that_tie_on_the_sorted_column_come_most_sessions_first(sort):
+    # Sorted by revenue, two one-session countries without sales came before the UK's 512 sessions without sales.
+    found = [("AE", 1, 0, Decimal("0")), ("AL", 2, 0, Decimal("0")), ("GB", 512, 0, Decimal("0")),
+             ("US", 40, 2, Decimal("90.00"))]
+    rows = dashboard._table(found, 10, sort, None).rows
+    assert [r.value for r in rows] == ["US", "GB", "AL", "AE"]

@@ -54,7 +54,7 @@ def test_session_page_shows_every_field_the_timeline_and_the_place_in_history(hi
                       [d.get_text(strip=True) for d in page.html.select("dl.fields dd")]))
     assert fields["Channel"] == "paid search" and fields["Campaign"] == "spring <sale>"
     assert fields["Duration"] == "1:02:05 (3,725 s)" and fields["Revenue"] == "$42.50"
-    assert fields["Ended (UTC)"] == "2026-03-03 10:02:05" and fields["Country"] == "FR"
+    assert fields["Ended (UTC)"] == "2026-03-03 10:02:05" and fields["Country"] == "France (FR)"
     rows = [[td.get_text(strip=True) for td in tr.select("td")] for tr in page.html.select("table.timeline tbody tr")]
     assert rows == [["+0:00", "09:00:00", "page_view", "/products/a?b=1&c", ""],
                     ["+1:15", "09:01:15", "add_to_cart", "/cart", ""],
@@ -77,6 +77,13 @@ def test_the_dashboard_link_of_a_landing_page_with_a_pipe_filters_by_that_page(h
     dashboard = history.get(link["href"])
     assert dashboard.html.select_one(".chip-value").text == "/search?q=a|b"
     assert dashboard.html.select_one('a.kpi[data-metric="sessions"] .kpi-value').text.strip() == "1"
+
+
+def test_the_place_in_a_long_history_has_thousands_separators(history):
+    CustomerSession.insert_many([dict(session_key=f"many-{n}", customer_id="many", channel="direct",
+                                      started_at=T0 + dt.timedelta(minutes=n)) for n in range(1001)]).execute()
+    text = history.get("/sessions/many-1000").html.get_text(" ", strip=True)
+    assert "Session 1,001 of 1,001 of customer many" in text
 
 
 def test_first_and_latest_sessions_say_so(history):

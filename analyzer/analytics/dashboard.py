@@ -140,7 +140,7 @@ def _table(found, limit, sort, label):
     if sort == "value" and label:  # as the page shows it: United Arab Emirates (AE) after Albania (AL)
         rows.sort(key=lambda r: (r.value is None, label(r.value).casefold()))
     elif sort != "value":
-        rows.sort(key=lambda r: getattr(r, sort), reverse=True)
+        rows.sort(key=lambda r: (getattr(r, sort), r.sessions), reverse=True)  # ties: the most sessions first
     return Breakdown(rows[:limit], len(rows))
 
 

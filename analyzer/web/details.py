@@ -33,7 +33,8 @@ def register(app, settings):
         # Links to the dashboard show the 30 days up to the session: the default range may not hold it.
         around = partial(filter_url, last=view.session.started_at)
         return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
-                      session_url=session_url, customer_url=customer_url, money=priced, clock=present.clock)
+                      session_url=session_url, customer_url=customer_url, money=priced, clock=present.clock,
+                      country=present.country)
 
     @app.get("/customers/", access="viewer")
     def customer_page_by_query():

@@ -3,7 +3,7 @@
 <h1>Session {{s.session_key}} <small>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}} UTC</small></h1>
 <section class="card history">
   <h2>In the customer's history</h2>
-  <p>Session <strong>{{view.number}}</strong> of {{view.of}} of
+  <p>Session <strong>{{'{:,}'.format(view.number)}}</strong> of {{'{:,}'.format(view.of)}} of
     <a href="{{customer_url(s.customer_id)}}">customer {{s.customer_id}}</a>.</p>
   <nav class="pager">
     % if view.previous:
@@ -33,7 +33,7 @@
     <dt>Device</dt><dd><a href="{{filter_url('device', s.device)}}" title="Filter the dashboard by this device">{{'(unknown)' if s.device == 'unknown' else s.device}}</a></dd>
     <dt>Country</dt><dd>
       % if s.country:
-      <a href="{{filter_url('country', s.country)}}" title="Filter the dashboard by this country">{{s.country}}</a>
+      <a href="{{filter_url('country', s.country)}}" title="Filter the dashboard by this country">{{country(s.country)}} ({{s.country}})</a>
       % else:
       —
       % end
