@@ -2,6 +2,7 @@
 
 import argparse
 import difflib
+import gc
 import os
 import sys
 from importlib import import_module
@@ -326,4 +327,6 @@ def main(argv=None, environ=None, stdin=None, out=print):
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    code = main()
+    gc.freeze()  # Python's exit would walk every object once more for garbage: 20 ms of each command
+    sys.exit(code)
