@@ -2,6 +2,7 @@
 
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -51,6 +52,54 @@ def test_lock_timeout_names_the_holder_and_changes_nothing(make_ctx, migrations_
     assert "waited 0.5 s and changed nothing" in message and "--lock-timeout" in message
     assert waited.value.exit_code == 3
     assert history.applied(db) == []
+
+
+def wait_until_locked(db_url, process):
+    """Return once PROCESS holds the migration lock of DB_URL."""
+    probe = open_database(db_url)
+    while process.poll() is None:
+        try:
+            with migration_lock(probe, 0):
+                pass
+        except LockTimeout:
+            break
+        time.sleep(0.05)
+    probe.close()
+
+
+@pytest.mark.parametrize("verb", ["sql", "run --dry-run"])
+def test_preview_waiting_on_a_run_shows_what_is_pending_after_it(verb, make_ctx, migrations_dir, db_url, db):
+    write_migration(migrations_dir, "001_slow", SLOW, header="import time")
+    running = start_run(migrations_dir, db_url)
+    wait_until_locked(db_url, running)
+    ctx = make_ctx()
+    try:
+        code = review.sql(ctx) if verb == "sql" else commands.run(ctx, dry_run=True)
+    finally:
+        out, err = running.communicate(timeout=60)
+    assert running.returncode == 0, err
+    assert "Applied 001_slow" in out and code == 0
+    assert "Waiting for the migration lock" in ctx.out.text
+    assert ctx.out.lines[-1] in ("Nothing to show: no migration is pending.",
+                                 "Nothing to migrate: the database is at 001_slow.")
+
+
+def test_a_lock_file_that_cannot_be_opened_is_named_with_the_fix(migrations_dir, sqlite_url, tmp_path):
+    from analyzer.config import Settings
+    from tests.conftest import Console
+
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS)
+    (tmp_path / "test.db.migrate-lock").mkdir()  # as a folder without write permission refuses the file
+    ctx = commands.Context(settings=Settings(database_url=sqlite_url), directory=migrations_dir, out=Console())
+    with pytest.raises(AppError) as refused:
+        commands.run(ctx)
+    assert str(refused.value) == (
+        f"Cannot open the migration lock file {tmp_path}/test.db.migrate-lock: Is a directory. It is made next to the "
+        f"SQLite database, as SQLite makes its journal: check that {tmp_path} can be written and DATABASE_URL. "
+        "Nothing was changed.")
+    assert refused.value.exit_code == 2
+    assert history.applied(ctx.db) == []
+    ctx.close()
 
 
 def _with_timeout(ctx, seconds):

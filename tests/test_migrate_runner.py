@@ -3,11 +3,12 @@
 import peewee as pw
 import pytest
 
-from analyzer.db import is_sqlite
+from analyzer.config import Settings
+from analyzer.db import is_sqlite, open_database
 from analyzer.errors import AppError
 from analyzer.migrate import commands, history
 from analyzer.migrate import files as mfiles
-from tests.conftest import CREATE_ITEMS, write_migration
+from tests.conftest import CREATE_ITEMS, Console, write_migration
 
 CREATE_PARENT = '''
 @migrator.create_model
@@ -440,6 +441,55 @@ def test_run_refuses_to_take_over_tables_it_did_not_make(make_ctx, migrations_di
         assert db.get_tables() == ["parent"]
     assert applied_names(db) == (["001_parent", "002_parent_note"] if recorded else [])
     assert db.execute_sql(f"SELECT email FROM {table}").fetchall() == [("a@b.c",)]
+
+
+@pytest.mark.parametrize("direction", ["migrate", "rollback"])
+def test_a_read_only_database_is_named_as_the_cause_not_the_file(make_ctx, migrations_dir, db, direction):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx(), to="002_parent_note")
+    ctx = make_ctx()
+    read_only = "PRAGMA query_only = 1" if is_sqlite(ctx.db) else "SET default_transaction_read_only = on"
+    ctx.db.execute_sql(read_only)  # as a file without write permission, or a read-only replica, refuses
+    with pytest.raises(AppError) as failure:
+        commands.run(ctx) if direction == "migrate" else commands.rollback(ctx)
+    name = "003_child" if direction == "migrate" else "002_parent_note"
+    verb = "run" if direction == "migrate" else "rollback"
+    assert f"Nothing of {name} was changed; the file is not at fault: the database cannot be written" in str(
+        failure.value)
+    assert str(failure.value).endswith(f'check its permissions and DATABASE_URL, then run "python manage.py migrate '
+                                       f'{verb}" again.')
+    assert "fix the file" not in str(failure.value) and "fix its rollback()" not in str(failure.value)
+    assert applied_names(db) == ["001_parent", "002_parent_note"]
+
+
+def test_a_sqlite_write_lock_held_too_long_is_named_as_the_cause(migrations_dir, sqlite_url):
+    three_migrations(migrations_dir)
+    writer = open_database(sqlite_url)
+    ctx = commands.Context(settings=Settings(database_url=sqlite_url), directory=migrations_dir, out=Console())
+    commands.run(ctx, to="002_parent_note")
+    ctx.db.execute_sql("PRAGMA busy_timeout = 50")
+    writer.execute_sql("BEGIN IMMEDIATE")  # the app or an import writing
+    with pytest.raises(AppError) as failure:
+        commands.run(ctx)
+    writer.execute_sql("ROLLBACK")
+    writer.close()
+    assert "database is locked. Nothing of 003_child was changed; the file is not at fault: another connection held " \
+           "SQLite's write lock" in str(failure.value)
+    assert str(failure.value).endswith('run "python manage.py migrate run" again when it is done.')
+    assert commands.run(ctx) == 0
+    ctx.close()
+
+
+def test_dry_run_names_a_table_it_did_not_make_as_run_does(make_ctx, migrations_dir, db):
+    three_migrations(migrations_dir)
+    commands.run(make_ctx(), to="002_parent_note")
+    db.execute_sql("CREATE TABLE child (id INTEGER PRIMARY KEY, email TEXT)")
+    with pytest.raises(AppError) as refused:
+        commands.run(make_ctx(), dry_run=True)
+    # Not wrapped as a failure of the file ("line 7 failed — AppError: …; fix the file"): the file is fine.
+    assert str(refused.value).startswith("003_child creates the table child, which the database has already")
+    assert str(refused.value).endswith("otherwise rename or drop that table. Nothing of 003_child was changed.")
+    assert applied_names(db) == ["001_parent", "002_parent_note"]
 
 
 def test_dropping_a_table_after_creating_its_successor_of_the_same_class_keeps_the_successor(migrations_dir, db):

@@ -79,6 +79,17 @@ def test_a_database_that_applied_the_files_keeps_its_history_and_skips_the_basel
         commands.rollback(make_ctx(), to="2")
 
 
+@pytest.mark.parametrize("to", ["4", BASELINE])
+def test_rollback_to_the_baseline_keeps_what_it_replaced_on_a_database_that_skipped_it(
+        to, make_ctx, migrations_dir, db):
+    five_migrations(migrations_dir)
+    assert commands.run(make_ctx()) == 0
+    assert commands.squash(make_ctx(), "004") == 0
+    # It said "No applied migration named '4'" while listing 004_tags as applied.
+    assert commands.rollback(make_ctx(), to=to) == 0
+    assert names(db) == ["001_items", "002_note", "003_note_index", "004_tags"]
+
+
 def test_check_verifies_the_baseline_against_the_replaced_files(make_ctx, migrations_dir, db):
     five_migrations(migrations_dir)
     assert commands.squash(make_ctx(), "004") == 0
@@ -112,6 +123,21 @@ def test_sql_marked_schema_only_is_carried_into_the_baseline(make_ctx, migration
     assert "migrator.sql('CREATE INDEX \"items_name_lower\" ON \"items\" (lower(name))')" in text
     assert commands.run(make_ctx()) == 0
     assert "items_name_lower" in {i.name for i in db.get_indexes("items")}
+
+
+def test_the_baseline_rollback_undoes_carried_statements_on_tables_it_does_not_create(make_ctx, migrations_dir, db):
+    # As migration 004 adds columns to migratehistory: dropping the baseline's tables does not undo that.
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_audit", 'migrator.sql("CREATE TABLE audit (id INTEGER PRIMARY KEY)")',
+                    'migrator.sql("DROP TABLE audit")')
+    integrity.write(migrations_dir, mfiles.scan(migrations_dir))
+    assert commands.squash(make_ctx(), "002", schema_only=["002_audit"]) == 0
+    assert "migrator.sql('DROP TABLE audit')" in (migrations_dir / "002_squashed_001_to_002.py").read_text()
+    assert commands.run(make_ctx()) == 0
+    assert commands.rollback(make_ctx(), to="zero") == 0
+    assert sorted(db.get_tables()) == ["migratehistory"]
+    assert commands.run(make_ctx()) == 0  # it failed: the table audit already exists
+    assert sorted(db.get_tables()) == ["audit", "items", "migratehistory"]
 
 
 def test_schema_only_option_names_files_that_cannot_be_edited(make_ctx, migrations_dir, db):

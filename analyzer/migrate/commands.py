@@ -240,17 +240,21 @@ def _warn_edited(ctx, state, reverted=()):
 
 def run(ctx, to=None, fake=False, dry_run=False, allow_destructive=False, backup=False):
     """Apply pending migrations, each in its own transaction, holding the migration lock."""
-    if dry_run:
-        state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state, ignore=state.newer_version())
-        _warn_edited(ctx, state)
-        todo = plan.to_apply(state, to)
-        if not todo:
-            ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
-            return 0
-        return _load("review").print_preview(ctx, state, todo, "migrate")
-    with ctx.locked():
+    with ctx.locked():  # a dry run too: the state it previews is read once a run that holds the lock is done
+        if dry_run:
+            return _preview_run(ctx, to)
         return _run(ctx, to, fake, allow_destructive, backup)
+
+
+def _preview_run(ctx, to):
+    state = plan.read_state(ctx.db, ctx.directory)
+    plan.require_clean(state, ignore=state.newer_version())
+    _warn_edited(ctx, state)
+    todo = plan.to_apply(state, to)
+    if not todo:
+        ctx.out(f"Nothing to migrate: the database is at {state.current or 'zero (no migration applied)'}.")
+        return 0
+    return _load("review").print_preview(ctx, state, todo, "migrate")
 
 
 def _run(ctx, to, fake, allow_destructive, backup):
@@ -319,18 +323,22 @@ def _refuse_foreign_tables(ctx, todo):
 
 def rollback(ctx, steps=None, to=None, dry_run=False, allow_edited=False):
     """Revert the last migration, the last N, or every one after NAME, holding the migration lock."""
-    if dry_run:
-        state = plan.read_state(ctx.db, ctx.directory)
-        plan.require_clean(state)
-        _warn_edited(ctx, state)
-        if not state.applied:
-            ctx.out("Nothing to roll back: no migration is applied.")
-            return 0
-        todo = plan.to_revert(state, steps=steps, to=to)
-        _refuse_edited(state, todo, allow_edited)
-        return _load("review").print_preview(ctx, state, todo, "rollback")
     with ctx.locked():
+        if dry_run:
+            return _preview_rollback(ctx, steps, to, allow_edited)
         return _rollback(ctx, steps, to, allow_edited)
+
+
+def _preview_rollback(ctx, steps, to, allow_edited):
+    state = plan.read_state(ctx.db, ctx.directory)
+    plan.require_clean(state)
+    _warn_edited(ctx, state)
+    if not state.applied:
+        ctx.out("Nothing to roll back: no migration is applied.")
+        return 0
+    todo = plan.to_revert(state, steps=steps, to=to)
+    _refuse_edited(state, todo, allow_edited)
+    return _load("review").print_preview(ctx, state, todo, "rollback")
 
 
 def _refuse_edited(state, todo, allow_edited):

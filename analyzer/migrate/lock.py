@@ -116,7 +116,12 @@ def _file_lock(db, timeout_s, on_wait):
         yield
         return
     path = Path(f"{database}.migrate-lock")
-    handle = open(path, "a+", encoding="utf-8")
+    try:
+        handle = open(path, "a+", encoding="utf-8")
+    except OSError as exc:
+        raise AppError(f"Cannot open the migration lock file {path}: {exc.strerror}. It is made next to the SQLite "
+                       f"database, as SQLite makes its journal: check that {path.parent} can be written and "
+                       "DATABASE_URL. Nothing was changed.", exit_code=2) from None
 
     def try_acquire():
         try:

@@ -170,12 +170,15 @@ def to_revert(state, steps=None, to=None):
             names = applied
         else:
             target = mfiles.resolve(state.files, to) or _applied_named(applied, to)
-            if target is None or target.name not in applied:
+            # A baseline that this database skipped stands for the last file it replaces, which it applied.
+            skipped = [n for n in applied if target is not None and state.squashed.get(n) == target.name]
+            name = skipped[-1] if skipped else target.name if target is not None else None
+            if name not in applied:
                 raise AppError(
                     f"No applied migration named {to!r}{_shortened_number(to)}; nothing was reverted. "
                     f"Applied: {', '.join(applied) or 'none'} (or use --to zero)."
                 )
-            names = applied[applied.index(target.name) + 1:]
+            names = applied[applied.index(name) + 1:]
     else:
         steps = 1 if steps is None else steps
         if steps < 1:

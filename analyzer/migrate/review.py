@@ -7,23 +7,24 @@ from analyzer.migrate.files import resolve
 
 def sql(ctx, name=None, rollback=False):
     """Print the exact SQL that pending migrations (or NAME, or its rollback) would run; change nothing."""
-    state = plan.read_state(ctx.db, ctx.directory)
-    plan.require_clean(state)
-    if rollback:
-        todo = _rollback_targets(state, name)
-    else:
-        todo = _forward_targets(state, name)
-    if not todo:
-        ctx.out("Nothing to show: no migration is pending." if not rollback else "Nothing to show: no migration is applied.")
-        return 0
-    return print_preview(ctx, state, todo, "rollback" if rollback else "migrate")
+    with ctx.locked():
+        state = plan.read_state(ctx.db, ctx.directory)
+        plan.require_clean(state)
+        if rollback:
+            todo = _rollback_targets(state, name)
+        else:
+            todo = _forward_targets(state, name)
+        if not todo:
+            ctx.out("Nothing to show: no migration is pending." if not rollback
+                    else "Nothing to show: no migration is applied.")
+            return 0
+        return print_preview(ctx, state, todo, "rollback" if rollback else "migrate")
 
 
 def print_preview(ctx, state, todo, direction):
-    """Run TODO inside a transaction that is rolled back and print each statement."""
+    """Run TODO inside a transaction that is rolled back and print each statement (the caller holds the lock)."""
     migrator = runner.replay(ctx.db, state.applied_files())
-    with ctx.locked():
-        results = runner.preview(ctx.db, migrator, todo, direction, ctx.timeouts)
+    results = runner.preview(ctx.db, migrator, todo, direction, ctx.timeouts)
     verb = "apply" if direction == "migrate" else "roll back"
     for migration, transactional, statements in results:
         how = "in a transaction" if transactional else "outside a transaction (TRANSACTION = False)"

@@ -57,6 +57,13 @@ def revert(db, migrator, migration, *, timeouts=Timeouts()):
     return _step(db, migrator, migration, "rollback", False, timeouts)
 
 
+def replay_rollback(db, migrator, migration):
+    """Record MIGRATION's rollback() operations on MIGRATOR (at the state after it) without touching the database."""
+    with no_queries(db):
+        _call(migrator, migration, mfiles.load(migration), "rollback", fake=True)
+        migrator.discard()
+
+
 def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
     """Return [(file, transactional, statements)] that applying or reverting would run; change nothing."""
     results = []
@@ -79,6 +86,8 @@ def preview(db, migrator, migrations, direction, timeouts=Timeouts()):
                         archive.restore(db, migration.name)
                 except Exception as exc:
                     transaction.rollback()
+                    if isinstance(exc, AppError):  # it names the migration and the next step already, as in run
+                        raise
                     raise _failure(db, migration, direction, recorder, exc, migrator.current, True) from exc
                 finally:
                     migrator.previewing = False
@@ -291,10 +300,30 @@ def _failure(db, migration, direction, recorder, exc, call, transactional):
             + (f"; invalid index(es) left behind: {', '.join(invalid)} — drop them with DROP INDEX CONCURRENTLY" if invalid else "")
             + f". It is {recorded}; make its statements idempotent (IF NOT EXISTS), then {hint}."
         )
+    cause = _database_at_fault(exc)
+    if cause:
+        rerun = f'"python manage.py migrate {"run" if direction == "migrate" else "rollback"}"'
+        hint = f"the file is not at fault: {cause.format(rerun=rerun)}"
     return MigrationError(
         f"{where} {verb}{at} — {type(exc).__name__}: {reason}. "
         f"Nothing of {migration.name} was changed; {hint}."
     )
+
+
+def _database_at_fault(exc):
+    """Say why the database refused a statement whatever the migration said (read-only, busy, full), or None."""
+    name = next((getattr(e, "sqlite_errorname", "") for e in (exc, exc.__cause__, exc.__context__)
+                 if getattr(e, "sqlite_errorname", "")), "")
+    code = _pgcode(exc) or ""
+    if name.startswith("SQLITE_READONLY") or code == "25006":
+        return ("the database cannot be written (a SQLite file or folder without write permission, a read-only "
+                "PostgreSQL server or replica): check its permissions and DATABASE_URL, then run {rerun} again")
+    if name.startswith("SQLITE_BUSY"):
+        return ("another connection held SQLite's write lock for longer than the busy timeout (the app or an "
+                "import writing): run {rerun} again when it is done")
+    if name.startswith(("SQLITE_FULL", "SQLITE_IOERR")) or code.startswith(("53", "08", "57P")):
+        return "the disk, the server or the connection failed: fix that and run {rerun} again"
+    return None
 
 
 def _stopped(migration, direction, transactional):

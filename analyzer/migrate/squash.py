@@ -10,7 +10,7 @@ from analyzer.errors import AppError
 from analyzer.migrate import files as mfiles
 from analyzer.migrate import autogen, integrity
 from analyzer.migrate.migrator import Migrator
-from analyzer.migrate.runner import replay
+from analyzer.migrate.runner import replay, replay_rollback
 
 BASELINE_RE = mfiles.BASELINE_RE
 
@@ -52,12 +52,14 @@ def squash(db, directory, to, schema_only=()):
         raise AppError(f"Squashing needs at least two migrations through {target.name}; nothing was squashed.")
     if any(BASELINE_RE.match(f.name) for f in replaced):
         raise AppError("The range holds an earlier baseline: squash again only past it; nothing was squashed.")
-    carried, origins = _walk(db, replaced, {_named(replaced, name) for name in schema_only})
+    carried, undo, origins = _walk(db, replaced, {_named(replaced, name) for name in schema_only})
     state = replay(db, replaced)
     added_later = _take_added_indexes(state.orm, origins)
     forward, backward, imports = autogen.code_for(Migrator(db), list(state.orm))
     forward += "".join(f"\n    {line}" for line in added_later)
     forward += "".join(f"\n    migrator.sql({statement!r})" for statement in carried)
+    # A carried statement may change a table the baseline does not create (migratehistory): undo it as its file did.
+    backward = "".join(f"\n    migrator.sql({statement!r})" for statement in undo) + backward
     text = TEMPLATE.format(
         first=replaced[0].name, last=target.name, archive=ARCHIVE_DIR,
         created=dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
@@ -112,19 +114,36 @@ def _named(replaced, name):
 
 
 def _walk(db, replaced, schema_only):
-    """Return the SQL statements to carry over, and which indexes were named after their table (add_index)."""
-    carried, origins = [], {}
+    """Return the SQL statements to carry over, those that undo them, and which indexes were named after their table."""
+    carried, undo, origins = [], [], {}
     migrator = Migrator(db)
-    for f in replaced:
+    for position, f in enumerate(replaced):
         migrator.calls = []
         replay(db, [f], migrator)
         lines = f.path.read_text(encoding="utf-8").splitlines()
+        carried_before = len(carried)
         for call in migrator.calls:
             if call.op in ("sql", "run"):
                 carried.append(_carry(f, call, lines, schema_only))
             else:
                 origins.update(_index_origins(call))
-    return carried, origins
+        if len(carried) > carried_before:
+            undo[:0] = _undo(db, replaced[:position + 1], f)
+    return carried, undo, origins
+
+
+def _undo(db, files, migration):
+    """Return the SQL statements of MIGRATION's rollback(), the last of FILES; refuse a data step there."""
+    migrator = replay(db, files)
+    migrator.calls = []
+    replay_rollback(db, migrator, migration)
+    steps = [call for call in migrator.calls if call.op in ("sql", "run")]
+    for call in steps:
+        if call.op == "run":
+            raise AppError(f"{migration.display} line {call.line}: its rollback() has a data step "
+                           f"({call.describe()}), which the baseline's rollback() cannot replay; nothing was squashed. "
+                           "Squash only up to the migration before it.")
+    return [str(call.args[0]) for call in steps]
 
 
 def _carry(migration, call, lines, schema_only):
