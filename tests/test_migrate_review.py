@@ -270,8 +270,9 @@ def test_sum_rewrites_a_merge_conflict_and_names_the_lines_it_dropped(make_ctx, 
     write_migration(migrations_dir, "004_theirs", "pass")  # renumbered after the merge
     ctx = make_ctx()
     assert commands.write_sum(ctx) == 0
-    assert ctx.out.text == ("Wrote migrations/migrations.sum; changed: 003_ours.py, 003_theirs.py, 004_theirs.py; "
-                            "dropped 3 line(s) that were no entry (conflict markers or other text): 4, 6, 8.")
+    assert ctx.out.text == ("Wrote migrations/migrations.sum; changed: 003_ours.py; added: 004_theirs.py; "
+                            "removed: 003_theirs.py; dropped 3 line(s) that were no entry (conflict markers or other "
+                            "text): 4, 6, 8.")
     assert integrity.damage(migrations_dir) is None
 
 

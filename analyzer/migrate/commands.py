@@ -516,8 +516,9 @@ def squash(ctx, to, schema_only=()):
 def write_sum(ctx):
     """Rewrite migrations/migrations.sum from the files on disk."""
     dropped = [str(number) for number, _ in integrity.unreadable(ctx.directory)]
-    changed = integrity.write(ctx.directory, mfiles.scan(ctx.directory))
-    done = f"changed: {', '.join(changed)}" if changed else "no entry changed" if dropped else "no change"
+    entries = integrity.write(ctx.directory, mfiles.scan(ctx.directory))
+    done = "; ".join(f"{how}: {', '.join(names)}" for how, names in entries.items() if names)
+    done = done or ("no entry changed" if dropped else "no change")
     if dropped:
         done += f"; dropped {len(dropped)} line(s) that were no entry (conflict markers or other text): "
         done += ", ".join(dropped)

@@ -55,13 +55,13 @@ def damage(directory):
 
 
 def write(directory, migration_files):
-    """Rewrite the sum file from the files on disk; return the names whose entry changed."""
+    """Rewrite the sum file from the files on disk; return {"changed", "added", "removed": the names of entries}."""
     before = read(directory) or {}
     after = {f.path.name: f.checksum for f in migration_files}
     lines = "".join(f"{digest}  {name}\n" for name, digest in sorted(after.items()))
     (directory / SUM_FILE).write_text(HEADER + lines, encoding="utf-8")
-    changed = {n for n in after if before.get(n) != after[n]} | (set(before) - set(after))
-    return sorted(changed)
+    return {"changed": sorted(n for n in after if n in before and before[n] != after[n]),
+            "added": sorted(set(after) - set(before)), "removed": sorted(set(before) - set(after))}
 
 
 def add(directory, migration):
