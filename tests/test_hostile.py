@@ -183,6 +183,18 @@ def test_a_gzip_file_cut_after_its_header_is_refused_whole(db, tmp_path):
     assert CustomerSession.select().count() == 0
 
 
+def test_blank_lines_before_a_csv_header_are_skipped_and_lines_keep_their_numbers(db, tmp_path):
+    # The blank first line was read as an empty header: "none of the first records is a JSON object with fields".
+    path = tmp_path / "blank-first.csv"
+    path.write_bytes(b"\n\r\n  \nsession_id,started_at,landing_page\ns1,2026-03-01T10:00:00Z,/a\ns2,soon,/b\n")
+    with pytest.raises(importer.ImportRejected) as rejected:
+        importer.import_file(db, path)
+    assert [(e.line, e.column, e.value) for e in rejected.value.report.errors] == [(6, "started_at", "soon")]
+    path.write_bytes(b"\n\nsession_id;started_at;landing_page\ns1;2026-03-01T10:00:00Z;/a\n")
+    assert importer.import_file(db, path).sessions_created == 1
+    assert [(s.session_key, s.landing_page) for s in CustomerSession.select()] == [("s1", "/a")]
+
+
 def test_a_dry_run_writes_nothing_not_even_an_import_id_or_a_failed_import(db, generated):
     good = corpus_path("mixed-newlines.csv", generated)
     assert importer.import_file(db, good, ImportOptions(dry_run=True)).import_id is None
@@ -321,4 +333,18 @@ def test_an_import_option_given_twice_is_a_400_and_writes_nothing(db, web, query
     response = client.post(f"/api/v1/sessions?{query}", body, headers=headers, status=400)
     name = query.split("=")[0]
     assert response.json["error"] == f"{name} is given 2 times: give it once; nothing was written."
+    assert CustomerSession.select().count() == 0 and Import.select().count() == 0
+
+
+@pytest.mark.parametrize("query, hint", [("dryrun=1", " (did you mean 'dry_run'?)"), ("Dry-Run=1", " (did you mean "
+                                         "'dry_run'?)"), ("tz=Europe/Berlin", ""), ("gap_minutes=5", "")])
+def test_an_unknown_import_option_is_a_400_and_writes_nothing(db, web, query, hint):
+    # Ignored, dryrun=1 imported the rows it was to check, and tz= read the times as UTC.
+    client, headers = web
+    body = json.dumps({"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01 10:00:00"})
+    for route in ("/api/v1/sessions", "/api/v1/events"):
+        response = client.post(f"{route}?{query}", body, headers=headers, status=400)
+        name = query.split("=")[0]
+        assert response.json["error"] == (f"Unknown parameter {name!r}{hint}: an import takes dry_run, timezone, year "
+                                          "and map; nothing was written.")
     assert CustomerSession.select().count() == 0 and Import.select().count() == 0

@@ -100,6 +100,8 @@ def _csv_records(text, delimiter):
     reader = csv.reader(text, delimiter=delimiter)
     try:
         headers = next(reader)
+        while not headers or (len(headers) == 1 and not headers[0].strip()):  # blank lines before the header
+            headers = next(reader)
     except StopIteration:
         raise AppError("The file is empty: it has no header line.") from None
     except csv.Error as exc:
@@ -334,7 +336,7 @@ def _format(path, head):
 
 
 def _delimiter(head):
-    first = head.splitlines()[0] if head else ""
+    first = next((line for line in head.splitlines() if line.strip()), "")
     counts = {d: first.count(d) for d in (",", ";", "\t", "|")}
     best = max(counts, key=counts.get)
     return best if counts[best] else ","

@@ -1,5 +1,6 @@
 """The JSON API: read sessions with a read token, send sessions or events with an ingest token."""
 
+import difflib
 import json
 import tempfile
 from pathlib import Path
@@ -13,6 +14,7 @@ from analyzer.web import auth
 
 CHUNK = 1 << 20
 SINGLE = ("dry_run", "timezone", "year")  # the options an import takes one value of (map may repeat)
+OPTIONS = (*SINGLE, "map")
 
 
 def register(app, settings):
@@ -33,6 +35,10 @@ def _ingest(app, settings, kind):
     if bottle.request.content_length > limit:
         return auth.api_error(413, too_big)
     query = bottle.request.query.decode()
+    for name in query.keys():  # ignored, dryrun=1 wrote the rows and tz=Europe/Berlin read the times as UTC
+        if name not in OPTIONS:
+            return auth.api_error(400, f"Unknown parameter {name[:80]!r}{_did_you_mean(name)}: an import takes "
+                                       f"{', '.join(OPTIONS[:-1])} and {OPTIONS[-1]}; nothing was written.")
     for name in SINGLE:  # the last of two dry_run values won: dry_run=1&dry_run=0 wrote the rows
         if len(query.getall(name)) > 1:
             return auth.api_error(400, f"{name} is given {len(query.getall(name))} times: give it once; nothing was "
@@ -68,6 +74,11 @@ def _ingest(app, settings, kind):
                        "events_added": report.events_added, "rows_identical": report.rows_identical,
                        "extra_rows": report.extra_rows, "unused_columns": report.unused_columns,
                        "warnings": report.warnings, "notes": report.notes, "time_notes": report.time_notes})
+
+
+def _did_you_mean(name):
+    close = difflib.get_close_matches(name.lower().replace("-", "_"), OPTIONS, n=1, cutoff=0.6)
+    return f" (did you mean {close[0]!r}?)" if close else ""
 
 
 def _save_body(path, limit):

@@ -171,7 +171,8 @@ INGEST = {
     "security": [{"token": []}],
     "responses": {"200": _ok(_ref("ImportResult"), "Checked (dry run); nothing was written."),
                   "201": _ok(_ref("ImportResult"), "Imported."),
-                  "400": _error("The body cannot be read."), "401": READ_ERRORS["401"],
+                  "400": _error("The body cannot be read, or a parameter is unknown, empty or given twice; "
+                                "nothing was written."), "401": READ_ERRORS["401"],
                   "403": READ_ERRORS["403"], "413": _error("The body is over MAX_BODY_MB."),
                   "422": {"description": "Bad fields (line, column, value, reason each); nothing was written.",
                           "content": {"application/json": {"schema": _ref("Rejected")}}},
