@@ -170,6 +170,8 @@ def test_api_customer_has_figures_and_paginated_sessions(history):
     rest = history.get(f"/api/v1/customers/c%2F1?limit=2&after={body['next']}", headers=headers).json
     assert [s["session_key"] for s in rest["sessions"]] == ["k-1"] and rest["next"] is None
     assert history.get("/api/v1/customers/c%2F1?after=zz", headers=headers, status=400).json["error"].startswith("after:")
+    error = history.get("/api/v1/customers/c%2F1?after=%C3%BC", headers=headers, status=400).json["error"]
+    assert error == "after: 'ü' is not a cursor from a previous page."  # was 'Ã¼', the UTF-8 bytes read as Latin-1
     for limit in ("x", "0", "-1", "501"):  # the same rule as /api/v1/sessions
         error = history.get(f"/api/v1/customers/c%2F1?limit={limit}", headers=headers, status=400).json["error"]
         assert error == f"limit='{limit}' is not valid: use a whole number from 1 to 500."
@@ -210,3 +212,12 @@ def test_the_session_route_answers_what_its_openapi_schema_says(history):
     # Its schema was an allOf of Session (events: a count) and the events list: no answer could match it.
     jsonschema_rs.validate(DOCUMENT["components"]["schemas"]["SessionWithEvents"], body)
     assert [e["event_type"] for e in body["events"]] == ["page_view", "add_to_cart", "page_view", "purchase"]
+
+
+def test_a_key_or_id_with_a_line_break_is_reached_by_its_address(client):
+    # An import stores such ids (a quoted CSV field may hold a line break); their pages and API routes answered 404.
+    CustomerSession.create(session_key="k\n1", customer_id="c\r\n1", started_at=T0, channel="direct")
+    headers = read_headers(client)
+    assert client.get("/api/v1/sessions/k%0A1", headers=headers).json["customer_id"] == "c\r\n1"
+    assert client.get("/api/v1/customers/c%0D%0A1", headers=headers).json["sessions_count"] == 1
+    assert client.get("/sessions/k%0A1").status_int == client.get("/customers/c%0D%0A1").status_int == 200

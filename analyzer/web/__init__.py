@@ -31,6 +31,8 @@ def create_app(settings=None, migrations_dir=None):
     settings = settings or load_settings()
     db = init_database(settings, pooled=True)
     app = bottle.Bottle()
+    # Bottle's <name:path> (.+?) stops at a line break: a session key or customer id holding one answered 404.
+    app.router.add_filter("path", lambda conf: (r"[\s\S]+?", None, None))
     app.config["analyzer.settings"] = settings
     app.config["analyzer.db"] = db
     if migrations_dir is not None:

@@ -67,7 +67,7 @@ def register(app, settings):
 
     @app.get("/api/v1/customers/<customer_id:path>", access="api:read")
     def customer_json(customer_id):
-        query = bottle.request.query
+        query = bottle.request.query.decode()
         try:
             limit = params.parse_limit(query, default=100, most=MAX_LIMIT)
         except params.QueryError as exc:
