@@ -162,6 +162,13 @@ def test_metric_dimension_limit_and_sort_are_checked():
             call()
 
 
+@pytest.mark.parametrize("text", ["1_0", "+5", "\u0661\u0660", "\uff11", "5.0", "1e2"])
+def test_a_limit_is_written_in_ascii_digits(text):
+    # int() read these: limit=1_000 gave a thousand rows, as the other numbers of a URL refuse it.
+    with pytest.raises(QueryError, match="is not valid: use a whole number from 1 to 1000"):
+        parse_limit({"limit": text})
+
+
 def test_query_string_round_trips_and_builds_changed_views():
     query = parse({"from": "2026-03-01", "to": "2026-03-10", "compare": "year", "channel": "paid search",
                    "-device": "mobile|tablet", "interval": "week"})

@@ -57,6 +57,17 @@ def test_counts_and_seconds():
             parser(bad)
 
 
+@pytest.mark.parametrize("text, expected", [("yes", True), ("N", False), ("3", True), ("0.0", False), ("inf", True)])
+def test_flags_are_words_or_counts(text, expected):
+    assert values.parse_bool(text) is expected
+
+
+@pytest.mark.parametrize("text", ["NaN", "nan", "-nan", "maybe"])
+def test_a_flag_that_is_not_a_count_is_refused(text):
+    with pytest.raises(ValueError, match="not true or false"):  # NaN was read as "not converted"
+        values.parse_bool(text)
+
+
 def test_money_in_units_and_micros():
     assert values.parse_money("1,234.50") == Decimal("1234.50")
     assert values.parse_money("7500000", scale=1e-6) == Decimal("7.50")

@@ -175,9 +175,12 @@ def parse_bool(text):
     if value in FALSE:
         return False
     try:
-        return float(value) > 0
+        number = float(value)
     except ValueError:
         raise ValueError("not true or false") from None
+    if math.isnan(number):  # NaN > 0 is False: a NaN flag was stored as "not converted"
+        raise ValueError("not true or false")
+    return number > 0
 
 
 def _normal(name):

@@ -146,10 +146,8 @@ def parse_dimension(name):
 def parse_limit(params, default=10, most=1000):
     """Return the limit parameter (1 to MOST)."""
     raw = _decoded(params).get("limit") or str(default)
-    try:
-        limit = int(raw)
-    except ValueError:
-        limit = 0
+    # ASCII digits only, as the other numbers: int() also reads '1_000', '+5' and other scripts' digits.
+    limit = int(raw) if raw.isascii() and raw.strip().isdigit() and len(raw) < 10 else 0
     if not 1 <= limit <= most:
         raise QueryError(f"limit={raw!r} is not valid: use a whole number from 1 to {most}.")
     return limit
