@@ -17,6 +17,8 @@ from analyzer.ingest import values
     ("1473757371123", dt.datetime(2016, 9, 13, 9, 2, 51, 123000)),
     ("1473757371123456", dt.datetime(2016, 9, 13, 9, 2, 51, 123456)),
     ("20160913", dt.datetime(2016, 9, 13)),
+    ("1473757371.5", dt.datetime(2016, 9, 13, 9, 2, 51, 500000)),  # epoch seconds with a fraction, a JSON float
+    ("1473757371.1234567", dt.datetime(2016, 9, 13, 9, 2, 51, 123457)),
 ])
 def test_timestamps_become_naive_utc(text, expected):
     assert values.parse_timestamp(text) == expected

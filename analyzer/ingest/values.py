@@ -77,6 +77,10 @@ def _timestamp(text, tz):
             raise OverflowError(value)
         seconds = number / 1e6 if number > 1e14 else number / 1e3 if number > 1e11 else number
         return dt.datetime(1970, 1, 1) + dt.timedelta(seconds=seconds)
+    whole, _, fraction = value.partition(".")
+    if whole.isascii() and whole.isdigit() and 9 <= len(whole) <= 11 and fraction.isascii() and fraction.isdigit():
+        # Epoch seconds with a fraction (1700000000.5, a JSON float): to the microsecond, as ISO times are.
+        return dt.datetime(1970, 1, 1) + dt.timedelta(microseconds=round(Decimal(value) * 10**6))
     if value.endswith(" UTC") or value.endswith(" GMT"):
         value, tz = value[:-4], UTC
     elif value.endswith("Z"):
