@@ -138,6 +138,8 @@ FROM ingest_groups
 WHERE duration_s > {MAX_INT} OR revenue >= {MAX_AMOUNT} OR customer_id <> last_customer
 LIMIT 1
 """
+CHANGE_IDS = ("Change the ids in the file, or leave out its session id column to group the events by inactivity "
+              "(on the command line: import --split-by-gap); nothing was written.")
 # The file's customer and session ids behind a session key.
 IDS_OF_KEY = "SELECT DISTINCT customer_id, file_session FROM ingest_keyed WHERE session_key = {p} AND dup = 0"
 # A new session whose key a stored session that it does not continue holds already (a session of a sessions file).
@@ -363,8 +365,7 @@ class Sessionizer:
             ids = self.db.execute_sql(IDS_OF_KEY.format(p=self.db.param), (key,)).fetchall()
             named = " and ".join(f"customer {c!r} with session id {f!r}" for c, f in sorted(ids)[:2])
             raise AppError(f"The events of {named} would form one session, {key!r}: a session key is the customer "
-                           "id, ':' and the session id, so ids with ':' in them can meet. Change the ids in the file, "
-                           "or group the events by inactivity instead (import --split-by-gap); nothing was written.")
+                           f"id, ':' and the session id, so ids with ':' in them can meet. {CHANGE_IDS}")
         what = (f"its events are {int(seconds) // 86400:,} days apart (at most 68 years)" if seconds > MAX_INT else
                 f"its purchases add up to {revenue:,} (at most 999,999,999,999.99)")
         raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: {what}; nothing was written.")
@@ -373,8 +374,7 @@ class Sessionizer:
         """Raise AppError naming a new session whose key a stored session of other events holds."""
         key, customer, holder, import_id = self.db.execute_sql(TAKEN_KEY).fetchone()
         raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: a session of customer {holder!r} "
-                       f"that import {import_id} wrote from another file has that key. Change the ids in the file, or "
-                       "group the events by inactivity instead (import --split-by-gap); nothing was written.")
+                       f"that import {import_id} wrote from another file has that key. {CHANGE_IDS}")
 
     def _analyze(self, table):
         # PostgreSQL has no statistics of a new temporary table; without them it guesses the join plans.
