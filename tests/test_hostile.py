@@ -76,6 +76,8 @@ REFUSED = {
     "session-revenue-over-column.csv": "Session 'r1:S' of customer 'r1' cannot be stored: its purchases add up to "
                                        "1,999,999,999,999.98 (at most 999,999,999,999.99); nothing was written.",
     "line-over-16mb.ndjson": "Line 2 is longer than 16 MB; nothing was written.",
+    "utf16-without-bom.csv": "utf16-without-bom.csv looks like UTF-16 or UTF-32 text without a byte order mark: save "
+                             "it as UTF-8 (Excel: CSV UTF-8) and import it again; nothing was written.",
     "session-keys-meet.csv": "The events of customer 'a' with session id 'b:c' and customer 'a:b' with session id 'c' "
                              "would form one session, 'a:b:c': a session key is the customer id, ':' and the session "
                              "id, so ids with ':' in them can meet.",
@@ -115,6 +117,7 @@ def make_generated(folder):
         archive.writestr("xl/worksheets/sheet1.xml", "<worksheet/>")
     put("sessions.xlsx", workbook.getvalue())
     put("long-header.csv", "h" * (5 << 20) + ",x\n1,2\n")
+    put("utf16-without-bom.csv", "session_id,started_at\ns1,2026-03-01T10:00:00Z\n".encode("utf-16-le"))
     put("wide-header.csv", ",".join(f"c{i}" for i in range(100_000)) + "\n" + ",".join("1" * 100_000) + "\n")
     # A 5 MB field in a column the import ignores: read and dropped, the row itself is fine.
     put("long-line.csv", "session_id,started_at,landing_page,notes\n"

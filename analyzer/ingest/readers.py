@@ -291,6 +291,10 @@ def _encoding(path, compressed, label):
                 return "utf-16"
             raise AppError(f"{label} starts as UTF-16 text but is not: save it as UTF-8 and import it again; "
                            "nothing was written.")
+        sample = first[:4096]
+        if sample and sample.count(0) * 4 >= len(sample):  # a NUL by every letter: text of two or four bytes a letter
+            raise AppError(f"{label} looks like UTF-16 or UTF-32 text without a byte order mark: save it as UTF-8 "
+                           "(Excel: CSV UTF-8) and import it again; nothing was written.")
         if _decodes(path, compressed, "utf-8"):
             return "utf-8-sig" if first.startswith(codecs.BOM_UTF8) else "utf-8"
         # Windows-1252 gives 0x80-0x9F their letters (a curly apostrophe is 0x92); Latin-1 reads any byte.
