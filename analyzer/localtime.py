@@ -5,6 +5,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.timezone.utc
+# Files of the zone database that stand for the server's own setting, not a place: names no report should use.
+HOST_ZONES = ("localtime", "posixrules")
 ONE_DAY = dt.timedelta(days=1)
 ONE_MINUTE = dt.timedelta(minutes=1)
 PREFIX = {"day": 10, "month": 7}  # SQLite: a bucket's text is the stored time's first characters
@@ -23,10 +25,13 @@ def reporting_zone():
 
 def zone(name):
     """Return the tzinfo of an IANA name such as Europe/Berlin; raise ValueError for an unknown one."""
+    name = name.strip()
     try:
-        return UTC if name.strip().upper() == "UTC" else ZoneInfo(name.strip())
+        if name in HOST_ZONES or name.startswith(("posix/", "right/")):
+            raise ValueError(name)
+        return UTC if name.upper() == "UTC" else ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
+        raise ValueError(f"unknown time zone {name[:80]!r} (use an IANA name such as Europe/Berlin)") from None
 
 
 def now(tz):

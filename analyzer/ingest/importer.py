@@ -7,6 +7,7 @@ from contextlib import suppress
 from dataclasses import dataclass, field
 from functools import partial
 
+from analyzer import localtime
 from analyzer.db import DATABASE_ERRORS, write_transaction
 from analyzer.errors import AppError
 from analyzer.ingest import changes, columns, export, readers, rollups, rows, sessionize, store, values
@@ -389,9 +390,10 @@ def _aliases(kind, field):
 
 def _timezone(name):
     try:
-        return values.timezone(name)
+        return localtime.zone(name)
     except ValueError as exc:
-        raise AppError(f"Time zone (--timezone, or the Time zone field of the upload page): {exc}.") from None
+        raise AppError(f"Time zone (--timezone, the upload page's Time zone field or the API's ?timezone=): "
+                       f"{exc}.") from None
 
 
 def _record_failure(source, kind, report, created_by):

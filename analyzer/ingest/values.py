@@ -6,7 +6,6 @@ import math
 import re
 import unicodedata
 from decimal import Decimal, InvalidOperation
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 UTC = dt.timezone.utc
 TRUE = {"1", "true", "t", "yes", "y"}
@@ -24,14 +23,6 @@ MISSING = {"", "(not set)", "not set", "(none)", "null", "none", "n/a", "na", "-
 def is_missing(text):
     """Tell whether a field holds no value."""
     return not text or text.strip().lower() in MISSING
-
-
-def timezone(name):
-    """Return the tzinfo for an IANA name such as Europe/Berlin."""
-    try:
-        return UTC if name.upper() == "UTC" else ZoneInfo(name)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name!r} (use an IANA name such as Europe/Berlin)") from None
 
 
 def local_time_problem(text, tz):
