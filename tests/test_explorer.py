@@ -193,3 +193,12 @@ def test_a_bad_cursor_offers_the_first_page_of_the_same_list(stored):
     first = page.html.find("a", string="Open the first page of this list")["href"]
     assert "after" not in first and "channel=email" in first and "sort=revenue" in first and f"from={FROM}" in first
     assert stored.get(first).status_int == 200
+
+
+def test_clearing_the_search_and_filters_keeps_the_range_chips_and_sort(stored):
+    page = stored.get(f"/sessions?from={FROM}&to={TO}&channel=email&q=nobody&converted=yes&sort=-revenue")
+    cleared = stored.get(page.html.find("a", string="Clear")["href"])
+    assert cleared.request.params.getall("sort") == ["-revenue"]
+    assert "highest revenue first" in cleared.html.select_one("h1").text
+    keys = [a["title"] for a in cleared.html.select("table.sessions tbody td:first-child a")]
+    assert keys == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel == "email", "-revenue")[:50]

@@ -117,3 +117,15 @@ def test_cohorts_use_the_weeks_and_months_of_the_reporting_time_zone(client):
     assert [(c.cohort, c.customers, [p.customers for p in c.periods]) for c in got] == [("2026-01", 1, [1, 1])]
     utc = retention.cohorts(CustomerSession.select(), dt.datetime(2026, 1, 1), dt.datetime(2026, 3, 1), "month")
     assert [(c.cohort, [p.customers for p in c.periods]) for c in utc] == [("2026-02", [1])]
+
+
+def test_a_returning_only_filter_says_why_there_are_no_cohorts(client):
+    CustomerSession.create(session_key="a", customer_id="back", started_at=dt.datetime(2026, 1, 5))
+    CustomerSession.create(session_key="b", customer_id="back", started_at=dt.datetime(2026, 2, 5))
+    rebuild_rollups(CustomerSession._meta.database)
+    for url in ("/retention?period=all&customer_type=returning", "/retention?period=all&-customer_type=new"):
+        text = " ".join(client.get(url).html.select_one("p.empty").text.split())
+        # "Try a longer range" could never help: no first session is a returning customer's.
+        assert "only returning customers' sessions. Remove that filter" in text, url
+        assert "longer range" not in text, url
+    assert "longer range" in client.get("/retention?from=2025-01-01&to=2025-01-31").html.select_one("p.empty").text

@@ -41,6 +41,7 @@ def register(app, settings):
                       total=explorer.total(view.query, options), first_page=not after, keep=urlencode(keep),
                       keep_fields=keep, sort_names=SORT_NAMES, dimensions=DIMENSIONS,
                       link=lambda **c: _link(view, options, **c), session_url=details.session_url,
+                      clear_link=_link(view, explorer.Options(sort=options.sort)),
                       customer_url=details.customer_url, view_fields=explore_params.view_fields,
                       **dashboard.helpers(view, settings.currency))
 

@@ -21,7 +21,10 @@
 % end
 <p class="hint">A cohort is the customers whose first session ever falls in that {{interval}} of the range (and passes the filters).
   Each later column is the share of them {{'with a session' if activity == 'session' else 'with a conversion'}} in that {{interval}}; {{interval}} 0 is their first.</p>
-% if not cohorts:
+% if not cohorts and returning_only:
+<p class="empty">No cohorts: a cohort starts with a customer's first session, and the <em>New vs returning</em>
+  filter keeps only returning customers' sessions. Remove that filter to see the cohorts.</p>
+% elif not cohorts:
 <p class="empty">No customer had their first session in this range{{' with these filters' if v.query.filters else ''}}. Try a longer range or <a href="{{v.link('/retention', period='all')}}&{{keep}}">all time</a>.</p>
 % else:
 <div class="card">

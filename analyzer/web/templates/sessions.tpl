@@ -41,7 +41,7 @@
     <label>to <input type="number" min="0" name="duration_max" value="{{options.duration_max if options.duration_max is not None else ''}}"></label>
     <button type="submit">Search</button>
     % if options.narrowed:
-    <a href="{{v.link('/sessions')}}">Clear</a>
+    <a href="{{clear_link}}">Clear</a>
     % end
   </div>
 </form>
