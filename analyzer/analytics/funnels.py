@@ -203,6 +203,9 @@ def parse_step(text):
         match, value = "contains", value[1:-1]
     elif value.endswith("*"):
         match, value = "prefix", value[:-1]
+    if not value and kind == "page" and match != "exact":
+        raise FunnelError(f"step {shown}: a page step needs a page or the start of one ('page:/products/*'); for any "
+                          "page, use 'event:page_view'.")
     if not value or len(value) > MAX_VALUE:
         raise FunnelError(f"step {shown}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE:,} characters.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a saved funnel keeps one step per line
