@@ -141,10 +141,11 @@ def test_every_kpi_on_the_page_is_the_figure_of_the_same_query(client, demo_data
     stats = dashboard.stats(query)
     shown = kpis(page)
     assert list(shown) == list(METRICS)
+    changes = present.changes(stats, query.compare != "none")
     for name in METRICS:
         metric = stats[name]
         value = ("≈ " if metric.approximate else "") + present.figure(name, metric.value, "USD")
-        change = present.change(name, metric, query.compare != "none")[0] or None
+        change = changes[name][0] or None
         assert shown[name] == (value, change), name
 
 
@@ -152,9 +153,10 @@ def test_every_figure_on_the_page_equals_the_api_and_a_plain_count_of_the_rows(c
     filters = {"period": "all", "-channel": "direct", "device": "mobile|desktop"}
     page = client.get("/", params={**filters, "metric": "revenue"})
     body = api(client, "/api/v1/stats", **filters)["metrics"]
+    changes = present.changes({name: dashboard.Metric(m["value"], m["previous"], m["change"], m["approximate"])
+                               for name, m in body.items()})
     assert kpis(page) == {name: (("≈ " if m["approximate"] else "") + present.figure(name, m["value"], "USD"),
-                                 present.change(name, dashboard.Metric(m["value"], m["previous"], m["change"],
-                                                                       m["approximate"]))[0] or None)
+                                 changes[name][0] or None)
                           for name, m in body.items()}
     rows = CustomerSession.select().where(CustomerSession.channel != "direct",
                                           CustomerSession.device.in_(["mobile", "desktop"]))
@@ -203,6 +205,21 @@ def test_every_card_with_a_value_says_no_previous_data_when_the_comparison_perio
     assert shown["revenue_per_session"] == ("$0.00", "no previous data")
     assert shown["conversions"] == ("0", "no previous data")
     assert shown["avg_order_value"] == ("—", None)  # no order: no value to compare
+
+
+def test_a_figure_that_was_zero_in_a_comparison_period_with_sessions_says_up_from_zero(client, app, tmp_path):
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    import_sessions(app, tmp_path, [
+        {"session_key": "before", "customer_id": "c1", "started_at": f"{yesterday - dt.timedelta(days=8)} 10:00:00",
+         "page_views": "3", "converted": "0"},
+        {"session_key": "now", "customer_id": "c1", "started_at": f"{yesterday} 10:00:00", "page_views": "1",
+         "converted": "1", "revenue": "12.50"}])
+    shown = kpis(client.get("/?period=7d"))
+    # The comparison period had a session: "no previous data" said its data was missing.
+    assert shown["conversions"] == ("1", "up from 0") and shown["revenue"] == ("$12.50", "up from 0")
+    assert shown["bounce_rate"] == ("100.0 %", "up from 0") and shown["sessions"] == ("1", "±0 %")
+    card = client.get("/?period=7d").html.select_one('a.kpi[data-metric="bounce_rate"] .kpi-change')
+    assert "bad" in card["class"] and card["title"].endswith("Before: 0.0 %")
 
 
 def test_no_comparison_shows_no_changes(ui):

@@ -321,6 +321,23 @@ def test_a_file_with_months_but_no_dates_takes_the_year_from_the_upload_form(bro
     assert "year '18': give a year from 1971 to 2999" in bad.html.get_text()
 
 
+def test_a_checked_file_that_needs_a_year_takes_it_on_the_column_form_without_a_new_upload(browser):  # noqa: F811
+    client = browser()
+    sign_in(client, "ann@example.com", "analyst")
+    uci = gzip.decompress(REAL.joinpath("uci_online_shoppers_intention.csv.gz").read_bytes()).decode().splitlines()[:21]
+    refused = client.post("/imports", {"csrf_token": csrf_of(client, "/imports"), "step": "check"},
+                          upload_files=[("file", "uci.csv", ("\n".join(uci) + "\n").encode())], status=400)
+    form = refused.forms[1]
+    assert form.action == "/imports/confirm"
+    confirm = refused.html.find("form", action="/imports/confirm")
+    fields = confirm.find_all("input", attrs={"name": ["year", "timezone"]})
+    assert [(f["name"], f["type"]) for f in fields] == [("timezone", "text"), ("year", "number")]  # to fill in
+    form["year"], form["timezone"] = "2018", "Europe/Lisbon"
+    assert re.search(r"Imported uci.csv as import \d+: 20 rows read, 20 sessions created",
+                     form.submit(status=303).follow().text)
+    assert {s.started_at.year for s in CustomerSession.select()} == {2018}
+
+
 def test_the_imports_list_pages_by_a_hundred_newest_first(browser):  # noqa: F811
     Import.insert_many([{"file_name": f"day-{n:03d}.csv", "checksum": str(n), "kind": "sessions", "file_format": "csv",
                          "status": "done", "started_at": "2026-03-01 10:00:00"} for n in range(1, 206)]).execute()

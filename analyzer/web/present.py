@@ -106,6 +106,12 @@ def axis(name, value, currency):
     return figure(name, value, currency)
 
 
+def changes(stats, comparing=True):
+    """Return {metric: change(…)} of the figures in STATS, each told whether the comparison period had sessions."""
+    nothing_before = bool(stats["sessions"].value) and not stats["sessions"].previous
+    return {name: change(name, metric, comparing, nothing_before) for name, metric in stats.items()}
+
+
 def change(name, metric, comparing=True, nothing_before=False):
     """Return (text, tone, description) of a metric's change against the comparison period.
 
@@ -117,6 +123,9 @@ def change(name, metric, comparing=True, nothing_before=False):
     if metric.change is None:
         if _nothing(metric.previous) and (metric.value is None or (_nothing(metric.value) and not nothing_before)):
             return "", "flat", ""
+        if _nothing(metric.previous) and metric.previous is not None and not nothing_before:
+            tone = "bad" if name in LOWER_IS_BETTER else "good"
+            return "up from 0", tone, "Up from 0 in the comparison period, so there is no percentage to show."
         if _nothing(metric.previous):
             return "no previous data", "flat", "The comparison period had none, so there is no percentage to show."
         return "no data now", "flat", "This period has no data for this figure."

@@ -14,10 +14,10 @@
 </section>
 % end
 <section class="kpis" aria-label="Key figures">
+  % shown_changes = present.changes(stats, q.compare_start is not None)
   % for name, (label, kind) in metric_names.items():
   %   m = stats[name]
-  %   text, tone, said = present.change(name, m, q.compare_start is not None,
-  %                                     bool(stats["sessions"].value) and not stats["sessions"].previous)
+  %   text, tone, said = shown_changes[name]
   <a class="kpi{{' active' if name == v.metric else ''}}" href="{{v.link(metric=name)}}#trend"
      {{!'aria-current="true"' if name == v.metric else ''}} data-metric="{{name}}">
     <span class="kpi-label">{{label}}</span>

@@ -28,8 +28,6 @@
     <input type="hidden" name="csrf_token" value="{{csrf}}">
     <input type="hidden" name="token" value="{{token}}">
     <input type="hidden" name="kind" value="{{check.kind}}">
-    <input type="hidden" name="timezone" value="{{options.timezone}}">
-    <input type="hidden" name="year" value="{{options.year or ''}}">
     <table class="mapping">
       <thead><tr><th>Field</th><th>Column</th></tr></thead>
       <tbody>
@@ -57,7 +55,12 @@
     % else:
     <p>Every column is used.</p>
     % end
-    <button type="submit">Import with these columns</button>
+    <div class="mapping-options">
+      <label>Time zone of times without offset <input type="text" name="timezone" value="{{options.timezone}}"></label>
+      <label>Year, for a file with months but no dates <input type="number" name="year" min="1971" max="2999"
+        inputmode="numeric" placeholder="e.g. 2026" value="{{options.year or ''}}"></label>
+      <button type="submit">Import with these columns</button>
+    </div>
   </form>
 </section>
 % end
