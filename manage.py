@@ -125,8 +125,8 @@ def build_parser():
     dump.add_argument("--out", required=True, metavar="FILE")
 
     sample = areas.add_parser("demo", help="load realistic, reproducible demo sessions and events")
-    sample.add_argument("--sessions", type=int, default=5000, metavar="N")
-    sample.add_argument("--days", type=int, default=90, metavar="D")
+    sample.add_argument("--sessions", type=whole(1, 100_000_000), default=5000, metavar="N")
+    sample.add_argument("--days", type=whole(1, 3650), default=90, metavar="D", help="1 to 3650 (ten years)")
     sample.add_argument("--seed", type=int, default=7, metavar="S")
     sample.add_argument("--yes", action="store_true", help="confirm without a prompt (production)")
 
@@ -171,6 +171,16 @@ def build_parser():
     restore.add_argument("path", metavar="PATH")
     restore.add_argument("--yes", action="store_true", help="confirm without a prompt")
     return parser
+
+
+def whole(least, most):
+    """Return an argparse type that reads a whole number from LEAST to MOST."""
+    def read(text):
+        value = int(text) if text.isascii() and text.strip().isdigit() else None
+        if value is None or not least <= value <= most:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from {least:,} to {most:,}")
+        return value
+    return read
 
 
 def _guarded(parser):

@@ -10,7 +10,7 @@ from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
 from analyzer.ingest import demo, demo_bulk, importer, rollups, store, values
 from analyzer.models import CustomerSession, Import, SessionEvent
-from tests.conftest import migrated
+from tests.conftest import ROOT, migrated, run_cli
 
 
 @pytest.fixture
@@ -113,3 +113,12 @@ def test_sqlite_scans_the_table_for_a_window_of_most_sessions_and_walks_started_
         return " ".join(row[-1] for row in db.execute_sql("EXPLAIN QUERY PLAN " + sql, day))
 
     assert "SCAN s" in plan("+") and "customersession_started_at" in plan("")
+
+
+@pytest.mark.parametrize("option, value", [("--days", "0"), ("--days", "3651"), ("--sessions", "0"),
+                                           ("--sessions", "-3"), ("--sessions", "1e3")])
+def test_demo_sizes_outside_their_range_are_a_usage_error(tmp_path, option, value):
+    # --days 0 ended in 'Unexpected error: IndexError'; --sessions 0 blamed an empty file of records.
+    result = run_cli(ROOT, "demo", option, value, env={"DATABASE_URL": f"sqlite:///{tmp_path / 'a.db'}"})
+    assert result.code == 2 and f"argument {option}: '{value}' is not a whole number from 1 to" in result.err
+    assert "Unexpected error" not in result.err and not (tmp_path / "a.db").exists()
