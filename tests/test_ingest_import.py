@@ -540,7 +540,7 @@ def test_a_second_undo_of_an_import_at_once_waits_for_the_first_and_finds_it_und
     second.join(60)
     assert outcomes["first"] == "undone"
     assert isinstance(outcomes["second"], importer.AlreadyUndone), outcomes["second"]
-    assert str(outcomes["second"]) == f"Import {done.import_id} is undone; only a finished import can be undone."
+    assert str(outcomes["second"]) == f"Import {done.import_id} was undone; only a finished import can be undone."
     assert state() == before and hold.calls == ["apply"]
 
 
@@ -556,7 +556,10 @@ def test_undo_removes_exactly_that_imports_rows_and_rollups(db, tmp_path):
         (first.import_id, "/"), (first.import_id, "/t")]
     assert [(r.sessions, r.conversions, r.revenue) for r in DailyRollup.select()] == [(1, 1, Decimal("25.00"))]
     assert Import.get_by_id(second.import_id).status == "undone"
-    with pytest.raises(AppError, match="only a finished import can be undone"):
+    with pytest.raises(AppError, match=f"Import {second.import_id} was undone; only a finished import can be undone"):
+        importer.undo(db, second.import_id)
+    Import.update(status="failed").where(Import.id == second.import_id).execute()
+    with pytest.raises(AppError, match=f"Import {second.import_id} failed; only a finished import can be undone"):
         importer.undo(db, second.import_id)
     assert first.import_id != second.import_id
 

@@ -227,7 +227,9 @@ def _finished(import_id):
         raise AppError(f"There is no import {import_id}; see python manage.py import --list.")
     if record.status != "done":
         error = AlreadyUndone if record.status == "undone" else AppError
-        raise error(f"Import {import_id} is {record.status}; only a finished import can be undone.")
+        state = {"undone": "was undone", "failed": "failed", "running": "is still running"}.get(record.status,
+                                                                                             f"is {record.status}")
+        raise error(f"Import {import_id} {state}; only a finished import can be undone.")
     return record
 
 
