@@ -208,13 +208,17 @@ def test_a_later_file_whose_ids_meet_a_stored_session_key_is_refused(db, tmp_pat
                                            "q:1,x,2026-03-01 09:00:00,2026-03-01 09:10:00,3\n", encoding="utf-8")
     importer.import_file(db, tmp_path / "sessions.csv")
     stored = state()
-    meeting = [("b:c", "would form one session, 'a:b:c'"),
-               ("1", "Session 'q:1' of customer 'q' cannot be stored: a session of customer 'x' that import")]
-    for session, message in meeting:
-        customer = "a" if session == "b:c" else "q"
-        row = [customer, "2026-03-01 11:00:00", "page_view", "/y", "", "", "", session]
+    holder = CustomerSession.get(CustomerSession.session_key == "q:1").import_id
+    meeting = [(["b:c"], "would form one session, 'a:b:c'"),
+               # Among other new sessions (inserted before the one refused), the stored one is named.
+               (["0", "1", "2"], f"Session 'q:1' of customer 'q' cannot be stored: a session of customer 'x' that "
+                                 f"import {holder} wrote")]
+    for sessions, message in meeting:
+        customer = "a" if sessions == ["b:c"] else "q"
+        rows = [[customer, f"2026-03-01 11:0{n}:00", "page_view", "/y", "", "", "", session]
+                for n, session in enumerate(sessions)]
         with pytest.raises(AppError, match=re.escape(message)):
-            importer.import_file(db, write_csv(tmp_path / "second.csv", [row]))
+            importer.import_file(db, write_csv(tmp_path / "second.csv", rows))
         assert state() == stored
 
 

@@ -142,12 +142,14 @@ CHANGE_IDS = ("Change the ids in the file, or leave out its session id column to
               "(on the command line: import --split-by-gap); nothing was written.")
 # The file's customer and session ids behind a session key.
 IDS_OF_KEY = "SELECT DISTINCT customer_id, file_session FROM ingest_keyed WHERE session_key = {p} AND dup = 0"
-# A new session whose key a stored session that it does not continue holds already (a session of a sessions file).
+# A new session whose key a stored session that it does not continue held already (a session of a sessions file):
+# one of the rows there before the insert, whose ids are at most {p}.
 TAKEN_KEY = """
 SELECT g.session_key, g.customer_id, s.customer_id, s.import_id
 FROM ingest_groups g
 JOIN customer_sessions s ON s.session_key = g.session_key
 WHERE g.session_key NOT IN (SELECT session_key FROM ingest_keepers)
+  AND s.id <= {p}
 LIMIT 1
 """
 CREATE_GROUPS = f"""
@@ -337,8 +339,9 @@ class Sessionizer:
         self._analyze("ingest_keepers")
         created, continued, added = self.db.execute_sql(COUNTS).fetchone()
         self._run(UPDATE_KEPT)
+        last_id = self.db.execute_sql("SELECT COALESCE(MAX(id), 0) FROM customer_sessions").fetchone()[0]
         if self.db.execute_sql(INSERT_NEW).rowcount != (created or 0):
-            self._refuse_taken_key()
+            self._refuse_taken_key(last_id)
         self._run(CREATE_IDS)
         if self.postgres:
             self._run("CREATE INDEX ON ingest_ids (id)")  # the events' insert walks it in session order
@@ -370,9 +373,12 @@ class Sessionizer:
                 f"its purchases add up to {revenue:,} (at most 999,999,999,999.99)")
         raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: {what}; nothing was written.")
 
-    def _refuse_taken_key(self):
-        """Raise AppError naming a new session whose key a stored session of other events holds."""
-        key, customer, holder, import_id = self.db.execute_sql(TAKEN_KEY).fetchone()
+    def _refuse_taken_key(self, last_id):
+        """Raise AppError naming a new session whose key a stored session (id up to LAST_ID) of other events holds."""
+        found = self.db.execute_sql(TAKEN_KEY.format(p=self.db.param), (last_id,)).fetchone()
+        if found is None:
+            raise AppError(f"A new session's key is held by a stored session. {CHANGE_IDS}")
+        key, customer, holder, import_id = found
         raise AppError(f"Session {key!r} of customer {customer!r} cannot be stored: a session of customer {holder!r} "
                        f"that import {import_id} wrote from another file has that key. {CHANGE_IDS}")
 
