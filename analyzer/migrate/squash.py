@@ -59,6 +59,10 @@ def squash(db, directory, to, schema_only=()):
     forward += "".join(f"\n    {line}" for line in added_later)
     forward += "".join(f"\n    migrator.sql({statement!r})" for statement in carried)
     # A carried statement may change a table the baseline does not create (migratehistory): undo it as its file did.
+    # What a rollback does to the baseline's own tables goes with them (an index rebuilt just before its table is
+    # dropped would only cost time).
+    created = {model._meta.table_name for model in state.orm}
+    undo = [statement for statement in undo if not any(_names(statement, table) for table in created)]
     backward = "".join(f"\n    migrator.sql({statement!r})" for statement in undo) + backward
     text = TEMPLATE.format(
         first=replaced[0].name, last=target.name, archive=ARCHIVE_DIR,
@@ -144,6 +148,11 @@ def _undo(db, files, migration):
                            f"({call.describe()}), which the baseline's rollback() cannot replay; nothing was squashed. "
                            "Squash only up to the migration before it.")
     return [str(call.args[0]) for call in steps]
+
+
+def _names(statement, table):
+    """Tell whether SQL STATEMENT names TABLE (quoted or not)."""
+    return re.search(rf'(?<![\w$"]){re.escape(table)}(?![\w$])|"{re.escape(table)}"', statement) is not None
 
 
 def _carry(migration, call, lines, schema_only):
