@@ -71,10 +71,10 @@ def register(app, settings):
 
     @app.get("/", access="viewer")
     def dashboard_page():
-        empty = welcome("Dashboard")
+        span = dashboard.data_span()
+        empty = welcome("Dashboard") if span is None else None  # a CSV of an empty database is still a CSV
         if empty:
             return empty
-        span = dashboard.data_span()
         view, error = read_view()
         if error:
             return error
