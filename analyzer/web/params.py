@@ -146,8 +146,7 @@ def parse_dimension(name):
 def parse_limit(params, default=10, most=1000):
     """Return the limit parameter (1 to MOST)."""
     raw = _decoded(params).get("limit") or str(default)
-    # ASCII digits only, as the other numbers: int() also reads '1_000', '+5' and other scripts' digits.
-    limit = int(raw) if raw.isascii() and raw.strip().isdigit() and len(raw) < 10 else 0
+    limit = record_id(raw.strip()) or 0  # not int(): it also reads '1_000', '+5' and other scripts' digits
     if not 1 <= limit <= most:
         raise QueryError(f"limit={raw!r} is not valid: use a whole number from 1 to {most}.")
     return limit
