@@ -43,7 +43,7 @@ GROUP BY customer_id, {BY_ID}
 
 # Sessions of the same customers whose time span reaches the new events' (in gap mode widened by the gap), with
 # how their events were grouped (by the file's session id or by inactivity: a session's events are all grouped one
-# way, so its first event tells) and whether they span a new event's time unwidened.
+# way, so any one of its events tells) and whether they span a new event's time unwidened.
 NEAR = """
 CREATE TEMP TABLE ingest_near AS
 SELECT s.id, c.by_id,
