@@ -13,7 +13,7 @@ import numpy as np
 from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 from analyzer.errors import AppError
-from analyzer.ingest.store import analyze, analyze_staged
+from analyzer.ingest.store import BYTE_ORDER, SORT_MEMORY, analyze, analyze_staged
 from analyzer.models import CustomerSession, RollupZone
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
@@ -38,7 +38,7 @@ NEW_FIRSTS = """
 CREATE TEMP TABLE rollup_firsts AS
 SELECT customer_id, session_id, started_at
 FROM (SELECT customer_id, id AS session_id, started_at,
-             ROW_NUMBER() OVER (PARTITION BY customer_id ORDER BY started_at, id) AS position
+             ROW_NUMBER() OVER (PARTITION BY customer_id{c} ORDER BY started_at, id) AS position
       FROM customer_sessions
       WHERE customer_id IN (SELECT customer_id FROM rollup_customers)) ranked
 WHERE position = 1
@@ -137,7 +137,6 @@ FROM rollup_staged
 ORDER BY day
 """
 INSERT_SKETCH = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES ({p}, {p}, {p}, {p}, {p})"
-SORT_MEMORY = "SET LOCAL work_mem = '256MB'"
 DELETE_DAYS = "DELETE FROM {table} WHERE day >= {p} AND day <= {p}"
 
 
@@ -208,13 +207,18 @@ def claim_zone():
 def _update_firsts(db, start, end, tz, plus):
     p = db.param
     db.execute_sql(AFFECTED_CUSTOMERS.format(p=p, plus=plus), (start, end))
-    db.execute_sql(NEW_FIRSTS)
+    write_new_firsts(db)
     analyze_staged(db, "rollup_customers", "rollup_firsts")
     moved = {localtime.local_day(_datetime(row[0]), tz)
              for row in db.execute_sql(MOVED_FIRSTS.format(p=p), (start, end, start, end))}
     for statement in (*WRITE_FIRSTS, "DROP TABLE rollup_firsts", "DROP TABLE rollup_customers"):
         db.execute_sql(statement)
     return moved
+
+
+def write_new_firsts(db):
+    """Note in rollup_firsts the first session of each customer of rollup_customers."""
+    db.execute_sql(NEW_FIRSTS.format(c=BYTE_ORDER["sqlite" if is_sqlite(db) else "postgresql"]))
 
 
 def _recompute(db, first, last, tz):

@@ -25,7 +25,6 @@ TS_OF = {
 # landing and exit pages do not depend on how the file was cut.
 # Texts compare byte by byte ({c}): PostgreSQL's en_US collation (Railway's default) put '/a' before '/B', SQLite after.
 EVENT_ORDER = "ts, event_type{c}, COALESCE(page, ''){c}, revenue"
-BYTE_ORDER = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 # Identical events (customer, file session id, time, type, page, value) come next to each other, the one kept first:
 # a stored event before a new one. Events of two session ids are two events, however alike.
 SAME_FIRST = EVENT_ORDER + ", COALESCE(file_session, ''){c}, CASE WHEN event_id IS NULL THEN 1 ELSE 0 END"
@@ -112,7 +111,7 @@ SELECT g.*,
        CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session
             -- The start of a gap-mode session is the time of the latest break before or at this event.
             ELSE customer_id || ':' || CAST(MAX(CASE WHEN brk = 1 THEN ts END) OVER (
-                     PARTITION BY customer_id, {by_id} ORDER BY {same_first} ROWS UNBOUNDED PRECEDING) AS VARCHAR(24))
+                     PARTITION BY customer_id{c}, {by_id} ORDER BY {same_first} ROWS UNBOUNDED PRECEDING) AS VARCHAR(24))
        END AS session_key
 FROM (SELECT w.*,
              CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {p} THEN 1 ELSE 0 END AS brk,
@@ -123,7 +122,7 @@ FROM (SELECT w.*,
                        AND COALESCE(LAG(file_session) OVER near, '') = COALESCE(file_session, '')
                   THEN 1 ELSE 0 END AS dup
       FROM ({work}) w
-      WINDOW near AS (PARTITION BY customer_id, {by_id} ORDER BY {same_first})) g
+      WINDOW near AS (PARTITION BY customer_id{c}, {by_id} ORDER BY {same_first})) g
 """
 
 # Events without a page (a purchase, a custom event) neither land nor exit a session: the landing and exit pages are
@@ -300,12 +299,12 @@ class Sessionizer:
         self.sql = {
             "near": NEAR.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"), p=p),
             "keyed": CREATE_KEYED.format(
-                p=p, by_id=BY_ID, same_first=SAME_FIRST.format(c=BYTE_ORDER[dialect]),
+                p=p, c=store.BYTE_ORDER[dialect], by_id=BY_ID, same_first=SAME_FIRST.format(c=store.BYTE_ORDER[dialect]),
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
-            "groups": CREATE_GROUPS.format(c=BYTE_ORDER[dialect]),
-            "insert_events": INSERT_EVENTS.format(c=BYTE_ORDER[dialect]),
+            "groups": CREATE_GROUPS.format(c=store.BYTE_ORDER[dialect]),
+            "insert_events": INSERT_EVENTS.format(c=store.BYTE_ORDER[dialect]),
         }
 
     def touch_by_events(self, gap_us):
@@ -328,6 +327,8 @@ class Sessionizer:
     def regroup(self, import_id, gap_us, drop_import=False):
         """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
         self._analyze("ingest_touched")
+        if self.postgres:
+            self._run(store.SORT_MEMORY)
         self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
         if self.postgres:
             self._run("CREATE INDEX ON ingest_keyed (session_key)")

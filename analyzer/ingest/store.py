@@ -45,6 +45,9 @@ BATCH = 5000
 SWITCH_INTERVAL = 0.0001
 IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
 EPOCH = dt.datetime(1970, 1, 1)
+# Texts sorted or partitioned byte by byte: the same order on both databases, and PostgreSQL then compares bytes
+# instead of calling the collation (with C.UTF-8, half the time of a sort by customer id).
+BYTE_ORDER = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
@@ -313,6 +316,7 @@ SECONDARY_INDEXES = {
     "sqlite": "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = ? AND sql IS NOT NULL",
 }
 INDEX_MEMORY = "SET LOCAL maintenance_work_mem = '512MB'"
+SORT_MEMORY = "SET LOCAL work_mem = '256MB'"  # the default 4 MB sorts an hourly file's events on disk
 
 
 @contextlib.contextmanager
