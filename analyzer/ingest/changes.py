@@ -15,8 +15,8 @@ from analyzer import localtime, sketch
 from analyzer.db import is_sqlite
 from analyzer.ingest import rollups, store
 
+DIMENSION_COUNT = len(rollups.FILTER_DIMENSIONS)
 DELTA_SHARE = 1.0  # a change that writes more than this share of the sessions its days held recomputes them
-CELL_DIMENSIONS = ("", *rollups.FILTER_DIMENSIONS)
 SESSION_COLUMNS = ("id, customer_id, started_at, channel, device, country, source, medium, campaign, landing_page, "
                    "exit_page, page_views, converted, revenue, duration_s")
 
@@ -119,7 +119,7 @@ class Change:
             rollups.claim_zone()
             tz = localtime.reporting_zone()[1]
             if not is_sqlite(db):
-                db.execute_sql(rollups.SORT_MEMORY)
+                db.execute_sql(store.SORT_MEMORY)
             first, last = rollups.as_date(first), rollups.as_date(last)
             days = localtime.local_days(first, last, tz)
             if count > DELTA_SHARE * db.execute_sql(STORED.format(p=db.param), days).fetchone()[0]:
@@ -133,7 +133,7 @@ class Change:
         """Change the rollups by the difference of the sessions before and after, or recompute their days."""
         db, p = self.db, self.db.param
         db.execute_sql(CUSTOMERS)
-        db.execute_sql(rollups.NEW_FIRSTS)
+        rollups.write_new_firsts(db)
         store.analyze_staged(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
         db.execute_sql(IMAGES)
@@ -168,12 +168,15 @@ class Change:
 
 def _cells(rows):
     """Return {day: {(dimension, value): ({customers after}, {customers before})}} of rows (n 1 after, -1 before)."""
+    found = defaultdict(set)  # flat while reading: an hourly file's rollups read some 20,000 rows twice
+    for day, customer, *values in rows:
+        side = 0 if len(values) > DIMENSION_COUNT and values[-1] > 0 else 1
+        found[day, "", "", side].add(customer)
+        for dimension, value in zip(rollups.FILTER_DIMENSIONS, values):
+            found[day, dimension, value, side].add(customer)
     out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
-    for day, customer, channel, device, country, customer_type, *n in rows:
-        side = 0 if n and n[0] > 0 else 1
-        day_cells = out[rollups.as_date(day)]
-        for cell in zip(CELL_DIMENSIONS, ("", channel, device, country, customer_type)):
-            day_cells[cell][side].add(customer)
+    for (day, dimension, value, side), customers in found.items():
+        out[rollups.as_date(day)][dimension, value][side].update(customers)
     return out
 
 
