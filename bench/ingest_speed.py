@@ -14,7 +14,7 @@ one run: the one file imported by the code at REF (a git worktree; default: the 
 were continued across files) and by this checkout, and the 24 files imported one after the other by
 this checkout, one process per file (as an hourly job) and all in one `import` command (as a backfill),
 each case REPEAT times in turn (one machine's noise moves a single run by 5-10 %), with the
-medians and their ratios.
+medians and their ratios. Both checkouts are first compiled as railway.toml's build compiles a deploy.
 """
 
 import argparse
@@ -23,12 +23,14 @@ import datetime as dt
 import json
 import os
 import random
+import shlex
 import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 import uuid
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
@@ -110,10 +112,18 @@ def worktree_of(ref, folder):
     return path
 
 
+def compile_as_deployed(root):
+    """Compile ROOT's modules as railway.toml's build does: a deployed hourly job does not compile them each hour."""
+    command = tomllib.loads((ROOT / "railway.toml").read_text())["build"]["buildCommand"]
+    subprocess.run([sys.executable, *shlex.split(command)[1:]], cwd=root, check=True)
+
+
 def hourly_suite(args, folder, figures):
     """Time one day of events as one file (before and after) and as 24 hourly files (after), REPEAT times interleaved."""
     day, hours = write_day_of_events(folder, args.hourly_events)
     before = worktree_of(args.before, folder)
+    for root in (before, ROOT):
+        compile_as_deployed(root)
     figures.update(hourly_events=args.hourly_events, before=args.before, repeat=args.repeat)
     try:
         for kind in args.databases.split(","):

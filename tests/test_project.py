@@ -1,6 +1,10 @@
 """The repository itself: its migrations pass the CI gate, and its deploy files say what the README says."""
 
+import importlib.util
 import re
+import shlex
+import shutil
+import subprocess
 import sys
 import tomllib
 from pathlib import Path
@@ -42,6 +46,19 @@ def test_procfile_and_railway_config_migrate_before_serving():
     assert railway["deploy"]["preDeployCommand"] == ["python manage.py migrate run"]
     assert railway["deploy"]["healthcheckPath"] == "/healthz"
     assert railway["deploy"]["startCommand"] == procfile["web"]
+
+
+def test_railway_build_ships_the_bytecode_of_every_module(tmp_path):
+    railway = tomllib.loads((ROOT / "railway.toml").read_text())
+    command = shlex.split(railway["build"]["buildCommand"])
+    assert command[0] == "python"
+    for name in command[4:]:
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, tmp_path / name)
+    subprocess.run([sys.executable, *command[1:]], cwd=tmp_path, check=True)
+    sources = [p for name in ("analyzer", "migrations") for p in (tmp_path / name).rglob("*.py")]
+    sources += [tmp_path / "app.py", tmp_path / "manage.py"]
+    assert [p for p in sources if not Path(importlib.util.cache_from_source(str(p))).exists()] == []
 
 
 def test_railway_builds_with_railpack_on_the_python_the_tests_run_on():
