@@ -318,15 +318,17 @@ class Sessionizer:
         self._run(TOUCH_BY_TIME)
         self._run("DROP TABLE ingest_near")
         self._run(TOUCH_BY_ID)
+        # Before the rollups note the touched sessions: guessing, PostgreSQL read all of customer_firsts for them.
+        self._analyze("ingest_touched")
 
     def touch_by_import(self, import_id):
         """Note the sessions that an import contributed events to."""
         self._run(CREATE_TOUCHED)
         self._run(self.sql["touch_by_import"], (import_id,))
+        self._analyze("ingest_touched")
 
     def regroup(self, import_id, gap_us, drop_import=False):
         """Group the staged events with the touched sessions' events (without IMPORT_ID's when DROP_IMPORT)."""
-        self._analyze("ingest_touched")
         if self.postgres:
             self._run(store.SORT_MEMORY)
         self._run(self.sql["keyed"], (gap_us, import_id, *sorted(PURCHASE_TYPES), import_id))
