@@ -6,7 +6,7 @@ import datetime as dt
 import io
 import math
 from decimal import Decimal
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, quote, urlsplit
 
 import pytest
 import webtest
@@ -497,8 +497,19 @@ def test_a_nul_in_the_address_is_a_400_page_that_says_so(ui, path):
     assert "a NUL character (%00)" in ui.get(path, status=400).text
 
 
-def test_an_unknown_breakdown_is_a_404(ui):
-    assert "404 · Not found" in ui.get("/breakdown/mood", status=404).text
+def test_an_unknown_breakdown_is_a_400_page_that_lists_the_dimensions(ui):
+    page = ui.get("/breakdown/mood", status=400)
+    assert page.html.h1.text == "400 · Bad request"
+    assert page.html.select_one(".error p").text == f"Unknown dimension 'mood': use one of {', '.join(DIMENSIONS)}."
+    assert page.html.find("a", string="Back to the dashboard")["href"] == "/"
+    assert "Traceback" not in page.text
+
+
+def test_an_unknown_breakdown_is_named_escaped(ui):
+    hostile = '"><img src=x onerror=alert(1)>'
+    page = ui.get(f"/breakdown/{quote(hostile)}", status=400)
+    assert "<img" not in page.text
+    assert page.html.select_one(".error p").text.startswith(f"Unknown dimension {hostile!r}")
 
 
 def test_hostile_filter_values_and_data_come_back_escaped(client, app, tmp_path):

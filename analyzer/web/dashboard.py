@@ -103,8 +103,10 @@ def register(app, settings):
 
     @app.get("/breakdown/<dimension>", access="viewer")
     def breakdown_page(dimension):
-        if dimension not in DIMENSIONS:
-            bottle.abort(404)
+        try:
+            params.parse_dimension(dimension)  # the API's message: the name asked for and the ones there are
+        except params.QueryError as exc:
+            bottle.abort(400, str(exc))
         view, error = read_view()
         if error:
             return error
