@@ -65,6 +65,27 @@ def test_parse_mapping_refuses_text_without_an_equals_sign():
         parse_mapping(["customer_id"])
 
 
+def test_parse_mapping_repeats_at_most_80_characters_of_a_long_value():
+    with pytest.raises(AppError) as failure:
+        parse_mapping(["x" * 5000])
+    assert str(failure.value) == (f"--map {'x' * 79 + '…'!r}: write FIELD=COLUMN, for example --map "
+                                  "customer_id=user_token.")
+    with pytest.raises(AppError) as failure:
+        parse_mapping(["customer_id=uid", "customer_id=" + "u" * 5000])
+    assert str(failure.value) == (f"--map {'customer_id=' + 'u' * 67 + '…'!r}: customer_id is mapped twice "
+                                  "(customer_id=uid too); keep one.")
+
+
+@pytest.mark.parametrize("pair, message", [
+    (("c" * 5000, "user_token"), f"--map {'c' * 79}…: sessions files have no field {'c' * 79 + '…'!r}. Fields: "),
+    (("customer_id", "n" * 5000), f"--map customer_id={'n' * 67}…: the file has no column {'n' * 79 + '…'!r}. "),
+], ids=["long field", "long column"])
+def test_a_wrong_map_repeats_at_most_80_characters_of_a_long_value(db, tmp_path, pair, message):  # noqa: F811
+    with pytest.raises(AppError) as failure:
+        importer.import_file(db, write(tmp_path, "shop.csv", SHOPIFY_TOKENS), ImportOptions(mapping=(pair,)))
+    assert str(failure.value).startswith(message) and len(str(failure.value)) < 600
+
+
 def test_cli_map_is_repeatable_and_the_report_names_unused_columns(db_url, db, tmp_path):  # noqa: F811
     path = write(tmp_path, "shop.csv", SHOPIFY_TOKENS)
     result = run_cli(ROOT, "import", str(path), "--map", "customer_id=user_token", "--map", "revenue=",
@@ -77,3 +98,9 @@ def test_cli_map_is_repeatable_and_the_report_names_unused_columns(db_url, db, t
            "with --map customer_id=COLUMN (on the upload page" in warned.out
     bad = run_cli(ROOT, "import", str(path), "--map", "customer_id", env={"DATABASE_URL": db_url})
     assert bad.code != 0 and "write FIELD=COLUMN" in bad.err and "Traceback" not in bad.err
+
+
+def test_cli_map_error_repeats_at_most_80_characters_of_a_long_value(db_url, db, tmp_path):  # noqa: F811
+    path = write(tmp_path, "shop.csv", SHOPIFY_TOKENS)
+    bad = run_cli(ROOT, "import", str(path), "--map", "x" * 5000, env={"DATABASE_URL": db_url})
+    assert bad.code != 0 and f"--map {'x' * 79 + '…'!r}: write FIELD=COLUMN" in bad.err and "x" * 80 not in bad.err

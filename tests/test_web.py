@@ -252,6 +252,19 @@ def test_a_malformed_cursor_is_a_400_that_says_so(client, cursor):
     assert error == f"after: {cursor!r} is not a cursor from a previous page."
 
 
+@pytest.mark.parametrize("mapping, message", [
+    ("x" * 5000, f"--map {'x' * 79 + '…'!r}: write FIELD=COLUMN, for example --map customer_id=user_token."),
+    ("customer_id=" + "n" * 5000, f"--map customer_id={'n' * 67}…: the file has no column {'n' * 79 + '…'!r}. "
+                                  "Columns: session_id, customer_id, started_at."),
+], ids=["no equals sign", "long column"])
+def test_an_ingest_map_error_repeats_at_most_80_characters_of_a_long_value(client, mapping, message):
+    ingest = {"Authorization": f"Bearer {tokens.create(users.get('admin@example.com'), 'ingest')[0]}"}
+    body = '{"session_id": "s1", "customer_id": "c1", "started_at": "2026-03-01T10:00:00Z"}'
+    response = client.post(f"/api/v1/sessions?map={mapping}", body, headers=ingest, status=400)
+    assert response.json["error"] == message
+    assert CustomerSession.select().count() == 0
+
+
 def test_user_supplied_values_are_html_escaped(client):
     CustomerSession.create(session_key='"><img src=x onerror=alert(1)>', customer_id="<script>alert(1)</script>",
                            started_at=START, source="<b>bold</b>", medium="a&b", channel="<i>x</i>")

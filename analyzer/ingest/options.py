@@ -13,6 +13,7 @@ NO_CUSTOMER = ("no customer column was found: every session counts as its own cu
 
 DRY_RUN_VALUES = ("0", "1", "true", "false")
 MAX_GAP_MINUTES = 525_600
+SHOWN = 80  # the most characters of a user's value that a message repeats
 
 
 @dataclass(frozen=True)
@@ -59,17 +60,22 @@ def check_gap(minutes):
     return minutes
 
 
+def shown(text):
+    """Return TEXT as a message repeats it: at most SHOWN characters, the cut marked with an ellipsis."""
+    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
+
+
 def parse_mapping(texts):
     """Return the (field, column) pairs of FIELD=COLUMN texts, or raise AppError naming the bad one."""
     pairs = []
     for text in texts:
         field, equals, column = text.partition("=")
         if not equals or not field.strip():
-            raise AppError(f"--map {text!r}: write FIELD=COLUMN, for example --map customer_id=user_token.")
+            raise AppError(f"--map {shown(text)!r}: write FIELD=COLUMN, for example --map customer_id=user_token.")
         earlier = next((c for f, c in pairs if f == field.strip()), None)
         if earlier is not None and earlier != column.strip():
-            raise AppError(f"--map {text!r}: {field.strip()} is mapped twice ({field.strip()}={earlier} too); "
-                           "keep one.")
+            raise AppError(f"--map {shown(text)!r}: {shown(field.strip())} is mapped twice "
+                           f"({shown(f'{field.strip()}={earlier}')} too); keep one.")
         if earlier is None:
             pairs.append((field.strip(), column.strip()))
     return tuple(pairs)
@@ -80,7 +86,7 @@ def apply_mapping(headers, kind, mapping, components, chosen):
     fields = columns.EVENT_ALIASES if kind == "events" else columns.SESSION_ALIASES
     for field, column in chosen:
         if field not in fields:
-            raise AppError(f"--map {field}={column}: {kind} files have no field {field!r}. "
+            raise AppError(f"--map {shown(f'{field}={column}')}: {kind} files have no field {shown(field)!r}. "
                            f"Fields: {', '.join(sorted(fields))}.")
         components.pop(field, None)
         if not column:
@@ -88,7 +94,7 @@ def apply_mapping(headers, kind, mapping, components, chosen):
             continue
         index = _column_index(headers, column)
         if index is None:
-            raise AppError(f"--map {field}={column}: the file has no column {column!r}. "
+            raise AppError(f"--map {shown(f'{field}={column}')}: the file has no column {shown(column)!r}. "
                            f"Columns: {', '.join(headers)}.")
         mapping[field] = index
 

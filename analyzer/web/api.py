@@ -9,7 +9,7 @@ import bottle
 
 from analyzer.errors import AppError
 from analyzer.ingest import importer
-from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year
+from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year, shown
 from analyzer.web import auth
 
 CHUNK = 1 << 20
@@ -37,7 +37,7 @@ def _ingest(app, settings, kind):
     query = bottle.request.query.decode()
     for name in query.keys():  # ignored, dryrun=1 wrote the rows and tz=Europe/Berlin read the times as UTC
         if name not in OPTIONS:
-            return auth.api_error(400, f"Unknown parameter {name[:80]!r}{_did_you_mean(name)}: an import takes "
+            return auth.api_error(400, f"Unknown parameter {shown(name)!r}{_did_you_mean(name)}: an import takes "
                                        f"{', '.join(OPTIONS[:-1])} and {OPTIONS[-1]}; nothing was written.")
     for name in SINGLE:  # the last of two dry_run values won: dry_run=1&dry_run=0 wrote the rows
         if len(query.getall(name)) > 1:
