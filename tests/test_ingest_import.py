@@ -676,6 +676,14 @@ def test_cli_import_prints_detection_and_summary(db_url, db, tmp_path):
                                "there, in ")
 
 
+def test_cli_import_names_the_columns_a_google_analytics_session_key_is_built_from(db_url, db):
+    result = run_cli(ROOT, "import", str(REAL / "ga_merchandise_store_all_sessions.csv.gz"), "--dry-run",
+                     env={"DATABASE_URL": db_url})
+    assert result.code == 0, result.err
+    assert result.out.splitlines()[1].startswith("Columns: session_key <- fullVisitorId-visitId, customer_id <- "
+                                                 "fullVisitorId, started_at <- visitId")
+
+
 def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_path):
     path = write(tmp_path, "bad.csv", "session_id,started_at\ns1,never\n")
     result = run_cli(ROOT, "import", str(path), env={"DATABASE_URL": db_url})

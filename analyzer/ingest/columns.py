@@ -137,6 +137,14 @@ def _refuse_twins(headers, used):
                            "same name: rename or remove one, and import the file again. Nothing was written.")
 
 
+def as_read(mapping):
+    """Return MAPPING ({field: column}) with a per-visitor session key named as it is built: fullVisitorId-visitId."""
+    key, customer = mapping.get("session_key"), mapping.get("customer_id")
+    if key is None or customer is None or normal(key) not in PER_VISITOR_IDS:
+        return mapping
+    return {**mapping, "session_key": f"{customer}-{key}"}
+
+
 def header_of(headers, index):
     """Return the normalized header at INDEX."""
     return normal(headers[index])

@@ -6,7 +6,7 @@ import time
 from analyzer import guard, localtime
 from analyzer.db import DATABASE_ERRORS
 from analyzer.errors import AppError
-from analyzer.ingest import demo, demo_bulk, export, importer, rollups
+from analyzer.ingest import columns, demo, demo_bulk, export, importer, rollups
 from analyzer.models import Import
 
 BAR = 30
@@ -18,7 +18,8 @@ def run_import(ctx, path, options):
     def announce(report):
         ctx.out(f"Reading {report.file_name}: {report.file_format.upper()}, {report.kind}"
                 + (" (dry run: nothing will be written)" if options.dry_run else ""))
-        ctx.out("Columns: " + ", ".join(f"{field} <- {header}" for field, header in report.mapping.items()))
+        shown = columns.as_read(report.mapping)
+        ctx.out("Columns: " + ", ".join(f"{field} <- {header}" for field, header in shown.items()))
         if report.unused_columns:
             ctx.out("Columns not used: " + ", ".join(report.unused_columns))
         for warning in report.warnings:
