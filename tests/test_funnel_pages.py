@@ -6,7 +6,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 
 from analyzer.analytics import funnels, retention
-from analyzer.models import SavedFunnel
+from analyzer.models import SavedFunnel, SessionEvent
 from analyzer.web import params
 from tests.conftest import csrf_of, sign_in
 from tests.test_details import read_headers
@@ -125,6 +125,69 @@ def test_show_funnel_goes_to_the_funnels_link_and_a_wrong_step_keeps_what_was_ty
 
 
 
+def typed_rows(page, count):
+    """Return the first COUNT rows of PAGE's builder as (kind, match, value, directly after)."""
+    html = page.html
+    return [(html.select_one(f"select[name=kind{i}] option[selected]")["value"],
+             html.select_one(f"select[name=match{i}] option[selected]")["value"],
+             html.select_one(f"input[name=value{i}]")["value"],
+             bool(html.select_one(f"input[name=direct{i}][checked]"))) for i in range(1, count + 1)]
+
+
+def test_a_refused_page_step_comes_back_as_the_page_step_typed(events):
+    # 'page:*' came back as the event type 'page:*': the analyst had to build the step again to correct it.
+    long = "/products/" + "x" * 2000
+    typed = ["page:*", f">PAGE:{long}*", "event:purchase"]
+    shown = events.get(f"/funnels?{RANGE}", {"step": typed}, status=400)
+    posted = events.post("/funnels/show", {"csrf_token": csrf_of(events), "back": RANGE, "step": typed}, status=400)
+    for page in (shown, posted):
+        assert "for any page, use &#039;event:page_view&#039;" in page.text
+        assert typed_rows(page, 3) == [("page", "exact", "*", False), ("page", "prefix", long, True),
+                                       ("event", "exact", "purchase", False)]
+
+
+def test_a_refused_funnels_range_and_filter_links_keep_the_steps_as_typed(events):
+    # They carried no step: choosing another range on a refused funnel lost the funnel being built.
+    typed = ["page:*", "event:purchase"]
+    page = events.get(f"/funnels?{RANGE}&channel=direct", {"step": typed}, status=400)
+    links = [a["href"] for a in page.html.select("nav.ranges a, a.chip")]
+    assert len(links) == len(params.PERIODS) + 1
+    for link in links:
+        assert [value for name, value in parse_qsl(urlsplit(link).query) if name == "step"] == typed, link
+    assert [i["value"] for i in page.html.select("form.custom-range input[name=step]")] == typed
+    unfiltered = events.get(page.html.select_one("a.chip")["href"], status=400)
+    assert "channel=direct" not in unfiltered.request.url
+    assert typed_rows(unfiltered, 2) == [("page", "exact", "*", False), ("event", "exact", "purchase", False)]
+    # The builder's rows, refused, come back in the links as the builder's rows.
+    form = builder(events.get(f"/funnels?{RANGE}&channel=direct"))
+    form["match2"], form["value2"], form["direct3"] = "exact", "/products/*", True
+    refused = form.submit(status=400)
+    moved = events.get(refused.html.select_one("nav.ranges a")["href"], status=400)
+    assert "Step 2: leave out the &#039;*&#039;" in moved.text and "channel=direct" in moved.request.url
+    assert typed_rows(moved, 5) == typed_rows(refused, 5)
+    assert typed_rows(moved, 3)[1:] == [("page", "exact", "/products/*", False),
+                                        ("event", "exact", "add_to_cart", True)]
+
+
+def test_a_page_step_on_data_without_pages_says_why_it_counts_nobody(events):
+    # An import without pages (REES46's page views have none) showed 0 at every page step, and nothing said why.
+    steps = f"/funnels?{RANGE}&step=event:page_view&step=page:/nowhere"
+    assert events.get(steps).html.select_one("p.no-pages") is None
+    SessionEvent.update(page=None).execute()
+    page = events.get(f"/funnels?{RANGE}&step=event:page_view&step=page:/products/*")
+    counts = [td.text for td in page.html.select("table.funnel tbody td:nth-of-type(3)")]
+    assert counts[0] != "0" and counts[1] == "0"
+    assert " ".join(page.html.select_one("p.no-pages").text.split()) == (
+        "No session in this range has page views with a page: page steps match nothing here. Use event steps (the "
+        "types stored are listed under the steps).")
+    filtered = events.get(f"/funnels?{RANGE}&device=mobile&step=page:/&step=event:purchase")
+    note = " ".join(filtered.html.select_one("p.no-pages").text.split())
+    assert note.startswith("No session in this range with these filters has page views with a page")
+    assert filtered.html.select_one("section p.empty:not(.no-pages)") is None  # not "No session reached the first step"
+    assert events.get(f"/funnels?{RANGE}&step=event:page_view&step=event:purchase").html.select_one("p.no-pages") \
+        is None
+
+
 def test_an_empty_builder_is_refused_and_the_range_comes_back_rebuilt_from_its_values(events):
     form = builder(events.get(f"/funnels?{RANGE}"))
     for i in range(1, 8):
@@ -202,7 +265,7 @@ def test_a_crafted_form_of_many_steps_is_refused_without_a_page_of_them_all(even
     many = {f"value{i}": "page_view" for i in range(1, 5001)}
     page = events.post("/funnels/show", {"csrf_token": csrf_of(events), "back": RANGE, **many}, status=400)
     assert "A funnel has 2 to 8 steps; 5000 given." in page.text
-    assert len(page.html.select("input[name^=value]")) == 50
+    assert len(page.html.select("form[action='/funnels/show'] input[name^=value]")) == 50
 
 
 def test_a_funnel_name_of_invisible_characters_is_refused_and_invisible_ends_are_trimmed(events):

@@ -8,6 +8,7 @@ import pytest
 
 from analyzer.analytics import funnels
 from analyzer.models import CustomerSession, SessionEvent
+from analyzer.web import params
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
 T0 = dt.datetime(2026, 1, 5, 0, 0)
@@ -158,6 +159,22 @@ def test_a_page_prefix_matches_percent_underscore_and_backslash_literally(client
                                            funnels.parse_steps([f"page:{prefix}*", "event:x"])).steps[0].sessions
     prefixes = ("/sale_50", "/sale%", "/sale-50x/", "/p\\q", "/p_q", "/a_b%", "/a%")
     assert [count(p) for p in prefixes] == [0, 0, 1, 1, 0, 1, 0]
+
+
+def test_has_pages_looks_for_a_page_view_with_a_page_in_the_range_and_filters_only(client):
+    early = CustomerSession.create(session_key="a", customer_id="c", started_at=T0, channel="direct")
+    late = CustomerSession.create(session_key="b", customer_id="c", started_at=T0 + dt.timedelta(days=10),
+                                  channel="email")
+    SessionEvent.insert_many([
+        dict(session=early.id, occurred_at=T0, event_type="page_view", page=None),
+        dict(session=early.id, occurred_at=T0, event_type="page_view", page=""),
+        dict(session=early.id, occurred_at=T0, event_type="add_to_cart", page="/cart"),
+        dict(session=late.id, occurred_at=late.started_at, event_type="page_view", page="/"),
+    ]).execute()
+    query = lambda **given: params.parse_query({"from": "2026-01-04", "to": "2026-01-25", **given})  # noqa: E731
+    assert funnels.has_pages(query()) is True
+    assert funnels.has_pages(query(to="2026-01-10")) is False
+    assert funnels.has_pages(query(channel="direct")) is False
 
 
 def test_one_event_never_counts_for_two_steps(client):

@@ -7,7 +7,7 @@ import peewee as pw
 from analyzer.analytics.query import where_sessions
 from analyzer.db import fetch_large, is_sqlite
 from analyzer.errors import AppError
-from analyzer.models import CustomerSession
+from analyzer.models import CustomerSession, SessionEvent
 
 MIN_STEPS, MAX_STEPS = 2, 8
 UNITS = ("session", "customer")
@@ -189,6 +189,16 @@ def absent_event_types(steps, stored):
     return [v for v in dict.fromkeys(named) if v not in stored]
 
 
+def has_pages(query):
+    """Return whether a session in QUERY's range that passes its filters has a page view with a page."""
+    scope = where_sessions(CustomerSession.select(CustomerSession.id), query)
+    found = (SessionEvent.select(SessionEvent.id)
+             .where(SessionEvent.event_type == "page_view", SessionEvent.page.is_null(False), SessionEvent.page != "",
+                    SessionEvent.session.in_(scope))
+             .limit(1))
+    return found.exists()
+
+
 def parse_step(text):
     """Return the Step written as TEXT (event:TYPE or page:PATH, '*' for prefix or contains, leading '>' for directly)."""
     raw = text.strip()
@@ -198,11 +208,7 @@ def parse_step(text):
     kind, value = kind.strip().lower(), value.strip()
     if not sep or kind not in ("event", "page"):
         raise FunnelError(f"step {shown}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
-    match = "exact"
-    if len(value) > 2 and value.startswith("*") and value.endswith("*"):
-        match, value = "contains", value[1:-1]
-    elif value.endswith("*"):
-        match, value = "prefix", value[:-1]
+    match, value = split_match(value)
     if not value and kind == "page" and match != "exact":
         raise FunnelError(f"step {shown}: a page step needs a page or the start of one ('page:/products/*'); for any "
                           "page, use 'event:page_view'.")
@@ -211,6 +217,15 @@ def parse_step(text):
     if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a saved funnel keeps one step per line
         raise FunnelError(f"step {shown}: remove the line break or control character from the {kind}.")
     return Step(kind, value, match, direct)
+
+
+def split_match(value):
+    """Return (match, value without its stars) for a step's value: *TEXT* is contains, TEXT* prefix, else exact."""
+    if len(value) > 2 and value.startswith("*") and value.endswith("*"):
+        return "contains", value[1:-1]
+    if value.endswith("*"):
+        return "prefix", value[:-1]
+    return "exact", value
 
 
 def parse_steps(texts):

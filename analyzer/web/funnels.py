@@ -41,7 +41,8 @@ def register(app):
             result = funnels.funnel(view.query, steps, unit, by)
         except FunnelError as exc:
             bottle.response.status = 400
-            return _page(view, saved, None, _typed(form, saved), form.get("per"), form.get("by") or None, str(exc))
+            return _page(view, saved, None, _typed(form, saved), form.get("per"), form.get("by") or None, str(exc),
+                         fields=_typed_fields(form))
         if form.get("format") == "csv":
             return dashboard.send_csv("funnel", view, CSV_HEADER, csv_rows(result))
         return _page(view, saved, result, _rows(steps), unit, by, gone, steps=steps)
@@ -141,7 +142,7 @@ def _refused(form, reason):
     bottle.response.status = 400
     saved = saved_funnels.find(params.record_id(form.get("funnel")))
     return _page(_view_of(form), saved, None, _typed(form), form.get("per"), form.get("by") or None, reason,
-                 typed_name=form.get("name"))
+                 typed_name=form.get("name"), fields=_typed_fields(form))
 
 
 def _rows(steps):
@@ -151,19 +152,43 @@ def _rows(steps):
 
 def _typed(form, saved=None):
     """Return the builder's rows as typed (builder fields, step= texts or SAVED's steps), even when they are wrong."""
-    rows = [dict(kind=form.get(f"kind{i}", ""), match=form.get(f"match{i}", ""), value=form.get(f"value{i}", ""),
-                 direct=bool(form.get(f"direct{i}"))) for i in _builder_numbers(form)]
-    rows = [r for r in rows if r["value"].strip()]
-    if rows:
-        return rows[:TYPED_ROWS_SHOWN]
-    typed = []
+    numbers = _typed_numbers(form)
+    if numbers:
+        return [dict(kind=form.get(f"kind{i}", ""), match=form.get(f"match{i}", ""), value=form.get(f"value{i}", ""),
+                     direct=bool(form.get(f"direct{i}"))) for i in numbers]
     texts = form.getall("step") or (saved.steps.splitlines() if saved is not None else [])
-    for text in texts[:TYPED_ROWS_SHOWN]:
-        try:
-            typed.append(_rows([funnels.parse_step(text)])[0])
-        except FunnelError:
-            typed.append(dict(kind="event", match="exact", value=text, direct=False))
-    return typed
+    return [_typed_row(text) for text in texts[:TYPED_ROWS_SHOWN]]
+
+
+def _typed_numbers(form):
+    """Return the numbers of the builder's rows that hold a value, at most TYPED_ROWS_SHOWN of them."""
+    return [i for i in _builder_numbers(form) if form.get(f"value{i}", "").strip()][:TYPED_ROWS_SHOWN]
+
+
+def _typed_row(text):
+    """Return the builder's row of a step text: a refused one keeps its kind when it names one, and its text."""
+    try:
+        return _rows([funnels.parse_step(text)])[0]
+    except FunnelError:
+        pass
+    raw = text.strip()
+    kind, sep, value = raw.lstrip(">").strip().partition(":")
+    kind, value = kind.strip().lower(), value.strip()
+    if not sep or kind not in dict(KINDS):
+        return dict(kind="event", match="exact", value=text, direct=False)
+    match, rest = funnels.split_match(value)
+    if not rest:  # 'page:*' leaves no text to match: the star stays in the box, for the analyst to see and replace
+        match, rest = "exact", value
+    return dict(kind=kind, match=match, value=rest, direct=raw.startswith(">"))
+
+
+def _typed_fields(form):
+    """Return the link's fields that carry the steps as typed: the builder's filled rows, or else the step= texts."""
+    numbers = _typed_numbers(form)
+    if numbers:
+        names = ("kind", "match", "value", "direct")
+        return [(f"{n}{i}", form.get(f"{n}{i}")) for i in numbers for n in names if form.get(f"{n}{i}") is not None]
+    return [("step", text) for text in form.getall("step")[:TYPED_ROWS_SHOWN]]
 
 
 CSV_HEADER = ["group", "step", "count", "conversion_from_previous", "conversion_from_first", "drop_off",
@@ -177,22 +202,30 @@ def csv_rows(result):
              plain(s.drop_off), plain(s.median_seconds_from_previous)] for group, rows in groups for s in rows]
 
 
-def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, steps=()):
+def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, steps=(), fields=()):
+    """Render the funnel page: RESULT of STEPS, or the ROWS typed (their link FIELDS) and the ERROR refusing them."""
     query = bottle.request.query.decode()
     stored = funnels.event_types()
     absent = funnels.absent_event_types(steps, stored) if result and not result.steps[-1].sessions else []
     unit = unit if unit in funnels.UNITS else "session"
     by = by if by in funnels.BREAKDOWNS else None
-    state = [("step", s.step) for s in result.steps] if result else []
+    state = [("step", s.step) for s in result.steps] if result else list(fields)
     state += [("per", unit)] + ([("by", by)] if by else []) + ([("funnel", saved.id)] if saved is not None else [])
     return render("funnels", title="Funnels", v=view, path="/funnels", result=result, rows=rows, unit=unit, by=by,
                   saved=saved, all_saved=saved_funnels.all_funnels(), error=error, kinds=KINDS, matches=MATCHES,
                   funnel_name=typed_name if typed_name is not None else saved.name if saved is not None else "",
                   unit_names=UNIT_NAMES, by_names=BY_NAMES, max_steps=funnels.MAX_STEPS,
                   event_types=stored, shown_types=funnels.EVENT_TYPES_SHOWN, absent=absent,
+                  no_pages=_pages_missing(view, result, steps),
                   notice=_notice(query), state=state, state_link=lambda **c: _state_link(view, state, **c),
                   filter_link=lambda dimension, value: _filter_link(view, state, dimension, value),
                   back=urlencode(explore_params.view_fields(view)), **dashboard.helpers(view, None))
+
+
+def _pages_missing(view, result, steps):
+    """Return whether a page step of RESULT counts nobody because no session in VIEW has a page view with a page."""
+    empty = result is not None and any(s.kind == "page" and not r.sessions for s, r in zip(steps, result.steps))
+    return empty and not funnels.has_pages(view.query)
 
 
 def _state_link(view, state, csv=False, **changes):

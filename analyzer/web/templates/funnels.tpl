@@ -107,7 +107,12 @@
   <h2>{{noun}} through the steps</h2>
   % if absent:
   <p class="empty absent">No stored event has the type {{' or '.join(repr(a) for a in absent)}}: the types stored are listed under the steps.</p>
-  % elif not result.steps[0].sessions:
+  % end
+  % if no_pages:
+  <p class="empty no-pages">No session in this range{{' with these filters' if v.query.filters else ''}} has page views
+    with a page: page steps match nothing here. Use event steps (the types stored are listed under the steps).</p>
+  % end
+  % if not absent and not no_pages and not result.steps[0].sessions:
   <p class="empty">No {{noun.lower()}} in this range reached the first step. Try a longer range or another first step.</p>
   % end
   <table class="funnel stack">
