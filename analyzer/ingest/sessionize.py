@@ -111,7 +111,8 @@ SELECT g.*,
        CASE WHEN file_session IS NOT NULL THEN customer_id || ':' || file_session
             -- The start of a gap-mode session is the time of the latest break before or at this event.
             ELSE customer_id || ':' || CAST(MAX(CASE WHEN brk = 1 THEN ts END) OVER (
-                     PARTITION BY customer_id{c}, {by_id} ORDER BY {same_first} ROWS UNBOUNDED PRECEDING) AS VARCHAR(24))
+                     PARTITION BY customer_id{c}, {by_id} ORDER BY {same_first}
+                     ROWS UNBOUNDED PRECEDING) AS VARCHAR(24))
        END AS session_key
 FROM (SELECT w.*,
              CASE WHEN LAG(ts) OVER near IS NULL OR ts - LAG(ts) OVER near > {p} THEN 1 ELSE 0 END AS brk,
@@ -294,17 +295,17 @@ class Sessionizer:
         self.db = db
         self.postgres = postgres
         dialect = "postgresql" if postgres else "sqlite"
-        ts = TS_OF[dialect]
+        ts, c = TS_OF[dialect], store.BYTE_ORDER[dialect]
         p = db.param
         self.sql = {
             "near": NEAR.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"), p=p),
             "keyed": CREATE_KEYED.format(
-                p=p, c=store.BYTE_ORDER[dialect], by_id=BY_ID, same_first=SAME_FIRST.format(c=store.BYTE_ORDER[dialect]),
+                p=p, c=c, by_id=BY_ID, same_first=SAME_FIRST.format(c=c),
                 work=WORK.format(p=p, ts=ts.format("v.occurred_at"), purchases=PURCHASE_MARKS.format(p=p))),
             "touch_by_import": TOUCH_BY_IMPORT.format(p=p),
             "delete_import_events": DELETE_IMPORT_EVENTS.format(p=p),
-            "groups": CREATE_GROUPS.format(c=store.BYTE_ORDER[dialect]),
-            "insert_events": INSERT_EVENTS.format(c=store.BYTE_ORDER[dialect]),
+            "groups": CREATE_GROUPS.format(c=c),
+            "insert_events": INSERT_EVENTS.format(c=c),
         }
 
     def touch_by_events(self, gap_us):
