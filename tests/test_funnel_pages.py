@@ -332,7 +332,7 @@ def test_retention_page_is_a_heat_map_with_sizes_and_a_csv(events):
     rows = page.html.select("table.retention tbody tr")
     query = params.parse_query({"from": "2026-01-01", "to": "2026-01-31"})
     expected = retention.retention(query, "week", "conversion")
-    assert [r.th.text for r in rows] == [c.cohort for c in expected]
+    assert [r.th.text for r in rows] == [c.name for c in expected]
     assert [r.select("td")[0].text for r in rows] == [f"{c.customers:,}" for c in expected]
     assert all(cell["class"][1].startswith("heat-") for r in rows for cell in r.select("td.num")[1:])
     data = list(csv.DictReader(io.StringIO(events.get(page.html.find("a", string="Download CSV")["href"]).text)))
@@ -361,7 +361,7 @@ def test_retention_page_and_api_read_the_same_interval_parameter(events):
     url = "from=2026-01-01&to=2026-01-31&interval=week"
     page = events.get(f"/retention?{url}")
     expected = retention.retention(params.parse_query({"from": "2026-01-01", "to": "2026-01-31"}), "week")
-    assert [r.th.text for r in page.html.select("table.retention tbody tr")] == [c.cohort for c in expected]
+    assert [r.th.text for r in page.html.select("table.retention tbody tr")] == [c.name for c in expected]
     assert [c["cohort"] for c in events.get(f"/api/v1/retention?{url}", headers=headers).json["cohorts"]] == \
         [c.cohort for c in expected]
     monthly = page.html.find("a", string="Monthly")["href"]
@@ -369,7 +369,7 @@ def test_retention_page_and_api_read_the_same_interval_parameter(events):
     assert "2026-01" in events.get(monthly).text
     assert "interval=week" in page.html.find("a", string="Download CSV")["href"]
     assert [r.th.text for r in events.get(f"/retention?{url.replace('interval', 'interval_by')}").html.select(
-        "table.retention tbody tr")] == [c.cohort for c in expected]
+        "table.retention tbody tr")] == [c.name for c in expected]
 
 
 def test_retention_links_carry_each_parameter_once(events):

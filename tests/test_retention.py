@@ -1,14 +1,19 @@
 """Retention cohorts equal a plain computation over the stored sessions, on SQLite and PostgreSQL."""
 
+import csv
 import datetime as dt
+import io
 import random
+from dataclasses import replace
 
 import pytest
 
+from analyzer import localtime
 from analyzer.analytics import retention
 from analyzer.ingest.rollups import rebuild_rollups
 from analyzer.models import CustomerSession
 from analyzer.web import params
+from tests.conftest import migrated, sign_in
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
 T0 = dt.datetime(2025, 12, 1)
@@ -92,11 +97,73 @@ def test_cohorts_equal_a_plain_computation(client, interval, activity, filtered,
         if activity == "session":
             assert cohort.periods[0].share == 1.0
         assert cohort.cohort == retention.label(cohort.start, interval)
+        assert cohort.name == retention.name(cohort.start, interval)
 
 
 def test_labels_name_months_and_iso_weeks():
     assert retention.label(dt.date(2026, 1, 1), "month") == "2026-01"
     assert retention.label(dt.date(2025, 12, 29), "week") == "2026-W01"
+
+
+def test_names_give_a_weeks_monday_and_iso_week_and_a_month_as_its_label():
+    assert retention.name(dt.date(2026, 3, 2), "week") == "2026-03-02 (W10)"
+    assert retention.name(dt.date(2025, 12, 29), "week") == "2025-12-29 (W01)"
+    assert retention.name(dt.date(2026, 1, 1), "month") == "2026-01"
+
+
+def first_sessions(*days):
+    """Store one customer per day of DAYS, first seen at noon UTC that day."""
+    for number, day in enumerate(days):
+        CustomerSession.create(session_key=f"k{number}", customer_id=f"c{number}",
+                               started_at=dt.datetime.combine(day, dt.time(12)))
+    rebuild_rollups(CustomerSession._meta.database)
+
+
+def row_names(page):
+    return [row.th.text for row in page.html.select("table.retention tbody tr")]
+
+
+def test_weekly_cohorts_are_named_by_their_monday_and_iso_week_on_the_page(client):
+    first_sessions(dt.date(2026, 3, 4), dt.date(2026, 3, 9), dt.date(2026, 3, 15))
+    page = client.get("/retention?from=2026-03-02&to=2026-03-15&interval=week")
+    assert row_names(page) == ["2026-03-02 (W10)", "2026-03-09 (W11)"]
+
+
+def test_the_week_across_the_year_end_is_named_by_its_december_monday_and_sorts_in_order(client):
+    first_sessions(dt.date(2026, 1, 4), dt.date(2025, 12, 22), dt.date(2025, 12, 31), dt.date(2026, 1, 5))
+    page = client.get("/retention?from=2025-12-22&to=2026-01-11&interval=week")
+    assert row_names(page) == ["2025-12-22 (W52)", "2025-12-29 (W01)", "2026-01-05 (W02)"]
+
+
+def test_weekly_csv_and_api_keep_the_iso_week_as_the_cohort(client):
+    first_sessions(dt.date(2025, 12, 31))
+    url = "/retention?from=2025-12-29&to=2026-01-04&interval=week"
+    assert row_names(client.get(url)) == ["2025-12-29 (W01)"]
+    rows = list(csv.DictReader(io.StringIO(client.get(url + "&format=csv").text)))
+    assert [r["cohort"] for r in rows] == ["2026-W01"]
+    query = params.parse_query({"from": "2025-12-29", "to": "2026-01-04"})
+    assert [(c.cohort, c.name) for c in retention.retention(query, "week")] == [("2026-W01", "2025-12-29 (W01)")]
+
+
+def test_weekly_cohorts_are_named_by_the_monday_of_the_reporting_zone(settings, serve):
+    # 03:00 UTC on Monday 2 March is still Sunday 1 March in New York: the week of Monday 23 February.
+    migrated(settings.database_url)
+    app = serve(replace(settings, report_timezone="America/New_York"))
+    try:
+        sign_in(app)
+        CustomerSession.create(session_key="a", customer_id="late", started_at=dt.datetime(2026, 3, 2, 3))
+        rebuild_rollups(CustomerSession._meta.database)
+        page = app.get("/retention?from=2026-02-23&to=2026-03-08&interval=week")
+    finally:
+        localtime.configure("UTC")
+    assert row_names(page) == ["2026-02-23 (W09)"]
+
+
+def test_monthly_cohorts_keep_their_names_on_the_page(client):
+    first_sessions(dt.date(2025, 12, 31), dt.date(2026, 1, 1))
+    page = client.get("/retention?from=2025-12-01&to=2026-01-31&interval=month")
+    query = params.parse_query({"from": "2025-12-01", "to": "2026-01-31"})
+    assert row_names(page) == [c.name for c in retention.retention(query, "month")] == ["2025-12", "2026-01"]
 
 
 def test_unknown_interval_or_activity_says_what_is_allowed(client):

@@ -53,6 +53,7 @@ class Cohort:
     """The customers whose first session fell in one period, and their activity in it and every later period."""
 
     cohort: str
+    name: str
     start: dt.date
     customers: int
     periods: list
@@ -110,16 +111,23 @@ def cohorts(sessions, start, end, interval="month", activity="session", tz=local
             count = active.get((first, period), 0)
             periods.append(Period(count, count / size))
             period = _next(period, interval)
-        out.append(Cohort(label(first, interval), first, size, periods))
+        out.append(Cohort(label(first, interval), name(first, interval), first, size, periods))
     return out
 
 
 def label(start, interval):
-    """Return a period's name: 2026-01 for a month, 2026-W02 for an ISO week."""
+    """Return a period's key, as the API and the CSV give it: 2026-01 for a month, 2026-W02 for an ISO week."""
     if interval == "month":
         return f"{start:%Y-%m}"
     year, week, _ = start.isocalendar()
     return f"{year}-W{week:02d}"
+
+
+def name(start, interval):
+    """Return a period's name on the page: 2026-01 for a month, 2026-01-05 (W02) for a week (its Monday)."""
+    if interval == "month":
+        return label(start, interval)
+    return f"{start:%Y-%m-%d} (W{start.isocalendar()[1]:02d})"
 
 
 def _bucket(day, interval):

@@ -36,7 +36,7 @@
   </tr></thead>
   <tbody>
   % for c in cohorts:
-    <tr><th scope="row">{{c.cohort}}</th><td class="num">{{'{:,}'.format(c.customers)}}</td>
+    <tr><th scope="row">{{c.name}}</th><td class="num">{{'{:,}'.format(c.customers)}}</td>
     % for p in c.periods:
       <td class="num {{heat(p.share)}}" title="{{'{:,}'.format(p.customers)}} of {{'{:,}'.format(c.customers)}}">{{present.percent(p.share)}}</td>
     % end
