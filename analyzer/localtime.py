@@ -51,7 +51,12 @@ def utc_window(first_day, last_day, tz):
 
 def local_day(moment, tz):
     """Return the reporting day of a naive UTC time."""
-    return moment.replace(tzinfo=UTC).astimezone(tz).date()
+    return local_time(moment, tz).date()
+
+
+def local_time(moment, tz):
+    """Return a naive UTC time as the clock of TZ shows it (aware)."""
+    return moment.replace(tzinfo=UTC).astimezone(tz)
 
 
 def local_days(first_utc_day, last_utc_day, tz):

@@ -1,16 +1,21 @@
 """The session page, the customer page and their API routes, on SQLite and PostgreSQL."""
 
+import dataclasses
 import datetime as dt
 from decimal import Decimal
 from urllib.parse import urlencode
 
 import pytest
 
+from analyzer import localtime
 from analyzer.accounts import tokens
+from analyzer.ingest import rollups
 from analyzer.models import CustomerSession, SessionEvent
+from tests.conftest import migrated, sign_in
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
 T0 = dt.datetime(2026, 3, 1, 9, 0)
+BEFORE_SUMMER_TIME = dt.datetime(2026, 3, 28, 23, 30)  # UTC; Berlin's clocks go from 02:00 to 03:00 at 01:00 UTC
 
 
 @pytest.fixture
@@ -39,6 +44,34 @@ def history(client):
         dict(session=middle.id, occurred_at=start + dt.timedelta(seconds=75), event_type="page_view", page="/cart"),
     ]).execute()
     return client
+
+
+@pytest.fixture
+def berlin(settings, serve):
+    """The app with REPORT_TIMEZONE=Europe/Berlin and customer b's sessions either side of summer time, signed in."""
+    migrated(settings.database_url)
+    try:
+        app = serve(dataclasses.replace(settings, report_timezone="Europe/Berlin"))
+        sign_in(app)
+        start = BEFORE_SUMMER_TIME
+        for key, started, ended in [("winter", start, start + dt.timedelta(minutes=105)),
+                                    ("spring", start + dt.timedelta(hours=2), None),
+                                    ("summer", dt.datetime(2026, 7, 15, 10, 0), None)]:
+            CustomerSession.create(session_key=key, customer_id="b", started_at=started, ended_at=ended,
+                                   channel="direct")
+        winter = CustomerSession.get(CustomerSession.session_key == "winter")
+        SessionEvent.insert_many([dict(session=winter.id, occurred_at=moment, event_type="page_view", page="/")
+                                  for moment in (winter.started_at, winter.ended_at)]).execute()
+        rollups.rebuild_rollups(CustomerSession._meta.database)  # in Berlin's days, as every import keeps them
+        yield app
+    finally:
+        localtime.configure("UTC")
+
+
+def fields_of(page):
+    """Return the session page's fields: {label: value}."""
+    return dict(zip([d.get_text(strip=True) for d in page.html.select("dl.fields dt")],
+                    [d.get_text(strip=True) for d in page.html.select("dl.fields dd")]))
 
 
 def read_headers(client):
@@ -221,3 +254,41 @@ def test_a_key_or_id_with_a_line_break_is_reached_by_its_address(client):
     assert client.get("/api/v1/sessions/k%0A1", headers=headers).json["customer_id"] == "c\r\n1"
     assert client.get("/api/v1/customers/c%0D%0A1", headers=headers).json["sessions_count"] == 1
     assert client.get("/sessions/k%0A1").status_int == client.get("/customers/c%0D%0A1").status_int == 200
+
+
+def test_the_session_page_shows_its_times_in_the_reporting_zone_across_summer_time(berlin):
+    page = berlin.get("/sessions/winter")
+    assert page.html.select_one("h1 small").text == "2026-03-29 00:30:00 Europe/Berlin"
+    fields = fields_of(page)
+    # 23:30 UTC is half past midnight in winter time (+1 h); 01:15 UTC is after the clocks went forward (+2 h).
+    assert (fields["Started (Europe/Berlin)"], fields["Ended (Europe/Berlin)"]) == ("2026-03-29 00:30:00",
+                                                                                    "2026-03-29 03:15:00")
+    assert [th.text for th in page.html.select("table.timeline th")][1] == "Time (Europe/Berlin)"
+    assert [tr.select("td")[1].text for tr in page.html.select("table.timeline tbody tr")] == ["00:30:00", "03:15:00"]
+    assert page.html.select_one("a[rel=next]").text == "Next session (2026-03-29 03:30) »"
+    assert fields_of(berlin.get("/sessions/summer"))["Started (Europe/Berlin)"] == "2026-07-15 12:00:00"
+    api = berlin.get("/api/v1/sessions/winter", headers=read_headers(berlin)).json
+    assert (api["started_at"], api["events"][1]["occurred_at"]) == ("2026-03-28T23:30:00Z", "2026-03-29T01:15:00Z")
+
+
+def test_the_customer_page_shows_its_times_in_the_reporting_zone_across_summer_time(berlin):
+    page = berlin.get("/customers/b")
+    figures = {f.select_one("span").text: f.select_one("strong").text for f in page.html.select(".figure")}
+    assert figures["First seen (Europe/Berlin)"] == "2026-03-29 00:30"
+    assert figures["Last seen (Europe/Berlin)"] == "2026-07-15 12:00"
+    assert page.html.select_one("table.sessions th").text == "Started (Europe/Berlin)"
+    started = [tr.select_one("td").text for tr in page.html.select("table.sessions tbody tr")]
+    assert started == ["2026-07-15 12:00:00", "2026-03-29 03:30:00", "2026-03-29 00:30:00"]
+
+
+def test_the_pages_say_utc_when_the_reporting_zone_is_utc(history):
+    session = history.get("/sessions/k%202%2Fx").html
+    assert session.select_one("h1 small").text == "2026-03-03 09:00:00 UTC"
+    assert "Started (UTC)" in [term.text for term in session.select("dl.fields dt")]
+    assert "Time (UTC)" in [th.text for th in session.select("table.timeline th")]
+    customer = history.get("/customers/c%2F1").html
+    assert customer.select_one("table.sessions th").text == "Started (UTC)"
+    assert customer.select_one("table.sessions tbody td").text == "2026-03-10 09:00:00"
+    listed = history.get("/sessions?period=all").html
+    assert listed.select_one("table.sessions th a").text.startswith("Started (UTC)")
+    assert listed.select_one("table.sessions tbody td a").text == "2026-03-10 09:00:00"

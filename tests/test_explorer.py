@@ -11,6 +11,7 @@ import pytest
 from analyzer.analytics import explorer
 from analyzer.ingest import rollups
 from analyzer.models import CustomerSession
+from tests.test_details import berlin  # noqa: F401  (fixture)
 from tests.test_explore_api import FROM, TO, expected_keys, in_range, stored, stored_rows  # noqa: F401
 from tests.test_web import client, migrate, serve, settings  # noqa: F401  (fixtures)
 
@@ -202,3 +203,24 @@ def test_clearing_the_search_and_filters_keeps_the_range_chips_and_sort(stored):
     assert "highest revenue first" in cleared.html.select_one("h1").text
     keys = [a["title"] for a in cleared.html.select("table.sessions tbody td:first-child a")]
     assert keys == expected_keys(stored_rows(), lambda r: in_range(r) and r.channel == "email", "-revenue")[:50]
+
+
+def test_the_list_shows_start_times_in_the_reporting_zone_whose_days_the_range_has(berlin):
+    # 23:30 UTC on the 28th is the 29th in Berlin: the range and the times it lists are of the same day.
+    page = berlin.get("/sessions?from=2026-03-29&to=2026-03-29").html
+    assert page.select_one("table.sessions th a").text.strip() == "Started (Europe/Berlin) ↓"
+    started = {a["title"]: a.text for a in page.select("table.sessions tbody td:first-child a")}
+    assert started == {"spring": "2026-03-29 03:30:00", "winter": "2026-03-29 00:30:00"}
+    summer = berlin.get("/sessions?from=2026-07-15&to=2026-07-15").html
+    assert [a.text for a in summer.select("table.sessions tbody td:first-child a")] == ["2026-07-15 12:00:00"]
+
+
+def test_a_time_in_the_hour_summer_time_repeats_names_its_offset(berlin):
+    # Berlin's clocks go back from 03:00 CEST to 02:00 CET at 01:00 UTC on 25 October 2026: 02:30 comes twice.
+    for key, hour in [("first", 0), ("second", 1)]:
+        CustomerSession.create(session_key=key, customer_id="t", started_at=dt.datetime(2026, 10, 25, hour, 30),
+                               channel="direct")
+    rollups.rebuild_rollups(CustomerSession._meta.database)
+    page = berlin.get("/sessions?from=2026-10-25&to=2026-10-25").html
+    started = [a.text for a in page.select("table.sessions tbody td:first-child a")]
+    assert started == ["2026-10-25 02:30:00 CET", "2026-10-25 02:30:00 CEST"]

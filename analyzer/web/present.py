@@ -193,6 +193,19 @@ def moment(value, interval, short=False):
     return f"{value:%a} {value.day} {value:%b %Y}"
 
 
+def zone_name():
+    """Return the name of the reporting time zone, which labels the times the pages show: 'UTC', 'Europe/Berlin'."""
+    return localtime.reporting_zone()[0]
+
+
+def local_time(value, pattern="%Y-%m-%d %H:%M:%S"):
+    """Write a stored (naive UTC) time in the reporting zone, a repeated hour marked 'CEST' or 'CET'; '—' for none."""
+    if value is None:
+        return "—"
+    shown = localtime.local_time(value, localtime.reporting_zone()[1])
+    return f"{shown:{pattern}}{_repeated_hour(shown)}"
+
+
 def _repeated_hour(value):
     """Return ' PDT' (the zone's name) for an hour the clocks go through twice when summer time ends, else ''."""
     tz = localtime.reporting_zone()[1]

@@ -2,8 +2,8 @@
 <p class="crumbs"><a href="/sessions">Sessions</a></p>
 <h1>Customer {{c.customer_id}}</h1>
 <section class="figures">
-  <div class="figure"><span>First seen (UTC)</span><strong>{{c.first_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
-  <div class="figure"><span>Last seen (UTC)</span><strong>{{c.last_seen.strftime('%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>First seen ({{zone}})</span><strong>{{local_time(c.first_seen, '%Y-%m-%d %H:%M')}}</strong></div>
+  <div class="figure"><span>Last seen ({{zone}})</span><strong>{{local_time(c.last_seen, '%Y-%m-%d %H:%M')}}</strong></div>
   <div class="figure"><span>Sessions</span><strong>{{'{:,}'.format(c.sessions)}}</strong></div>
   <div class="figure"><span>Conversions</span><strong>{{'{:,}'.format(c.conversions)}}</strong></div>
   <div class="figure"><span>Lifetime revenue</span><strong>{{money(c.revenue)}}</strong></div>
@@ -24,13 +24,13 @@
 <div class="table-scroll">
 <table class="sessions">
   <thead>
-    <tr><th>Started (UTC)</th><th>Session</th><th>Channel</th><th>Device</th><th>Country</th><th>Landing page</th>
+    <tr><th>Started ({{zone}})</th><th>Session</th><th>Channel</th><th>Device</th><th>Country</th><th>Landing page</th>
         <th class="num">Pages</th><th class="num">Duration</th><th>Converted</th><th class="num">Revenue</th></tr>
   </thead>
   <tbody>
   % for s in page.rows:
     <tr>
-      <td>{{s.started_at.strftime('%Y-%m-%d %H:%M:%S')}}</td>
+      <td>{{local_time(s.started_at)}}</td>
       <td><a href="{{session_url(s.session_key)}}">{{s.session_key}}</a></td>
       <td>{{'(unknown)' if s.channel == 'unknown' else s.channel}}</td>
       <td>{{'(unknown)' if s.device == 'unknown' else s.device}}</td>
