@@ -186,6 +186,9 @@ def test_a_page_step_on_data_without_pages_says_why_it_counts_nobody(events):
     assert filtered.html.select_one("section p.empty:not(.no-pages)") is None  # not "No session reached the first step"
     assert events.get(f"/funnels?{RANGE}&step=event:page_view&step=event:purchase").html.select_one("p.no-pages") \
         is None
+    empty = events.get("/funnels?from=2020-01-01&to=2020-01-07&step=page:/&step=event:purchase").html
+    assert empty.select_one("p.no-pages") is None  # no session at all: event steps would not help
+    assert "in this range reached the first step" in empty.select_one("section p.empty").text
 
 
 def test_an_empty_builder_is_refused_and_the_range_comes_back_rebuilt_from_its_values(events):

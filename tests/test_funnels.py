@@ -161,7 +161,7 @@ def test_a_page_prefix_matches_percent_underscore_and_backslash_literally(client
     assert [count(p) for p in prefixes] == [0, 0, 1, 1, 0, 1, 0]
 
 
-def test_has_pages_looks_for_a_page_view_with_a_page_in_the_range_and_filters_only(client):
+def test_pages_are_missing_when_the_range_has_sessions_but_no_page_view_with_a_page(client):
     early = CustomerSession.create(session_key="a", customer_id="c", started_at=T0, channel="direct")
     late = CustomerSession.create(session_key="b", customer_id="c", started_at=T0 + dt.timedelta(days=10),
                                   channel="email")
@@ -172,9 +172,10 @@ def test_has_pages_looks_for_a_page_view_with_a_page_in_the_range_and_filters_on
         dict(session=late.id, occurred_at=late.started_at, event_type="page_view", page="/"),
     ]).execute()
     query = lambda **given: params.parse_query({"from": "2026-01-04", "to": "2026-01-25", **given})  # noqa: E731
-    assert funnels.has_pages(query()) is True
-    assert funnels.has_pages(query(to="2026-01-10")) is False
-    assert funnels.has_pages(query(channel="direct")) is False
+    assert funnels.pages_missing(query()) is False
+    assert funnels.pages_missing(query(to="2026-01-10")) is True
+    assert funnels.pages_missing(query(channel="direct")) is True
+    assert funnels.pages_missing(query(channel="social")) is False  # no session at all: nothing is missing
 
 
 def test_one_event_never_counts_for_two_steps(client):

@@ -189,14 +189,18 @@ def absent_event_types(steps, stored):
     return [v for v in dict.fromkeys(named) if v not in stored]
 
 
-def has_pages(query):
-    """Return whether a session in QUERY's range that passes its filters has a page view with a page."""
+def pages_missing(query):
+    """Return whether QUERY's range holds sessions that pass its filters but none has a page view with a page."""
     scope = where_sessions(CustomerSession.select(CustomerSession.id), query)
+    if not scope.exists():
+        return False
+    # A session's events come at or after its start: the (event_type, occurred_at) index reads the range's events
+    # only, not every page view ever stored.
     found = (SessionEvent.select(SessionEvent.id)
-             .where(SessionEvent.event_type == "page_view", SessionEvent.page.is_null(False), SessionEvent.page != "",
-                    SessionEvent.session.in_(scope))
+             .where(SessionEvent.event_type == "page_view", SessionEvent.occurred_at >= query.window()[0],
+                    SessionEvent.page.is_null(False), SessionEvent.page != "", SessionEvent.session.in_(scope))
              .limit(1))
-    return found.exists()
+    return not found.exists()
 
 
 def parse_step(text):

@@ -225,7 +225,7 @@ def _page(view, saved, result, rows, unit, by, error=None, typed_name=None, step
 def _pages_missing(view, result, steps):
     """Return whether a page step of RESULT counts nobody because no session in VIEW has a page view with a page."""
     empty = result is not None and any(s.kind == "page" and not r.sessions for s, r in zip(steps, result.steps))
-    return empty and not funnels.has_pages(view.query)
+    return empty and funnels.pages_missing(view.query)
 
 
 def _state_link(view, state, csv=False, **changes):
