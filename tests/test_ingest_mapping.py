@@ -6,7 +6,7 @@ import pytest
 
 from analyzer.errors import AppError
 from analyzer.ingest import importer
-from analyzer.ingest.options import ImportOptions, parse_mapping
+from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year
 from analyzer.models import CustomerSession, Import
 from tests.conftest import ROOT, run_cli
 from tests.test_ingest_import import db, write  # noqa: F401 (the migrated-database fixture)
@@ -74,6 +74,16 @@ def test_parse_mapping_repeats_at_most_80_characters_of_a_long_value():
         parse_mapping(["customer_id=uid", "customer_id=" + "u" * 5000])
     assert str(failure.value) == (f"--map {'customer_id=' + 'u' * 67 + '…'!r}: customer_id is mapped twice "
                                   "(customer_id=uid too); keep one.")
+
+
+def test_year_and_dry_run_errors_repeat_at_most_80_characters_and_a_long_year_is_refused():
+    with pytest.raises(AppError) as failure:
+        parse_year("9" * 5000)  # int() of over 4,300 digits raised ValueError: a 500 on the API
+    assert str(failure.value) == f"year {'9' * 79 + '…'!r}: give a year from 1971 to 2999, such as 2026."
+    with pytest.raises(AppError) as failure:
+        parse_dry_run("x" * 5000)
+    assert str(failure.value).startswith(f"dry_run {'x' * 79 + '…'!r}: give 1 (or true)")
+    assert parse_year(" 2026 ") == 2026 and parse_dry_run("TRUE") is True
 
 
 @pytest.mark.parametrize("pair, message", [

@@ -37,8 +37,8 @@ def parse_year(text):
     text = (text or "").strip()
     if not text:
         return None
-    if not (text.isascii() and text.isdigit() and 1971 <= int(text) <= 2999):
-        raise AppError(f"year {text!r}: give a year from 1971 to 2999, such as 2026.")
+    if not (text.isascii() and text.isdigit() and len(text) == 4 and 1971 <= int(text) <= 2999):
+        raise AppError(f"year {shown(text)!r}: give a year from 1971 to 2999, such as 2026.")
     return int(text)
 
 
@@ -47,7 +47,7 @@ def parse_dry_run(text):
     # Given empty (dry_run=$FLAG with FLAG unset), it is no answer: it wrote the rows.
     value = "0" if text is None else text.strip().lower()
     if value not in DRY_RUN_VALUES:
-        raise AppError(f"dry_run {text!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) to "
+        raise AppError(f"dry_run {shown(text)!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) to "
                        "import them; nothing was written.")
     return value in ("1", "true")
 
