@@ -122,10 +122,10 @@ def hourly_suite(args, folder, figures):
     """Time one day of events as one file (before and after) and as 24 hourly files (after), REPEAT times interleaved."""
     day, hours = write_day_of_events(folder, args.hourly_events)
     before = worktree_of(args.before, folder)
-    for root in (before, ROOT):
-        compile_as_deployed(root)
     figures.update(hourly_events=args.hourly_events, before=args.before, repeat=args.repeat)
     try:
+        for root in (before, ROOT):
+            compile_as_deployed(root)
         for kind in args.databases.split(","):
             runs = {"one_file_before_s": [], "one_file_after_s": [], "hourly_24_files_after_s": [],
                     "hourly_24_files_one_command_s": []}
