@@ -162,6 +162,13 @@ def test_metric_dimension_limit_and_sort_are_checked():
             call()
 
 
+def test_an_unknown_dimension_is_repeated_at_most_80_characters():
+    # /breakdown/<3,000 characters> answered a 400 repeating all of them, page and API alike.
+    with pytest.raises(QueryError) as failure:
+        parse_dimension("x" * 3000)
+    assert str(failure.value).startswith(f"Unknown dimension {'x' * 79 + '…'!r}: use one of channel, ")
+
+
 @pytest.mark.parametrize("text", ["1_0", "+5", "\u0661\u0660", "\uff11", "5.0", "1e2"])
 def test_a_limit_is_written_in_ascii_digits(text):
     # int() read these: limit=1_000 gave a thousand rows, as the other numbers of a URL refuse it.

@@ -3,7 +3,7 @@ mapping an analyst chooses over the detected one."""
 
 from dataclasses import dataclass
 
-from analyzer.errors import AppError
+from analyzer.errors import AppError, shown
 from analyzer.ingest import columns
 
 NO_CUSTOMER = ("no customer column was found: every session counts as its own customer; name the column with "
@@ -13,7 +13,6 @@ NO_CUSTOMER = ("no customer column was found: every session counts as its own cu
 
 DRY_RUN_VALUES = ("0", "1", "true", "false")
 MAX_GAP_MINUTES = 525_600
-SHOWN = 80  # the most characters of a user's value that a message repeats
 
 
 @dataclass(frozen=True)
@@ -47,8 +46,8 @@ def parse_dry_run(text):
     # Given empty (dry_run=$FLAG with FLAG unset), it is no answer: it wrote the rows.
     value = "0" if text is None else text.strip().lower()
     if value not in DRY_RUN_VALUES:
-        raise AppError(f"dry_run {shown(text)!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) to "
-                       "import them; nothing was written.")
+        raise AppError(f"dry_run {shown(text)!r}: give 1 (or true) to check the rows and write nothing, 0 (or false) "
+                       "to import them; nothing was written.")
     return value in ("1", "true")
 
 
@@ -58,11 +57,6 @@ def check_gap(minutes):
         raise AppError(f"--gap-minutes {minutes}: give the minutes of inactivity that end a session, from 1 to "
                        f"{MAX_GAP_MINUTES:,} (a year); nothing was written.")
     return minutes
-
-
-def shown(text):
-    """Return TEXT as a message repeats it: at most SHOWN characters, the cut marked with an ellipsis."""
-    return text if len(text) <= SHOWN else text[:SHOWN - 1] + "…"
 
 
 def parse_mapping(texts):

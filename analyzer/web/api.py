@@ -7,9 +7,9 @@ from pathlib import Path
 
 import bottle
 
-from analyzer.errors import AppError
+from analyzer.errors import AppError, shown
 from analyzer.ingest import importer
-from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year, shown
+from analyzer.ingest.options import ImportOptions, parse_dry_run, parse_mapping, parse_year
 from analyzer.web import auth
 
 CHUNK = 1 << 20

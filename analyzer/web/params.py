@@ -7,6 +7,7 @@ from dataclasses import replace
 from urllib.parse import urlencode
 
 from analyzer import localtime
+from analyzer.errors import shown
 from analyzer.analytics import dashboard
 from analyzer.ingest.rows import UNKNOWN
 from analyzer.ingest.values import DEVICE_WORDS, country_code
@@ -139,7 +140,7 @@ def parse_metric(params, default="sessions"):
 def parse_dimension(name):
     """Return NAME when it is a dimension; raise QueryError otherwise."""
     if name not in DIMENSIONS:
-        raise QueryError(f"Unknown dimension {name!r}: use one of {', '.join(DIMENSIONS)}.")
+        raise QueryError(f"Unknown dimension {shown(name)!r}: use one of {', '.join(DIMENSIONS)}.")
     return name
 
 
