@@ -11,9 +11,9 @@ import datetime as dt
 import numpy as np
 
 from analyzer import localtime, sketch
-from analyzer.db import is_sqlite
+from analyzer.db import byte_order, is_sqlite
 from analyzer.errors import AppError
-from analyzer.ingest.store import BYTE_ORDER, SORT_MEMORY, analyze, analyze_staged
+from analyzer.ingest.store import SORT_MEMORY, analyze, analyze_staged
 from analyzer.models import CustomerSession, RollupZone
 
 DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
@@ -218,7 +218,7 @@ def _update_firsts(db, start, end, tz, plus):
 
 def write_new_firsts(db):
     """Note in rollup_firsts the first session of each customer of rollup_customers."""
-    db.execute_sql(NEW_FIRSTS.format(c=BYTE_ORDER["sqlite" if is_sqlite(db) else "postgresql"]))
+    db.execute_sql(NEW_FIRSTS.format(c=byte_order(db)))
 
 
 def _recompute(db, first, last, tz):

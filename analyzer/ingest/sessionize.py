@@ -8,6 +8,7 @@ again. The work is per customer and every join carries the customer (DESIGN.md, 
 
 from dataclasses import dataclass
 
+from analyzer.db import byte_order
 from analyzer.errors import AppError
 from analyzer.ingest import store
 from analyzer.ingest.rows import PURCHASE_TYPES
@@ -295,7 +296,7 @@ class Sessionizer:
         self.db = db
         self.postgres = postgres
         dialect = "postgresql" if postgres else "sqlite"
-        ts, c = TS_OF[dialect], store.BYTE_ORDER[dialect]
+        ts, c = TS_OF[dialect], byte_order(db)
         p = db.param
         self.sql = {
             "near": NEAR.format(ended=ts.format("s.ended_at"), started=ts.format("s.started_at"), p=p),

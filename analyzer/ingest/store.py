@@ -45,9 +45,6 @@ BATCH = 5000
 SWITCH_INTERVAL = 0.0001
 IMPORT_LOCK = 0x53455353  # pg_advisory_xact_lock key of imports
 EPOCH = dt.datetime(1970, 1, 1)
-# Texts sorted or partitioned byte by byte: the same order on both databases, and PostgreSQL then compares bytes
-# instead of calling the collation (with C.UTF-8, half the time of a sort by customer id).
-BYTE_ORDER = {"postgresql": ' COLLATE "C"', "sqlite": ""}
 MICROSECOND = dt.timedelta(microseconds=1)
 
 
