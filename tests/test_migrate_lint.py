@@ -120,6 +120,13 @@ def test_index_on_table_created_in_same_migration_is_fine(db, migrations_dir):
     assert lint(db, scan(migrations_dir), scan(migrations_dir)) == []
 
 
+def test_index_sql_on_a_table_created_in_the_same_migration_is_fine(db, migrations_dir):
+    # A squashed baseline creates its tables, then runs the index SQL it carried: migrate check failed on it.
+    write_migration(migrations_dir, "001_items",
+                    CREATE_ITEMS + 'migrator.sql(\'CREATE INDEX "items_by_name" ON "items" USING btree (name)\')')
+    assert [f.rule for f in lint(db, scan(migrations_dir), scan(migrations_dir))] == ["raw-sql"]
+
+
 def test_raw_sql_is_a_warning_and_blocking_index_sql_an_error_on_postgres(db, migrations_dir):
     found = lint_last(db, migrations_dir, "migrator.sql('CREATE INDEX items_price ON items (price)')")
     postgres = db.__class__.__name__.startswith("Postgres")

@@ -144,6 +144,26 @@ def test_the_baseline_rollback_undoes_carried_statements_on_tables_it_does_not_c
     assert sorted(db.get_tables()) == ["audit", "items", "migratehistory"]
 
 
+def test_an_index_built_concurrently_is_carried_as_a_plain_statement_the_baseline_transaction_runs(
+        make_ctx, migrations_dir, db):
+    # Squashed on PostgreSQL, 009's CREATE INDEX CONCURRENTLY went into a baseline that runs in a transaction,
+    # which PostgreSQL refuses. A baseline builds a new database's empty tables: nothing to build concurrently.
+    how = '"CONCURRENTLY " if isinstance(database, pw.PostgresqlDatabase) else ""'
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_name_index",
+                    f'how = {how}\nmigrator.sql(f\'CREATE INDEX {{how}}IF NOT EXISTS "items_by_name" ON "items" ("name")\')',
+                    f'how = {how}\nmigrator.sql(f\'DROP INDEX {{how}}IF EXISTS "items_by_name"\')',
+                    header="\nTRANSACTION = False")
+    integrity.write(migrations_dir, mfiles.scan(migrations_dir))
+    assert commands.squash(make_ctx(), "002", schema_only=["002_name_index"]) == 0
+    baseline = (migrations_dir / "002_squashed_001_to_002.py").read_text()
+    assert "CONCURRENTLY" not in baseline
+    assert commands.run(make_ctx()) == 0
+    assert "items_by_name" in {i.name for i in db.get_indexes("items")}
+    assert commands.rollback(make_ctx(), to="zero") == 0
+    assert sorted(db.get_tables()) == ["migratehistory"]
+
+
 def test_schema_only_option_names_files_that_cannot_be_edited(make_ctx, migrations_dir, db):
     five_migrations(migrations_dir, extra_002='\nmigrator.sql(\'CREATE INDEX "items_name_lower" ON "items" (lower(name))\')')
     assert commands.squash(make_ctx(), "004", schema_only=["002_note"]) == 0

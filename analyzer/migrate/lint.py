@@ -13,6 +13,7 @@ from analyzer.migrate.runner import replay
 DESTRUCTIVE = frozenset({"drop-table", "drop-column", "probable-rename", "type-change", "rename-table", "rename-column"})
 MARKER_RE = re.compile(r"#\s*lint:\s*(allow|allow-file)\s+([a-z-]+)\s*(?:--\s*(.*))?$")
 INDEX_SQL_RE = re.compile(r"\bCREATE\s+(UNIQUE\s+)?INDEX\b", re.I)
+INDEXED_TABLE_RE = re.compile(r"\bON\s+(?:ONLY\s+)?\"?(\w+)\"?\s*(?:USING\b|\()", re.I)
 TYPE_ATTRS = ("max_length", "max_digits", "decimal_places")
 WARNINGS = frozenset({"raw-sql", "callable-default", "empty-migration"})
 
@@ -99,8 +100,9 @@ def lint(db, all_files, targets):
         replay(db, [target], migrator)
         namespace = mfiles.load(target)
         concurrent_ok = namespace.get("TRANSACTION", True) is False
+        created = {call.table for call in migrator.calls if call.op == "create_model"}
         raw = [_finding(rule, target, call.line, call.describe(), **_subject(call))
-               for call in migrator.calls for rule in _rules(call, existing, postgres, concurrent_ok)]
+               for call in migrator.calls for rule in _rules(call, existing, postgres, concurrent_ok, created)]
         raw += _renames(target, migrator.calls) + _table_renames(target, migrator.calls, existing)
         empty = _empty_migrate(target)
         if empty:
@@ -109,7 +111,7 @@ def lint(db, all_files, targets):
     return findings
 
 
-def _rules(call, existing, postgres, concurrent_ok):
+def _rules(call, existing, postgres, concurrent_ok, created):
     op, table, kw = call.op, call.table, call.kwargs
     fields = {k: v for k, v in kw.items() if isinstance(v, pw.Field)}
     if op == "remove_model":
@@ -140,7 +142,10 @@ def _rules(call, existing, postgres, concurrent_ok):
         yield "index-not-concurrent"
     elif op == "sql":
         statement = str(call.args[0]) if call.args else ""
-        if postgres and INDEX_SQL_RE.search(statement) and not (concurrent_ok and "CONCURRENTLY" in statement.upper()):
+        indexed = INDEXED_TABLE_RE.search(statement)
+        new_table = indexed is not None and indexed.group(1) in created  # a squashed baseline's, built empty
+        if postgres and INDEX_SQL_RE.search(statement) and not new_table and not (
+                concurrent_ok and "CONCURRENTLY" in statement.upper()):
             yield "index-not-concurrent"
         yield "raw-sql"
 

@@ -16,6 +16,7 @@ BASELINE_RE = mfiles.BASELINE_RE
 
 ARCHIVE_DIR = "squashed"
 MARKER_RE = re.compile(r"#\s*squash:\s*schema-only\b")
+CONCURRENTLY_RE = re.compile(r"\b((?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\w+)\s+)CONCURRENTLY\s+", re.I)
 
 TEMPLATE = '''"""Baseline for new databases: {first} through {last}, squashed.
 
@@ -147,7 +148,7 @@ def _undo(db, files, migration):
             raise AppError(f"{migration.display} line {call.line}: its rollback() has a data step "
                            f"({call.describe()}), which the baseline's rollback() cannot replay; nothing was squashed. "
                            "Squash only up to the migration before it.")
-    return [str(call.args[0]) for call in steps]
+    return [_in_transaction(str(call.args[0])) for call in steps]
 
 
 def _names(statement, table):
@@ -165,7 +166,12 @@ def _carry(migration, call, lines, schema_only):
             + ("" if call.op == "run" else
                ", or, if the statement only changes the schema, mark it with \"# squash: schema-only\" "
                f"(or pass --schema-only {migration.name})") + ".")
-    return str(call.args[0])
+    return _in_transaction(str(call.args[0]))
+
+
+def _in_transaction(statement):
+    """Return STATEMENT without CONCURRENTLY: the baseline runs in a transaction, on a new database's empty tables."""
+    return CONCURRENTLY_RE.sub(r"\1", statement)
 
 
 def _index_origins(call):
