@@ -164,6 +164,26 @@ def test_an_index_built_concurrently_is_carried_as_a_plain_statement_the_baselin
     assert sorted(db.get_tables()) == ["migratehistory"]
 
 
+def test_a_foreign_key_whose_index_was_dropped_stays_unindexed_in_the_baseline(make_ctx, migrations_dir, db):
+    # As 012 drops session_events' index on session_id: the baseline wrote the foreign key without index=False,
+    # so peewee indexed it again and migrate check found the baseline building another schema.
+    write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
+    write_migration(migrations_dir, "002_tags", CREATE_TAGS, 'migrator.remove_model("tags")')
+    write_migration(migrations_dir, "003_unindex", 'migrator.drop_index("tags", "item")',
+                    'migrator.add_index("tags", "item")')
+    integrity.write(migrations_dir, mfiles.scan(migrations_dir))
+    assert commands.run(make_ctx()) == 0
+    original = snapshot.schema(db)
+    assert commands.rollback(make_ctx(), to="zero") == 0
+    assert commands.squash(make_ctx(), "003") == 0
+    assert "index=False" in (migrations_dir / "003_squashed_001_to_003.py").read_text()
+    assert commands.run(make_ctx()) == 0
+    assert snapshot.schema(db) == original
+    ctx = make_ctx(models_module="tests.models_items")
+    review.check(ctx)
+    assert not any("003_squashed_001_to_003" in line for line in ctx.out.lines)
+
+
 def test_schema_only_option_names_files_that_cannot_be_edited(make_ctx, migrations_dir, db):
     five_migrations(migrations_dir, extra_002='\nmigrator.sql(\'CREATE INDEX "items_name_lower" ON "items" (lower(name))\')')
     assert commands.squash(make_ctx(), "004", schema_only=["002_note"]) == 0

@@ -98,7 +98,7 @@ def diff(db, on_disk, models_module="analyzer.models", renames=()):
 
 def code_for(migrator, models, index_names=None):
     """Return (migrate code, rollback code, imports) that take MIGRATOR's model state to MODELS."""
-    with _callable_defaults() as imports, _index_flags_apart():
+    with _callable_defaults() as imports, _index_flags_apart(), _unindexed_foreign_keys():
         forward = _compile(migrator, models)
         with _original_index_names(index_names or {}), _not_null_after_restore():
             backward = _compile(migrator, models, reverse=True) if forward else ""
@@ -356,6 +356,24 @@ def _index_flags_apart():
         yield
     finally:
         auto.compare_fields = original
+
+
+@contextmanager
+def _unindexed_foreign_keys():
+    """Write index=False on a foreign key that has no index: peewee indexes one unless told not to."""
+    original = auto.FIELD_TO_PARAMS[pw.ForeignKeyField]
+
+    def foreign_key_params(field):
+        params = original(field)
+        if not field.index and not field.unique:
+            params["index"] = False
+        return params
+
+    auto.FIELD_TO_PARAMS[pw.ForeignKeyField] = foreign_key_params
+    try:
+        yield
+    finally:
+        auto.FIELD_TO_PARAMS[pw.ForeignKeyField] = original
 
 
 @contextmanager
