@@ -1,11 +1,13 @@
 """migrate squash: one baseline for new databases; databases that applied the files skip it. SQLite and PostgreSQL."""
 
+import shutil
+
 import pytest
 
 from analyzer.errors import AppError
 from analyzer.migrate import commands, history, integrity, review, snapshot
 from analyzer.migrate import files as mfiles
-from tests.conftest import CREATE_ITEMS, write_migration
+from tests.conftest import CREATE_ITEMS, ROOT, write_migration
 
 CREATE_TAGS = '''
 @migrator.create_model
@@ -182,6 +184,22 @@ def test_a_foreign_key_whose_index_was_dropped_stays_unindexed_in_the_baseline(m
     ctx = make_ctx(models_module="tests.models_items")
     review.check(ctx)
     assert not any("003_squashed_001_to_003" in line for line in ctx.out.lines)
+
+
+def test_this_repositorys_migrations_squash_into_a_baseline_that_builds_the_same_schema(make_ctx, migrations_dir, db):
+    for path in sorted((ROOT / "migrations").glob("[0-9]*.py")) + [ROOT / "migrations" / "migrations.sum"]:
+        shutil.copy(path, migrations_dir / path.name)
+    assert commands.run(make_ctx()) == 0
+    assert commands.rollback(make_ctx(), to="zero") == 0
+    files = [f.name for f in mfiles.scan(migrations_dir)]
+    assert commands.squash(make_ctx(), files[-1][:3], schema_only=files) == 0
+    assert commands.run(make_ctx()) == 0  # the baseline failed on PostgreSQL: CONCURRENTLY in a transaction
+    # ... and built the index on session_events' session_id that 012 dropped (known: not yet the same schema in
+    # every detail, see the README's squash section).
+    assert not [i for i in db.get_indexes("session_events") if i.columns == ["session_id"]]
+    ctx = make_ctx()
+    assert review.check(ctx) == 0, ctx.out.lines
+    assert commands.rollback(make_ctx(), to="zero") == 0 and commands.run(make_ctx()) == 0
 
 
 def test_schema_only_option_names_files_that_cannot_be_edited(make_ctx, migrations_dir, db):
