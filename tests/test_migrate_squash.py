@@ -190,13 +190,14 @@ def test_this_repositorys_migrations_squash_into_a_baseline_that_builds_the_same
     for path in sorted((ROOT / "migrations").glob("[0-9]*.py")) + [ROOT / "migrations" / "migrations.sum"]:
         shutil.copy(path, migrations_dir / path.name)
     assert commands.run(make_ctx()) == 0
+    indexes = {item for item in snapshot.schema(db) if item[0] == "index"}
     assert commands.rollback(make_ctx(), to="zero") == 0
     files = [f.name for f in mfiles.scan(migrations_dir)]
     assert commands.squash(make_ctx(), files[-1][:3], schema_only=files) == 0
     assert commands.run(make_ctx()) == 0  # the baseline failed on PostgreSQL: CONCURRENTLY in a transaction
-    # ... and built the index on session_events' session_id that 012 dropped (known: not yet the same schema in
-    # every detail, see the README's squash section).
-    assert not [i for i in db.get_indexes("session_events") if i.columns == ["session_id"]]
+    # It built 012's dropped index on session_events' session_id, 008's short-lived one and 009's twice. (Columns that
+    # later files added with a default still lack their DEFAULT 0 in the database: see the README.)
+    assert {item for item in snapshot.schema(db) if item[0] == "index"} == indexes
     ctx = make_ctx()
     assert review.check(ctx) == 0, ctx.out.lines
     assert commands.rollback(make_ctx(), to="zero") == 0 and commands.run(make_ctx()) == 0

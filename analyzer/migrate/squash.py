@@ -16,6 +16,8 @@ BASELINE_RE = mfiles.BASELINE_RE
 
 ARCHIVE_DIR = "squashed"
 MARKER_RE = re.compile(r"#\s*squash:\s*schema-only\b")
+MADE_INDEX_RE = re.compile(r'^\s*CREATE\s+(UNIQUE\s+)?INDEX\s+(?:IF\s+NOT\s+EXISTS\s+)?"?\w+"?\s+ON\s+"?(\w+)"?\s*'
+                           r'\(([\w\s",]+)\)\s*$', re.I)
 CONCURRENTLY_RE = re.compile(r"\b((?:CREATE\s+(?:UNIQUE\s+)?INDEX|DROP\s+INDEX|REINDEX\s+\w+)\s+)CONCURRENTLY\s+", re.I)
 
 TEMPLATE = '''"""Baseline for new databases: {first} through {last}, squashed.
@@ -56,9 +58,11 @@ def squash(db, directory, to, schema_only=()):
     carried, undo, origins = _walk(db, replaced, {_named(replaced, name) for name in schema_only})
     state = replay(db, replaced)
     added_later = _take_added_indexes(state.orm, origins)
+    recorded = [_take_recorded_index(state.orm, statement) for statement in carried]
     forward, backward, imports = autogen.code_for(Migrator(db), list(state.orm))
     forward += "".join(f"\n    {line}" for line in added_later)
-    forward += "".join(f"\n    migrator.sql({statement!r})" for statement in carried)
+    forward += "".join(f"\n    migrator.sql({statement!r})" + (f"\n    {line}" if line else "")
+                       for statement, line in zip(carried, recorded))
     # A carried statement may change a table the baseline does not create (migratehistory): undo it as its file did.
     # What a rollback does to the baseline's own tables goes with them (an index rebuilt just before its table is
     # dropped would only cost time).
@@ -126,15 +130,52 @@ def _walk(db, replaced, schema_only):
         migrator.calls = []
         replay(db, [f], migrator)
         lines = f.path.read_text(encoding="utf-8").splitlines()
-        carried_before = len(carried)
         for call in migrator.calls:
             if call.op in ("sql", "run"):
                 carried.append(_carry(f, call, lines, schema_only))
             else:
                 origins.update(_index_origins(call))
-        if len(carried) > carried_before:
+            if call.op == "drop_index":
+                # An index that SQL made and drop_index removed: the baseline, whose SQL runs after its models are
+                # made, would keep it (008's short-lived one).
+                gone = (call.table, _columns(migrator, call.table, call.args))
+                carried = [statement for statement in carried if _index_made(statement)[:2] != gone]
+        if any(call.op in ("sql", "run") for call in migrator.calls):
             undo[:0] = _undo(db, replaced[:position + 1], f)
     return carried, undo, origins
+
+
+def _index_made(statement):
+    """Return (table, columns, unique) of a plain CREATE INDEX statement, else (None, None, None)."""
+    found = MADE_INDEX_RE.match(statement)
+    if found is None:
+        return None, None, None
+    return found.group(2), tuple(c.strip().strip('"') for c in found.group(3).split(",")), bool(found.group(1))
+
+
+def _columns(migrator, table, names):
+    """Return the column names of a table's fields NAMES (a foreign key's column is session_id, its field session)."""
+    model = migrator.orm[table] if table in migrator.orm else None
+    fields = model._meta.fields if model is not None else {}
+    return tuple(fields[n].column_name if n in fields else n for n in names)
+
+
+def _take_recorded_index(models, statement):
+    """Take out of the models an index that carried SQL makes; return the line that records it, or None."""
+    # 009 built (customer_id, started_at) with SQL and recorded it in the model: the baseline would build it twice.
+    table, columns, unique = _index_made(statement)
+    model = next((m for m in models if m._meta.table_name == table), None)
+    if model is None:
+        return None
+    meta = model._meta
+    for entry in meta.indexes:
+        names = tuple(entry[0]) if isinstance(entry, tuple) else ()
+        if tuple(meta.fields[n].column_name if n in meta.fields else n for n in names) == columns and \
+                bool(entry[1]) == unique:
+            meta.indexes.remove(entry)
+            return (f"migrator.orm[{table!r}]._meta.indexes.append(({names!r}, {unique!r}))  "
+                    "# made by the SQL above, under its own name")
+    return None
 
 
 def _undo(db, files, migration):
