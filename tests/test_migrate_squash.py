@@ -153,7 +153,8 @@ def test_an_index_built_concurrently_is_carried_as_a_plain_statement_the_baselin
     how = '"CONCURRENTLY " if isinstance(database, pw.PostgresqlDatabase) else ""'
     write_migration(migrations_dir, "001_items", CREATE_ITEMS, 'migrator.remove_model("items")')
     write_migration(migrations_dir, "002_name_index",
-                    f'how = {how}\nmigrator.sql(f\'CREATE INDEX {{how}}IF NOT EXISTS "items_by_name" ON "items" ("name")\')',
+                    f'how = {how}\n'
+                    f'migrator.sql(f\'CREATE INDEX {{how}}IF NOT EXISTS "items_by_name" ON "items" ("name")\')',
                     f'how = {how}\nmigrator.sql(f\'DROP INDEX {{how}}IF EXISTS "items_by_name"\')',
                     header="\nTRANSACTION = False")
     integrity.write(migrations_dir, mfiles.scan(migrations_dir))
