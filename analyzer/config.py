@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 from analyzer import localtime
-from analyzer.errors import ConfigError
+from analyzer.errors import ConfigError, shown
 
 ENVIRONMENTS = ("development", "test", "production")
 DEFAULT_DATABASE_URL = "sqlite:///analyzer.db"
@@ -119,7 +119,7 @@ def _app_env(env):
         railway = env.get("RAILWAY_ENVIRONMENT_NAME") or env.get("RAILWAY_ENVIRONMENT") or ""
         return "production" if railway.strip().lower() == "production" else "development"
     if value not in ENVIRONMENTS:
-        raise ConfigError(f"APP_ENV={value!r} is not valid: use one of {', '.join(ENVIRONMENTS)}.")
+        raise ConfigError(f"APP_ENV={shown(value)!r} is not valid: use one of {', '.join(ENVIRONMENTS)}.")
     return value
 
 
@@ -163,7 +163,7 @@ def _number(env, name, default, kind, low, high):
     except ValueError:
         value = None
     if value is None or not low <= value <= high:
-        raise ConfigError(f"{name}={raw!r} is not valid: use a number from {low} to {high}.")
+        raise ConfigError(f"{name}={shown(raw)!r} is not valid: use a number from {low} to {high}.")
     return value
 
 
@@ -172,7 +172,7 @@ def _zone(env):
     try:
         found = localtime.zone(raw)
     except ValueError as exc:
-        raise ConfigError(f"REPORT_TIMEZONE={raw!r} is not valid: {exc}.") from None
+        raise ConfigError(f"REPORT_TIMEZONE={shown(raw)!r} is not valid: {exc}.") from None
     # One name per zone: the rollups record it, and utc or Etc/UTC must not read as another zone's days.
     key = getattr(found, "key", "UTC")
     return "UTC" if key.upper() in UTC_NAMES else key
@@ -185,7 +185,7 @@ def _currency(env):
     import pycountry  # only to check a currency set: loading it costs every command 45 ms
 
     if not re.fullmatch(r"[A-Za-z]{3}", raw) or pycountry.currencies.get(alpha_3=raw.upper()) is None:
-        raise ConfigError(f"CURRENCY={raw!r} is not valid: use an ISO 4217 code such as USD, EUR or GBP.")
+        raise ConfigError(f"CURRENCY={shown(raw)!r} is not valid: use an ISO 4217 code such as USD, EUR or GBP.")
     return raw.upper()
 
 
@@ -194,5 +194,5 @@ def _duration(env, name, default):
     if not raw:
         return default
     if not re.fullmatch(r"\d+\s*(ms|s|min|h)?", raw):
-        raise ConfigError(f"{name}={raw!r} is not valid: use a PostgreSQL duration such as 500ms, 5s, 10min or 1h (0 = no limit).")
+        raise ConfigError(f"{name}={shown(raw)!r} is not valid: use a PostgreSQL duration such as 500ms, 5s, 10min or 1h (0 = no limit).")
     return raw

@@ -4,6 +4,8 @@ import datetime as dt
 from functools import lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from analyzer.errors import shown
+
 UTC = dt.timezone.utc
 # Files of the zone database that stand for the server's own setting, not a place: names no report should use.
 HOST_ZONES = ("localtime", "posixrules")
@@ -31,7 +33,7 @@ def zone(name):
             raise ValueError(name)
         return UTC if name.upper() == "UTC" else ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError):
-        raise ValueError(f"unknown time zone {name[:80]!r} (use an IANA name such as Europe/Berlin)") from None
+        raise ValueError(f"unknown time zone {shown(name)!r} (use an IANA name such as Europe/Berlin)") from None
 
 
 def now(tz):

@@ -8,7 +8,9 @@ import pytest
 from bottle import FormsDict
 
 from analyzer import localtime
+from analyzer.analytics import explorer, funnels
 from analyzer.analytics.query import Filter
+from analyzer.web import explore_params
 from analyzer.web.params import (QueryError, parse_dimension, parse_limit, parse_metric, parse_query, parse_sort,
                                  query_string, with_filter, without_filter)
 
@@ -167,6 +169,26 @@ def test_an_unknown_dimension_is_repeated_at_most_80_characters():
     with pytest.raises(QueryError) as failure:
         parse_dimension("x" * 3000)
     assert str(failure.value).startswith(f"Unknown dimension {'x' * 79 + '…'!r}: use one of channel, ")
+
+
+LONG = "Q" * 5000
+
+
+@pytest.mark.parametrize("call", [
+    lambda: parse_query(FormsDict(period=LONG)), lambda: parse_query(FormsDict(compare=LONG)),
+    lambda: parse_query(FormsDict(interval=LONG)), lambda: parse_query(FormsDict({"from": LONG})),
+    lambda: parse_query(FormsDict(country=LONG)), lambda: parse_query(FormsDict(device=LONG)),
+    lambda: parse_metric({"metric": LONG}), lambda: parse_sort({"sort": LONG}), lambda: parse_limit({"limit": LONG}),
+    lambda: explore_params.parse_options(FormsDict(sort=LONG)),
+    lambda: explore_params.parse_options(FormsDict(revenue_min=LONG)),
+    lambda: funnels.check_options(LONG, None), lambda: funnels.check_options("session", LONG),
+    lambda: explorer.parse_cursor(LONG, "started_at"), lambda: localtime.zone("Europe/" + LONG),
+])
+def test_a_refused_value_is_repeated_at_most_80_characters(call):
+    # Only the breakdown's dimension was cut: period=<5,000 characters> made a dashboard error page 55,200 px wide.
+    with pytest.raises(Exception) as failure:
+        call()
+    assert "Q" * 80 not in str(failure.value) and "…" in str(failure.value)
 
 
 @pytest.mark.parametrize("text", ["1_0", "+5", "\u0661\u0660", "\uff11", "5.0", "1e2"])

@@ -207,7 +207,7 @@ def test_directly_after_counts_a_later_occurrence_of_the_previous_step(client):
     (["event:", "event:b"], "must have 1 to 2,000 characters"),
     (["page:*", "event:b"], "step 'page:\\*': a page step needs a page or the start of one .* for any page, use "
                            "'event:page_view'"),
-    (["page:/" + "x" * 2000, "event:b"], "step 'page:/" + "x" * 54 + "…': the page after 'page:' must have 1 to 2,000"),
+    (["page:/" + "x" * 2000, "event:b"], "step 'page:/" + "x" * 73 + "…': the page after 'page:' must have 1 to 2,000"),
     (["page:/a\nevent:purchase", "event:b"], "remove the line break or control character from the page"),
     (["event:a\tb", "event:b"], "remove the line break or control character from the event"),
 ])

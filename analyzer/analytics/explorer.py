@@ -11,6 +11,7 @@ from analyzer import localtime
 from analyzer.analytics import rolled
 from analyzer.analytics.query import where_sessions
 from analyzer.db import is_sqlite
+from analyzer.errors import shown
 from analyzer.models import CustomerSession
 
 S = CustomerSession
@@ -168,7 +169,7 @@ def make_cursor(row, sort):
 
 def parse_cursor(cursor, sort):
     """Decode a cursor of SORT into (value, id); raise CursorError when it is not one."""
-    bad = f"after: {cursor[:80]!r} is not a cursor from a previous page."
+    bad = f"after: {shown(cursor)!r} is not a cursor from a previous page."
     parts = cursor.split("~")
     if len(parts) != 3:
         raise CursorError(bad)

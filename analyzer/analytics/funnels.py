@@ -6,14 +6,13 @@ import peewee as pw
 
 from analyzer.analytics.query import where_sessions
 from analyzer.db import fetch_large, is_sqlite
-from analyzer.errors import AppError
+from analyzer.errors import AppError, shown
 from analyzer.models import CustomerSession, SessionEvent
 
 MIN_STEPS, MAX_STEPS = 2, 8
 UNITS = ("session", "customer")
 BREAKDOWNS = ("channel", "device")
 MAX_VALUE = 2000  # as long as a stored page
-SHOWN = 60  # characters of a refused step quoted back
 DEFAULT_STEPS = ("event:page_view", "page:/products/*", "event:add_to_cart", "event:begin_checkout", "event:purchase")
 DEFAULT_LABELS = ("Landing", "Product view", "Add to cart", "Checkout", "Purchase")
 
@@ -206,20 +205,20 @@ def pages_missing(query):
 def parse_step(text):
     """Return the Step written as TEXT (event:TYPE or page:PATH, '*' for prefix or contains, leading '>' for directly)."""
     raw = text.strip()
-    shown = repr(raw if len(raw) <= SHOWN else raw[:SHOWN] + "…")
+    typed = repr(shown(raw))
     direct = raw.startswith(">")
     kind, sep, value = raw.lstrip(">").strip().partition(":")
     kind, value = kind.strip().lower(), value.strip()
     if not sep or kind not in ("event", "page"):
-        raise FunnelError(f"step {shown}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
+        raise FunnelError(f"step {typed}: write event:TYPE or page:PATH (a trailing * matches a prefix).")
     match, value = split_match(value)
     if not value and kind == "page" and match != "exact":
-        raise FunnelError(f"step {shown}: a page step needs a page or the start of one ('page:/products/*'); for any "
+        raise FunnelError(f"step {typed}: a page step needs a page or the start of one ('page:/products/*'); for any "
                           "page, use 'event:page_view'.")
     if not value or len(value) > MAX_VALUE:
-        raise FunnelError(f"step {shown}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE:,} characters.")
+        raise FunnelError(f"step {typed}: the {kind} after '{kind}:' must have 1 to {MAX_VALUE:,} characters.")
     if any(ord(c) < 32 or ord(c) == 127 for c in value):  # a saved funnel keeps one step per line
-        raise FunnelError(f"step {shown}: remove the line break or control character from the {kind}.")
+        raise FunnelError(f"step {typed}: remove the line break or control character from the {kind}.")
     return Step(kind, value, match, direct)
 
 
@@ -246,9 +245,9 @@ def parse_steps(texts):
 def check_options(unit, by):
     """Raise FunnelError unless UNIT is one of UNITS and BY is None or one of BREAKDOWNS."""
     if unit not in UNITS:
-        raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {unit!r}.")
+        raise FunnelError(f"per must be one of {', '.join(UNITS)}; got {shown(unit)!r}.")
     if by not in (None, *BREAKDOWNS):
-        raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {by!r}.")
+        raise FunnelError(f"by must be one of {', '.join(BREAKDOWNS)}; got {shown(by)!r}.")
 
 
 def funnel(query, steps, unit="session", by=None):

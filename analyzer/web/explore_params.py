@@ -5,6 +5,7 @@ from decimal import Decimal
 from urllib.parse import parse_qsl
 
 from analyzer.analytics import explorer
+from analyzer.errors import shown
 from analyzer.web import params
 
 DEFAULT_PERIOD = "all"  # a list of sessions starts with all of them; the dashboard's links carry their range
@@ -16,7 +17,7 @@ def parse_options(query):
     """Read the explorer's own filters and sort from URL parameters; raise QueryError on bad input."""
     converted = (query.get("converted") or "").strip().lower()
     if converted and converted not in YES + NO:
-        raise params.QueryError(f"converted={converted!r} is not valid: use yes or no.")
+        raise params.QueryError(f"converted={shown(converted)!r} is not valid: use yes or no.")
     search = (query.get("q") or "").strip()
     landing = query.get("landing") or ""
     if len(search) > 128:
@@ -25,7 +26,7 @@ def parse_options(query):
         raise params.QueryError("landing is too long: a landing page filter has at most 500 characters.")
     sort = query.get("sort") or explorer.DEFAULT_SORT
     if sort.lstrip("-") not in explorer.SORTS or sort.count("-") > 1:
-        raise params.QueryError(f"sort={sort!r} is not valid: use one of {', '.join(explorer.SORTS)}, "
+        raise params.QueryError(f"sort={shown(sort)!r} is not valid: use one of {', '.join(explorer.SORTS)}, "
                                 "with a leading - for descending.")
     options = explorer.Options(
         search=search or None, converted=None if not converted else converted in YES,
@@ -60,15 +61,15 @@ def _number(query, name, kind):
     # scripts' digits.
     shape = r"-?[0-9]+(\.[0-9]+)?" if kind is Decimal else r"-?[0-9]+"
     if not re.fullmatch(shape, text):
-        raise params.QueryError(f"{name}={text!r} is not a {'whole ' if kind is int else ''}number.")
+        raise params.QueryError(f"{name}={shown(text)!r} is not a {'whole ' if kind is int else ''}number.")
     whole, _, decimals = text.lstrip("-").partition(".")
     if len(whole) > 16:  # a number all the same, past any stored value
-        raise params.QueryError(f"{name}={text[:40]!r} is out of range: use 0 to {MAX_NUMBER:,}.")
+        raise params.QueryError(f"{name}={shown(text)!r} is out of range: use 0 to {MAX_NUMBER:,}.")
     if len(decimals) > 16:
-        raise params.QueryError(f"{name}={text[:40]!r} has more than 16 decimals.")
+        raise params.QueryError(f"{name}={shown(text)!r} has more than 16 decimals.")
     value = kind(text)
     if not 0 <= value <= MAX_NUMBER:
-        raise params.QueryError(f"{name}={text!r} is out of range: use 0 to {MAX_NUMBER:,}.")
+        raise params.QueryError(f"{name}={shown(text)!r} is out of range: use 0 to {MAX_NUMBER:,}.")
     return value
 
 

@@ -50,7 +50,7 @@ def parse_query(params, today=None, fit=False):
     for name in ONE_VALUE:
         given = sorted(set(_all(params, name))) if name in params else []
         if len(given) > 1:
-            raise QueryError(f"{name} is given {len(given)} different values ({', '.join(given)}): give one.")
+            raise QueryError(f"{name} is given {len(given)} different values ({shown(', '.join(given))}): give one.")
     zone_name, tz = localtime.reporting_zone()
     today = today or localtime.now(tz).date()
     period = params.get("period") or None
@@ -76,11 +76,11 @@ def parse_query(params, today=None, fit=False):
         raise QueryError(f"The range {start} to {end} is longer than {MAX_YEARS} years: choose a shorter one.")
     compare = params.get("compare") or "previous"
     if compare not in COMPARES:
-        raise QueryError(f"compare={compare!r} is not valid: use {', '.join(COMPARES)}.")
+        raise QueryError(f"compare={shown(compare)!r} is not valid: use {', '.join(COMPARES)}.")
     interval = params.get("interval") or None
     if interval is not None:
         if interval not in INTERVALS:
-            raise QueryError(f"interval={interval!r} is not valid: use {', '.join(INTERVALS)}.")
+            raise QueryError(f"interval={shown(interval)!r} is not valid: use {', '.join(INTERVALS)}.")
         if interval == "hour" and (end - start).days + 1 > HOURLY_DAYS:
             raise QueryError(f"interval=hour works for ranges of up to {HOURLY_DAYS} days; use day, week or month.")
         if longer and interval != "month" and not fit:
@@ -125,7 +125,7 @@ def period_range(period, today):
         span = dashboard.data_span()
         return span if span else (today, today)
     if period not in spans:
-        raise QueryError(f"period={period!r} is not valid: use {', '.join(PERIODS)}, or from and to.")
+        raise QueryError(f"period={shown(period)!r} is not valid: use {', '.join(PERIODS)}, or from and to.")
     return spans[period]
 
 
@@ -133,7 +133,7 @@ def parse_metric(params, default="sessions"):
     """Return the metric parameter; raise QueryError for an unknown one."""
     metric = _decoded(params).get("metric") or default
     if metric not in METRICS:
-        raise QueryError(f"Unknown metric {metric!r}: use one of {', '.join(METRICS)}.")
+        raise QueryError(f"Unknown metric {shown(metric)!r}: use one of {', '.join(METRICS)}.")
     return metric
 
 
@@ -149,7 +149,7 @@ def parse_limit(params, default=10, most=1000):
     raw = _decoded(params).get("limit") or str(default)
     limit = record_id(raw.strip()) or 0  # not int(): it also reads '1_000', '+5' and other scripts' digits
     if not 1 <= limit <= most:
-        raise QueryError(f"limit={raw!r} is not valid: use a whole number from 1 to {most}.")
+        raise QueryError(f"limit={shown(raw)!r} is not valid: use a whole number from 1 to {most}.")
     return limit
 
 
@@ -157,7 +157,7 @@ def parse_sort(params, default="sessions"):
     """Return the sort parameter of a breakdown."""
     sort = _decoded(params).get("sort") or default
     if sort not in SORTS:
-        raise QueryError(f"sort={sort!r} is not valid: use one of {', '.join(SORTS)}.")
+        raise QueryError(f"sort={shown(sort)!r} is not valid: use one of {', '.join(SORTS)}.")
     return sort
 
 
@@ -212,7 +212,8 @@ def _filters(params):
         dimension = name[1:] if negate else name
         if dimension not in DIMENSIONS:
             if negate:
-                raise QueryError(f"Unknown dimension {dimension!r} in {name!r}: use one of {', '.join(DIMENSIONS)}.")
+                raise QueryError(f"Unknown dimension {shown(dimension)!r} in {shown(name)!r}: "
+                                 f"use one of {', '.join(DIMENSIONS)}.")
             continue
         values = [v for raw in _all(params, name) for v in split_values(raw) if v != ""]
         if not values:
@@ -226,7 +227,8 @@ def _filters(params):
         if dimension == "customer_type" and set(values) - set(CUSTOMER_TYPES):
             raise QueryError("customer_type is new or returning.")
         if dimension in found:
-            raise QueryError(f"{dimension} is filtered twice ({name!r}): use one parameter with values joined by '|'.")
+            raise QueryError(f"{dimension} is filtered twice ({shown(name)!r}): use one parameter with values joined "
+                             "by '|'.")
         found[dimension] = Filter(dimension, tuple(dict.fromkeys(values)), negate)
     return tuple(found[d] for d in DIMENSIONS if d in found)
 
@@ -239,8 +241,8 @@ def _refuse_misspelled(params):
             continue  # utm_campaign is a shared link's tag; 'top' is no typo of 'to' worth a 400
         close = difflib.get_close_matches(name, FIGURE_NAMES, n=1, cutoff=0.8)
         if close:
-            raise QueryError(f"Unknown parameter {raw!r}: did you mean {close[0]!r}? (Left as it is, it would be "
-                             "ignored and the figures would not be the ones asked for.)")
+            raise QueryError(f"Unknown parameter {shown(raw)!r}: did you mean {close[0]!r}? (Left as it is, it would "
+                             "be ignored and the figures would not be the ones asked for.)")
 
 
 def _country(text):
@@ -254,7 +256,8 @@ def _country(text):
             continue
         if found:
             return found
-    raise QueryError(f"country {text!r} is not a country: give its two-letter code (DE) or its English name (Germany).")
+    raise QueryError(f"country {shown(text)!r} is not a country: give its two-letter code (DE) or its English name "
+                     "(Germany).")
 
 
 def _device(word):
@@ -263,7 +266,7 @@ def _device(word):
         return word
     if word in DEVICE_WORDS:
         return DEVICE_WORDS[word]
-    raise QueryError(f"device {word!r} is not a device: use one of {', '.join(sorted(DEVICES))}.")
+    raise QueryError(f"device {shown(word)!r} is not a device: use one of {', '.join(sorted(DEVICES))}.")
 
 
 def _all(params, name):
@@ -295,5 +298,5 @@ def _date(name, text):
     except ValueError:
         day = None
     if day is None or not FIRST_DAY <= day <= LAST_DAY:
-        raise QueryError(f"{name}={text!r} is not a date from {FIRST_DAY} to {LAST_DAY}: use YYYY-MM-DD.")
+        raise QueryError(f"{name}={shown(text)!r} is not a date from {FIRST_DAY} to {LAST_DAY}: use YYYY-MM-DD.")
     return day
