@@ -112,7 +112,7 @@ def build_parser():
     load.add_argument("--kind", choices=["sessions", "events"], help="default: from the columns")
     load.add_argument("--timezone", default="UTC", metavar="TZ", help="zone of times without an offset (IANA name)")
     load.add_argument("--gap-minutes", type=int, default=30, metavar="N", help="inactivity that ends a session")
-    load.add_argument("--year", type=int, help="for files that have a month but no date")
+    load.add_argument("--year", help="for files that have a month but no date")  # read as the API reads it
     load.add_argument("--split-by-gap", action="store_true", help="ignore the file's session ids; split by inactivity")
     load.add_argument("--map", action="append", default=[], metavar="FIELD=COLUMN",
                       help="read FIELD from COLUMN instead of the detected one (repeatable; FIELD= leaves it out)")
@@ -261,7 +261,7 @@ def ingest_command(ctx, args):
     return ingest.run_imports(ctx, args.file, options.ImportOptions(
         kind=args.kind, file_format=args.format, timezone=args.timezone,
         gap_minutes=options.check_gap(args.gap_minutes), split_by_gap=args.split_by_gap,
-        year=options.parse_year(None if args.year is None else str(args.year)), mapping=options.parse_mapping(args.map),
+        year=options.parse_year(args.year), mapping=options.parse_mapping(args.map),
         dry_run=args.dry_run, created_by=history.who()["run_by"]))  # user@host, as a migration records it
 
 

@@ -696,6 +696,8 @@ def test_cli_bad_file_exits_1_with_the_report_and_no_traceback(db_url, db, tmp_p
     (["--split-by-gap", "--gap-minutes", "-5"], "--gap-minutes -5: give the minutes of inactivity that end a session"),
     (["--gap-minutes", "9999999999999999999999"], "--gap-minutes 9999999999999999999999: give the minutes"),
     (["--year", "99999"], "year '99999': give a year from 1971 to 2999"),
+    (["--year", "02018"], "year '02018': give a year from 1971 to 2999"),  # the API and the upload page refused it
+    (["--year", "9" * 5000], "year '" + "9" * 79 + "…': give a year"),  # argparse repeated all 5,000 digits
 ])
 def test_cli_options_out_of_range_are_a_clear_error_and_write_nothing(db_url, db, tmp_path, option, message):
     path = write(tmp_path, "events.csv", "user_id,timestamp,event\nu1,2026-03-01T10:00:00Z,page_view\n")
