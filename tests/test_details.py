@@ -281,6 +281,21 @@ def test_the_customer_page_shows_its_times_in_the_reporting_zone_across_summer_t
     assert started == ["2026-07-15 12:00:00", "2026-03-29 03:30:00", "2026-03-29 00:30:00"]
 
 
+def test_the_imports_and_account_pages_show_their_times_in_the_reporting_zone(berlin):
+    # They still said "Started (UTC)" and gave the token times with no zone beside pages in Berlin's time.
+    from analyzer.models import ApiToken, Import, User
+    Import.create(file_name="a.csv", checksum="x", kind="events", file_format="csv", status="done",
+                  started_at=BEFORE_SUMMER_TIME)
+    imports = berlin.get("/imports").html
+    assert "Started (Europe/Berlin)" in [th.text for th in imports.select("table th")]
+    assert "2026-03-29 00:30" in [td.text for td in imports.select("table tbody td")]
+    tokens.create(User.get(), "read", "laptop")
+    ApiToken.update(created_at=BEFORE_SUMMER_TIME + dt.timedelta(hours=2)).execute()
+    account = berlin.get("/account").html
+    assert [th.text for th in account.select("table th")][3:5] == ["Created (Europe/Berlin)", "Last used (Europe/Berlin)"]
+    assert "2026-03-29 03:30" in [td.text for td in account.select("table tbody td")]
+
+
 def test_the_pages_say_utc_when_the_reporting_zone_is_utc(history):
     session = history.get("/sessions/k%202%2Fx").html
     assert session.select_one("h1 small").text == "2026-03-03 09:00:00 UTC"

@@ -34,7 +34,7 @@ def register(app, settings):
         around = partial(filter_url, last=view.session.started_at)
         return render("session", title=f"Session {key}", view=view, s=view.session, filter_url=around,
                       session_url=session_url, customer_url=customer_url, money=priced, clock=present.clock,
-                      country=present.country, local_time=present.local_time, zone=present.zone_name())
+                      country=present.country)
 
     @app.get("/customers/", access="viewer")
     def customer_page_by_query():
@@ -53,7 +53,7 @@ def register(app, settings):
         seen = partial(filter_url, first=customer.first_seen, last=customer.last_seen)
         return render("customer", title=f"Customer {customer_id}", c=customer, page=page, first_page=not after,
                       session_url=session_url, customer_url=customer_url, filter_url=seen, money=priced,
-                      clock=present.clock, local_time=present.local_time, zone=present.zone_name())
+                      clock=present.clock)
 
     @app.get("/api/v1/sessions/<key:path>", access="api:read")
     def session_json(key):

@@ -10,7 +10,7 @@ import peewee as pw
 from analyzer.accounts import users
 from analyzer.ingest import rollups
 from analyzer.migrate import MIGRATIONS_DIR, plan
-from analyzer.web import auth
+from analyzer.web import auth, present
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = [str(HERE / "templates")]
@@ -26,6 +26,8 @@ def render(name, **values):
     values.setdefault("csrf", login.csrf_token if login else "")
     values.setdefault("path", bottle.request.path)
     values.setdefault("allows", users.allows)
+    values.setdefault("local_time", present.local_time)  # times in the reporting zone, which "zone" names
+    values.setdefault("zone", present.zone_name())
     return bottle.template(name, template_lookup=TEMPLATES, **values)
 
 

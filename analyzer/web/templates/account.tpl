@@ -35,13 +35,13 @@
   </form>
   % if tokens:
   <table>
-    <thead><tr><th>Name</th><th>Scope</th><th>Starts with</th><th>Created</th><th>Last used</th><th></th></tr></thead>
+    <thead><tr><th>Name</th><th>Scope</th><th>Starts with</th><th>Created ({{zone}})</th><th>Last used ({{zone}})</th><th></th></tr></thead>
     <tbody>
     % for t in tokens:
       <tr>
         <td>{{t.name}}</td><td>{{t.scope}}</td><td><code>{{t.prefix}}…</code></td>
-        <td>{{t.created_at.strftime('%Y-%m-%d %H:%M')}}</td>
-        <td>{{t.last_used_at.strftime('%Y-%m-%d %H:%M') if t.last_used_at else 'never'}}</td>
+        <td>{{local_time(t.created_at, '%Y-%m-%d %H:%M')}}</td>
+        <td>{{local_time(t.last_used_at, '%Y-%m-%d %H:%M') if t.last_used_at else 'never'}}</td>
         <td>
         % if t.revoked_at:
           revoked

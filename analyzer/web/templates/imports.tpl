@@ -86,13 +86,13 @@
 % if imports:
 <div class="table-scroll">
 <table class="sessions imports">
-  <thead><tr><th class="num">#</th><th>Started (UTC)</th><th>File</th><th>Kind</th><th>Status</th><th class="num">Rows read</th>
+  <thead><tr><th class="num">#</th><th>Started ({{zone}})</th><th>File</th><th>Kind</th><th>Status</th><th class="num">Rows read</th>
     <th class="num">Sessions created</th><th class="num">Sessions continued</th><th class="num">Events added</th>
     <th class="num">Rows already there</th><th class="num">Extra rows of a session</th><th>By</th><th></th></tr></thead>
   <tbody>
   % for r in imports:
     <tr>
-      <td class="num">{{r.id}}</td><td>{{r.started_at.strftime('%Y-%m-%d %H:%M')}}</td><td class="wrap">{{r.file_name}}</td><td>{{r.kind}}</td>
+      <td class="num">{{r.id}}</td><td>{{local_time(r.started_at, '%Y-%m-%d %H:%M')}}</td><td class="wrap">{{r.file_name}}</td><td>{{r.kind}}</td>
       <td>{{r.status}}</td><td class="num">{{'{:,}'.format(r.rows_read)}}</td><td class="num">{{'{:,}'.format(r.sessions_written)}}</td>
       <td class="num">{{'{:,}'.format(r.sessions_continued)}}</td><td class="num">{{'{:,}'.format(r.events_written)}}</td>
       <td class="num">{{'{:,}'.format(r.rows_identical)}}</td><td class="num">{{'{:,}'.format(r.extra_rows)}}</td><td class="wrap">{{r.created_by or '—'}}</td>

@@ -73,7 +73,7 @@
 <div class="table-scroll">
 <table class="sessions">
   <thead>
-    <tr><th><a href="{{sort_link('started_at')}}">Started ({{present.zone_name()}}){{arrow('started_at')}}</a></th><th>Customer</th><th>Channel</th>
+    <tr><th><a href="{{sort_link('started_at')}}">Started ({{zone}}){{arrow('started_at')}}</a></th><th>Customer</th><th>Channel</th>
         <th>Source / medium</th><th>Device</th><th>Country</th><th>Landing page</th>
         <th class="num"><a href="{{sort_link('page_views')}}">Pages{{arrow('page_views')}}</a></th>
         <th class="num"><a href="{{sort_link('duration_s')}}">Duration{{arrow('duration_s')}}</a></th><th>Converted</th>
@@ -82,7 +82,7 @@
   <tbody>
   % for s in page.rows:
     <tr>
-      <td><a href="{{session_url(s.session_key)}}" title="{{s.session_key}}">{{present.local_time(s.started_at)}}</a></td>
+      <td><a href="{{session_url(s.session_key)}}" title="{{s.session_key}}">{{local_time(s.started_at)}}</a></td>
       <td><a href="{{customer_url(s.customer_id)}}">{{s.customer_id}}</a></td>
       <td>{{present.dimension_value('channel', s.channel)}}</td>
       <td>{{s.source or '—'}} / {{s.medium or '—'}}</td>
