@@ -4,12 +4,13 @@ import argparse
 import difflib
 import gc
 import os
+import re
 import sys
 from importlib import import_module
 
 from analyzer.config import load_settings
 from analyzer.db import DATABASE_ERRORS
-from analyzer.errors import AppError
+from analyzer.errors import AppError, shown
 from analyzer.migrate import commands as migrate_commands
 from analyzer.migrate import history
 from analyzer import guard
@@ -26,6 +27,10 @@ class Parser(argparse.ArgumentParser):
         parsed, extras = super().parse_known_args(args, namespace)
         parsed.__dict__.setdefault("parser_", self)
         return parsed, extras
+
+    def error(self, message):
+        """Exit 2 with MESSAGE and the usage, a long value of the user's cut to 80 characters."""
+        super().error(re.sub(r"'([^']{81,})'", lambda found: repr(shown(found.group(1))), message))
 
     def refuse_extras(self, extras):
         """Exit 2 naming arguments the command does not take, with this command's usage and a likely option."""

@@ -135,6 +135,12 @@ def test_a_mistyped_option_gets_the_commands_usage_and_the_likely_option(project
     assert result.code == 2 and "did you mean" not in result.err and "unrecognized arguments: --dry-run" in result.err
 
 
+def test_a_long_bad_option_value_is_repeated_at_most_80_characters(project, db_url):
+    # argparse repeated all 5,000 characters of --kind, --format or --gap-minutes, as the app's messages no longer do.
+    result = run_cli(project, "import", "file.csv", "--kind", "k" * 5000, env={"DATABASE_URL": db_url})
+    assert result.code == 2 and "'" + "k" * 79 + "…'" in result.err and "k" * 80 not in result.err
+
+
 def test_merge_is_not_offered(project, db_url):
     result = migrate(project, db_url, "merge")
     assert result.code == 2
