@@ -69,6 +69,11 @@ class Query:
         """Return the filter on DIMENSION, or None."""
         return next((f for f in self.filters if f.dimension == dimension), None)
 
+    def customer_types(self):
+        """Return the customer types (new, returning) whose sessions the filters keep."""
+        item = self.filter_of("customer_type")
+        return set(CUSTOMER_TYPES) if item is None else kept_types(item)
+
 
 def make_query(start, end, compare="previous", filters=(), interval=None, period=None, zone=None):
     """Build a Query, deriving the comparison range and, unless given, the interval that suits the range."""
@@ -105,10 +110,15 @@ def where_sessions(select, query, by_time=False):
     return select.where(reduce(and_, conditions))
 
 
+def kept_types(item):
+    """Return the customer types that a customer_type filter keeps."""
+    return set(item.values) ^ (set(CUSTOMER_TYPES) if item.negate else set())
+
+
 def filter_condition(item, unindexed=False):
     """Return the Peewee condition of one filter over CustomerSession (UNINDEXED: SQLite may not use its index)."""
     if item.dimension == "customer_type":
-        wanted = set(item.values) ^ ({"new", "returning"} if item.negate else set())
+        wanted = kept_types(item)
         if wanted == {"new"}:
             return is_first_session()
         if wanted == {"returning"}:

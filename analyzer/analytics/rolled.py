@@ -107,7 +107,7 @@ def _totals_by_key(select, group):
 
 def _cube(query, group):
     """Sum the daily rollups of the range under the filters, grouped by GROUP (a column) or not at all."""
-    wanted = _customer_types(query)
+    wanted = query.customer_types()
     if not wanted:
         return {}
     columns = []
@@ -121,7 +121,7 @@ def _cube(query, group):
 
 def _cube_rows(query, dimension):
     if dimension == "customer_type":
-        wanted = _customer_types(query)
+        wanted = query.customer_types()
         found = _cube(query, None).get(None)
         if found is None:
             return []
@@ -201,13 +201,6 @@ def _cube_conditions(query):
         values = _stored_values(item)
         conditions.append(column.not_in(values) if item.negate else column.in_(values))
     return conditions
-
-
-def _customer_types(query):
-    item = query.filter_of("customer_type")
-    if item is None:
-        return {"new", "returning"}
-    return (set(item.values) ^ {"new", "returning"}) if item.negate else set(item.values)
 
 
 def _only_new(query):

@@ -50,19 +50,10 @@ def register(app):
         view = replace(view, interval_given=False, query=replace(q, interval=params.default_interval(q.start, q.end)))
         width = max((len(c.periods) for c in cohorts), default=0)
         return render("retention", title="Retention", v=view, path="/retention", cohorts=cohorts, width=width,
-                      returning_only=returning_only(view.query),
+                      returning_only=view.query.customer_types() == {"returning"},
                       interval=interval, activity=activity, interval_names=names, by_month=asked != interval,
                       activity_names=ACTIVITY_NAMES, keep=urlencode(keep), keep_fields=keep, heat=heat,
                       link=lambda **c: _link(view, keep, **c), **dashboard.helpers(view, None))
-
-
-def returning_only(query):
-    """Tell whether QUERY's filters keep only returning customers' sessions, which no first session ever is."""
-    wanted = {"new", "returning"}
-    for f in query.filters:
-        if f.dimension == "customer_type":
-            wanted &= set(f.values) ^ ({"new", "returning"} if f.negate else set())
-    return wanted == {"returning"}
 
 
 def heat(share):
