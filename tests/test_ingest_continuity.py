@@ -159,6 +159,20 @@ def test_a_late_middle_part_joins_two_sessions_into_one(db, tmp_path):  # noqa: 
     assert [r.sessions for r in DailyRollup.select()] == [2]
 
 
+def test_undoing_a_customers_first_session_makes_their_next_one_first(db, tmp_path, by_difference):  # noqa: F811
+    morning = [["u1", "2026-03-01 09:00:00", "page_view", "/", "", "google", "mobile", ""],
+               ["u2", "2026-03-01 09:30:00", "page_view", "/", "", "", "desktop", ""]]
+    evening = [["u1", "2026-03-01 18:00:00", "page_view", "/shoes", "", "", "mobile", ""]]
+    importer.import_file(db, write_csv(tmp_path / "evening.csv", evening))
+    alone = state()
+    first = importer.import_file(db, write_csv(tmp_path / "morning.csv", morning))
+    assert [(f.customer_id, f.started_at.hour) for f in CustomerFirst.select().order_by(CustomerFirst.customer_id)] == [
+        ("u1", 9), ("u2", 9)]
+    importer.undo(db, first.import_id)
+    assert state() == alone
+    assert [(f.customer_id, f.started_at.hour) for f in CustomerFirst.select()] == [("u1", 18)]
+
+
 def test_an_overlapping_file_adds_only_the_events_not_stored_yet(db, tmp_path):  # noqa: F811
     rows = [["u1", f"2026-03-01 10:0{m}:00", "page_view", "/", "", "", "", ""] for m in range(6)]
     importer.import_file(db, write_csv(tmp_path / "a.csv", rows[:4]))

@@ -12,7 +12,7 @@ from collections import defaultdict
 import numpy as np
 
 from analyzer import localtime, sketch
-from analyzer.db import is_sqlite
+from analyzer.db import byte_order, is_sqlite
 from analyzer.ingest import rollups, store
 
 DIMENSION_COUNT = len(rollups.FILTER_DIMENSIONS)
@@ -38,6 +38,25 @@ CREATE TEMP TABLE rollup_customers AS
 SELECT customer_id FROM rollup_before
 UNION
 SELECT customer_id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+"""
+# The first session of each customer changed: the stored one, when the change left it alone, or one written; all
+# sessions only of the customers whose stored first the change touched. (Ranking every session of each customer
+# read 24,000 sessions for an hourly file's 8,400 customers at noon, and grows with their history.)
+FIRSTS = """
+CREATE TEMP TABLE rollup_firsts AS
+SELECT customer_id, session_id, started_at
+FROM (SELECT customer_id, session_id, started_at,
+             ROW_NUMBER() OVER (PARTITION BY customer_id{c} ORDER BY started_at, session_id) AS position
+      FROM (SELECT customer_id, session_id, started_at FROM customer_firsts
+            WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+              AND session_id NOT IN (SELECT id FROM rollup_before)
+            UNION ALL
+            SELECT customer_id, id, started_at FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+            UNION ALL
+            SELECT customer_id, id, started_at FROM customer_sessions
+            WHERE customer_id IN (SELECT customer_id FROM customer_firsts
+                                  WHERE session_id IN (SELECT id FROM rollup_before))) candidates) ranked
+WHERE position = 1
 """
 # Untouched sessions that were their customer's first and are no longer, or the other way round: they change from
 # new to returning or back (the first sessions before and after, but not both).
@@ -133,7 +152,7 @@ class Change:
         """Change the rollups by the difference of the sessions before and after, or recompute their days."""
         db, p = self.db, self.db.param
         db.execute_sql(CUSTOMERS)
-        rollups.write_new_firsts(db)
+        db.execute_sql(FIRSTS.format(c=byte_order(db)))
         store.analyze_staged(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
         db.execute_sql(IMAGES)
