@@ -172,7 +172,7 @@ def _completed(query, found):
 def _points(query, metric, interval):
     found = rolled.series(query, interval, customers=metric == "customers")
     if found is None:
-        found = raw.series(query, interval)
+        found = raw.series(query, interval, customers=metric == "customers", new=metric == "new_customers")
     starts = localtime.buckets(query.start, query.end, interval, query.tz)
     empty = Totals()
     sketched = metric in SKETCHED

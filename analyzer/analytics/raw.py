@@ -25,13 +25,16 @@ def customers(query, in_range=None):
     return where_sessions(S.select(_unique_customers()), query, by_time).scalar() or 0
 
 
-def series(query, interval):
-    """Return {bucket start: Totals} of QUERY by INTERVAL in the query's reporting zone (empty buckets left out)."""
+def series(query, interval, customers=True, new=True):
+    """Return {bucket start: Totals} of QUERY by INTERVAL in the query's reporting zone (empty buckets left out).
+
+    Without CUSTOMERS (or NEW), the unique (or new) customers are left at 0: counting them is most of the read.
+    """
     db = _database()
     start, end = query.window()
     sql, params = localtime.bucket_sql(db.param, not is_sqlite(db), interval, start, end, query.tz)
     bucket = SQL(sql, params)
-    select = S.select(bucket, *_sums(), _unique_customers()).group_by(bucket)
+    select = S.select(bucket, *_sums(new), _unique_customers() if customers else Value(0)).group_by(bucket)
     return {localtime.bucket_start(row[0], interval): _totals(row[1:]) for row in where_sessions(select, query).tuples()}
 
 
@@ -73,9 +76,9 @@ def scan(query, dimensions, customers=False):
     return out, counted
 
 
-def _sums():
+def _sums(new=True):
     return [fn.COUNT(S.id), _count(S.page_views <= 1), _count(S.converted == True), _revenue(),  # noqa: E712
-            fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(is_first_session())]
+            fn.SUM(S.page_views), fn.SUM(S.duration_s), _count(is_first_session()) if new else Value(0)]
 
 
 def _totals(row):
