@@ -20,7 +20,7 @@ import pytest
 from analyzer.config import Settings
 from analyzer.db import init_database
 from analyzer.errors import AppError
-from analyzer.ingest import changes, demo, export, importer, store
+from analyzer.ingest import changes, demo, export, importer, rollups, store
 from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import commands
 from analyzer.models import CustomerSession, DailyRollup, Import, SessionEvent
@@ -754,7 +754,8 @@ def test_a_large_import_leaves_postgresql_statistics_of_what_it_wrote(pg_url, tm
             text = "session_id,customer_id,started_at\n" + "".join(
                 f"s{i},c{i % 7},2026-03-01T{i % 24:02d}:{i % 60:02d}:00Z\n" for i in range(300))
         importer.import_file(database, write(tmp_path, "big.csv", text))
-        tables = ("customer_sessions", "customer_firsts") + (("session_events",) if kind == "events" else ())
+        tables = ("customer_sessions", "customer_firsts", *rollups.TABLES) + (
+            ("session_events",) if kind == "events" else ())
         for table in tables:
             estimate = database.execute_sql("SELECT reltuples FROM pg_class WHERE relname = %s", (table,)).fetchone()[0]
             assert estimate == database.execute_sql(f"SELECT COUNT(*) FROM {table}").fetchone()[0] > 0, table

@@ -81,7 +81,7 @@ def load(db, sessions, days, seed=7, created_by="demo", today=None):
         record.rows_read = record.sessions_written = sessions
         record.events_written = events
         record.save()
-    store.analyze(db, "customer_sessions", "session_events", "imports")
+    store.analyze(db, "customer_sessions", "session_events", "imports", "customer_firsts", *rollups.TABLES)
     return Loaded(record.id, sessions, events, time.perf_counter() - started)
 
 

@@ -287,7 +287,7 @@ def _publish(db, transaction, writer, record, gap_minutes, report):
                                "seconds": round(time.perf_counter() - report.started, 3)})
     record.save()
     if report.rows_read >= store.ANALYZE_ROWS:  # in the transaction: an import that ends is whole, statistics included
-        store.analyze(db, "customer_firsts")
+        store.analyze(db, "customer_firsts", *rollups.TABLES)
 
 
 def _read(records, source, report, progress, convert, add):
