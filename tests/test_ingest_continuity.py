@@ -173,6 +173,15 @@ def test_undoing_a_customers_first_session_makes_their_next_one_first(db, tmp_pa
     assert [(f.customer_id, f.started_at.hour) for f in CustomerFirst.select()] == [("u1", 18)]
 
 
+def test_a_customer_missing_from_the_first_sessions_gets_their_earliest_one(db, tmp_path, by_difference):  # noqa: F811
+    morning = [["u1", "2026-03-01 09:00:00", "page_view", "/", "", "google", "mobile", ""]]
+    evening = [["u1", "2026-03-01 18:00:00", "page_view", "/shoes", "", "", "mobile", ""]]
+    importer.import_file(db, write_csv(tmp_path / "morning.csv", morning))
+    CustomerFirst.delete().execute()  # as a database upgraded past migration 005 holds them until a rebuild
+    importer.import_file(db, write_csv(tmp_path / "evening.csv", evening))
+    assert [(f.customer_id, f.started_at.hour) for f in CustomerFirst.select()] == [("u1", 9)]
+
+
 def test_an_overlapping_file_adds_only_the_events_not_stored_yet(db, tmp_path):  # noqa: F811
     rows = [["u1", f"2026-03-01 10:0{m}:00", "page_view", "/", "", "", "", ""] for m in range(6)]
     importer.import_file(db, write_csv(tmp_path / "a.csv", rows[:4]))
