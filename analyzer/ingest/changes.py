@@ -19,13 +19,16 @@ DIMENSION_COUNT = len(rollups.FILTER_DIMENSIONS)
 DELTA_SHARE = 1.0  # a change that writes more than this share of the sessions its days held recomputes them
 SESSION_COLUMNS = ("id, customer_id, started_at, channel, device, country, source, medium, campaign, landing_page, "
                    "exit_page, page_views, converted, revenue, duration_s")
+OF_SESSION = ", ".join(f"s.{c}" for c in SESSION_COLUMNS.split(", "))
+# Whether session s is its customer's first: one join, not an EXISTS that PostgreSQL runs per row or hashes whole.
+IS_FIRST = "CASE WHEN f.session_id IS NULL THEN 0 ELSE 1 END"
+WITH_FIRST = "customer_sessions s LEFT JOIN customer_firsts f ON f.session_id = s.id"
 
 BEFORE = f"""
 CREATE TEMP TABLE rollup_before AS
-SELECT {SESSION_COLUMNS}, CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id)
-                                THEN 1 ELSE 0 END AS first
-FROM customer_sessions s
-WHERE id IN ({{touched}})
+SELECT {OF_SESSION}, {IS_FIRST} AS first
+FROM {WITH_FIRST}
+WHERE s.id IN ({{touched}})
 """
 WRITTEN = """
 CREATE TEMP TABLE rollup_written AS
@@ -81,9 +84,8 @@ IMAGES = f"""
 CREATE TEMP TABLE rollup_images AS
 SELECT {SESSION_COLUMNS}, -1 AS n, first FROM rollup_before
 UNION ALL
-SELECT {SESSION_COLUMNS}, -1 AS n,
-       CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id) THEN 1 ELSE 0 END
-FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_extra)
+SELECT {OF_SESSION}, -1 AS n, {IS_FIRST}
+FROM {WITH_FIRST} WHERE s.id IN (SELECT id FROM rollup_extra)
 UNION ALL
 SELECT {SESSION_COLUMNS}, 1 AS n, CASE WHEN id IN (SELECT session_id FROM rollup_firsts) THEN 1 ELSE 0 END
 FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_written UNION ALL SELECT id FROM rollup_extra)
@@ -100,12 +102,12 @@ STORED = "SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups WHERE day >= {p} 
 STAGED_CELLS = "SELECT day, customer_id, channel, device, country, customer_type, n FROM rollup_staged"
 # The other sessions of the customers changed, on the days changed: they are in their cells already. (SQLite, which
 # has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
-OTHERS = """
-SELECT {day}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
-       CASE WHEN EXISTS (SELECT 1 FROM customer_firsts f WHERE f.session_id = s.id) THEN 'new' ELSE 'returning' END
-FROM customer_sessions s
+OTHERS = f"""
+SELECT {{day}}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
+       CASE WHEN f.session_id IS NULL THEN 'returning' ELSE 'new' END
+FROM {WITH_FIRST}
 WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
-  AND {plus}s.started_at >= {p} AND {plus}s.started_at < {p}
+  AND {{plus}}s.started_at >= {{p}} AND {{plus}}s.started_at < {{p}}
   AND s.id NOT IN (SELECT id FROM rollup_images)
 """
 SKETCHES_OF_DAY = "SELECT dimension, value, customers, sketch FROM customer_sketches WHERE day = {p}"
