@@ -1,6 +1,8 @@
 """The user and token commands of manage.py, and the account rules behind them, on SQLite and PostgreSQL."""
 
 import datetime as dt
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -108,6 +110,28 @@ def test_passwords_are_argon2id_and_the_common_list_is_real():
     assert len(passwords.common_passwords()) == 30000
     with pytest.raises(passwords.PasswordRejected):
         passwords.check("aaaaaaaaaaaa")
+
+
+def test_argon2_checks_take_turns_on_half_the_cores(monkeypatch):
+    lock, running, most = threading.Lock(), [0], [0]
+
+    class Slow:
+        def verify(self, hashed, password):
+            with lock:
+                running[0] += 1
+                most[0] = max(most[0], running[0])
+            time.sleep(0.05)
+            with lock:
+                running[0] -= 1
+            return True
+
+    monkeypatch.setattr(passwords, "CHEAP", Slow())
+    checks = [threading.Thread(target=passwords.verify, args=("hash", "password", True)) for _ in range(6)]
+    for check in checks:
+        check.start()
+    for check in checks:
+        check.join()
+    assert most[0] == passwords.HASHES_AT_ONCE < 6
 
 
 def test_changing_a_password_keeps_only_the_given_session(env):

@@ -1,6 +1,8 @@
 """Password policy and Argon2id hashing."""
 
 import functools
+import os
+import threading
 
 import argon2
 
@@ -9,6 +11,10 @@ MAX_LENGTH = 1024
 # Argon2id with RFC 9106's low-memory profile (64 MiB, 3 passes); tests use the cheapest profile.
 STRONG = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY)
 CHEAP = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
+# Argon2id checks at once, each 64 MiB and about 160 ms of a core: a burst of sign-ins (or an attack on the sign-in
+# page) queues for half the cores instead of taking them all, and all the memory, from the pages and the API.
+HASHES_AT_ONCE = max(1, min(4, (os.cpu_count() or 2) // 2))
+HASHING = threading.BoundedSemaphore(HASHES_AT_ONCE)
 
 
 class PasswordRejected(ValueError):
@@ -50,12 +56,14 @@ def dummy_hash(cheap=False):
 
 def hash_password(password, cheap=False):
     """Return the Argon2id hash of PASSWORD."""
-    return hasher(cheap).hash(password)
+    with HASHING:
+        return hasher(cheap).hash(password)
 
 
 def verify(password_hash, password, cheap=False):
     """Tell whether PASSWORD matches PASSWORD_HASH."""
     try:
-        return hasher(cheap).verify(password_hash, password)
+        with HASHING:
+            return hasher(cheap).verify(password_hash, password)
     except (argon2.exceptions.VerificationError, argon2.exceptions.InvalidHashError):
         return False
