@@ -8,6 +8,9 @@ from analyzer.db import database
 from analyzer.errors import AppError, ConfigError
 from analyzer.web import create_app, drain
 
+# As railway.toml's start command: a request waiting for its turn at a password check holds a thread.
+THREADS = 32
+
 try:
     app = create_app()
 except ConfigError as exc:
@@ -54,7 +57,7 @@ def main(argv=None):
         database.initialize(app.config["analyzer.db"])
     host = "0.0.0.0" if settings.is_production else "127.0.0.1"
     try:
-        server = waitress.create_server(app, host=host, port=settings.port, threads=8)
+        server = waitress.create_server(app, host=host, port=settings.port, threads=THREADS)
     except OSError as exc:
         other = settings.port + 1 if settings.port < 65535 else 8080
         print(f"Error: cannot serve on {host}:{settings.port}: {exc.strerror or exc} (another server?). "
