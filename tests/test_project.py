@@ -46,6 +46,12 @@ def test_procfile_and_railway_config_migrate_before_serving():
     assert railway["deploy"]["preDeployCommand"] == ["python manage.py migrate run"]
     assert railway["deploy"]["healthcheckPath"] == "/healthz"
     assert railway["deploy"]["startCommand"] == procfile["web"]
+    assert f"--threads={app_threads()} " in procfile["web"]  # python app.py serves as production does
+
+
+def app_threads():
+    """Return app.py's THREADS, read from its text (importing app.py would build the app)."""
+    return int(re.search(r"^THREADS = (\d+)$", (ROOT / "app.py").read_text(), re.M).group(1))
 
 
 def test_railway_build_ships_the_bytecode_of_every_module(tmp_path):

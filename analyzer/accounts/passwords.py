@@ -11,8 +11,8 @@ MAX_LENGTH = 1024
 # Argon2id with RFC 9106's low-memory profile (64 MiB, 3 passes); tests use the cheapest profile.
 STRONG = argon2.PasswordHasher.from_parameters(argon2.profiles.RFC_9106_LOW_MEMORY)
 CHEAP = argon2.PasswordHasher.from_parameters(argon2.profiles.CHEAPEST)
-# Argon2id checks at once, each 64 MiB and about 160 ms of a core: a burst of sign-ins (or an attack on the sign-in
-# page) queues for half the cores instead of taking them all, and all the memory, from the pages and the API.
+# Argon2id checks at once, each 64 MiB and about 160 ms of a core: a burst of sign-ins queues for half the cores
+# (of the host: os.cpu_count ignores a container's CPU quota) instead of taking all of them, and the memory.
 HASHES_AT_ONCE = max(1, min(4, (os.cpu_count() or 2) // 2))
 HASHING = threading.BoundedSemaphore(HASHES_AT_ONCE)
 
