@@ -80,6 +80,11 @@ SELECT id FROM rollup_written
 EXCEPT
 SELECT id FROM rollup_before
 """
+# An untouched session that stops being its customer's first takes the customer out of its day's new customers,
+# so the days are recomputed: known now, before the customers of every cell are gathered (a backfill of 500,000
+# sessions older than their customers' firsts spent 15 s of SQLite's write lock on them, then recomputed).
+LOST_FIRST = "SELECT 1 FROM rollup_extra WHERE id IN (SELECT session_id FROM customer_firsts) LIMIT 1"
+STAGED_DAYS = "SELECT DISTINCT day FROM rollup_staged"
 IMAGES = f"""
 CREATE TEMP TABLE rollup_images AS
 SELECT {SESSION_COLUMNS}, -1 AS n, first FROM rollup_before
@@ -161,6 +166,7 @@ class Change:
         db.execute_sql(FIRSTS.format(c=byte_order(db)))
         store.analyze_staged(db, "rollup_before", "rollup_written", "rollup_customers", "rollup_firsts")
         db.execute_sql(EXTRA)
+        lost_first = db.execute_sql(LOST_FIRST).fetchone() is not None
         db.execute_sql(IMAGES)
         for statement in rollups.WRITE_FIRSTS:
             db.execute_sql(statement)
@@ -170,6 +176,11 @@ class Change:
         first, last = localtime.local_days(rollups.as_date(first), rollups.as_date(last), tz)
         start, end = localtime.utc_window(first, last, tz)
         rollups.stage(db, start, end, tz, sessions="rollup_images s", first="s.first = 1", n="s.n")
+        if lost_first:
+            days = {rollups.as_date(day) for day, in db.execute_sql(STAGED_DAYS)}
+            db.execute_sql("DROP TABLE rollup_staged")
+            rollups.refresh_days(db, days, tz)
+            return
         cells = _cells(db.execute_sql(STAGED_CELLS))
         day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(db), "day", start, end, tz, column="s.started_at")
         # Their untouched sessions have no n: counted as "before", where they stay.
