@@ -1,5 +1,6 @@
 """The one database handle and how it is opened."""
 
+import contextlib
 import select
 import sqlite3
 from pathlib import Path
@@ -22,6 +23,7 @@ DATABASE_ERRORS = (pw.DatabaseError, pw.InterfaceError, sqlite3.Error, psycopg2.
 # holds the write lock, and took twice as long with the default.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal",
                   "cache_size": -65536}
+PUBLISH_WAIT_MS = 60000  # a sign-in's wait for SQLite's write lock: the publish of 500,000 sessions held it 49 s
 POOL_STALE_S = 300  # a pooled connection older than this is closed instead of reused
 # A pooled connection waiting on a server that vanished without a word (a network partition) fails after about a
 # minute instead of when the kernel gives up (15 minutes and more).
@@ -109,6 +111,20 @@ def write_transaction(db):
     # A deferred one that read first would fail at once (SQLITE_BUSY_SNAPSHOT) if another connection wrote
     # before its own first write; BEGIN IMMEDIATE waits its turn (busy_timeout) and reads the latest data.
     return db.atomic(lock_type="IMMEDIATE") if is_sqlite(db) else db.atomic()
+
+
+@contextlib.contextmanager
+def waiting_out_imports(db):
+    """Let SQLite writes inside wait up to a minute for the write lock (an import's publish), not the usual 10 s."""
+    # For a sign-in: its writes are few, and its user would rather wait than be told to retry.
+    if not is_sqlite(db):
+        yield
+        return
+    db.execute_sql(f"PRAGMA busy_timeout = {PUBLISH_WAIT_MS}")
+    try:
+        yield
+    finally:
+        db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
 
 
 def write_if_free(db, write):

@@ -6,6 +6,7 @@ import gzip
 import html
 import json
 import re
+import threading
 
 import pytest
 import webtest
@@ -480,6 +481,18 @@ def test_a_crowded_address_gets_one_guess_per_account_and_never_locks_out_a_corr
     attempt(browser(), "ann@example.com", "wrong password 12", 401)
     assert "Too many failed sign-ins" in attempt(browser(), "ann@example.com", PASSWORD, 429).text
     attempt(browser(), "ann@example.com", PASSWORD, 303, address="10.0.0.2")
+
+
+def test_a_crowd_of_sign_ins_gets_told_to_retry_instead_of_taking_every_thread(browser, monkeypatch):
+    users.create("ann@example.com", PASSWORD, "viewer", cheap=True)
+    monkeypatch.setattr(users, "SIGNING_IN", threading.BoundedSemaphore(1))
+    users.SIGNING_IN.acquire()  # one sign-in checking its password
+    response = attempt(browser(), "ann@example.com", PASSWORD, 429)
+    assert "Many people are signing in right now. Try again in 5 seconds." in response.text
+    assert response.headers["Retry-After"] == "5"
+    users.SIGNING_IN.release()
+    attempt(browser(), "ann@example.com", PASSWORD, 303)
+    assert LoginAttempt.select().count() == 1  # the refused one was no attempt at the password
 
 
 def test_a_success_resets_the_account_count(browser):

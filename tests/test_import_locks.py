@@ -142,3 +142,28 @@ def test_a_dry_run_leaves_no_staging_table_behind(db, tmp_path):
     assert temp_tables(db) == [] and CustomerSession.select().count() == 0
     report = importer.import_file(db, path)
     assert (dry.sessions_created, report.sessions_created) == (100, 100)
+
+
+def test_a_sign_in_waits_out_a_publish_longer_than_the_busy_timeout(sqlite_url, blocker, monkeypatch):
+    from analyzer import db as database_module
+
+    monkeypatch.setitem(database_module.SQLITE_PRAGMAS, "busy_timeout", 200)  # as if a publish outlasted 10 s
+    app = create_app(Settings(app_env="test", database_url=migrated(sqlite_url), secret_key="test-secret"))
+    db = app.config["analyzer.db"]
+    sign_in(webtest.TestApp(app))  # makes the admin
+    answers = []
+
+    def sign_in_meanwhile():
+        form = webtest.TestApp(app).get("/login").forms[0]
+        form["email"], form["password"] = "admin@example.com", PASSWORD
+        started = time.perf_counter()
+        answers.append((form.submit(expect_errors=True).status_int, time.perf_counter() - started))
+
+    blocker.execute("BEGIN IMMEDIATE")  # the publish
+    thread = threading.Thread(target=sign_in_meanwhile)
+    thread.start()
+    time.sleep(1.0)
+    blocker.execute("COMMIT")
+    thread.join()
+    assert len(answers) == 1 and answers[0][0] == 303 and answers[0][1] >= 0.8
+    db.close()

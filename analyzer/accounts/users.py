@@ -1,8 +1,10 @@
 """Creating and changing users, and checking a sign-in with throttling by account and by address."""
 
+import contextlib
 import datetime as dt
 import math
 import re
+import threading
 from dataclasses import dataclass
 
 from analyzer.accounts import now, passwords
@@ -17,17 +19,25 @@ WINDOW = dt.timedelta(minutes=15)
 MAX_ACCOUNT_FAILURES = 5
 MAX_ADDRESS_FAILURES = 20
 ATTEMPTS_KEPT = dt.timedelta(days=1)  # far longer than WINDOW: every attempt prunes what is older
+# Sign-ins under way at once: half the server's 32 threads (railway.toml). A sign-in waits on its thread for its
+# password check and, on SQLite, for an import's write lock: without a bound, a crowd of them took every thread.
+SIGN_INS_AT_ONCE = 16
+SIGNING_IN = threading.BoundedSemaphore(SIGN_INS_AT_ONCE)
+CROWDED_RETRY_S = 5
 
 
 @dataclass
 class Throttled(Exception):
-    """Too many failed sign-ins: wait this many seconds."""
+    """Too many failed sign-ins, or too many sign-ins at once (CROWDED): wait this many seconds."""
 
     seconds: int
+    crowded: bool = False
 
     @property
     def message(self):
         """Return the sentence a user sees."""
+        if self.crowded:
+            return f"Many people are signing in right now. Try again in {self.seconds} seconds."
         minutes = max(1, math.ceil(self.seconds / 60))
         return f"Too many failed sign-ins. Try again in {minutes} minute{'s' if minutes > 1 else ''}."
 
@@ -117,6 +127,17 @@ def set_disabled(user, disabled):
         if disabled:
             LoginSession.delete().where(LoginSession.user == user).execute()
     return user
+
+
+@contextlib.contextmanager
+def signing_in():
+    """Hold one of the SIGN_INS_AT_ONCE places of a sign-in under way; raise Throttled when none is free."""
+    if not SIGNING_IN.acquire(blocking=False):
+        raise Throttled(CROWDED_RETRY_S, crowded=True)
+    try:
+        yield
+    finally:
+        SIGNING_IN.release()
 
 
 def authenticate(email, password, address, cheap=False):

@@ -5,6 +5,7 @@ import logging
 import bottle
 
 from analyzer.accounts import passwords, users
+from analyzer.db import database, waiting_out_imports
 from analyzer.errors import AppError
 from analyzer.web import auth
 from analyzer.web.routes import render
@@ -31,7 +32,10 @@ def register(app, settings):
         form = bottle.request.forms
         email, target = form.getunicode("email", ""), auth.safe_next(form.getunicode("next", "/"))
         try:
-            user = users.authenticate(email, form.getunicode("password", ""), auth.client_address(), cheap)
+            with users.signing_in(), waiting_out_imports(database):
+                user = users.authenticate(email, form.getunicode("password", ""), auth.client_address(), cheap)
+                if user is not None:
+                    auth.sign_in(settings, user)
         except users.Throttled as throttled:
             bottle.response.status = 429
             bottle.response.set_header("Retry-After", str(throttled.seconds))
@@ -39,7 +43,6 @@ def register(app, settings):
         if user is None:
             bottle.response.status = 401
             return render("login", message=WRONG, email=email, next=target, csrf=auth.csrf_token(settings))
-        auth.sign_in(settings, user)
         return bottle.redirect(target, 303)
 
     @app.post("/logout", access="viewer")
