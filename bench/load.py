@@ -8,8 +8,9 @@ TEST_DATABASE_URL's) and removes it at the end; loads --sessions through the imp
 --clients users (production settings: Argon2id, Secure cookies, trusted proxy as in railway.toml),
 then each client cycles through the pages and the API for --seconds (or --max-requests in all),
 signing in again every --sign-in-every requests (a write, and an Argon2id check of about 160 ms of
-CPU), while `manage.py import` adds --import-sessions more. It reports requests/s, p50/p99 per kind of
-request, every 5xx, every "database is locked", the import's time and the exact row counts after.
+CPU), while `manage.py import` adds --import-sessions more. It reports requests/s, p50/p99 and the
+statuses per kind of request, every 5xx, every "database is locked", the import's time and the exact
+row counts after.
 """
 
 import argparse
@@ -80,6 +81,10 @@ class Retry(Exception):
     """A request got no response; its client goes on with the next one."""
 
 
+class Crowded(Retry):
+    """A sign-in that the server asked to retry in this many seconds (429, too many sign-ins at once)."""
+
+
 class Client(threading.Thread):
     """One signed-in user cycling through the pages and the API until the deadline."""
 
@@ -109,9 +114,11 @@ class Client(threading.Thread):
         nonce, token = nonce.group(1), token.group(1)
         body = urlencode({"csrf_token": token, "email": f"user{self.number}@example.com", "password": PASSWORD,
                           "next": "/"})
-        response, _ = self.request(connection, "POST", "/login", body, {
+        response, page = self.request(connection, "POST", "/login", body, {
             "Content-Type": "application/x-www-form-urlencoded", "Cookie": f"analyzer_csrf={nonce}",
             "X-Forwarded-For": f"10.0.{self.number}.1"})
+        if response.status == 429 and "signing in right now" in page:
+            raise Crowded(int(response.getheader("Retry-After") or 5))
         signed_in = re.search(r"analyzer_session=([^;]+)", response.getheader("Set-Cookie") or "")
         if signed_in is None:  # refused (a 503 is counted): go on with the session this client had
             raise Retry()
@@ -121,12 +128,19 @@ class Client(threading.Thread):
         run = self.run_
         connection = http.client.HTTPConnection("127.0.0.1", run.port, timeout=60)
         try:
-            cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+            while True:
+                try:
+                    cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
+                    break
+                except Crowded as crowded:  # as a user told to try again in a few seconds would
+                    time.sleep(crowded.args[0])
         except Retry:
             return
         finally:
             with run.lock:
                 run.started += 1
+        with run.lock:
+            run.signed_in += 1
         api = {"Authorization": f"Bearer {run.token}"}
         cursor = None
         step = 0
@@ -177,9 +191,11 @@ class Run:
         self.left = max_requests
         self.lock = threading.Lock()
         self.times = {}
+        self.statuses = {}
         self.errors = []
         self.locked = 0
         self.started = 0  # clients past their first sign-in
+        self.signed_in = 0  # those it signed in
 
     def take(self):
         with self.lock:
@@ -192,6 +208,8 @@ class Run:
                  else "sign-in" if path == "/login" else "imports page")
         with self.lock:
             self.times.setdefault(group, []).append(seconds)
+            counts = self.statuses.setdefault(group, {})
+            counts[status] = counts.get(status, 0) + 1
             if status >= 500:
                 self.errors.append({"path": path, "status": status, "body": text[:200]})
             if "database is locked" in text or "database is busy" in text.lower():
@@ -294,7 +312,7 @@ def load(args, folder, url):
         while run.started < args.clients and any(c.is_alive() for c in clients):
             time.sleep(0.05)
         with run.lock:
-            run.times, run.errors, run.locked, run.left = {}, [], 0, args.max_requests
+            run.times, run.statuses, run.errors, run.locked, run.left = {}, {}, [], 0, args.max_requests
             run.deadline = time.monotonic() + args.seconds
         measured = time.perf_counter()
         importing = subprocess.Popen([sys.executable, "manage.py", "import", str(more), "--yes"], cwd=ROOT, env=env,
@@ -312,7 +330,8 @@ def load(args, folder, url):
         server_log_file.close()
     everything = [t for times in run.times.values() for t in times]
     return {
-        "database": args.db, "clients": args.clients, "sign_in_every": args.sign_in_every,
+        "database": args.db, "clients": args.clients, "clients_signed_in": run.signed_in,
+        "sign_in_every": args.sign_in_every,
         "seconds": round(elapsed, 1), "sessions_before": args.sessions,
         "import_sessions": args.import_sessions, "base_import_s": round(base_seconds, 1),
         "import_s": round(import_seconds, 1), "import_exit": importing.returncode,
@@ -321,6 +340,7 @@ def load(args, folder, url):
         "p50_ms": _ms(percentile(everything, 0.5)), "p99_ms": _ms(percentile(everything, 0.99)),
         "by_kind": {k: {"requests": len(v), "p50_ms": _ms(percentile(v, 0.5)), "p99_ms": _ms(percentile(v, 0.99))}
                     for k, v in sorted(run.times.items())},
+        "statuses": {k: {str(status): n for status, n in sorted(v.items())} for k, v in sorted(run.statuses.items())},
         "5xx": sum(1 for e in run.errors if e["status"] < 599), "5xx_examples": run.errors[:5],
         "no_response_in_60s": sum(1 for e in run.errors if e["status"] == 599), "database_is_locked": run.locked,
         "server_errors_logged": server_log.count("Traceback"),
