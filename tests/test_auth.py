@@ -1,6 +1,7 @@
 """Accounts and security through the real WSGI app: every route's guard per role, CSRF, sign-in, sessions,
 throttling, setup, API tokens, escaping. Every test runs on SQLite and on PostgreSQL."""
 
+import contextlib
 import datetime as dt
 import gzip
 import html
@@ -493,6 +494,18 @@ def test_a_crowd_of_sign_ins_gets_told_to_retry_instead_of_taking_every_thread(b
     users.SIGNING_IN.release()
     attempt(browser(), "ann@example.com", PASSWORD, 303)
     assert LoginAttempt.select().count() == 1  # the refused one was no attempt at the password
+
+
+def test_one_address_cannot_hold_the_places_of_everyone_elses_sign_ins(browser):
+    users.create("ann@example.com", PASSWORD, "viewer", cheap=True)
+    with contextlib.ExitStack() as held:
+        for _ in range(users.SIGN_INS_PER_ADDRESS):  # slow sign-ins from one address, under way
+            held.enter_context(users.signing_in("10.6.6.6"))
+        response = attempt(browser(), "someone@example.com", "wrong password 12", 429, address="10.6.6.6")
+        assert "Many people are signing in right now" in response.text
+        attempt(browser(), "ann@example.com", PASSWORD, 303, address="10.0.0.7")
+    assert users.UNDER_WAY == {}
+    attempt(browser(), "someone@example.com", "wrong password 12", 401, address="10.6.6.6")
 
 
 def test_a_success_resets_the_account_count(browser):

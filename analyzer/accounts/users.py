@@ -21,8 +21,12 @@ MAX_ADDRESS_FAILURES = 20
 ATTEMPTS_KEPT = dt.timedelta(days=1)  # far longer than WINDOW: every attempt prunes what is older
 # Sign-ins under way at once: half the server's 32 threads (railway.toml). A sign-in waits on its thread for its
 # password check and, on SQLite, for an import's write lock: without a bound, a crowd of them took every thread.
+# Two per client address, so that one address cannot hold the places and keep everyone else from signing in.
 SIGN_INS_AT_ONCE = 16
+SIGN_INS_PER_ADDRESS = 2
 SIGNING_IN = threading.BoundedSemaphore(SIGN_INS_AT_ONCE)
+UNDER_WAY = {}  # client address: its sign-ins under way
+UNDER_WAY_LOCK = threading.Lock()
 CROWDED_RETRY_S = 5
 
 
@@ -130,13 +134,19 @@ def set_disabled(user, disabled):
 
 
 @contextlib.contextmanager
-def signing_in():
-    """Hold one of the SIGN_INS_AT_ONCE places of a sign-in under way; raise Throttled when none is free."""
-    if not SIGNING_IN.acquire(blocking=False):
-        raise Throttled(CROWDED_RETRY_S, crowded=True)
+def signing_in(address):
+    """Hold a place of a sign-in under way from ADDRESS; raise Throttled when it has its two, or none is free."""
+    with UNDER_WAY_LOCK:
+        if UNDER_WAY.get(address, 0) >= SIGN_INS_PER_ADDRESS or not SIGNING_IN.acquire(blocking=False):
+            raise Throttled(CROWDED_RETRY_S, crowded=True)
+        UNDER_WAY[address] = UNDER_WAY.get(address, 0) + 1
     try:
         yield
     finally:
+        with UNDER_WAY_LOCK:
+            UNDER_WAY[address] -= 1
+            if not UNDER_WAY[address]:
+                del UNDER_WAY[address]
         SIGNING_IN.release()
 
 

@@ -32,8 +32,9 @@ def register(app, settings):
         form = bottle.request.forms
         email, target = form.getunicode("email", ""), auth.safe_next(form.getunicode("next", "/"))
         try:
-            with users.signing_in(), waiting_out_imports(database):
-                user = users.authenticate(email, form.getunicode("password", ""), auth.client_address(), cheap)
+            address = auth.client_address()
+            with users.signing_in(address), waiting_out_imports(database):
+                user = users.authenticate(email, form.getunicode("password", ""), address, cheap)
                 if user is not None:
                     auth.sign_in(settings, user)
         except users.Throttled as throttled:
