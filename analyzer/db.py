@@ -120,11 +120,8 @@ def waiting_out_imports(db):
     if not is_sqlite(db):
         yield
         return
-    db.execute_sql(f"PRAGMA busy_timeout = {PUBLISH_WAIT_MS}")
-    try:
+    with _busy_timeout(db, PUBLISH_WAIT_MS):
         yield
-    finally:
-        db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
 
 
 def write_if_free(db, write):
@@ -136,16 +133,25 @@ def write_if_free(db, write):
     if not is_sqlite(db):
         write()
         return True
-    db.execute_sql("PRAGMA busy_timeout = 0")
+    with _busy_timeout(db, 0):
+        try:
+            write()
+            return True
+        except pw.OperationalError as exc:
+            if "locked" not in str(exc) and "busy" not in str(exc):
+                raise
+            return False
+
+
+@contextlib.contextmanager
+def _busy_timeout(db, milliseconds):
+    """Make SQLite wait MILLISECONDS for a lock inside, then as long as it did before (write_if_free may be inside)."""
+    before = db.execute_sql("PRAGMA busy_timeout").fetchone()[0]
+    db.execute_sql(f"PRAGMA busy_timeout = {int(milliseconds)}")
     try:
-        write()
-        return True
-    except pw.OperationalError as exc:
-        if "locked" not in str(exc) and "busy" not in str(exc):
-            raise
-        return False
+        yield
     finally:
-        db.execute_sql(f"PRAGMA busy_timeout = {SQLITE_PRAGMAS['busy_timeout']}")
+        db.execute_sql(f"PRAGMA busy_timeout = {int(before)}")
 
 
 
