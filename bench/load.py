@@ -38,6 +38,7 @@ import psycopg2
 ROOT = Path(__file__).resolve().parents[1]
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 PASSWORD = "load test password 4242"
+FIRST_SIGN_IN_S = 120  # a client told to retry its first sign-in stops after this long
 CHANNELS = [("google", "organic"), ("google", "cpc"), ("newsletter", "email"), ("instagram", "social"), ("", "")]
 DEVICES = ["mobile", "desktop", "tablet"]
 COUNTRIES = ["US", "GB", "DE", "FR", "CA", "NL", "ES", "IT", "AU", "JP"]
@@ -127,12 +128,15 @@ class Client(threading.Thread):
     def run(self):
         run = self.run_
         connection = http.client.HTTPConnection("127.0.0.1", run.port, timeout=60)
+        give_up = time.monotonic() + FIRST_SIGN_IN_S
         try:
             while True:
                 try:
                     cookie = {"Cookie": f"analyzer_session={self.sign_in(connection)}"}
                     break
                 except Crowded as crowded:  # as a user told to try again in a few seconds would
+                    if time.monotonic() + crowded.args[0] > give_up:
+                        raise
                     time.sleep(crowded.args[0])
         except Retry:
             return
