@@ -82,7 +82,7 @@ SELECT id FROM rollup_before
 """
 # An untouched session that stops being its customer's first takes the customer out of its day's new customers,
 # so the days are recomputed: known now, before the customers of every cell are gathered (a backfill of 500,000
-# sessions older than their customers' firsts spent 15 s of SQLite's write lock on them, then recomputed).
+# sessions older than their customers' firsts held SQLite's write lock 13 s longer for them, then recomputed).
 LOST_FIRST = "SELECT 1 FROM rollup_extra WHERE id IN (SELECT session_id FROM customer_firsts) LIMIT 1"
 STAGED_DAYS = "SELECT DISTINCT day FROM rollup_staged"
 IMAGES = f"""
