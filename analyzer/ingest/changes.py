@@ -21,8 +21,8 @@ SESSION_COLUMNS = ("id, customer_id, started_at, channel, device, country, sourc
                    "exit_page, page_views, converted, revenue, duration_s")
 OF_SESSION = ", ".join(f"s.{c}" for c in SESSION_COLUMNS.split(", "))
 # Whether session s is its customer's first: one join, not an EXISTS that PostgreSQL runs per row or hashes whole.
-IS_FIRST = "CASE WHEN f.session_id IS NULL THEN 0 ELSE 1 END"
-WITH_FIRST = "customer_sessions s LEFT JOIN customer_firsts f ON f.session_id = s.id"
+WITH_FIRST = rollups.STORED_SESSIONS["sessions"]
+IS_FIRST = f"CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 1 ELSE 0 END"
 
 BEFORE = f"""
 CREATE TEMP TABLE rollup_before AS
@@ -109,7 +109,7 @@ STAGED_CELLS = "SELECT day, customer_id, channel, device, country, customer_type
 # has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
 OTHERS = f"""
 SELECT {{day}}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
-       CASE WHEN f.session_id IS NULL THEN 'returning' ELSE 'new' END
+       CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 'new' ELSE 'returning' END
 FROM {WITH_FIRST}
 WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
   AND {{plus}}s.started_at >= {{p}} AND {{plus}}s.started_at < {{p}}
