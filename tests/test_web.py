@@ -7,6 +7,7 @@ project's real migrations, applied with the migrate layer.
 import datetime as dt
 import html
 import shutil
+import time
 
 import pytest
 import webtest
@@ -20,7 +21,7 @@ from analyzer.ingest.options import ImportOptions
 from analyzer.migrate import MIGRATIONS_DIR, commands
 from analyzer.migrate import files as mfiles
 from analyzer.models import CustomerSession, RollupZone
-from analyzer.web import SECURITY_HEADERS, create_app
+from analyzer.web import SECURITY_HEADERS, create_app, routes
 from tests.conftest import migrated, sign_in
 
 ON_DISK = [f.name for f in mfiles.scan(MIGRATIONS_DIR)]
@@ -151,6 +152,30 @@ def test_the_previous_version_keeps_serving_once_the_next_ones_migration_is_appl
     assert app.get("/sessions").status_int == 200
     (directory / f"{LATEST}.py").unlink()  # a file missing below the newest one is still a problem
     assert serve(settings, migrations_dir=directory).get("/healthz", status=503).json["status"] == "schema problem"
+
+
+def test_a_schema_found_fine_is_trusted_for_a_second_then_checked_again(settings, serve, behind, monkeypatch):
+    directory, name = behind
+    migrate(settings, directory)
+    app = serve(settings, migrations_dir=directory)
+    sign_in(app)
+    assert app.get("/sessions").status_int == 200
+    ctx = commands.Context(settings=settings, directory=directory, out=lambda *_: None, yes=True)
+    try:
+        commands.rollback(ctx)  # another process rolls the newest migration back
+    finally:
+        ctx.close()
+    checks = []
+    monkeypatch.setattr(routes, "schema_state", lambda a: checks.append(a) or real_state(a))
+    assert app.get("/sessions").status_int == 200  # three queries a request saved; the rollback not seen yet
+    assert checks == []
+    time.sleep(routes.FINE_FOR_S)
+    response = app.get("/sessions", status=503)
+    assert f"1 migration(s) are pending ({name})" in response.text and len(checks) == 1
+    assert app.get("/healthz", status=503).json["schema"]["pending"] == [name]  # the health check never trusts
+
+
+real_state = routes.schema_state
 
 
 UNREACHABLE = {

@@ -24,11 +24,11 @@ def register(app, settings):
         if before and params.record_id(before) is None:
             return _page(error=f"before {before!r}: give the number of an import; this page lists the newest.",
                          status=400)
-        undone = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("undone")))
+        undone = _named_import("undone")
         if undone is not None and undone.status == "undone":
             return _page(notice=f"Import {undone.id} ({undone.file_name}) undone: its events and the sessions it "
                                 "created are removed, and the sessions it continued are as they were before it.")
-        done = Import.get_or_none(Import.id == params.record_id(bottle.request.query.get("imported")))
+        done = _named_import("imported")
         if done is not None and done.status == "done":
             report = importer.report_of(done)
             took = f", in {report.seconds:.1f} s" if report.seconds else ""
@@ -150,6 +150,12 @@ def _file_name(raw):
     """Return the uploaded file's own name without folders or control characters, at most 200 characters."""
     name = Path(raw.replace("\\", "/")).name
     return "".join(c for c in name if c.isprintable())[:200] or "upload"
+
+
+def _named_import(name):
+    """Return the import whose number the query parameter NAME gives, or None (no query when there is none)."""
+    number = params.record_id(bottle.request.query.get(name))
+    return None if number is None else Import.get_or_none(Import.id == number)
 
 
 def _page(error=None, notice=None, bad_rows=(), status=200, check=None, token=None, options=None, report=None,
