@@ -117,7 +117,7 @@ def overview(query, dimensions, limit=10, sorts=None, label=None):
 
 def _found(query, dimensions, customers=False):
     """Return ({dimension: rows}, unique customers when CUSTOMERS and the rows had to be read, else None)."""
-    found = {dimension: rolled.rows(query, dimension) for dimension in dimensions}
+    found = rolled.rows(query, dimensions)
     unanswered = [dimension for dimension, rows in found.items() if rows is None]
     if not unanswered:
         return found, None

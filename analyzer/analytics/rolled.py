@@ -74,13 +74,20 @@ def _bounded(totals):
     return totals
 
 
-def rows(query, dimension):
-    """Return [(value, sessions, conversions, revenue)] of DIMENSION from the rollups, or None."""
+def rows(query, dimensions):
+    """Return {dimension: [(value, sessions, conversions, revenue)], or None where the rollups cannot say}."""
     if not answerable(query):
-        return None
-    if len(query.filters) <= 1:
-        return _breakdown_rows(query, dimension)
-    return _cube_rows(query, dimension) if dimension in CUBE_DIMENSIONS else None
+        return dict.fromkeys(dimensions)
+    if len(query.filters) > 1:
+        return {d: _cube_rows(query, d) if d in CUBE_DIMENSIONS else None for d in dimensions}
+    # The filtered dimension's own rows are its values' overall rows; every other dimension is read in one query.
+    own = [d for d in dimensions if query.filters and d == query.filters[0].dimension]
+    rest = [d for d in dimensions if d not in own]
+    out = {d: [] for d in dimensions}
+    for group in (own, rest):
+        for dimension, *row in _breakdown_rows(query, group) if group else ():
+            out[dimension].append(tuple(row))
+    return out
 
 
 def _sums(query, group):
@@ -90,7 +97,7 @@ def _sums(query, group):
     B = BreakdownRollup
     columns = [fn.SUM(B.sessions), fn.SUM(B.bounces), fn.SUM(B.conversions), _sum(B.revenue, "revenue"),
                fn.SUM(B.page_views), fn.SUM(B.duration_s), fn.SUM(B.new_sessions)]
-    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(query, ""))
+    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(query, [""]))
     return _totals_by_key(select.group_by(B.day) if group else select, group)
 
 
@@ -137,27 +144,28 @@ def _cube_rows(query, dimension):
             for value, t in _cube(query, getattr(D, dimension)).items()]
 
 
-def _breakdown_rows(query, dimension):
+def _breakdown_rows(query, dimensions):
     B = BreakdownRollup
-    select = (B.select(B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
-              .where(*_breakdown_conditions(query, dimension)).group_by(B.value))
-    return [(value or None, int(sessions), int(conversions), money(revenue))
-            for value, sessions, conversions, revenue in select.tuples() if sessions]
+    select = (B.select(B.dimension, B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
+              .where(*_breakdown_conditions(query, dimensions)).group_by(B.dimension, B.value))
+    return [(dimension, value or None, int(sessions), int(conversions), money(revenue))
+            for dimension, value, sessions, conversions, revenue in select.tuples() if sessions]
 
 
-def _breakdown_conditions(query, dimension):
-    """Select the breakdown rollups of DIMENSION ('' for all sessions) in the range, under the one filter if any."""
+def _breakdown_conditions(query, dimensions):
+    """Select the breakdown rollups of DIMENSIONS ('' for all sessions) in the range, under the one filter if any."""
     B = BreakdownRollup
     conditions = [B.filter_dimension == "", B.filter_value == ""]
     if query.filters:
         item = query.filters[0]
         values = _stored_values(item)
-        if item.dimension == dimension:  # a breakdown by the filtered dimension: its rows of those values
+        if item.dimension in dimensions:  # then it comes alone: its rows are those of its values, unfiltered
             conditions.append(B.value.not_in(values) if item.negate else B.value.in_(values))
         else:
             conditions = [B.filter_dimension == item.dimension,
                           B.filter_value.not_in(values) if item.negate else B.filter_value.in_(values)]
-    return conditions + [B.dimension == dimension, B.day >= query.start, B.day <= query.end]
+    chosen = B.dimension == dimensions[0] if len(dimensions) == 1 else B.dimension.in_(dimensions)
+    return conditions + [chosen, B.day >= query.start, B.day <= query.end]
 
 
 def _customers(query, spans):
