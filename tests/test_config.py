@@ -124,6 +124,24 @@ def test_sqlite_gets_wal_foreign_keys_and_busy_timeout(sqlite_url):
     db.close()
 
 
+def test_the_server_keeps_its_sqlite_connections_and_takes_the_large_cache_only_to_write(sqlite_url):
+    from analyzer.db import SQLITE_PRAGMAS, write_transaction
+
+    db = open_database(sqlite_url, pooled=True)
+    first = db.connection()
+    db.close()  # the end of a request
+    assert db.connection() is first  # the next request's: no new file handle, no pragmas again, its cache warm
+    assert db.execute_sql("PRAGMA journal_mode").fetchone() == ("wal",)
+    assert db.execute_sql("PRAGMA foreign_keys").fetchone() == (1,)
+    assert db.execute_sql("PRAGMA busy_timeout").fetchone() == (10000,)
+    usual = db.execute_sql("PRAGMA cache_size").fetchone()[0]
+    assert usual != SQLITE_PRAGMAS["cache_size"]  # SQLite's default: 32 threads x 64 MB would stay in memory
+    with write_transaction(db):
+        assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+    assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == usual
+    db.close_all()
+
+
 def test_cli_missing_setting_is_one_line_and_exit_2():
     result = run_cli(ROOT, "migrate", "status", env={"APP_ENV": "production", "SECRET_KEY": "k" * 32})
     assert result.code == 2

@@ -147,7 +147,7 @@ def test_a_dry_run_leaves_no_staging_table_behind(db, tmp_path):
 def test_a_sign_in_waits_out_a_publish_longer_than_the_busy_timeout(sqlite_url, blocker, monkeypatch):
     from analyzer import db as database_module
 
-    monkeypatch.setitem(database_module.SQLITE_PRAGMAS, "busy_timeout", 200)  # as if a publish outlasted 10 s
+    monkeypatch.setitem(database_module.SERVER_SQLITE_PRAGMAS, "busy_timeout", 200)  # as if a publish outlasted 10 s
     app = create_app(Settings(app_env="test", database_url=migrated(sqlite_url), secret_key="test-secret"))
     db = app.config["analyzer.db"]
     try:

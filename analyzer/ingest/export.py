@@ -7,7 +7,7 @@ import threading
 import peewee as pw
 import psycopg2
 
-from analyzer.db import SQLITE_PRAGMAS, is_sqlite
+from analyzer.db import is_sqlite, sqlite_pragma
 from analyzer.ingest.store import SESSION_COLUMNS
 from analyzer.models import CustomerSession
 
@@ -66,14 +66,10 @@ def _sqlite_lines(db, query, size):
         **{name: pw.fn.IFNULL(getattr(S, name), "") for name in TEXT},
     }
     sql, params = query.select(*[cells.get(name, getattr(S, name)) for name in COLUMNS]).sql()
-    db.execute_sql(f"PRAGMA cache_size = {EXPORT_CACHE_SIZE}")
-    try:
+    with sqlite_pragma(db, "cache_size", EXPORT_CACHE_SIZE):  # a download given up is closed after its connection
         cursor = db.execute_sql(sql, params)
         while rows := cursor.fetchmany(size):
             yield ("\n".join([_line(row) for row in rows]) + "\n").encode(), len(rows)
-    finally:
-        if not db.is_closed():  # a download given up is closed after its connection
-            db.execute_sql(f"PRAGMA cache_size = {SQLITE_PRAGMAS['cache_size']}")
 
 
 def _line(row):
