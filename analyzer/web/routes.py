@@ -2,6 +2,7 @@
 
 import json
 import logging
+import os
 import time
 from pathlib import Path
 
@@ -19,8 +20,9 @@ TEMPLATES = [str(HERE / "templates")]
 STATIC = HERE / "static"
 log = logging.getLogger("analyzer.web")
 UNREACHABLE = "The database cannot be reached; the server log says why."
-# A schema and rollup zone found fine are trusted this long: checking them costs three queries, a fifth of a small
-# request's time. A migration rolled back by another process is seen at most this late (its queries fail with 503).
+# A schema and rollup zone found fine are trusted this long, while the zone setting and the migration files stay the
+# same: checking them costs three queries, a fifth of a small request's time. A migration rolled back by another
+# process is seen at most this late (meanwhile its queries fail with 503).
 FINE_FOR_S = 1.0
 
 
@@ -153,9 +155,9 @@ def failed_page(busy):
 def unavailable_page(app, behind_ok=False):
     """Return (503 page, message) while the database is unreachable or (unless BEHIND_OK) behind, else None."""
     reachable = not bottle.request.environ.get("analyzer.db_error")
-    zone = localtime.reporting_zone()[0]
-    until, fine_zone = app.config.get("analyzer.fine_until", (0.0, None))
-    if reachable and fine_zone == zone and time.monotonic() < until:
+    seen = (localtime.reporting_zone()[0], _stamp(app.config.get("analyzer.migrations_dir", MIGRATIONS_DIR)))
+    until, fine = app.config.get("analyzer.fine_until", (0.0, None))
+    if reachable and fine == seen and time.monotonic() < until:
         return None
     try:
         state = schema_state(app) if reachable else None
@@ -176,7 +178,15 @@ def unavailable_page(app, behind_ok=False):
         else:
             title, message = "Rollups of another time zone", rollups.zone_problem()
             if message is None:
-                app.config["analyzer.fine_until"] = (time.monotonic() + FINE_FOR_S, zone)
+                app.config["analyzer.fine_until"] = (time.monotonic() + FINE_FOR_S, seen)
                 return None
     bottle.response.status = 503
     return render("error", code=503, title=title, message=message), message
+
+
+def _stamp(directory):
+    """Return when DIRECTORY last had a file added, removed or renamed (None when it is missing)."""
+    try:
+        return os.stat(directory).st_mtime_ns
+    except OSError:
+        return None
