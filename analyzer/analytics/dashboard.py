@@ -161,9 +161,9 @@ def _totals(query):
 def _completed(query, found):
     """Fill in the unique customers that the rollups could not give (none without sessions: no read)."""
     if found.approximate and not query.filters and found.sessions:
-        span = data_span()
-        if span is not None and query.start <= span[0]:  # nobody came before the range: every customer is new
-            found.customers, found.approximate = found.new_customers, False
+        start = query.window()[0]
+        if not CustomerSession.select().where(CustomerSession.started_at < start).exists():
+            found.customers, found.approximate = found.new_customers, False  # nobody came before: all are new
     if found.customers is None:
         found.customers = raw.customers(query, rolled.sessions(query)) if found.sessions else 0
     return found
