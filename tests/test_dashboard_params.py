@@ -242,3 +242,23 @@ def test_sqlite_buckets_equal_the_calendar_to_the_microsecond(interval, zone):
     if interval == "hour":  # instants: an hour of the fall-back night compares unequal across zone objects
         found, expected = [t.timestamp() for t in found], [t.timestamp() for t in expected]
     assert found == expected
+
+
+@pytest.mark.parametrize("asked, metric, sorts, interval_given", [
+    ({"period": "30d"}, "sessions", {}, False),
+    ({"from": "2026-01-01", "to": "2026-03-10", "compare": "year", "interval": "week", "-channel": "direct|a\\|b",
+      "country": "DE"}, "revenue", {"source": "revenue", "device": "value"}, True),
+    ({"period": "7d", "device": "mobile|tablet", "interval": "week"}, "customers", {"country": "sessions"}, True),
+])
+def test_a_breakdown_rows_filter_link_is_the_one_the_view_would_write_whole(asked, metric, sorts, interval_given):
+    from analyzer.web.dashboard import View
+
+    view = View(parse(FormsDict(asked)), metric, sorts, interval_given)
+    for dimension in ("channel", "country", "device", "landing_page"):
+        for value in ("direct", "DE", "a|b&c=d", ""):
+            for negate in (False, True):
+                old, values = view.query.filter_of(dimension), (value,)
+                if negate and old is not None and old.negate:  # exclusions of one dimension add up
+                    values = old.values + tuple(v for v in values if v not in old.values)
+                whole = view.link(filters=with_filter(view.query, dimension, values, negate).filters)
+                assert view.with_filter(dimension, value, negate) == whole

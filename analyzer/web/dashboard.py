@@ -3,6 +3,7 @@
 import csv
 import io
 from dataclasses import dataclass, field
+from functools import cached_property
 from urllib.parse import parse_qsl, urlencode
 
 import bottle
@@ -36,13 +37,24 @@ class View:
         """Return the URL of PATH for this view with CHANGES to the query (a new metric or sorts), or its CSV."""
         if self.interval_given and not changes.keys() & {"interval", "period", "start", "end"}:
             changes["interval"] = self.query.interval
+        text = "&".join(part for part in (params.query_string(self.query, **changes), self._extra(metric, sorts, csv))
+                        if part)
+        return f"{path}?{text}" if text else path
+
+    def _extra(self, metric, sorts, csv):
+        """Return the parameters after the query's: the charted metric, the sorts, the CSV format."""
         metric = metric or self.metric
         extra = [("metric", metric)] if metric != "sessions" else []
         extra += [(f"sort_{d}", s) for d, s in sorted((self.sorts if sorts is None else sorts).items())
                   if s != "sessions"]
         extra += [("format", "csv")] if csv else []
-        text = "&".join(part for part in (params.query_string(self.query, **changes), urlencode(extra)) if part)
-        return f"{path}?{text}" if text else path
+        return urlencode(extra)
+
+    @cached_property
+    def _around_filters(self):
+        """Return the parameters before and after the filters in link(filters=…), which every breakdown row makes."""
+        kept = {"interval": self.query.interval} if self.interval_given else {}
+        return params.query_string(self.query, filters=(), **kept), self._extra(None, None, False)
 
     def sorted_by(self, dimension):
         """Return how DIMENSION's breakdown is sorted."""
@@ -58,7 +70,10 @@ class View:
         values = (value,)
         if negate and old is not None and old.negate:
             values = old.values + tuple(v for v in values if v not in old.values)
-        return self.link(filters=params.with_filter(self.query, dimension, values, negate).filters)
+        # As self.link(filters=…) writes it, without building the rest of the URL again for each of a page's rows.
+        head, tail = self._around_filters
+        filters = params.filters_with(self.query.filters, dimension, values, negate)
+        return "/?" + "&".join(part for part in (head, params.filters_text(filters), tail) if part)
 
     def without_filter(self, chosen, path="/"):
         """Return the URL of PATH without the filter CHOSEN."""

@@ -173,8 +173,12 @@ def query_string(query, **changes):
     range_changed = {"start", "end", "period"} & set(changes) and "interval" not in changes
     if not range_changed and query.interval != default_interval(query.start, query.end):
         pairs.append(("interval", query.interval))
-    pairs += [(("-" if f.negate else "") + f.dimension, join_values(f.values)) for f in query.filters]
-    return urlencode(pairs)
+    return "&".join(part for part in (urlencode(pairs), filters_text(query.filters)) if part)
+
+
+def filters_text(filters):
+    """Return the URL parameters (without '?') of FILTERS."""
+    return urlencode([(("-" if f.negate else "") + f.dimension, join_values(f.values)) for f in filters])
 
 
 def join_values(values):
@@ -196,8 +200,12 @@ def split_values(text):
 
 def with_filter(query, dimension, values, negate=False):
     """Return QUERY filtered by DIMENSION (replacing an earlier filter on it)."""
-    kept = tuple(f for f in query.filters if f.dimension != dimension)
-    return replace(query, filters=kept + (Filter(dimension, tuple(values), negate),))
+    return replace(query, filters=filters_with(query.filters, dimension, values, negate))
+
+
+def filters_with(filters, dimension, values, negate=False):
+    """Return FILTERS with the one on DIMENSION replaced by 'is (not) VALUES', or that one added last."""
+    return tuple(f for f in filters if f.dimension != dimension) + (Filter(dimension, tuple(values), negate),)
 
 
 def without_filter(query, dimension):
