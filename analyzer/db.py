@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 import peewee as pw
 import psycopg2
 from playhouse.db_url import connect, register_database
-from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase
+from playhouse.pool import PooledDatabase, PooledPostgresqlDatabase, PooledSqliteDatabase
 
 from analyzer import localtime
 from analyzer.config import mask_url
@@ -23,9 +23,9 @@ DATABASE_ERRORS = (pw.DatabaseError, pw.InterfaceError, sqlite3.Error, psycopg2.
 # holds the write lock, and took twice as long with the default.
 SQLITE_PRAGMAS = {"journal_mode": "wal", "foreign_keys": 1, "busy_timeout": 10000, "synchronous": "normal",
                   "cache_size": -65536}
-# The server keeps a connection per thread: those keep SQLite's default page cache (2 MB) between requests, and take
-# the large one only for the length of a write transaction (a publish or an undo).
-SERVER_SQLITE_PRAGMAS = {k: v for k, v in SQLITE_PRAGMAS.items() if k != "cache_size"}
+# The server's connections, kept between requests (up to one per thread at once), keep SQLite's default page cache
+# of 2 MB: 32 of 64 MB would stay in memory. A write transaction and a large read take the large one for their length.
+SERVER_SQLITE_PRAGMAS = {**SQLITE_PRAGMAS, "cache_size": -2000}
 PUBLISH_WAIT_MS = 60000  # a sign-in's wait for SQLite's write lock: the publish of 500,000 sessions held it 49 s
 POOL_STALE_S = 300  # a pooled connection older than this is closed instead of reused
 # A pooled connection waiting on a server that vanished without a word (a network partition) fails after about a
@@ -50,6 +50,21 @@ class CheckedPool(PooledPostgresqlDatabase):
 register_database(CheckedPool, CheckedPool.SCHEME)
 
 
+class CheckedSqlitePool(PooledSqliteDatabase):
+    """SQLite connections kept between requests; one given back with other pragmas than it was given is closed."""
+
+    SCHEME = "sqlite+checked-pool"
+
+    def _can_reuse(self, conn):
+        # An export whose download was given up gives its connection back before it can set its cache back.
+        changed = any(conn.execute(f"PRAGMA {name}").fetchone()[0] != SERVER_SQLITE_PRAGMAS[name]
+                      for name in ("cache_size", "busy_timeout"))
+        return not changed and super()._can_reuse(conn)
+
+
+register_database(CheckedSqlitePool, CheckedSqlitePool.SCHEME)
+
+
 def open_database(url, pooled=False):
     """Create a Peewee database for a URL (sqlite:///file, postgres:// or postgresql://); POOLED keeps connections."""
     if url.startswith("sqlite:"):
@@ -57,7 +72,7 @@ def open_database(url, pooled=False):
         if not pooled:
             return connect(url, pragmas=SQLITE_PRAGMAS, check_same_thread=False)
         # Opening the file and setting its pragmas took 0.5 ms of a 3 ms request, which then began with no cache.
-        return connect(url.replace("sqlite:", "sqlite+pool:", 1), pragmas=SERVER_SQLITE_PRAGMAS,
+        return connect(url.replace("sqlite:", CheckedSqlitePool.SCHEME + ":", 1), pragmas=SERVER_SQLITE_PRAGMAS,
                        check_same_thread=False, max_connections=None, stale_timeout=POOL_STALE_S)
     pool = {}
     if pooled:
@@ -115,7 +130,7 @@ def byte_order(db):
 
 @contextlib.contextmanager
 def write_transaction(db):
-    """Open a transaction that takes SQLite's write lock at its start; an ordinary one on PostgreSQL."""
+    """Open a transaction that takes SQLite's write lock at its start, with the large page cache; PostgreSQL's plain."""
     if not is_sqlite(db):
         with db.atomic() as transaction:
             yield transaction
@@ -177,9 +192,11 @@ LARGE_READ_SETTINGS = ("SET LOCAL work_mem = '128MB'", "SET LOCAL jit = off", "S
 
 
 def fetch_large(db, sql, params):
-    """Return the rows of a read that groups or sorts millions of rows, with LARGE_READ_SETTINGS on PostgreSQL."""
+    """Return the rows of a read that groups or sorts millions of rows: LARGE_READ_SETTINGS, or SQLite's large cache."""
+    if is_sqlite(db):
+        with sqlite_pragma(db, "cache_size", SQLITE_PRAGMAS["cache_size"]), db.atomic():
+            return db.execute_sql(sql, params).fetchall()
     with db.atomic():
-        if not is_sqlite(db):
-            for setting in LARGE_READ_SETTINGS:
-                db.execute_sql(setting)
+        for setting in LARGE_READ_SETTINGS:
+            db.execute_sql(setting)
         return db.execute_sql(sql, params).fetchall()

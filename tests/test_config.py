@@ -124,8 +124,8 @@ def test_sqlite_gets_wal_foreign_keys_and_busy_timeout(sqlite_url):
     db.close()
 
 
-def test_the_server_keeps_its_sqlite_connections_and_takes_the_large_cache_only_to_write(sqlite_url):
-    from analyzer.db import SQLITE_PRAGMAS, write_transaction
+def test_the_server_keeps_its_sqlite_connections_and_takes_the_large_cache_for_big_work(sqlite_url):
+    from analyzer.db import SQLITE_PRAGMAS, fetch_large, write_transaction
 
     db = open_database(sqlite_url, pooled=True)
     first = db.connection()
@@ -138,6 +138,7 @@ def test_the_server_keeps_its_sqlite_connections_and_takes_the_large_cache_only_
     assert usual != SQLITE_PRAGMAS["cache_size"]  # SQLite's default: 32 threads x 64 MB would stay in memory
     with write_transaction(db):
         assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == SQLITE_PRAGMAS["cache_size"]
+    assert fetch_large(db, "PRAGMA cache_size", ()) == [(SQLITE_PRAGMAS["cache_size"],)]  # a funnel's, a cohort's read
     assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == usual
     db.close_all()
 

@@ -118,10 +118,11 @@ def test_an_export_reads_through_a_small_page_cache_on_sqlite_and_gives_the_conn
     assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == own != export.EXPORT_CACHE_SIZE
     given_up = export.stream_sessions(rows_per_chunk=1)
     next(given_up), next(given_up)  # the header, then the first row
-    db.close()  # a download given up: the request closes its connection before the stream
+    db.close()  # a download given up this way: its connection goes back before the stream ends
     given_up.close()
-    assert db.is_closed()  # not reopened just to reset the cache of a connection that is gone
+    assert db.is_closed()  # not taken again just to set the cache back
     db.connect()
+    assert db.execute_sql("PRAGMA cache_size").fetchone()[0] == own  # the server's pool closed the one at 8 MB
 
 
 def test_a_postgresql_export_given_up_cancels_its_copy_and_the_connection_goes_on(stored, monkeypatch):

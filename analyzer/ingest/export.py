@@ -66,7 +66,8 @@ def _sqlite_lines(db, query, size):
         **{name: pw.fn.IFNULL(getattr(S, name), "") for name in TEXT},
     }
     sql, params = query.select(*[cells.get(name, getattr(S, name)) for name in COLUMNS]).sql()
-    with sqlite_pragma(db, "cache_size", EXPORT_CACHE_SIZE):  # a download given up is closed after its connection
+    # A download given up may end after its connection went back to the server's pool, which then closes it.
+    with sqlite_pragma(db, "cache_size", EXPORT_CACHE_SIZE):
         cursor = db.execute_sql(sql, params)
         while rows := cursor.fetchmany(size):
             yield ("\n".join([_line(row) for row in rows]) + "\n").encode(), len(rows)
