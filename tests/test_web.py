@@ -7,7 +7,6 @@ project's real migrations, applied with the migrate layer.
 import datetime as dt
 import html
 import shutil
-import time
 
 import pytest
 import webtest
@@ -156,6 +155,8 @@ def test_the_previous_version_keeps_serving_once_the_next_ones_migration_is_appl
 
 def test_a_schema_found_fine_is_trusted_for_a_second_then_checked_again(settings, serve, behind, monkeypatch):
     directory, name = behind
+    now = [1000.0]
+    monkeypatch.setattr(routes, "monotonic", lambda: now[0])
     migrate(settings, directory)
     app = serve(settings, migrations_dir=directory)
     sign_in(app)
@@ -165,17 +166,15 @@ def test_a_schema_found_fine_is_trusted_for_a_second_then_checked_again(settings
         commands.rollback(ctx)  # another process rolls the newest migration back
     finally:
         ctx.close()
-    checks = []
+    real_state, checks = routes.schema_state, []
     monkeypatch.setattr(routes, "schema_state", lambda a: checks.append(a) or real_state(a))
+    now[0] += routes.FINE_FOR_S / 2
     assert app.get("/sessions").status_int == 200  # three queries a request saved; the rollback not seen yet
     assert checks == []
-    time.sleep(routes.FINE_FOR_S)
+    now[0] += routes.FINE_FOR_S / 2
     response = app.get("/sessions", status=503)
     assert f"1 migration(s) are pending ({name})" in response.text and len(checks) == 1
     assert app.get("/healthz", status=503).json["schema"]["pending"] == [name]  # the health check never trusts
-
-
-real_state = routes.schema_state
 
 
 UNREACHABLE = {

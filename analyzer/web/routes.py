@@ -3,8 +3,8 @@
 import json
 import logging
 import os
-import time
 from pathlib import Path
+from time import monotonic
 
 import bottle
 import peewee as pw
@@ -21,8 +21,9 @@ STATIC = HERE / "static"
 log = logging.getLogger("analyzer.web")
 UNREACHABLE = "The database cannot be reached; the server log says why."
 # A schema and rollup zone found fine are trusted this long, while the zone setting and the migration files stay the
-# same: checking them costs three queries, a fifth of a small request's time. A migration rolled back by another
-# process is seen at most this late (meanwhile its queries fail with 503).
+# same: checking them costs three queries, a fifth of a small request's time. A migration rolled back, or rollups
+# rebuilt for another zone, by another process go unnoticed this long at most (a query that meets a missing column
+# or table meanwhile is a 503 like any database error).
 FINE_FOR_S = 1.0
 
 
@@ -157,7 +158,7 @@ def unavailable_page(app, behind_ok=False):
     reachable = not bottle.request.environ.get("analyzer.db_error")
     seen = (localtime.reporting_zone()[0], _stamp(app.config.get("analyzer.migrations_dir", MIGRATIONS_DIR)))
     until, fine = app.config.get("analyzer.fine_until", (0.0, None))
-    if reachable and fine == seen and time.monotonic() < until:
+    if reachable and fine == seen and monotonic() < until:
         return None
     try:
         state = schema_state(app) if reachable else None
@@ -178,7 +179,7 @@ def unavailable_page(app, behind_ok=False):
         else:
             title, message = "Rollups of another time zone", rollups.zone_problem()
             if message is None:
-                app.config["analyzer.fine_until"] = (time.monotonic() + FINE_FOR_S, seen)
+                app.config["analyzer.fine_until"] = (monotonic() + FINE_FOR_S, seen)
                 return None
     bottle.response.status = 503
     return render("error", code=503, title=title, message=message), message
