@@ -3,8 +3,9 @@
 The sessions about to change are noted as they are (Change), the change is made, then they are noted as they
 became, together with the first sessions of their customers; grouped with the old rows counted negatively, they
 give what each rollup row gains or loses. Unique customers only grow that way: when a change takes a customer out of
-a day's cell the days are recomputed instead, and a change that writes more than its days held recomputes them
-from the start (rollups.refresh_rollups), which costs no more.
+a day's cell the days are recomputed instead (only their unique customers when sessions merely stopped being first),
+and a change that writes more than its days held recomputes them from the start (rollups.refresh_rollups), which
+costs no more.
 """
 
 from collections import defaultdict
@@ -80,9 +81,10 @@ SELECT id FROM rollup_written
 EXCEPT
 SELECT id FROM rollup_before
 """
-# An untouched session that stops being its customer's first takes the customer out of its day's new customers,
-# so the days are recomputed: known now, before the customers of every cell are gathered (a backfill of 500,000
-# sessions older than their customers' firsts held SQLite's write lock 13 s longer for them, then recomputed).
+# An untouched session that stops being its customer's first takes the customer out of its day's new customers, which
+# a sketch cannot do: the sums still change by the difference, and the unique customers of the days are counted
+# again. Known now, before the customers of every cell are gathered (a backfill of 500,000 sessions older than their
+# customers' firsts held SQLite's write lock 13 s longer for them).
 LOST_FIRST = "SELECT 1 FROM rollup_extra WHERE id IN (SELECT session_id FROM customer_firsts) LIMIT 1"
 STAGED_DAYS = "SELECT DISTINCT day FROM rollup_staged"
 IMAGES = f"""
@@ -178,8 +180,8 @@ class Change:
         rollups.stage(db, start, end, tz, sessions="rollup_images s", first="s.first = 1", n="s.n")
         if lost_first:
             days = {rollups.as_date(day) for day, in db.execute_sql(STAGED_DAYS)}
-            db.execute_sql("DROP TABLE rollup_staged")
-            rollups.refresh_days(db, days, tz)
+            _add_deltas(db, first, last)
+            rollups.recount_customers(db, days, tz)
             return
         cells = _cells(db.execute_sql(STAGED_CELLS))
         day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(db), "day", start, end, tz, column="s.started_at")
@@ -193,12 +195,7 @@ class Change:
             db.execute_sql("DROP TABLE rollup_staged")
             rollups.refresh_days(db, set(cells), tz)
             return
-        for table in DELTA_TABLES:
-            db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
-        rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")
-        db.execute_sql("DROP TABLE rollup_staged")
-        for table in DELTA_TABLES:
-            _add_delta(db, table, first, last)
+        _add_deltas(db, first, last)
         _add_customers(db, cells, known, stored_sketches)
 
 
@@ -225,6 +222,16 @@ def _only_grows(cells, known, stored_sketches):
             if not before <= after | known[day][cell][1]:
                 return False
     return True
+
+
+def _add_deltas(db, first, last):
+    """Add the sums of rollup_staged (the sessions after, less those before) to the rollup tables of days FIRST-LAST."""
+    for table in DELTA_TABLES:
+        db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
+    rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")
+    db.execute_sql("DROP TABLE rollup_staged")
+    for table in DELTA_TABLES:
+        _add_delta(db, table, first, last)
 
 
 def _add_delta(db, table, first, last):

@@ -166,6 +166,16 @@ def refresh_days(db, days, tz):
         _recompute(db, run_first, run_last, tz)
 
 
+def recount_customers(db, days, tz):
+    """Recompute the unique customers (customer_sketches) of the reporting DAYS from customer_sessions."""
+    for run_first, run_last in _runs(sorted(days)):
+        start, end = localtime.utc_window(run_first, run_last, tz)
+        db.execute_sql(DELETE_DAYS.format(table="customer_sketches", p=db.param), (run_first, run_last))
+        stage(db, start, end, tz, **STORED_SESSIONS, plus=_plus(db, start, end))
+        _write_sketches(db)
+        db.execute_sql("DROP TABLE rollup_staged")
+
+
 def rebuild_rollups(db):
     """Recompute every rollup from customer_sessions (after REPORT_TIMEZONE changed, or to repair them); return the span."""
     with db.atomic():
