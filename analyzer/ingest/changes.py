@@ -2,10 +2,11 @@
 
 The sessions about to change are noted as they are (Change), the change is made, then they are noted as they
 became, together with the first sessions of their customers; grouped with the old rows counted negatively, they
-give what each rollup row gains or loses. Unique customers only grow that way: when a change takes a customer out of
-a day's cell the days are recomputed instead (only their unique customers when sessions merely stopped being first),
-and a change that writes more than its days held recomputes them from the start (rollups.refresh_rollups), which
-costs no more.
+give what each rollup row gains or loses. Unique customers only grow that way: when an untouched session stops being
+its customer's first, the sums still change by the difference and the unique customers of every day the change
+touched are counted again; when a change takes a customer out of a day's cell otherwise, its days are recomputed; and
+a change that writes more than its days held recomputes them from the start (rollups.refresh_rollups), which costs
+no more.
 """
 
 from collections import defaultdict
@@ -225,7 +226,7 @@ def _only_grows(cells, known, stored_sketches):
 
 
 def _add_deltas(db, first, last):
-    """Add the sums of rollup_staged (the sessions after, less those before) to the rollup tables of days FIRST-LAST."""
+    """Add the sums of rollup_staged (the sessions after, less those before) to the days FIRST-LAST; drop it."""
     for table in DELTA_TABLES:
         db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
     rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")

@@ -167,13 +167,9 @@ def refresh_days(db, days, tz):
 
 
 def recount_customers(db, days, tz):
-    """Recompute the unique customers (customer_sketches) of the reporting DAYS from customer_sessions."""
+    """Recompute the unique customers (customer_sketches) of the reporting DAYS; customer_firsts must be current."""
     for run_first, run_last in _runs(sorted(days)):
-        start, end = localtime.utc_window(run_first, run_last, tz)
-        db.execute_sql(DELETE_DAYS.format(table="customer_sketches", p=db.param), (run_first, run_last))
-        stage(db, start, end, tz, **STORED_SESSIONS, plus=_plus(db, start, end))
-        _write_sketches(db)
-        db.execute_sql("DROP TABLE rollup_staged")
+        _recompute(db, run_first, run_last, tz, sums=False)
 
 
 def rebuild_rollups(db):
@@ -231,13 +227,15 @@ def write_new_firsts(db):
     db.execute_sql(NEW_FIRSTS.format(c=byte_order(db)))
 
 
-def _recompute(db, first, last, tz):
+def _recompute(db, first, last, tz, sums=True):
+    """Recompute the unique customers of the reporting days FIRST to LAST, and their sums too when SUMS."""
     p = db.param
     start, end = localtime.utc_window(first, last, tz)
-    for table in TABLES:
+    for table in TABLES if sums else ("customer_sketches",):
         db.execute_sql(DELETE_DAYS.format(table=table, p=p), (first, last))
     stage(db, start, end, tz, **STORED_SESSIONS, plus=_plus(db, start, end))
-    group(db, "daily_rollups", "breakdown_rollups")
+    if sums:
+        group(db, "daily_rollups", "breakdown_rollups")
     _write_sketches(db)
     db.execute_sql("DROP TABLE rollup_staged")
 
