@@ -18,7 +18,7 @@ from analyzer.analytics.query import DIMENSIONS, METRICS, NONE_VALUE, Filter, ma
 from analyzer.config import Settings
 from analyzer.db import init_database, is_sqlite
 from analyzer.ingest import importer, rollups
-from analyzer.models import CustomerSession, DailyRollup
+from analyzer.models import ROLLUP_LAYOUT, CustomerSession, DailyRollup, RollupZone, rollup_key
 from tests.conftest import migrated
 
 ZONES = ("UTC", "Europe/Berlin", "America/Los_Angeles", "Asia/Kolkata")
@@ -26,6 +26,8 @@ FIRST = dt.datetime(2026, 3, 1)  # the window holds the spring DST change of Eur
 CHOICES = {"channel": ["Direct", "Paid Search", "Email"], "device": ["mobile", "desktop", "tablet"],
            "country": ["DE", "US", ""], "source": ["google", "newsletter", ""], "medium": ["cpc", "email", ""],
            "campaign": ["spring", ""], "landing_page": ["/", "/sale", ""], "exit_page": ["/", "/cart", ""]}
+SAMPLE = {"customer": 1, "minutes": 30, "duration": 60, "page_views": 2, "cents": 500, "converted": True,
+          **{name: values[0] for name, values in CHOICES.items()}}
 HEADER = ("session_id,customer_id,started_at,duration_s,channel,source,medium,campaign,device,country,"
           "landing_page,exit_page,page_views,converted,revenue\n")
 
@@ -166,7 +168,7 @@ def check(query, rows):
        second=st.lists(session, max_size=15), queries=st.lists(a_query, min_size=1, max_size=3))
 def test_figures_equal_the_rows_after_import_and_undo(db, tmp_path, zone, first, second, queries):
     for table in ("session_events", "customer_sessions", "imports", "daily_rollups", "breakdown_rollups",
-                  "customer_sketches", "customer_firsts", "rollup_zone"):
+                  "cross_rollups", "customer_sketches", "customer_firsts", "rollup_zone"):
         db.execute_sql(f"DELETE FROM {table}")
     localtime.configure(zone)
     one = importer.import_file(db, write_csv(tmp_path / "one.csv", first, "a"))
@@ -342,3 +344,52 @@ def test_rows_that_tie_on_the_sorted_column_come_most_sessions_first(sort):
              ("US", 40, 2, Decimal("90.00"))]
     rows = dashboard._table(found, 10, sort, None).rows
     assert [r.value for r in rows] == ["US", "GB", "AL", "AE"]
+
+
+def test_a_filter_on_any_dimension_is_read_from_the_rollups_unless_they_were_built_before_they_held_it(db, tmp_path):
+    rows = [{"customer": n % 4, "minutes": n * 300, "duration": 30 + n, "page_views": n % 4, "cents": 99 * n,
+             "converted": n % 3 == 0, "channel": "Paid Search", "device": "mobile", "country": "DE",
+             **{name: CHOICES[name][n % len(CHOICES[name])] for name in ("source", "medium", "campaign", "landing_page",
+                                                                        "exit_page")}}
+            for n in range(30)]
+    importer.import_file(db, write_csv(tmp_path / "pages.csv", rows, "p"))
+    start = FIRST.date()
+    for dimension in ("source", "medium", "campaign", "landing_page", "exit_page"):
+        for values, negate in [((CHOICES[dimension][0],), False), ((CHOICES[dimension][0], NONE_VALUE), False),
+                               ((NONE_VALUE,), True)]:
+            query = make_query(start, start + dt.timedelta(days=3), "previous", [Filter(dimension, values, negate)],
+                               zone="UTC")
+            assert rolled.answerable(query)
+            check(query, stored())
+            read = (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers"))
+            RollupZone.update(layout=1).execute()  # as rollups built before cross_rollups: the rows are read
+            assert not rolled.answerable(query)
+            assert (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers")) == read
+            RollupZone.update(layout=ROLLUP_LAYOUT).execute()
+
+
+def test_rollups_recorded_after_they_were_written_are_not_taken_for_the_current_layout_until_rebuilt(db, tmp_path):
+    importer.import_file(db, write_csv(tmp_path / "one.csv", [SAMPLE], "a"))
+    assert RollupZone.get().layout == ROLLUP_LAYOUT
+    RollupZone.delete().execute()  # as a database whose rollups predate the record of their zone
+    importer.import_file(db, write_csv(tmp_path / "two.csv", [{**SAMPLE, "customer": 2}], "b"))
+    assert RollupZone.get().layout == 1
+    rollups.rebuild_rollups(db)
+    assert RollupZone.get().layout == ROLLUP_LAYOUT
+
+
+def test_a_value_too_long_for_an_index_entry_is_keyed_by_its_hash_and_filters_like_any_other(db, tmp_path):
+    # 2,000 characters of CJK text are 6,000 bytes: past the 2,704 that a PostgreSQL index entry holds.
+    long_page = "/" + "".join(chr(0x4E00 + (n * 7919) % 20000) for n in range(1999))
+    rows = [{**SAMPLE, "customer": n, "minutes": 60 * n, "landing_page": page, "exit_page": page}
+            for n, page in enumerate([long_page, long_page, "/sale"])]
+    importer.import_file(db, write_csv(tmp_path / "long.csv", rows, "l"))
+    keys = {value for value, in db.execute_sql("SELECT filter_value FROM cross_rollups WHERE filter_dimension = "
+                                                "'landing_page'")}
+    assert keys == ({long_page, "/sale"} if is_sqlite(db) else {rollup_key(long_page, True), "/sale"})
+    start = FIRST.date()
+    for negate in (False, True):
+        query = make_query(start, start, "none", [Filter("landing_page", (long_page,), negate)], zone="UTC")
+        assert rolled.answerable(query)
+        check(query, stored())
+        assert dashboard.stats(query)["customers"].value == (1 if negate else 2)

@@ -15,8 +15,8 @@ from hypothesis import strategies as st
 from analyzer.errors import AppError
 from analyzer.ingest import changes, importer, rollups
 from analyzer.ingest.options import ImportOptions
-from analyzer.models import (BreakdownRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup, Import,
-                             RollupZone, SessionEvent)
+from analyzer.models import (BreakdownRollup, CrossRollup, CustomerFirst, CustomerSession, CustomerSketch, DailyRollup,
+                             Import, RollupZone, SessionEvent)
 from tests.conftest import ROOT, run_cli
 from tests.test_ingest_import import REAL, db  # noqa: F401 (the migrated-database fixture)
 
@@ -24,7 +24,7 @@ HEADER = ["user_id", "timestamp", "event", "page", "revenue", "utm_source", "dev
 BASE = dt.datetime(2026, 3, 1, 22, 0)
 SOURCES = ["google", "newsletter", "", "instagram"]
 SESSION_FIELDS = [f.name for f in CustomerSession._meta.sorted_fields if f.name not in ("id", "import_id")]
-ROLLUPS = (DailyRollup, BreakdownRollup, CustomerSketch)
+ROLLUPS = (DailyRollup, BreakdownRollup, CrossRollup, CustomerSketch)
 
 
 def event_rows(draw_events, by_id):

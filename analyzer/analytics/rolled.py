@@ -9,7 +9,8 @@ from analyzer import localtime, sketch
 from analyzer.analytics.figures import Totals, money
 from analyzer.analytics.query import NONE_VALUE, Filter
 from analyzer.db import is_sqlite
-from analyzer.models import BreakdownRollup, CustomerSketch, DailyRollup
+from analyzer.models import (ROLLUP_LAYOUT, BreakdownRollup, CrossRollup, CustomerSketch, DailyRollup, RollupZone,
+                             rollup_key)
 
 CUBE_DIMENSIONS = ("channel", "device", "country", "customer_type")
 MEASURES = ("sessions", "bounces", "conversions", "revenue", "page_views", "duration_s")
@@ -18,7 +19,9 @@ DAY_LIST_MAX = 4000  # days of a range that SQLite's cube reads may name one by 
 
 
 def answerable(query):
-    """Tell whether the daily rollups answer QUERY's totals and trend: only filters on channel, device, country, type."""
+    """Tell whether the rollups answer QUERY's totals and trend: filters on channel, device, country, type, or one."""
+    if len(query.filters) == 1 and query.filters[0].dimension not in CUBE_DIMENSIONS:
+        return RollupZone.select(RollupZone.layout).scalar() == ROLLUP_LAYOUT  # not rollups built before it
     return all(f.dimension in CUBE_DIMENSIONS for f in query.filters)
 
 
@@ -94,10 +97,10 @@ def _sums(query, group):
     """Sum the rollups of the range: the breakdown rollups' all-sessions rows for up to one filter, else the cube."""
     if len(query.filters) > 1:
         return _cube(query, D.day if group else None)
-    B = BreakdownRollup
+    B = _breakdown_table(query, [""])
     columns = [fn.SUM(B.sessions), fn.SUM(B.bounces), fn.SUM(B.conversions), _sum(B.revenue, "revenue"),
                fn.SUM(B.page_views), fn.SUM(B.duration_s), fn.SUM(B.new_sessions)]
-    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(query, [""]))
+    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(B, query, [""]))
     return _totals_by_key(select.group_by(B.day) if group else select, group)
 
 
@@ -145,25 +148,31 @@ def _cube_rows(query, dimension):
 
 
 def _breakdown_rows(query, dimensions):
-    B = BreakdownRollup
+    B = _breakdown_table(query, dimensions)
     select = (B.select(B.dimension, B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
-              .where(*_breakdown_conditions(query, dimensions)).group_by(B.dimension, B.value))
+              .where(*_breakdown_conditions(B, query, dimensions)).group_by(B.dimension, B.value))
     return [(dimension, value or None, int(sessions), int(conversions), money(revenue))
             for dimension, value, sessions, conversions, revenue in select.tuples() if sessions]
 
 
-def _breakdown_conditions(query, dimensions):
-    """Select the breakdown rollups of DIMENSIONS ('' for all sessions) in the range, under the one filter if any."""
-    B = BreakdownRollup
+def _breakdown_table(query, dimensions):
+    """Return the model of DIMENSIONS' rows under QUERY's one filter, if any: cross_rollups for a many-valued one."""
+    applied = query.filters and query.filters[0].dimension not in dimensions
+    return CrossRollup if applied and query.filters[0].dimension not in CUBE_DIMENSIONS else BreakdownRollup
+
+
+def _breakdown_conditions(B, query, dimensions):
+    """Select B's rows of DIMENSIONS ('' for all sessions) in the range, under the one filter if any."""
     conditions = [B.filter_dimension == "", B.filter_value == ""]
     if query.filters:
         item = query.filters[0]
-        values = _stored_values(item)
         if item.dimension in dimensions:  # then it comes alone: its rows are those of its values, unfiltered
+            values = _stored_values(item)
             conditions.append(B.value.not_in(values) if item.negate else B.value.in_(values))
         else:
+            keys = _stored_values(item, keyed=True)
             conditions = [B.filter_dimension == item.dimension,
-                          B.filter_value.not_in(values) if item.negate else B.filter_value.in_(values)]
+                          B.filter_value.not_in(keys) if item.negate else B.filter_value.in_(keys)]
     chosen = B.dimension == dimensions[0] if len(dimensions) == 1 else B.dimension.in_(dimensions)
     return conditions + [chosen, B.day >= query.start, B.day <= query.end]
 
@@ -178,7 +187,7 @@ def _customers(query, spans):
     single = True
     if others:
         item = others[0]
-        values = _stored_values(item) if item.dimension != "customer_type" else list(item.values)
+        values = _stored_values(item, keyed=True) if item.dimension != "customer_type" else list(item.values)
         conditions += [C.dimension == item.dimension, C.value.not_in(values) if item.negate else C.value.in_(values)]
         single = not item.negate and len(values) == 1
     else:
@@ -217,9 +226,10 @@ def _only_new(query):
     return replace(query, filters=others + (Filter("customer_type", ("new",)),))
 
 
-def _stored_values(item):
-    """Return the values of a filter as the rollups store them (a missing value is '')."""
-    return ["" if v == NONE_VALUE else v for v in item.values]
+def _stored_values(item, keyed=False):
+    """Return the values of a filter as the rollups store them (a missing value is ''), as their KEYED form too."""
+    values = ["" if v == NONE_VALUE else v for v in item.values]
+    return [rollup_key(v, not is_sqlite(D._meta.database)) for v in values] if keyed else values
 
 
 def _sum(column, measure):

@@ -16,6 +16,7 @@ import numpy as np
 from analyzer import localtime, sketch
 from analyzer.db import byte_order, is_sqlite
 from analyzer.ingest import rollups, store
+from analyzer.models import rollup_key
 
 DIMENSION_COUNT = len(rollups.FILTER_DIMENSIONS)
 DELTA_SHARE = 1.0  # a change that writes more than this share of the sessions its days held recomputes them
@@ -107,12 +108,13 @@ FROM (SELECT started_at, 1 AS written FROM customer_sessions WHERE id IN (SELECT
 """
 IMAGE_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM rollup_images"
 STORED = "SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups WHERE day >= {p} AND day <= {p}"
-STAGED_CELLS = "SELECT day, customer_id, channel, device, country, customer_type, n FROM rollup_staged"
+STAGED_CELLS = f"SELECT day, customer_id, {', '.join(rollups.FILTER_DIMENSIONS)}, n FROM rollup_staged"
 # The other sessions of the customers changed, on the days changed: they are in their cells already. (SQLite, which
 # has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
 OTHERS = f"""
 SELECT {{day}}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
-       CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 'new' ELSE 'returning' END
+       CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 'new' ELSE 'returning' END,
+       {", ".join(f"COALESCE(s.{d}, '')" for d in rollups.MANY_VALUED)}
 FROM {WITH_FIRST}
 WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
   AND {{plus}}s.started_at >= {{p}} AND {{plus}}s.started_at < {{p}}
@@ -121,12 +123,13 @@ WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
 SKETCHES_OF_DAY = "SELECT dimension, value, customers, sketch FROM customer_sketches WHERE day = {p}"
 UPDATE_SKETCH = ("UPDATE customer_sketches SET customers = {p}, sketch = {p} "
                  "WHERE day = {p} AND dimension = {p} AND value = {p}")
+BREAKDOWN_KEYS = ("day", "dimension", "value", "filter_dimension", "filter_value")
+BREAKDOWN_SUMS = ("sessions", "conversions", "revenue", "bounces", "page_views", "duration_s", "new_sessions")
 DELTA_TABLES = {"daily_rollups": ("day", "channel", "device", "country"),
-                "breakdown_rollups": ("day", "dimension", "value", "filter_dimension", "filter_value")}
+                "breakdown_rollups": BREAKDOWN_KEYS, "cross_rollups": BREAKDOWN_KEYS}
 SUMS = {"daily_rollups": ("sessions", "bounces", "conversions", "revenue", "page_views", "duration_s", "new_sessions",
                           "new_bounces", "new_conversions", "new_revenue", "new_page_views", "new_duration_s"),
-        "breakdown_rollups": ("sessions", "conversions", "revenue", "bounces", "page_views", "duration_s",
-                              "new_sessions")}
+        "breakdown_rollups": BREAKDOWN_SUMS, "cross_rollups": BREAKDOWN_SUMS}
 TEMP_TABLES = ("rollup_images", "rollup_extra", "rollup_customers", "rollup_written", "rollup_before")
 
 
@@ -184,11 +187,11 @@ class Change:
             _add_deltas(db, first, last)
             rollups.recount_customers(db, days, tz)
             return
-        cells = _cells(db.execute_sql(STAGED_CELLS))
+        cells = _cells(db.execute_sql(STAGED_CELLS), not is_sqlite(db))
         day_sql, day_params = localtime.bucket_sql(p, not is_sqlite(db), "day", start, end, tz, column="s.started_at")
         # Their untouched sessions have no n: counted as "before", where they stay.
         others = OTHERS.format(day=day_sql, p=p, plus="+" if is_sqlite(db) else "")
-        known = _cells(db.execute_sql(others, (*day_params, start, end)))
+        known = _cells(db.execute_sql(others, (*day_params, start, end)), not is_sqlite(db))
         stored_sketches = {day: {(d, v): (c, bytes(b)) for d, v, c, b in
                                  db.execute_sql(SKETCHES_OF_DAY.format(p=p), (day,))}
                            for day in cells}
@@ -200,7 +203,7 @@ class Change:
         _add_customers(db, cells, known, stored_sketches)
 
 
-def _cells(rows):
+def _cells(rows, postgres):
     """Return {day: {(dimension, value): ({customers after}, {customers before})}} of rows (n 1 after, -1 before)."""
     found = defaultdict(set)  # flat while reading: an hourly file's rollups read some 20,000 rows twice
     for day, customer, *values in rows:
@@ -210,7 +213,7 @@ def _cells(rows):
             found[day, dimension, value, side].add(customer)
     out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
     for (day, dimension, value, side), customers in found.items():
-        out[rollups.as_date(day)][dimension, value][side].update(customers)
+        out[rollups.as_date(day)][dimension, rollup_key(value, postgres)][side].update(customers)
     return out
 
 
@@ -229,7 +232,7 @@ def _add_deltas(db, first, last):
     """Add the sums of rollup_staged (the sessions after, less those before) to the days FIRST-LAST; drop it."""
     for table in DELTA_TABLES:
         db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
-    rollups.group(db, "delta_daily_rollups", "delta_breakdown_rollups")
+    rollups.group(db, "delta_")
     db.execute_sql("DROP TABLE rollup_staged")
     for table in DELTA_TABLES:
         _add_delta(db, table, first, last)
@@ -270,5 +273,4 @@ def _add_customers(db, cells, known, stored_sketches):
     cursor = db.cursor()
     if updates:
         cursor.executemany(UPDATE_SKETCH.format(p=p), updates)
-    if inserts:
-        cursor.executemany(rollups.INSERT_SKETCH.format(p=p), inserts)
+    rollups.insert_sketches(db, inserts)

@@ -1,25 +1,25 @@
 """Rollups per reporting day, recomputed from customer_sessions for whole days (changes.py adds a small change's part).
 
-Four tables, each bounded by days x dimension values: daily_rollups (channel x device x country, all sessions and
+Five tables, each bounded by days x dimension values: daily_rollups (channel x device x country, all sessions and
 those of new customers), breakdown_rollups (all sessions and each dimension's values, overall and within one value
-of channel, device, country or customer type), customer_sketches (unique customers per day, overall and per value
-of those four) and customer_firsts (each customer's first session, which makes that session's customer new).
+of channel, device, country or customer type), cross_rollups (the same within one value of source, medium, campaign,
+landing or exit page), customer_sketches (unique customers per day, overall and per value of each dimension) and
+customer_firsts (each customer's first session, which makes that session's customer new).
 """
 
 import datetime as dt
-
-import numpy as np
+from collections import defaultdict
 
 from analyzer import localtime, sketch
 from analyzer.db import byte_order, is_sqlite
 from analyzer.errors import AppError
 from analyzer.ingest.store import SORT_MEMORY, analyze, analyze_staged
-from analyzer.models import CustomerSession, RollupZone
+from analyzer.models import KEY_CHARS, ROLLUP_LAYOUT, CustomerSession, DailyRollup, RollupZone, rollup_key
 
-DIMENSIONS = ("channel", "source", "medium", "campaign", "landing_page", "exit_page", "device", "country",
-              "customer_type")
-FILTER_DIMENSIONS = ("channel", "device", "country", "customer_type")
-TABLES = ("daily_rollups", "breakdown_rollups", "customer_sketches")
+CUBE_DIMENSIONS = ("channel", "device", "country", "customer_type")
+MANY_VALUED = ("source", "medium", "campaign", "landing_page", "exit_page")
+FILTER_DIMENSIONS = CUBE_DIMENSIONS + MANY_VALUED  # the order of their columns in rollup_staged
+TABLES = ("daily_rollups", "breakdown_rollups", "cross_rollups", "customer_sketches")
 
 # The customers whose first session may have changed: those with a session in the window, and those whose
 # recorded first session is gone (SQLite may have given its id to another session since).
@@ -90,23 +90,30 @@ WHERE {plus}s.started_at >= {p} AND {plus}s.started_at < {p}
 STORED_SESSIONS = dict(sessions="customer_sessions s LEFT JOIN customer_firsts f ON f.session_id = s.id",
                        first="f.session_id IS NOT NULL", n="1")
 # The sums per day, channel, device, country and customer type: daily_rollups and the rows of all sessions and of
-# those four dimensions come from it; each many-valued dimension is grouped from the sessions with its value.
-GROUP_CUBE = """
+# those four dimensions come from it; each many-valued dimension is grouped from the sessions with its value, and
+# the pairs of many-valued dimensions from the sessions grouped by all five.
+SUMS = """SUM(n) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
+       SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions"""
+GROUP_CUBE = f"""
 CREATE TEMP TABLE rollup_cube AS
-SELECT day, channel, device, country, customer_type,
-       SUM(n) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
-       SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
+SELECT day, channel, device, country, customer_type, {SUMS}
 FROM rollup_staged
 GROUP BY day, channel, device, country, customer_type
 """
-GROUP_DIMENSION = """
+GROUP_DIMENSION = f"""
 CREATE TEMP TABLE rollup_values AS
-SELECT day, {dimension}, channel, device, country, customer_type,
-       SUM(n) AS sessions, SUM(conv) AS conversions, SUM(revenue) AS revenue, SUM(bounce) AS bounces,
-       SUM(page_views) AS page_views, SUM(duration_s) AS duration_s, SUM(new) AS new_sessions
+SELECT day, {{dimension}}, channel, device, country, customer_type, {SUMS}
 FROM rollup_staged
-GROUP BY day, {dimension}, channel, device, country, customer_type
+GROUP BY day, {{dimension}}, channel, device, country, customer_type
 """
+GROUP_PAGES = f"""
+CREATE TEMP TABLE rollup_pages AS
+SELECT day, {", ".join(MANY_VALUED)}, {SUMS}
+FROM rollup_staged
+GROUP BY day, {", ".join(MANY_VALUED)}
+"""
+# PostgreSQL's index entries take 2,704 bytes at most: a long value is keyed by its MD5 (models.rollup_key).
+KEY = f"CASE WHEN LENGTH({{0}}) > {KEY_CHARS} THEN 'md5:' || MD5({{0}}) ELSE {{0}} END"
 INSERT_DAILY = """
 INSERT INTO {target} (day, channel, device, country, sessions, bounces, conversions, revenue, page_views,
                            duration_s, new_sessions, new_bounces, new_conversions, new_revenue, new_page_views,
@@ -131,12 +138,13 @@ SELECT {date}, {p}, {value}, {p}, {filter_value}, SUM(sessions), SUM(conversions
 FROM {source}
 GROUP BY day{group}
 """
-SKETCH_ROWS = """
-SELECT day, customer_id, channel, device, country, customer_type
+SKETCH_ROWS = f"""
+SELECT day, customer_id, {", ".join(FILTER_DIMENSIONS)}
 FROM rollup_staged
 ORDER BY day
 """
-INSERT_SKETCH = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES ({p}, {p}, {p}, {p}, {p})"
+INSERT_SKETCHES = "INSERT INTO customer_sketches (day, dimension, value, customers, sketch) VALUES {rows}"
+SKETCHES_PER_INSERT = 100  # 500 parameters: under SQLite's oldest limit of 999
 DELETE_DAYS = "DELETE FROM {table} WHERE day >= {p} AND day <= {p}"
 
 
@@ -207,7 +215,9 @@ def claim_zone():
     """Record the reporting zone with the first rollups; raise AppError when they hold another zone's days."""
     refuse_another_zone()
     if not RollupZone.select().exists():
-        RollupZone.create(zone=localtime.reporting_zone()[0])
+        # Rollups written before the zone was recorded may lack the rows of the current layout.
+        layout = 1 if DailyRollup.select().exists() else ROLLUP_LAYOUT
+        RollupZone.create(zone=localtime.reporting_zone()[0], layout=layout)
 
 
 def _update_firsts(db, start, end, tz, plus):
@@ -235,7 +245,7 @@ def _recompute(db, first, last, tz, sums=True):
         db.execute_sql(DELETE_DAYS.format(table=table, p=p), (first, last))
     stage(db, start, end, tz, **STORED_SESSIONS, plus=_plus(db, start, end))
     if sums:
-        group(db, "daily_rollups", "breakdown_rollups")
+        group(db)
     _write_sketches(db)
     db.execute_sql("DROP TABLE rollup_staged")
 
@@ -259,32 +269,44 @@ def _plus(db, start, end):
     return "+" if min(end, last) - max(start, first) >= (last - first) / 4 else ""
 
 
-def group(db, daily, breakdown):
-    """Insert the sums of rollup_staged per day and cell into the tables DAILY and BREAKDOWN."""
-    p = db.param
+def group(db, prefix=""):
+    """Insert the sums of rollup_staged per day and cell into the rollup tables, or those named PREFIX + table."""
     postgres = not is_sqlite(db)
     date = "CAST(day AS DATE)" if postgres else "day"
     # SQLite sums amounts as floating point: round the sums to cents as PostgreSQL's NUMERIC has them.
     money = "SUM({})" if postgres else "ROUND(SUM({}), 2)"
     db.execute_sql(GROUP_CUBE)
-    db.execute_sql(INSERT_DAILY.format(target=daily, date=date, revenue=money.format("revenue"),
+    db.execute_sql(INSERT_DAILY.format(target=prefix + "daily_rollups", date=date, revenue=money.format("revenue"),
                                        new_revenue=money.format("CASE WHEN customer_type = 'new' THEN revenue ELSE 0 END")))
-    many = [dimension for dimension in DIMENSIONS if dimension not in FILTER_DIMENSIONS]
-    for source, dimensions in (("rollup_cube", ("", *FILTER_DIMENSIONS)), *(("rollup_values", (d,)) for d in many)):
-        if source == "rollup_values":
-            db.execute_sql(GROUP_DIMENSION.format(dimension=dimensions[0]))
-        selects, params = [], []
-        for dimension in dimensions:
-            for by in ("", *FILTER_DIMENSIONS):
-                if by and by == dimension:
-                    continue
-                grouped = [column for column in (dimension, by) if column]
-                selects.append(SELECT_BREAKDOWN.format(
-                    date=date, p=p, value=dimension or "''", filter_value=by or "''", revenue=money.format("revenue"),
-                    source=source, group="".join(f", {c}" for c in grouped)))
-                params += (dimension, by)
-        db.execute_sql(INSERT_BREAKDOWN.format(target=breakdown) + "UNION ALL".join(selects), params)
+    cube = ("", *CUBE_DIMENSIONS)
+    # (table, the statement that creates it, the (dimension, filter dimension) pairs read from it)
+    sources = [("rollup_cube", None, [(d, by) for d in cube for by in cube if not by or by != d])]
+    for many in MANY_VALUED:
+        sources.append(("rollup_values", GROUP_DIMENSION.format(dimension=many),
+                        [(many, by) for by in cube] + [(d, many) for d in cube]))
+    sources.append(("rollup_pages", GROUP_PAGES, [(d, by) for d in MANY_VALUED for by in MANY_VALUED if by != d]))
+    for source, create, pairs in sources:
+        if create:
+            db.execute_sql(create)
+        for target in ("breakdown_rollups", "cross_rollups"):
+            chosen = [(d, by) for d, by in pairs if (by in MANY_VALUED) == (target == "cross_rollups")]
+            if chosen:
+                statement, params = _select_breakdowns(db, source, chosen, date, money)
+                db.execute_sql(INSERT_BREAKDOWN.format(target=prefix + target) + statement, params)
         db.execute_sql(f"DROP TABLE {source}")
+
+
+def _select_breakdowns(db, source, pairs, date, money):
+    """Return the SELECT (and its parameters) of the sums of table SOURCE per day, dimension and filter PAIRS."""
+    postgres = not is_sqlite(db)
+    selects, params = [], []
+    for dimension, by in pairs:
+        selects.append(SELECT_BREAKDOWN.format(
+            date=date, p=db.param, value=dimension or "''", source=source, revenue=money.format("revenue"),
+            filter_value=(KEY.format(by) if postgres else by) if by in MANY_VALUED else by or "''",
+            group="".join(f", {c}" for c in (dimension, by) if c)))
+        params += (dimension, by)
+    return "UNION ALL".join(selects), params
 
 
 def _write_sketches(db):
@@ -306,17 +328,27 @@ def _write_sketches(db):
 
 def _sketch_day(db, day, rows):
     hashed = sketch.hashes([r[1] for r in rows])
-    cells = [("", "", np.ones(len(rows), dtype=bool))]
+    postgres = not is_sqlite(db)
+    cells = [("", "", hashed)]
     for position, dimension in enumerate(FILTER_DIMENSIONS, start=2):
-        values = np.array([r[position] for r in rows], dtype=object)
-        cells += [(dimension, value, values == value) for value in sorted(set(values))]
-    statement = INSERT_SKETCH.format(p=db.param)
+        # Gathered in one pass, not with a mask per value: a day of real data has thousands of landing pages.
+        rows_of = defaultdict(list)
+        for i, row in enumerate(rows):
+            rows_of[row[position]].append(i)
+        cells += [(dimension, rollup_key(value, postgres), hashed[rows_of[value]]) for value in sorted(rows_of)]
     day_value = dt.date.fromisoformat(str(day)[:10])
-    params = []
-    for dimension, value, mask in cells:
-        chosen = hashed[mask]
-        params.append((day_value, dimension, value, len(sketch.unique(chosen)), sketch.pack(chosen)))
-    db.cursor().executemany(statement, params)
+    insert_sketches(db, [(day_value, dimension, value, len(sketch.unique(chosen)), sketch.pack(chosen))
+                         for dimension, value, chosen in cells])
+
+
+def insert_sketches(db, rows):
+    """Insert (day, dimension, value, customers, sketch) ROWS into customer_sketches, many to a statement."""
+    # psycopg2's executemany sends one statement per row: 5 of a rebuild's 60 s for 22,000 sketches.
+    cursor = db.cursor()
+    for start in range(0, len(rows), SKETCHES_PER_INSERT):
+        batch = rows[start:start + SKETCHES_PER_INSERT]
+        marks = ", ".join([f"({', '.join([db.param] * 5)})"] * len(batch))
+        cursor.execute(INSERT_SKETCHES.format(rows=marks), [value for row in batch for value in row])
 
 
 def _runs(days):
