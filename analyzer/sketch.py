@@ -49,20 +49,20 @@ def fold(regs, p):
     return ranks.max(axis=1)
 
 
-def pack(hashed):
-    """Return the stored form of a cell's hashes: the sorted hashes while few, else HLL registers; compressed."""
+def pack(hashed, exact=False):
+    """Return the stored form of a cell's hashes: the sorted hashes while few (or EXACT), else HLL registers."""
     distinct = unique(hashed)
-    if len(distinct) <= SPARSE_LIMIT:
+    if exact or len(distinct) <= SPARSE_LIMIT:
         return SPARSE + zlib.compress(distinct.astype(">u8").tobytes(), 1)
     return _encode(registers(distinct))
 
 
-def merge(blob, hashed):
+def merge(blob, hashed, exact=False):
     """Return the stored form of sketch BLOB with HASHED added: what pack() gives for the union."""
     blob = bytes(blob)
     kind = blob[:1]
     if kind == SPARSE:
-        return pack(np.concatenate([_sparse(blob), hashed]))
+        return pack(np.concatenate([_sparse(blob), hashed]), exact)
     if kind == PAIRS:
         regs = np.zeros(1 << P, dtype=np.uint8)
         pairs = np.frombuffer(blob, dtype="<u4", offset=1)
@@ -72,6 +72,21 @@ def merge(blob, hashed):
     else:
         raise ValueError("a sketch of the 16,384-register format cannot take more customers")
     return _encode(np.maximum(regs, registers(unique(hashed))))
+
+
+def holds_hashes(blob):
+    """Return whether the stored sketch BLOB is the hashes themselves, from which some can be taken out."""
+    return bytes(blob[:1]) == SPARSE
+
+
+def replaced(blob, added, removed, exact=False):
+    """Return (distinct, stored form) of the hashes of BLOB with ADDED in and REMOVED out (holds_hashes(BLOB))."""
+    hashed = unique(np.concatenate([_sparse(bytes(blob)), added]))
+    removed = unique(removed)
+    if len(removed) and len(hashed):
+        at = np.minimum(np.searchsorted(removed, hashed), len(removed) - 1)
+        hashed = hashed[removed[at] != hashed]
+    return len(hashed), pack(hashed, exact)
 
 
 def mergeable(blob):

@@ -159,6 +159,26 @@ def test_a_late_middle_part_joins_two_sessions_into_one(db, tmp_path):  # noqa: 
     assert [r.sessions for r in DailyRollup.select()] == [2]
 
 
+def test_sessions_continued_on_another_page_leave_the_old_exit_page_without_a_recount(  # noqa: F811
+        db, tmp_path, by_difference, monkeypatch):
+    # The next hour's file ends most continued sessions on another page. Their customers leave the old exit page's
+    # cell, which keeps their hashes however many (600 here, past the 512 of other cells): they are taken out.
+    first = [[f"u{n}", "2026-03-01 10:00:00", "page_view", "/a", "", "google", "mobile", f"s{n}"] for n in range(600)]
+    first.append(["u0", "2026-03-01 12:00:00", "page_view", "/a", "", "google", "mobile", "other"])
+    later = [[f"u{n}", "2026-03-01 10:40:00", "page_view", "/b", "", "google", "mobile", f"s{n}"] for n in range(600)]
+    importer.import_file(db, write_csv(tmp_path / "whole.csv", first + later))
+    whole = state()
+    clear(db)
+    importer.import_file(db, write_csv(tmp_path / "first.csv", first))
+    monkeypatch.setattr(changes, "_recount_cells", lambda db, cells, tz: cells and pytest.fail(f"recounted {cells}"))
+    monkeypatch.setattr(rollups, "refresh_days", lambda *args: pytest.fail("the day was recomputed"))
+    second = importer.import_file(db, write_csv(tmp_path / "later.csv", later))
+    assert second.sessions_continued == 600
+    assert state() == whole
+    assert {s.value: s.customers for s in CustomerSketch.select().where(CustomerSketch.dimension == "exit_page")} == {
+        "/a": 1, "/b": 600}
+
+
 def test_undoing_a_customers_first_session_makes_their_next_one_first(db, tmp_path, by_difference):  # noqa: F811
     morning = [["u1", "2026-03-01 09:00:00", "page_view", "/", "", "google", "mobile", ""],
                ["u2", "2026-03-01 09:30:00", "page_view", "/", "", "", "desktop", ""]]

@@ -70,3 +70,16 @@ def test_a_sketch_of_the_old_precision_cannot_take_more_customers():
     assert not sketch.mergeable(old) and sketch.mergeable(sketch.pack(sketch.hashes(["a"])))
     with pytest.raises(ValueError):
         sketch.merge(old, sketch.hashes(["c"]))
+
+
+def test_an_exact_cell_keeps_its_hashes_past_the_sparse_limit_and_gives_some_up():
+    rng = np.random.default_rng(9)
+    stored = rng.integers(0, 2**64 - 1, size=3_000, dtype=np.uint64, endpoint=True)
+    added = rng.integers(0, 2**64 - 1, size=200, dtype=np.uint64, endpoint=True)
+    blob = sketch.pack(stored, exact=True)
+    assert sketch.holds_hashes(blob) and not sketch.holds_hashes(sketch.pack(stored))
+    assert sketch.merge(blob, added, exact=True) == sketch.pack(np.concatenate([stored, added]), exact=True)
+    removed = np.concatenate([stored[:1_000], added[:50], [np.uint64(7)]])  # one that was never there
+    kept = np.concatenate([stored[1_000:], added[50:]])
+    assert sketch.replaced(blob, added, removed, exact=True) == (2_150, sketch.pack(kept, exact=True))
+    assert sketch.replaced(sketch.pack(stored[:10]), added[:0], stored[:10]) == (0, sketch.pack(stored[:0]))

@@ -4,9 +4,9 @@ The sessions about to change are noted as they are (Change), the change is made,
 became, together with the first sessions of their customers; grouped with the old rows counted negatively, they
 give what each rollup row gains or loses. Unique customers only grow that way: when an untouched session stops being
 its customer's first, the sums still change by the difference and the unique customers of every day the change
-touched are counted again; when a change takes a customer out of a day's cell otherwise, its days are recomputed; and
-a change that writes more than its days held recomputes them from the start (rollups.refresh_rollups), which costs
-no more.
+touched are counted again; when a change takes a customer out of a day's cell otherwise (a continued session that
+ends on another page), that cell's customers are counted again from the day's sessions; and a change that writes more
+than its days held recomputes them from the start (rollups.refresh_rollups), which costs no more.
 """
 
 from collections import defaultdict
@@ -109,17 +109,26 @@ FROM (SELECT started_at, 1 AS written FROM customer_sessions WHERE id IN (SELECT
 IMAGE_SPAN = "SELECT MIN(started_at), MAX(started_at) FROM rollup_images"
 STORED = "SELECT COALESCE(SUM(sessions), 0) FROM daily_rollups WHERE day >= {p} AND day <= {p}"
 STAGED_CELLS = f"SELECT day, customer_id, {', '.join(rollups.FILTER_DIMENSIONS)}, n FROM rollup_staged"
+# A stored session's value of each dimension, as the cells of the sketches hold it ('': the cell of all sessions).
+CELL_VALUES = {"": "''", "channel": "s.channel", "device": "s.device",
+               "customer_type": f"CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 'new' ELSE 'returning' END",
+               **{d: f"COALESCE(s.{d}, '')" for d in ("country", *rollups.MANY_VALUED)}}
 # The other sessions of the customers changed, on the days changed: they are in their cells already. (SQLite, which
 # has no statistics, would otherwise read the days by start time instead of the customers' few sessions.)
 OTHERS = f"""
-SELECT {{day}}, s.customer_id, s.channel, s.device, COALESCE(s.country, '') AS country,
-       CASE WHEN {rollups.STORED_SESSIONS['first']} THEN 'new' ELSE 'returning' END,
-       {", ".join(f"COALESCE(s.{d}, '')" for d in rollups.MANY_VALUED)}
+SELECT {{day}}, s.customer_id, {", ".join(CELL_VALUES[d] for d in rollups.FILTER_DIMENSIONS)}
 FROM {WITH_FIRST}
 WHERE s.customer_id IN (SELECT customer_id FROM rollup_customers)
   AND {{plus}}s.started_at >= {{p}} AND {{plus}}s.started_at < {{p}}
   AND s.id NOT IN (SELECT id FROM rollup_images)
 """
+# The customers of one day, with their sessions' values of the dimensions of the cells counted again.
+OF_DAY = """
+SELECT s.customer_id, {columns}
+FROM {sessions}
+WHERE s.started_at >= {p} AND s.started_at < {p}
+"""
+DELETE_SKETCH = "DELETE FROM customer_sketches WHERE day = {p} AND dimension = {p} AND value = {p}"
 SKETCHES_OF_DAY = "SELECT dimension, value, customers, sketch FROM customer_sketches WHERE day = {p}"
 UPDATE_SKETCH = ("UPDATE customer_sketches SET customers = {p}, sketch = {p} "
                  "WHERE day = {p} AND dimension = {p} AND value = {p}")
@@ -195,12 +204,17 @@ class Change:
         stored_sketches = {day: {(d, v): (c, bytes(b)) for d, v, c, b in
                                  db.execute_sql(SKETCHES_OF_DAY.format(p=p), (day,))}
                            for day in cells}
-        if not _only_grows(cells, known, stored_sketches):
+        if not all(sketch.mergeable(blob) for day in cells for _, blob in stored_sketches[day].values()):
             db.execute_sql("DROP TABLE rollup_staged")
             rollups.refresh_days(db, set(cells), tz)
             return
+        lost = _lost_cells(cells, known)
+        # A cell that keeps its hashes gives up those of the customers who left; any other is counted again.
+        recount = {(day, cell) for day, found in lost.items() for cell in found
+                   if not sketch.holds_hashes(stored_sketches[day].get(cell, (0, b""))[1])}
         _add_deltas(db, first, last)
-        _add_customers(db, cells, known, stored_sketches)
+        _add_customers(db, cells, known, stored_sketches, lost, recount)
+        _recount_cells(db, recount, tz)
 
 
 def _cells(rows, postgres):
@@ -217,15 +231,41 @@ def _cells(rows, postgres):
     return out
 
 
-def _only_grows(cells, known, stored_sketches):
-    """Whether every customer of a cell before the change is in it after, and every sketch can take more."""
-    for day, day_cells in cells.items():
-        if not all(sketch.mergeable(blob) for _, blob in stored_sketches[day].values()):
-            return False
-        for cell, (after, before) in day_cells.items():
-            if not before <= after | known[day][cell][1]:
-                return False
-    return True
+def _lost_cells(cells, known):
+    """Return {day: {(dimension, value)}} of the cells that a customer leaves."""
+    # Mostly exit pages: a session continued by the next file ends on another page.
+    lost = {day: {cell for cell, (after, before) in day_cells.items() if not before <= after | known[day][cell][1]}
+            for day, day_cells in cells.items()}
+    return {day: found for day, found in lost.items() if found}
+
+
+def _recount_cells(db, recount, tz):
+    """Count the customers of each (day, cell) of RECOUNT again from the sessions of its day; store its sketch anew."""
+    postgres = not is_sqlite(db)
+    for day in sorted({day for day, _ in recount}):
+        day_cells = {cell for cell_day, cell in recount if cell_day == day}
+        dimensions = sorted({dimension for dimension, _ in day_cells})
+        statement = OF_DAY.format(columns=", ".join(CELL_VALUES[d] for d in dimensions), p=db.param,
+                                  sessions=WITH_FIRST if "customer_type" in dimensions else "customer_sessions s")
+        of_value = defaultdict(set)
+        for customer, *values in db.execute_sql(statement, localtime.utc_window(day, day, tz)):
+            for dimension, value in zip(dimensions, values):
+                of_value[dimension, value].add(customer)
+        customers = {cell: set() for cell in day_cells}
+        for (dimension, value), found in of_value.items():
+            cell = (dimension, rollup_key(value, postgres))
+            if cell in customers:
+                customers[cell] |= found
+        everyone = sorted(set().union(*customers.values()))
+        hash_of = dict(zip(everyone, sketch.hashes(everyone)))  # each customer once, not once per cell
+        cursor, rows = db.cursor(), []
+        for (dimension, value), found in sorted(customers.items()):
+            cursor.execute(DELETE_SKETCH.format(p=db.param), (day, dimension, value))
+            if found:
+                hashed = np.fromiter((hash_of[c] for c in found), dtype=np.uint64, count=len(found))
+                rows.append((day, dimension, value, len(found),
+                             sketch.pack(hashed, dimension in rollups.EXACT_DIMENSIONS)))
+        rollups.insert_sketches(db, rows)
 
 
 def _add_deltas(db, first, last):
@@ -253,24 +293,40 @@ def _add_delta(db, table, first, last):
     db.execute_sql(f"DROP TABLE {delta}")
 
 
-def _add_customers(db, cells, known, stored_sketches):
-    """Add the customers after the change to each cell's sketch, counting those it did not hold."""
+def _add_customers(db, cells, known, stored_sketches, lost, recount):
+    """Add the customers after the change to each cell's sketch (those of LOST cells leave), except RECOUNT's cells."""
     p = db.param
-    updates, inserts = [], []
-    everyone = sorted({c for day_cells in cells.values() for after, _ in day_cells.values() for c in after})
+    updates, inserts, emptied = [], [], []
+    everyone = sorted({c for day_cells in cells.values() for pair in day_cells.values() for c in pair[0] | pair[1]})
     hash_of = dict(zip(everyone, sketch.hashes(everyone)))
+
+    def hashes(customers):
+        return np.fromiter((hash_of[c] for c in customers), dtype=np.uint64, count=len(customers))
+
     for day, day_cells in cells.items():
         for (dimension, value), (after, before) in day_cells.items():
+            cell, exact = (dimension, value), dimension in rollups.EXACT_DIMENSIONS
+            if (day, cell) in recount:
+                continue
+            if cell in lost.get(day, ()):
+                left = before - after - known[day][cell][1]
+                count, blob = sketch.replaced(stored_sketches[day][cell][1], hashes(after), hashes(left), exact)
+                if count:
+                    updates.append((count, blob, day, dimension, value))
+                else:
+                    emptied.append((day, dimension, value))
+                continue
             if not after:
                 continue
-            hashed = np.fromiter((hash_of[c] for c in after), dtype=np.uint64, count=len(after))
-            added = len(after - before - known[day][(dimension, value)][1])
-            if (dimension, value) in stored_sketches[day]:
-                count, blob = stored_sketches[day][(dimension, value)]
-                updates.append((count + added, sketch.merge(blob, hashed), day, dimension, value))
+            added = len(after - before - known[day][cell][1])
+            if cell in stored_sketches[day]:
+                count, blob = stored_sketches[day][cell]
+                updates.append((count + added, sketch.merge(blob, hashes(after), exact), day, dimension, value))
             else:
-                inserts.append((day, dimension, value, added, sketch.pack(hashed)))
+                inserts.append((day, dimension, value, added, sketch.pack(hashes(after), exact)))
     cursor = db.cursor()
     if updates:
         cursor.executemany(UPDATE_SKETCH.format(p=p), updates)
+    if emptied:
+        cursor.executemany(DELETE_SKETCH.format(p=p), emptied)
     rollups.insert_sketches(db, inserts)

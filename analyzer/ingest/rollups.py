@@ -19,6 +19,9 @@ from analyzer.models import KEY_CHARS, ROLLUP_LAYOUT, CustomerSession, DailyRoll
 CUBE_DIMENSIONS = ("channel", "device", "country", "customer_type")
 MANY_VALUED = ("source", "medium", "campaign", "landing_page", "exit_page")
 FILTER_DIMENSIONS = CUBE_DIMENSIONS + MANY_VALUED  # the order of their columns in rollup_staged
+# A session continued by a later file ends on another page, and its customer leaves the old page's cell: those cells
+# keep their customers' hashes however many, so that an import takes them out instead of counting the day again.
+EXACT_DIMENSIONS = ("exit_page",)
 TABLES = ("daily_rollups", "breakdown_rollups", "cross_rollups", "customer_sketches")
 
 # The customers whose first session may have changed: those with a session in the window, and those whose
@@ -337,8 +340,8 @@ def _sketch_day(db, day, rows):
             rows_of[row[position]].append(i)
         cells += [(dimension, rollup_key(value, postgres), hashed[rows_of[value]]) for value in sorted(rows_of)]
     day_value = dt.date.fromisoformat(str(day)[:10])
-    insert_sketches(db, [(day_value, dimension, value, len(sketch.unique(chosen)), sketch.pack(chosen))
-                         for dimension, value, chosen in cells])
+    insert_sketches(db, [(day_value, dimension, value, len(sketch.unique(chosen)),
+                          sketch.pack(chosen, dimension in EXACT_DIMENSIONS)) for dimension, value, chosen in cells])
 
 
 def insert_sketches(db, rows):
