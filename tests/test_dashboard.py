@@ -346,7 +346,7 @@ def test_rows_that_tie_on_the_sorted_column_come_most_sessions_first(sort):
     assert [r.value for r in rows] == ["US", "GB", "AL", "AE"]
 
 
-def test_a_filter_on_any_dimension_is_read_from_the_rollups_unless_they_were_built_before_they_held_it(db, tmp_path):
+def test_filters_on_many_valued_dimensions_are_read_from_the_rollups_unless_built_before_they_held_them(db, tmp_path):
     rows = [{"customer": n % 4, "minutes": n * 300, "duration": 30 + n, "page_views": n % 4, "cents": 99 * n,
              "converted": n % 3 == 0, "channel": "Paid Search", "device": "mobile", "country": "DE",
              **{name: CHOICES[name][n % len(CHOICES[name])] for name in ("source", "medium", "campaign", "landing_page",
@@ -354,18 +354,22 @@ def test_a_filter_on_any_dimension_is_read_from_the_rollups_unless_they_were_bui
             for n in range(30)]
     importer.import_file(db, write_csv(tmp_path / "pages.csv", rows, "p"))
     start = FIRST.date()
-    for dimension in ("source", "medium", "campaign", "landing_page", "exit_page"):
-        for values, negate in [((CHOICES[dimension][0],), False), ((CHOICES[dimension][0], NONE_VALUE), False),
-                               ((NONE_VALUE,), True)]:
-            query = make_query(start, start + dt.timedelta(days=3), "previous", [Filter(dimension, values, negate)],
-                               zone="UTC")
-            assert rolled.answerable(query)
-            check(query, stored())
-            read = (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers"))
-            RollupZone.update(layout=1).execute()  # as rollups built before cross_rollups: the rows are read
-            assert not rolled.answerable(query)
-            assert (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers")) == read
-            RollupZone.update(layout=ROLLUP_LAYOUT).execute()
+    cases = [(Filter(dimension, values, negate),) for dimension in ("source", "medium", "campaign", "landing_page",
+                                                                    "exit_page")
+             for values, negate in [((CHOICES[dimension][0],), False), ((CHOICES[dimension][0], NONE_VALUE), False),
+                                    ((NONE_VALUE,), True)]]
+    cases += [(Filter("source", ("google",)), Filter("country", ("DE",))),  # a pair: the sums, not every breakdown
+              (Filter("landing_page", ("/sale",)), Filter("exit_page", (NONE_VALUE,), True)),
+              (Filter("customer_type", ("new",)), Filter("medium", ("cpc", NONE_VALUE)))]
+    for filters in cases:
+        query = make_query(start, start + dt.timedelta(days=3), "previous", filters, zone="UTC")
+        assert rolled.answerable(query)
+        check(query, stored())
+        read = (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers"))
+        RollupZone.update(layout=1).execute()  # as rollups built before cross_rollups: the rows are read
+        assert not rolled.answerable(query)
+        assert (dashboard.overview(query, DIMENSIONS, limit=1000), dashboard.timeseries(query, "customers")) == read
+        RollupZone.update(layout=ROLLUP_LAYOUT).execute()
 
 
 def test_rollups_recorded_after_they_were_written_are_not_taken_for_the_current_layout_until_rebuilt(db, tmp_path):

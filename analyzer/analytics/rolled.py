@@ -19,10 +19,21 @@ DAY_LIST_MAX = 4000  # days of a range that SQLite's cube reads may name one by 
 
 
 def answerable(query):
-    """Tell whether the rollups answer QUERY's totals and trend: filters on channel, device, country, type, or one."""
-    if len(query.filters) == 1 and query.filters[0].dimension not in CUBE_DIMENSIONS:
-        return RollupZone.select(RollupZone.layout).scalar() == ROLLUP_LAYOUT  # not rollups built before it
-    return all(f.dimension in CUBE_DIMENSIONS for f in query.filters)
+    """Tell whether the rollups answer QUERY's totals and trend: filters on channel, device, country, type, or two."""
+    if all(f.dimension in CUBE_DIMENSIONS for f in query.filters):
+        return True
+    return _pair(query) is not None and RollupZone.select(RollupZone.layout).scalar() == ROLLUP_LAYOUT
+
+
+def _pair(query):
+    """Return QUERY's filters as (one on a many-valued dimension, the other or None) when there are at most two."""
+    if not query.filters or len(query.filters) > 2 or len({f.dimension for f in query.filters}) < len(query.filters):
+        return None
+    many = [f for f in query.filters if f.dimension not in CUBE_DIMENSIONS]
+    if not many:
+        return None
+    others = [f for f in query.filters if f is not many[0]]
+    return many[0], (others[0] if others else None)
 
 
 def totals(query):
@@ -81,26 +92,39 @@ def rows(query, dimensions):
     """Return {dimension: [(value, sessions, conversions, revenue)], or None where the rollups cannot say}."""
     if not answerable(query):
         return dict.fromkeys(dimensions)
+    if len(query.filters) == 2 and _pair(query):
+        # Each filtered dimension's own rows are its values within the other filter; no rollup holds the others.
+        first, second = query.filters
+        out = dict.fromkeys(dimensions)
+        for applied, own in ((first, second), (second, first)):
+            if own.dimension in dimensions:
+                out[own.dimension] = [tuple(row) for _, *row in _breakdown_rows(query, [own.dimension], applied, own)]
+        return out
     if len(query.filters) > 1:
         return {d: _cube_rows(query, d) if d in CUBE_DIMENSIONS else None for d in dimensions}
     # The filtered dimension's own rows are its values' overall rows; every other dimension is read in one query.
-    own = [d for d in dimensions if query.filters and d == query.filters[0].dimension]
+    item = query.filters[0] if query.filters else None
+    own = [d for d in dimensions if item and d == item.dimension]
     rest = [d for d in dimensions if d not in own]
     out = {d: [] for d in dimensions}
-    for group in (own, rest):
-        for dimension, *row in _breakdown_rows(query, group) if group else ():
+    for group, applied, own_filter in ((own, None, item), (rest, item, None)):
+        for dimension, *row in _breakdown_rows(query, group, applied, own_filter) if group else ():
             out[dimension].append(tuple(row))
     return out
 
 
 def _sums(query, group):
-    """Sum the rollups of the range: the breakdown rollups' all-sessions rows for up to one filter, else the cube."""
-    if len(query.filters) > 1:
+    """Sum the rollups of the range: breakdown or cross rollups for one filter or a many-valued pair, else the cube."""
+    pair = _pair(query)
+    if len(query.filters) > 1 and not pair:
         return _cube(query, D.day if group else None)
-    B = _breakdown_table(query, [""])
+    applied, own = pair if pair else (query.filters[0] if query.filters else None, None)
+    B = _table(applied)
     columns = [fn.SUM(B.sessions), fn.SUM(B.bounces), fn.SUM(B.conversions), _sum(B.revenue, "revenue"),
                fn.SUM(B.page_views), fn.SUM(B.duration_s), fn.SUM(B.new_sessions)]
-    select = B.select(*([B.day] if group else []), *columns).where(*_breakdown_conditions(B, query, [""]))
+    dimensions = [own.dimension if own else ""]  # a pair: the rows of the other's values within the many-valued one
+    select = B.select(*([B.day] if group else []), *columns).where(
+        *_breakdown_conditions(B, query, dimensions, applied, own))
     return _totals_by_key(select.group_by(B.day) if group else select, group)
 
 
@@ -147,32 +171,29 @@ def _cube_rows(query, dimension):
             for value, t in _cube(query, getattr(D, dimension)).items()]
 
 
-def _breakdown_rows(query, dimensions):
-    B = _breakdown_table(query, dimensions)
+def _breakdown_rows(query, dimensions, applied, own):
+    B = _table(applied)
     select = (B.select(B.dimension, B.value, fn.SUM(B.sessions), fn.SUM(B.conversions), _sum(B.revenue, "revenue"))
-              .where(*_breakdown_conditions(B, query, dimensions)).group_by(B.dimension, B.value))
+              .where(*_breakdown_conditions(B, query, dimensions, applied, own)).group_by(B.dimension, B.value))
     return [(dimension, value or None, int(sessions), int(conversions), money(revenue))
             for dimension, value, sessions, conversions, revenue in select.tuples() if sessions]
 
 
-def _breakdown_table(query, dimensions):
-    """Return the model of DIMENSIONS' rows under QUERY's one filter, if any: cross_rollups for a many-valued one."""
-    applied = query.filters and query.filters[0].dimension not in dimensions
-    return CrossRollup if applied and query.filters[0].dimension not in CUBE_DIMENSIONS else BreakdownRollup
+def _table(applied):
+    """Return the model of the rows within filter APPLIED (or none): cross_rollups for a many-valued dimension."""
+    return CrossRollup if applied and applied.dimension not in CUBE_DIMENSIONS else BreakdownRollup
 
 
-def _breakdown_conditions(B, query, dimensions):
-    """Select B's rows of DIMENSIONS ('' for all sessions) in the range, under the one filter if any."""
+def _breakdown_conditions(B, query, dimensions, applied, own):
+    """Select B's rows of DIMENSIONS ('' for all sessions) in the range within filter APPLIED, of OWN's values."""
     conditions = [B.filter_dimension == "", B.filter_value == ""]
-    if query.filters:
-        item = query.filters[0]
-        if item.dimension in dimensions:  # then it comes alone: its rows are those of its values, unfiltered
-            values = _stored_values(item)
-            conditions.append(B.value.not_in(values) if item.negate else B.value.in_(values))
-        else:
-            keys = _stored_values(item, keyed=True)
-            conditions = [B.filter_dimension == item.dimension,
-                          B.filter_value.not_in(keys) if item.negate else B.filter_value.in_(keys)]
+    if applied:
+        keys = _stored_values(applied, keyed=True)
+        conditions = [B.filter_dimension == applied.dimension,
+                      B.filter_value.not_in(keys) if applied.negate else B.filter_value.in_(keys)]
+    if own:  # a filter on DIMENSIONS themselves: the rows of its values
+        values = _stored_values(own)
+        conditions.append(B.value.not_in(values) if own.negate else B.value.in_(values))
     chosen = B.dimension == dimensions[0] if len(dimensions) == 1 else B.dimension.in_(dimensions)
     return conditions + [chosen, B.day >= query.start, B.day <= query.end]
 
