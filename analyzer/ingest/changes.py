@@ -219,12 +219,21 @@ class Change:
 
 def _cells(rows, postgres):
     """Return {day: {(dimension, value): ({customers after}, {customers before})}} of rows (n 1 after, -1 before)."""
-    found = defaultdict(set)  # flat while reading: an hourly file's rollups read some 20,000 rows twice
-    for day, customer, *values in rows:
-        side = 0 if len(values) > DIMENSION_COUNT and values[-1] > 0 else 1
-        found[day, "", "", side].add(customer)
-        for dimension, value in zip(rollups.FILTER_DIMENSIONS, values):
-            found[day, dimension, value, side].add(customer)
+    # Column by column within each day and side: an hourly file's rollups read some 20,000 rows twice.
+    groups = defaultdict(list)
+    for row in rows:
+        groups[row[0], 0 if len(row) > DIMENSION_COUNT + 2 and row[-1] > 0 else 1].append(row)
+    found = {}
+    for (day, side), group in groups.items():
+        columns = list(zip(*group))
+        customers = columns[1]
+        found[day, "", "", side] = set(customers)
+        for dimension, values in zip(rollups.FILTER_DIMENSIONS, columns[2:]):
+            of_value = defaultdict(set)
+            for value, customer in zip(values, customers):
+                of_value[value].add(customer)
+            for value, customers_of_value in of_value.items():
+                found[day, dimension, value, side] = customers_of_value
     out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
     for (day, dimension, value, side), customers in found.items():
         out[rollups.as_date(day)][dimension, rollup_key(value, postgres)][side].update(customers)
