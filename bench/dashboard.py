@@ -38,7 +38,8 @@ from analyzer.web import create_app, params  # noqa: E402
 
 PG_ADMIN_URL = os.environ.get("TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 CASES = {"no filter": {}, "one filter": {"channel": "paid search"},
-         "two filters": {"channel": "paid search", "country": "DE"}}
+         "two filters": {"channel": "paid search", "country": "DE"},
+         "many-valued filter": {"source": "google"}, "many-valued and another": {"source": "google", "country": "DE"}}
 PASSWORD = "seven long horses 7 graze quietly"
 TARGETS_MS = {1_000_000: (150, 300), 10_000_000: (400, 1500)}
 
