@@ -346,12 +346,17 @@ def _sketch_day(db, day, rows):
 
 def insert_sketches(db, rows):
     """Insert (day, dimension, value, customers, sketch) ROWS into customer_sketches, many to a statement."""
+    with_values(db, INSERT_SKETCHES, rows)
+
+
+def with_values(db, statement, rows):
+    """Run STATEMENT, whose {rows} is a VALUES list, for ROWS of five values, SKETCHES_PER_INSERT at a time."""
     # psycopg2's executemany sends one statement per row: 5 of a rebuild's 60 s for 22,000 sketches.
     cursor = db.cursor()
     for start in range(0, len(rows), SKETCHES_PER_INSERT):
         batch = rows[start:start + SKETCHES_PER_INSERT]
         marks = ", ".join([f"({', '.join([db.param] * 5)})"] * len(batch))
-        cursor.execute(INSERT_SKETCHES.format(rows=marks), [value for row in batch for value in row])
+        cursor.execute(statement.format(rows=marks), [value for row in batch for value in row])
 
 
 def _runs(days):
