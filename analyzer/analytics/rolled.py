@@ -19,7 +19,7 @@ DAY_LIST_MAX = 4000  # days of a range that SQLite's cube reads may name one by 
 
 
 def answerable(query):
-    """Tell whether the rollups answer QUERY's totals and trend: filters on channel, device, country, type, or two."""
+    """Tell whether the rollups answer QUERY's totals and trend: any filters on the cube's four, or at most two."""
     if all(f.dimension in CUBE_DIMENSIONS for f in query.filters):
         return True
     return _pair(query) is not None and RollupZone.select(RollupZone.layout).scalar() == ROLLUP_LAYOUT
@@ -248,7 +248,7 @@ def _only_new(query):
 
 
 def _stored_values(item, keyed=False):
-    """Return the values of a filter as the rollups store them (a missing value is ''), as their KEYED form too."""
+    """Return the values of a filter as the rollups store them (a missing value is ''), or when KEYED their keys."""
     values = ["" if v == NONE_VALUE else v for v in item.values]
     return [rollup_key(v, not is_sqlite(D._meta.database)) for v in values] if keyed else values
 
