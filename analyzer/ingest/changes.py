@@ -194,7 +194,7 @@ class Change:
         rollups.stage(db, start, end, tz, sessions="rollup_images s", first="s.first = 1", n="s.n")
         if lost_first:
             days = {rollups.as_date(day) for day, in db.execute_sql(STAGED_DAYS)}
-            _add_deltas(db, first, last)
+            _add_deltas(db)
             rollups.recount_customers(db, days, tz)
             return
         cells = _cells(db.execute_sql(STAGED_CELLS), not is_sqlite(db))
@@ -213,7 +213,7 @@ class Change:
         # A cell that keeps its hashes gives up those of the customers who left; any other is counted again.
         recount = {(day, cell) for day, found in lost.items() for cell in found
                    if not sketch.holds_hashes(stored_sketches[day].get(cell, (0, b""))[1])}
-        _add_deltas(db, first, last)
+        _add_deltas(db)
         _add_customers(db, cells, known, stored_sketches, lost, recount)
         _recount_cells(db, recount, tz)
 
@@ -278,17 +278,17 @@ def _recount_cells(db, recount, tz):
         rollups.insert_sketches(db, rows)
 
 
-def _add_deltas(db, first, last):
-    """Add the sums of rollup_staged (the sessions after, less those before) to the days FIRST-LAST; drop it."""
+def _add_deltas(db):
+    """Add the sums of rollup_staged (the sessions after, less those before) to the rollups; drop it."""
     for table in DELTA_TABLES:
         db.execute_sql(f"CREATE TEMP TABLE delta_{table} AS SELECT * FROM {table} WHERE 1 = 0")
     rollups.group(db, "delta_")
     db.execute_sql("DROP TABLE rollup_staged")
     for table in DELTA_TABLES:
-        _add_delta(db, table, first, last)
+        _add_delta(db, table)
 
 
-def _add_delta(db, table, first, last):
+def _add_delta(db, table):
     """Add delta_TABLE's sums to TABLE's rows of the same key, insert the new keys, delete the rows left empty."""
     keys, sums = DELTA_TABLES[table], SUMS[table]
     delta = f"delta_{table}"
@@ -299,7 +299,10 @@ def _add_delta(db, table, first, last):
     columns = ", ".join((*keys, *sums))
     db.execute_sql(f"INSERT INTO {table} ({columns}) SELECT {', '.join(f'd.{c}' for c in (*keys, *sums))} "
                    f"FROM {delta} d WHERE d.sessions <> 0 AND NOT EXISTS (SELECT 1 FROM {table} WHERE {match})")
-    db.execute_sql(f"DELETE FROM {table} WHERE day >= {db.param} AND day <= {db.param} AND sessions = 0", (first, last))
+    # The rows the difference emptied, found from its own rows: a range of days scanned all of cross_rollups.
+    same = " AND ".join(f"t.{k} = d.{k}" for k in keys)
+    db.execute_sql(f"DELETE FROM {table} WHERE id IN (SELECT t.id FROM {delta} d JOIN {table} t ON {same} "
+                   f"WHERE t.sessions = 0)")
     db.execute_sql(f"DROP TABLE {delta}")
 
 
