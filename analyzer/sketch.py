@@ -107,7 +107,7 @@ def _sparse(blob):
 
 def count(blobs):
     """Return (distinct customers, approximate) of the union of stored sketches."""
-    sets, dense, before = [], None, None
+    sets, held, dense, before = [], 0, None, None
     for blob in blobs:
         blob = bytes(blob)
         kind = blob[:1]
@@ -119,6 +119,11 @@ def count(blobs):
             continue
         if kind == SPARSE:
             sets.append(_sparse(blob))
+            held += len(sets[-1])
+            if held > EXACT_LIMIT:  # an estimate now: the hash sets (exit pages' can be large) folded as they are read
+                found = registers(np.concatenate(sets))
+                dense = found if dense is None else np.maximum(dense, found, out=dense)
+                sets, held = [], 0
             continue
         data = zlib.decompress(blob[1:])
         if kind == DENSE:
@@ -127,7 +132,7 @@ def count(blobs):
         else:
             regs = np.frombuffer(data, dtype=np.uint8)
             before = regs.copy() if before is None else np.maximum(before, regs, out=before)
-    if dense is None and before is None and sum(len(s) for s in sets) <= EXACT_LIMIT:
+    if dense is None and before is None:
         return (len(unique(np.concatenate(sets))) if sets else 0), False
     p = P if before is None else P_BEFORE
     merged = np.zeros(1 << p, dtype=np.uint8)
