@@ -5,8 +5,9 @@ became, together with the first sessions of their customers; grouped with the ol
 give what each rollup row gains or loses. Unique customers only grow that way: when an untouched session stops being
 its customer's first, the sums still change by the difference and the unique customers of every day the change
 touched are counted again; when a change takes a customer out of a day's cell otherwise (a continued session that
-ends on another page), that cell's customers are counted again from the day's sessions; and a change that writes more
-than its days held recomputes them from the start (rollups.refresh_rollups), which costs no more.
+ends on another page), an exit page's cell, which keeps its customers' hashes, gives theirs up and any other cell is
+counted again from the day's sessions; and a change that writes more than its days held recomputes them from the
+start (rollups.refresh_rollups), which costs no more.
 """
 
 from collections import defaultdict
