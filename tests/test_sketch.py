@@ -83,3 +83,9 @@ def test_an_exact_cell_keeps_its_hashes_past_the_sparse_limit_and_gives_some_up(
     kept = np.concatenate([stored[1_000:], added[50:]])
     assert sketch.replaced(blob, added, removed, exact=True) == (2_150, sketch.pack(kept, exact=True))
     assert sketch.replaced(sketch.pack(stored[:10]), added[:0], stored[:10]) == (0, sketch.pack(stored[:0]))
+
+
+def test_exact_cells_past_the_exact_limit_are_counted_as_the_registers_of_all_their_hashes():
+    days = days_of_customers(10, 400_000, 9_000)  # 60 exit-page cells of 9,000 hashes each: 540,000 in all
+    counted, approximate = sketch.count(sketch.pack(day, exact=True) for day in days)
+    assert approximate and counted == sketch.estimate(sketch.registers(np.concatenate(days)))
