@@ -274,8 +274,7 @@ def _recount_cells(db, recount, tz):
             cursor.execute(DELETE_SKETCH.format(p=db.param), (day, dimension, value))
             if found:
                 hashed = np.fromiter((hash_of[c] for c in found), dtype=np.uint64, count=len(found))
-                rows.append((day, dimension, value, len(found),
-                             sketch.pack(hashed, dimension in rollups.EXACT_DIMENSIONS)))
+                rows.append(rollups.sketch_row(day, dimension, value, hashed))
         rollups.insert_sketches(db, rows)
 
 

@@ -340,8 +340,12 @@ def _sketch_day(db, day, rows):
             rows_of[row[position]].append(i)
         cells += [(dimension, rollup_key(value, postgres), hashed[rows_of[value]]) for value in sorted(rows_of)]
     day_value = dt.date.fromisoformat(str(day)[:10])
-    insert_sketches(db, [(day_value, dimension, value, len(sketch.unique(chosen)),
-                          sketch.pack(chosen, dimension in EXACT_DIMENSIONS)) for dimension, value, chosen in cells])
+    insert_sketches(db, [sketch_row(day_value, dimension, value, chosen) for dimension, value, chosen in cells])
+
+
+def sketch_row(day, dimension, value, hashed):
+    """Return the customer_sketches row of one cell: its customers' HASHED ids counted and packed."""
+    return day, dimension, value, len(sketch.unique(hashed)), sketch.pack(hashed, dimension in EXACT_DIMENSIONS)
 
 
 def insert_sketches(db, rows):
