@@ -36,15 +36,15 @@ WHERE s.id IN ({{touched}})
 """
 WRITTEN = """
 CREATE TEMP TABLE rollup_written AS
-SELECT id FROM customer_sessions WHERE {written}
+SELECT id, customer_id, started_at FROM customer_sessions WHERE {written}
 UNION
-SELECT id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_before)
+SELECT id, customer_id, started_at FROM customer_sessions WHERE id IN (SELECT id FROM rollup_before)
 """
 CUSTOMERS = """
 CREATE TEMP TABLE rollup_customers AS
 SELECT customer_id FROM rollup_before
 UNION
-SELECT customer_id FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+SELECT customer_id FROM rollup_written
 """
 # The first session of each customer changed: the stored one, when the change left it alone, or one written; all
 # sessions only of the customers without a stored first that the change left alone (touched, new, or missing from
@@ -59,7 +59,7 @@ FROM (SELECT customer_id, session_id, started_at,
             WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
               AND session_id NOT IN (SELECT id FROM rollup_before)
             UNION ALL
-            SELECT customer_id, id, started_at FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+            SELECT customer_id, id, started_at FROM rollup_written
             UNION ALL
             SELECT customer_id, id, started_at FROM customer_sessions
             WHERE customer_id IN (SELECT customer_id FROM rollup_customers c
@@ -103,7 +103,7 @@ FROM customer_sessions s WHERE id IN (SELECT id FROM rollup_written UNION ALL SE
 # The start times of the sessions written and of those before the change, and how many were written.
 SPAN = """
 SELECT MIN(started_at), MAX(started_at), SUM(written)
-FROM (SELECT started_at, 1 AS written FROM customer_sessions WHERE id IN (SELECT id FROM rollup_written)
+FROM (SELECT started_at, 1 AS written FROM rollup_written
       UNION ALL
       SELECT started_at, 0 FROM rollup_before) s
 """
