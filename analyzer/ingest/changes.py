@@ -225,20 +225,22 @@ def _cells(rows, postgres):
     groups = defaultdict(list)
     for row in rows:
         groups[row[0], 0 if len(row) > DIMENSION_COUNT + 2 and row[-1] > 0 else 1].append(row)
-    found = {}
+    out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
     for (day, side), group in groups.items():
         columns = list(zip(*group))
         customers = columns[1]
-        found[day, "", "", side] = set(customers)
+        cells = out[rollups.as_date(day)]
+        cells["", ""][side].update(customers)
         for dimension, values in zip(rollups.FILTER_DIMENSIONS, columns[2:]):
             of_value = defaultdict(set)
             for value, customer in zip(values, customers):
                 of_value[value].add(customer)
             for value, customers_of_value in of_value.items():
-                found[day, dimension, value, side] = customers_of_value
-    out = defaultdict(lambda: defaultdict(lambda: (set(), set())))
-    for (day, dimension, value, side), customers in found.items():
-        out[rollups.as_date(day)][dimension, rollup_key(value, postgres)][side].update(customers)
+                key = dimension, rollup_key(value, postgres)
+                if key in cells:
+                    cells[key][side].update(customers_of_value)
+                else:  # the set itself, not a copy: the one side of a new cell
+                    cells[key] = (customers_of_value, set()) if side == 0 else (set(), customers_of_value)
     return out
 
 
