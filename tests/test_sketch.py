@@ -57,7 +57,8 @@ def test_sketches_stored_at_the_old_precision_merge_with_new_ones():
     assert abs(counted - exact) / exact < 0.03  # the old precision: a standard error of 0.81 %
 
 
-@pytest.mark.parametrize("before, added", [(10, 20), (400, 200), (600, 10), (3_000, 40_000), (50_000, 50_000)])
+@pytest.mark.parametrize("before, added", [(10, 20), (400, 200), (600, 10), (2_000, 3_000), (20_000, 20_000),
+                                            (3_000, 40_000), (50_000, 50_000)])
 def test_adding_hashes_to_a_stored_sketch_stores_what_packing_the_union_would(before, added):
     rng = np.random.default_rng(before + added)
     old = rng.integers(0, 2**64 - 1, size=before, dtype=np.uint64, endpoint=True)
