@@ -52,20 +52,19 @@ SELECT customer_id FROM rollup_written
 # for an hourly file's 8,400 customers at noon, and grows with their history.
 FIRSTS = """
 CREATE TEMP TABLE rollup_firsts AS
+WITH kept AS (SELECT customer_id, session_id, started_at FROM customer_firsts
+              WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
+                AND session_id NOT IN (SELECT id FROM rollup_before))
 SELECT customer_id, session_id, started_at
 FROM (SELECT customer_id, session_id, started_at,
              ROW_NUMBER() OVER (PARTITION BY customer_id{c} ORDER BY started_at, session_id) AS position
-      FROM (SELECT customer_id, session_id, started_at FROM customer_firsts
-            WHERE customer_id IN (SELECT customer_id FROM rollup_customers)
-              AND session_id NOT IN (SELECT id FROM rollup_before)
+      FROM (SELECT customer_id, session_id, started_at FROM kept
             UNION ALL
             SELECT customer_id, id, started_at FROM rollup_written
             UNION ALL
             SELECT customer_id, id, started_at FROM customer_sessions
             WHERE customer_id IN (SELECT customer_id FROM rollup_customers c
-                                  WHERE NOT EXISTS (SELECT 1 FROM customer_firsts f
-                                                    WHERE f.customer_id = c.customer_id
-                                                      AND f.session_id NOT IN (SELECT id FROM rollup_before)))
+                                  WHERE NOT EXISTS (SELECT 1 FROM kept k WHERE k.customer_id = c.customer_id))
            ) candidates) ranked
 WHERE position = 1
 """
