@@ -63,7 +63,7 @@ def pack(hashed, exact=False):
 
 def merge(blob, hashed, exact=False):
     """Return the stored form of sketch BLOB with HASHED added: what pack() gives for the union."""
-    blob = bytes(blob)
+    blob, hashed = bytes(blob), np.asarray(hashed, dtype=np.uint64)
     kind = blob[:1]
     if kind == SPARSE:
         return pack(np.concatenate([_sparse(blob), hashed]), exact)
@@ -74,7 +74,9 @@ def merge(blob, hashed, exact=False):
         pairs = np.sort(np.concatenate([np.frombuffer(blob, dtype="<u4", offset=1),
                                         (index.astype(np.uint32) << 8) | rank]))
         used = pairs >> 8
-        pairs = pairs[np.concatenate((used[1:] != used[:-1], [True]))]
+        last = np.ones(len(pairs), dtype=bool)
+        last[:-1] = used[1:] != used[:-1]
+        pairs = pairs[last]
         if len(pairs) * 4 < 1 << P:
             return PAIRS + pairs.astype("<u4").tobytes()
         regs = np.zeros(1 << P, dtype=np.uint8)

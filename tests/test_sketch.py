@@ -66,6 +66,12 @@ def test_adding_hashes_to_a_stored_sketch_stores_what_packing_the_union_would(be
     assert sketch.merge(sketch.pack(old), new) == sketch.pack(np.concatenate([old, new]))
 
 
+@pytest.mark.parametrize("size", [10, 5_000, 60_000])
+def test_adding_no_hashes_stores_the_sketch_as_it_was(size):
+    hashed = np.random.default_rng(size).integers(0, 2**64 - 1, size=size, dtype=np.uint64, endpoint=True)
+    assert sketch.merge(sketch.pack(hashed), np.array([])) == sketch.pack(hashed)
+
+
 def test_a_sketch_of_the_old_precision_cannot_take_more_customers():
     old = sketch.DENSE_BEFORE + zlib.compress(sketch.registers(sketch.hashes(["a", "b"]), p=sketch.P_BEFORE).tobytes())
     assert not sketch.mergeable(old) and sketch.mergeable(sketch.pack(sketch.hashes(["a"])))
