@@ -279,15 +279,31 @@ def test_the_trend_table_and_csv_hold_the_series_of_the_same_query(client, demo_
     query = query_of(url)
     series = dashboard.timeseries(query, "conversions", "week")
     rows = [[td.text for td in tr.select("td")] for tr in page.html.select("#trend table tbody tr")]
-    assert rows == [[present.moment(p.t, "week"), present.count(p.value), present.count(p.previous)] for p in series]
+    # A bucket past the comparison range's last (a 30-day range ending on a Monday has six weeks, the one
+    # before it five) has no previous value: a dash on the page, an empty cell in the CSV.
+    assert rows == [[present.moment(p.t, "week"), present.count(p.value),
+                     "—" if p.previous is None else present.count(p.previous)] for p in series]
     assert len(page.html.select("#trend g.pt")) == len(series)
     data = read_csv(client.get(page.html.find("a", string="CSV", href=lambda h: h.startswith("/trend"))["href"]))
     assert data[0] == ["t", "conversions", "previous", "approximate"]
-    assert data[1:] == [[p.t.isoformat(), str(p.value), str(p.previous), "false"] for p in series]
+    assert data[1:] == [[p.t.isoformat(), str(p.value), "" if p.previous is None else str(p.previous), "false"]
+                        for p in series]
     assert "interval=week" in page.html.select_one('a.kpi[data-metric="revenue"]')["href"]
     opened = client.get(page.html.find("a", string="Open this chart")["href"])
     assert opened.html.find("a", string="Open this chart") is None  # the page it would open
     assert opened.html.find("a", string="CSV", href=lambda h: h.startswith("/trend")) is not None
+
+
+def test_a_week_past_the_comparison_ranges_last_shows_a_dash_not_zero(client, demo_data):
+    today = localtime.now(localtime.reporting_zone()[1]).date()
+    monday = today - dt.timedelta(days=today.weekday())
+    start = monday - dt.timedelta(days=29)  # a Sunday: six weeks, against the five of the 30 days before
+    page = client.get(f"/?from={start}&to={monday}&metric=conversions&interval=week")
+    rows = [[td.text for td in tr.select("td")] for tr in page.html.select("#trend table tbody tr")]
+    assert len(rows) == 6 and rows[-1][0] == present.moment(monday, "week")
+    assert rows[-1][2] == "—" and all(row[2] != "—" for row in rows[:-1])
+    data = read_csv(client.get(page.html.find("a", string="CSV", href=lambda h: h.startswith("/trend"))["href"]))
+    assert data[-1][0] == monday.isoformat() and data[-1][2] == ""
 
 
 def test_hours_are_offered_only_for_ranges_of_up_to_two_days(ui):
